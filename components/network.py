@@ -1,0 +1,294 @@
+"""VPC over 2-6 AZs with public, private and isolated tiers on an append-only address plan.
+
+Creates: aws.ec2.Vpc; aws.ec2.Subnet per (tier, AZ); aws.ec2.InternetGateway; a public
+aws.ec2.RouteTable with its default aws.ec2.Route; aws.ec2.Eip + aws.ec2.NatGateway (none, one or
+one per AZ); an aws.ec2.RouteTable per private subnet (default route to its NAT) and per isolated
+subnet (no default route); aws.ec2.RouteTableAssociation per subnet; an S3 gateway
+aws.ec2.VpcEndpoint on the private and isolated route tables; aws.ec2.DefaultSecurityGroup with no
+rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws.ec2.FlowLog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.addressing import AddressPlan, Tier, plan_addresses
+from components.context import AwsContext
+from components.errors import refuse
+from components.iam import policy_document, service_assume_role_policy
+
+NatStrategy = Literal["none", "single", "per_az"]
+NAT_STRATEGIES: tuple[NatStrategy, ...] = ("none", "single", "per_az")
+#: Retention values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+_ELB_ROLE_TAG: dict[Tier, str] = {
+    "public": "kubernetes.io/role/elb",
+    "private": "kubernetes.io/role/internal-elb",
+}
+
+
+def validate_log_retention(days: int, where: str = "log_retention_days") -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise refuse(
+            where, days, f"one of CloudWatch's retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}"
+        )
+    return days
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    context: AwsContext
+    """Region and account."""
+    cidr: str
+    """Private (RFC 1918) VPC range, /16 to /22."""
+    az_count: int = 3
+    """AZs used, 2..6, taken in order from the region's available AZs. Default: 3."""
+    nat: NatStrategy = "per_az"
+    """Private-subnet egress: `none`, one `single` NAT gateway, or `per_az` (survives an AZ loss).
+    Default: per_az."""
+    flow_logs: bool = True
+    """Log all VPC traffic to CloudWatch. Default: on."""
+    log_retention_days: int = 365
+    """Flow log retention. Default: 365 days."""
+    log_key_arn: pulumi.Input[str] | None = None
+    """KMS key for the flow log group (its policy must let CloudWatch Logs use it). Default: AWS-owned key."""
+    protect: bool = False
+    """Protect the VPC and subnets against deletion. Default: off (stacks turn it on in prod)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.nat not in NAT_STRATEGIES:
+            raise refuse("nat", self.nat, f"one of {', '.join(NAT_STRATEGIES)}")
+        validate_log_retention(self.log_retention_days)
+
+    @property
+    def plan(self) -> AddressPlan:
+        return plan_addresses(self.cidr, self.az_count)
+
+
+class Network(pulumi.ComponentResource):
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: pulumi.Output[str]
+    subnet_ids: dict[Tier, list[pulumi.Output[str]]]
+    route_table_ids: dict[Tier, list[pulumi.Output[str]]]
+    plan: AddressPlan
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        plan = args.plan  # validates CIDR and AZ count before anything is registered
+        super().__init__("hardstack:network:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        tags = dict(args.tags)
+
+        def tagged(suffix: str, **extra: str) -> dict[str, str]:
+            return {**tags, "Name": f"{name}-{suffix}", **extra}
+
+        vpc = aws.ec2.Vpc(
+            name,
+            cidr_block=plan.vpc_cidr,
+            enable_dns_support=True,
+            enable_dns_hostnames=True,
+            tags={**tags, "Name": name},
+            opts=kept,
+        )
+        # Take over the default group and leave it empty: nothing can use it by accident.
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, tags=tagged("default-sg"), opts=child
+        )
+
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[
+                aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
+            ],
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+
+        def zone(i: int) -> pulumi.Output[str]:
+            def pick(names: list[str]) -> str:
+                if i >= len(names):
+                    raise refuse(
+                        "az_count", args.az_count, f"at most the {len(names)} AZs of {args.context.region}"
+                    )
+                return names[i]
+
+            names: pulumi.Output[list[str]] = zones.names
+            return names.apply(pick)
+
+        subnets: dict[Tier, list[aws.ec2.Subnet]] = {"public": [], "private": [], "isolated": []}
+        for s in plan.subnets:
+            role = {_ELB_ROLE_TAG[s.tier]: "1"} if s.tier in _ELB_ROLE_TAG else {}
+            subnets[s.tier].append(
+                aws.ec2.Subnet(
+                    f"{name}-{s.tier}-{s.az_index}",
+                    vpc_id=vpc.id,
+                    cidr_block=s.cidr,
+                    availability_zone=zone(s.az_index),
+                    # Public subnets hold load balancers and NAT gateways, which get their
+                    # addresses explicitly; nothing launched there gets a public IP by default.
+                    map_public_ip_on_launch=False,
+                    tags=tagged(f"{s.tier}-{s.az_index}", Tier=s.tier, **role),
+                    opts=kept,
+                )
+            )
+
+        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"), opts=child)
+        public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tagged("public"), opts=child)
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=public_rt.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=igw.id,
+            opts=child,
+        )
+        for i, subnet in enumerate(subnets["public"]):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
+            )
+
+        nat_count = {"none": 0, "single": 1, "per_az": args.az_count}[args.nat]
+        nats = []
+        for i in range(nat_count):
+            eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=tagged(f"nat-{i}"), opts=child)
+            nats.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.allocation_id,
+                    subnet_id=subnets["public"][i].id,
+                    connectivity_type="public",
+                    tags=tagged(f"nat-{i}"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                )
+            )
+
+        route_tables: dict[Tier, list[aws.ec2.RouteTable]] = {
+            "public": [public_rt],
+            "private": [],
+            "isolated": [],
+        }
+        for tier in ("private", "isolated"):
+            for i, subnet in enumerate(subnets[tier]):
+                rt = aws.ec2.RouteTable(
+                    f"{name}-{tier}-{i}", vpc_id=vpc.id, tags=tagged(f"{tier}-{i}"), opts=child
+                )
+                route_tables[tier].append(rt)
+                aws.ec2.RouteTableAssociation(
+                    f"{name}-{tier}-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
+                )
+                if tier == "private" and nats:
+                    aws.ec2.Route(
+                        f"{name}-private-{i}-default",
+                        route_table_id=rt.id,
+                        destination_cidr_block="0.0.0.0/0",
+                        nat_gateway_id=nats[i % len(nats)].id,  # per_az: same-AZ NAT
+                        opts=child,
+                    )
+                # Isolated tables get no default route: data tiers never reach the internet.
+
+        # S3 without the internet: private and isolated subnets reach S3 through a gateway endpoint.
+        aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=vpc.id,
+            service_name=f"com.amazonaws.{args.context.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=[rt.id for rt in route_tables["private"] + route_tables["isolated"]],
+            tags=tagged("s3"),
+            opts=child,
+        )
+
+        if args.flow_logs:
+            self._flow_logs(name, args, vpc, tagged("flow-logs"))
+
+        self.vpc_id = vpc.id
+        self.vpc_cidr = vpc.cidr_block
+        self.plan = plan
+        self.subnet_ids = {tier: [s.id for s in subnets[tier]] for tier in subnets}
+        self.route_table_ids = {tier: [rt.id for rt in route_tables[tier]] for tier in route_tables}
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc_id,
+                "vpc_cidr": self.vpc_cidr,
+                "subnet_ids": self.subnet_ids,
+                "route_table_ids": self.route_table_ids,
+                "address_plan": plan.as_dict(),
+            }
+        )
+
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.context
+        group = aws.cloudwatch.LogGroup(
+            f"{name}-flow-logs",
+            name=f"/hardstack/{pulumi.get_stack()}/{name}/vpc-flow-logs",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-flow-logs",
+            description=f"VPC flow logs of {name} write to their log group",
+            assume_role_policy=service_assume_role_policy(
+                "vpc-flow-logs.amazonaws.com",
+                source_account=ctx.account_id,
+                source_arn=ctx.arn("ec2", "vpc-flow-log/*"),
+            ),
+            tags=tags,
+            opts=child,
+        )
+        # Least privilege: write to this one group only.
+        aws.iam.RolePolicy(
+            f"{name}-flow-logs",
+            role=role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "WriteFlowLogs",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": pulumi.Output.concat(group.arn, ":*"),
+                    }
+                ]
+            ),
+            opts=child,
+        )
+        aws.ec2.FlowLog(
+            f"{name}-flow-logs",
+            vpc_id=vpc.id,
+            traffic_type="ALL",
+            log_destination_type="cloud-watch-logs",
+            log_destination=group.arn,
+            iam_role_arn=role.arn,
+            max_aggregation_interval=60,
+            tags=tags,
+            opts=child,
+        )

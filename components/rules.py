@@ -1,0 +1,277 @@
+"""Values for network flows: `Port`, `Peer` and `Flow`.
+
+No resources here. A flow's `key` is derived from what it allows, never from its position in a
+list, so the rule resource named after it keeps its URN when flows are reordered or added.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import pulumi
+
+from components.errors import refuse
+
+Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "all"]
+PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp", "icmp", "icmpv6", "all")
+
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+#: The only ports the internet may reach: the load balancer's web listeners.
+WORLD_OPEN_PORTS = frozenset({80, 443})
+#: Ports that administer a host or a datastore; named in errors so the fix is obvious.
+ADMIN_PORTS: dict[int, str] = {
+    22: "SSH",
+    23: "telnet",
+    135: "RPC",
+    445: "SMB",
+    1433: "SQL Server",
+    2049: "NFS",
+    2375: "Docker API",
+    2376: "Docker API (TLS)",
+    3306: "MySQL",
+    3389: "RDP",
+    5432: "PostgreSQL",
+    5900: "VNC",
+    6379: "Redis",
+    6443: "Kubernetes API",
+    9200: "Elasticsearch",
+    10250: "kubelet",
+    27017: "MongoDB",
+}
+
+_LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Port:
+    """A protocol and a port range. Use the constructors or the named constants (`Port.HTTPS`)."""
+
+    protocol: Protocol
+    from_port: int = 0
+    to_port: int = 0
+
+    HTTP: ClassVar[Port]
+    HTTPS: ClassVar[Port]
+    SSH: ClassVar[Port]
+    RDP: ClassVar[Port]
+    DNS_UDP: ClassVar[Port]
+    DNS_TCP: ClassVar[Port]
+    NTP: ClassVar[Port]
+    POSTGRES: ClassVar[Port]
+    MYSQL: ClassVar[Port]
+    REDIS: ClassVar[Port]
+    NODE_EXPORTER: ClassVar[Port]
+    ALL: ClassVar[Port]
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise refuse("port protocol", self.protocol, f"use one of {', '.join(PROTOCOLS)}")
+        if self.protocol in ("tcp", "udp"):
+            for where, value in (("from_port", self.from_port), ("to_port", self.to_port)):
+                if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+                    raise refuse(f"port {where}", value, "a whole number from 0 to 65535")
+            if self.from_port > self.to_port:
+                raise refuse("port range", f"{self.from_port}-{self.to_port}", "from_port must be <= to_port")
+        elif self.protocol in ("icmp", "icmpv6"):
+            # For ICMP the "ports" are type and code; -1 means any.
+            for where, value in (("icmp type", self.from_port), ("icmp code", self.to_port)):
+                if not -1 <= value <= 255:
+                    raise refuse(where, value, "-1 (any) or 0..255")
+
+    @classmethod
+    def tcp(cls, port: int) -> Port:
+        return cls("tcp", port, port)
+
+    @classmethod
+    def tcp_range(cls, from_port: int, to_port: int) -> Port:
+        return cls("tcp", from_port, to_port)
+
+    @classmethod
+    def udp(cls, port: int) -> Port:
+        return cls("udp", port, port)
+
+    @classmethod
+    def udp_range(cls, from_port: int, to_port: int) -> Port:
+        return cls("udp", from_port, to_port)
+
+    @classmethod
+    def icmp(cls, icmp_type: int = -1, code: int = -1) -> Port:
+        return cls("icmp", icmp_type, code)
+
+    @classmethod
+    def all_traffic(cls) -> Port:
+        return cls("all", 0, 0)
+
+    @property
+    def key(self) -> str:
+        """Stable name fragment: `tcp-443`, `tcp-8000-8080`, `icmp-8--1`, `all`."""
+        if self.protocol == "all":
+            return "all"
+        if self.from_port == self.to_port:
+            return f"{self.protocol}-{self.from_port}"
+        return f"{self.protocol}-{self.from_port}-{self.to_port}"
+
+    def covers(self, port: int) -> bool:
+        if self.protocol == "all":
+            return True
+        return self.protocol in ("tcp", "udp") and self.from_port <= port <= self.to_port
+
+    def admin_ports(self) -> list[str]:
+        """Admin services this range exposes, e.g. ["22 (SSH)"]."""
+        return [f"{p} ({svc})" for p, svc in ADMIN_PORTS.items() if self.covers(p)]
+
+    def rule_args(self) -> dict[str, Any]:
+        """Protocol and ports as `aws.vpc.Security*Rule` takes them (`-1` carries no ports)."""
+        if self.protocol == "all":
+            return {"ip_protocol": "-1"}
+        return {"ip_protocol": self.protocol, "from_port": self.from_port, "to_port": self.to_port}
+
+    def __str__(self) -> str:
+        return self.key
+
+
+Port.HTTP = Port.tcp(80)
+Port.HTTPS = Port.tcp(443)
+Port.SSH = Port.tcp(22)
+Port.RDP = Port.tcp(3389)
+Port.DNS_UDP = Port.udp(53)
+Port.DNS_TCP = Port.tcp(53)
+Port.NTP = Port.udp(123)
+Port.POSTGRES = Port.tcp(5432)
+Port.MYSQL = Port.tcp(3306)
+Port.REDIS = Port.tcp(6379)
+Port.NODE_EXPORTER = Port.tcp(9100)
+Port.ALL = Port.all_traffic()
+
+
+PeerKind = Literal["cidr", "group", "prefix_list", "self"]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other side of a flow: a CIDR, another security group, a managed prefix list, or self.
+
+    A group peer carries a `label` (the group's logical name) because its id is only known after
+    deployment and rule names must be known before.
+    """
+
+    kind: PeerKind
+    value: str = ""
+    label: str = ""
+    group_id: pulumi.Input[str] | None = None
+
+    @classmethod
+    def cidr(cls, cidr: str) -> Peer:
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            raise refuse(
+                "peer cidr", cidr, "a network in CIDR notation with no host bits, e.g. 10.0.0.0/16"
+            ) from None
+        return cls("cidr", str(net))
+
+    @classmethod
+    def any_ipv4(cls) -> Peer:
+        return cls("cidr", "0.0.0.0/0")
+
+    @classmethod
+    def any_ipv6(cls) -> Peer:
+        return cls("cidr", "::/0")
+
+    @classmethod
+    def group(cls, group_id: pulumi.Input[str], label: str) -> Peer:
+        if not _LABEL.match(label):
+            raise refuse("peer group label", label, "lower-case letters, digits and '-', at most 63")
+        return cls("group", label, label, group_id)
+
+    @classmethod
+    def prefix_list(cls, prefix_list_id: str) -> Peer:
+        if not re.fullmatch(r"pl-[0-9a-f]{8,17}", prefix_list_id):
+            raise refuse("peer prefix list", prefix_list_id, "a managed prefix list id like pl-0123abcd")
+        return cls("prefix_list", prefix_list_id, prefix_list_id)
+
+    @classmethod
+    def self_(cls) -> Peer:
+        return cls("self", "self", "self")
+
+    @property
+    def is_world(self) -> bool:
+        return self.kind == "cidr" and self.value in WORLD_CIDRS
+
+    @property
+    def key(self) -> str:
+        if self.kind == "cidr":
+            return "cidr-" + re.sub(r"[^0-9a-f]+", "-", self.value.lower()).strip("-")
+        if self.kind == "group":
+            return f"sg-{self.label}"
+        return self.label
+
+    def rule_args(self, own_group_id: pulumi.Input[str]) -> dict[str, Any]:
+        """The peer as `aws.vpc.Security*Rule` takes it."""
+        if self.kind == "cidr":
+            ipv6 = ipaddress.ip_network(self.value).version == 6
+            return {"cidr_ipv6": self.value} if ipv6 else {"cidr_ipv4": self.value}
+        if self.kind == "prefix_list":
+            return {"prefix_list_id": self.value}
+        if self.kind == "self":
+            return {"referenced_security_group_id": own_group_id}
+        return {"referenced_security_group_id": self.group_id}
+
+    def __str__(self) -> str:
+        return self.value if self.kind != "group" else f"security group {self.label}"
+
+
+Direction = Literal["ingress", "egress"]
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One allowed flow: a port and a peer, with a description every rule must carry."""
+
+    port: Port
+    peer: Peer
+    description: str
+
+    def __post_init__(self) -> None:
+        if not self.description.strip():
+            raise refuse("flow description", self.description, "say why the flow exists")
+        # AWS accepts 255 characters from a limited set in rule descriptions.
+        if len(self.description) > 255 or not re.fullmatch(r"[\w .:/()#,@\[\]+=&;{}!$*-]*", self.description):
+            raise refuse(
+                "flow description",
+                self.description,
+                "at most 255 characters of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*",
+            )
+
+    @property
+    def key(self) -> str:
+        return f"{self.port.key}-{self.peer.key}"
+
+    def refuse_world_open(self, direction: Direction, where: str = "flow") -> None:
+        """Inbound from the internet is allowed only on 80/443, never for all protocols."""
+        if direction != "ingress" or not self.peer.is_world:
+            return
+        port = self.port
+        if port.protocol == "all":
+            raise refuse(
+                where,
+                f"{port.key} from {self.peer.value}",
+                "all-protocol rules from the internet are never allowed; open only tcp 80/443 to it",
+            )
+        if not (
+            port.protocol == "tcp" and port.from_port == port.to_port and port.from_port in WORLD_OPEN_PORTS
+        ):
+            admin = port.admin_ports()
+            what = f" (admin port {', '.join(admin)})" if admin else ""
+            raise refuse(
+                where,
+                f"{port.key} from {self.peer.value}{what}",
+                "only tcp 80 and 443 may be open to the internet; reach hosts through SSM Session "
+                "Manager or restrict the peer to a private CIDR or a security group",
+            )
+
+    def with_description(self, description: str) -> Flow:
+        return Flow(self.port, self.peer, description)

@@ -1,0 +1,232 @@
+"""Run a Pulumi program on the mock runtime and record what it registers.
+
+Used by the project's tests and by the offline preview; users can test their own programs the
+same way. Nothing here talks to a cloud: invokes answer from `HardstackMocks`, resources echo their
+inputs plus the computed attributes programs read (`id`, `arn`, `name`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import settings as _settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class RecordedResource:
+    """One registration, with the options the engine would see."""
+
+    type: str
+    name: str
+    urn: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent: str
+    dependencies: list[str]
+    protect: bool
+    ignore_changes: list[str]
+    retain_on_delete: bool
+    delete_before_replace: bool
+    replace_on_changes: list[str]
+    provider: str
+
+    @property
+    def is_component(self) -> bool:
+        return not self.custom
+
+
+@dataclass
+class RecordedInvoke:
+    token: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Recording:
+    """What a program registered, with simple queries for tests."""
+
+    resources: list[RecordedResource] = field(default_factory=list)
+    invokes: list[RecordedInvoke] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def __iter__(self) -> Iterator[RecordedResource]:
+        return iter(self.resources)
+
+    def __len__(self) -> int:
+        return len(self.resources)
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        found = [r for r in self.resources if r.name == name]
+        if len(found) != 1:
+            raise LookupError(f"expected one resource named {name!r}, found {len(found)}")
+        return found[0]
+
+    def one(self, type_: str, name: str | None = None) -> RecordedResource:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(type_)]
+            raise LookupError(f"expected one {type_} named {name!r}, found {len(found)} among {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> RecordedResource | None:
+        return next((r for r in self.resources if r.urn == urn), None)
+
+    def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def descendants_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        out: list[RecordedResource] = []
+        for child in self.children_of(parent):
+            out += [child, *self.descendants_of(child)]
+        return out
+
+    def component_of(self, resource: RecordedResource) -> RecordedResource | None:
+        """The nearest enclosing component resource, if any."""
+        parent = self.by_urn(resource.parent)
+        while parent is not None and parent.custom:
+            parent = self.by_urn(parent.parent)
+        return parent
+
+    def protected(self) -> list[RecordedResource]:
+        return [r for r in self.resources if r.protect]
+
+    def type_counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources if r.custom)
+
+
+class HardstackMocks(pulumi.runtime.Mocks):
+    """Deterministic answers: ids and ARNs derived from names, AZs `<region>a..f`."""
+
+    def __init__(self, region: str = "eu-west-3") -> None:
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        state = dict(args.inputs)
+        if not args.custom:
+            return None, state
+        service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
+        rid = f"{args.name}-id"
+        state.setdefault(
+            "arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.typ.rsplit(':', 1)[-1]}/{args.name}"
+        )
+        state.setdefault("name", args.name)
+        state.setdefault("id", rid)
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        token: str = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{s}" for s in "abcdef"]
+            return {"names": names, "zoneIds": [f"euw3-az{i}" for i in range(1, 7)], "id": self.region}
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": MOCK_ACCOUNT,
+                "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/preview",
+                "userId": "AIDPREVIEW",
+                "id": MOCK_ACCOUNT,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {"region": self.region, "name": self.region, "id": self.region}
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+        return {}
+
+
+class RecordingMonitor(_mocks.MockMonitor):
+    """The SDK's mock monitor, recording every registration with its options."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, recording: Recording) -> None:
+        super().__init__(mocks)
+        self.recording = recording
+
+    def RegisterResource(self, request: Any) -> Any:  # gRPC method name
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = dict(self.resources[response.urn].state) if response.urn in self.resources else {}
+            self.recording.resources.append(
+                RecordedResource(
+                    type=request.type,
+                    name=request.name,
+                    urn=response.urn,
+                    inputs=inputs,
+                    custom=bool(request.custom),
+                    parent=request.parent,
+                    dependencies=list(request.dependencies),
+                    protect=bool(request.protect),
+                    ignore_changes=list(request.ignoreChanges),
+                    retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    replace_on_changes=list(request.replaceOnChanges),
+                    provider=request.provider,
+                )
+            )
+        return response
+
+    def Invoke(self, request: Any) -> Any:  # gRPC method name
+        response = super().Invoke(request)  # type: ignore[no-untyped-call]
+        if request.tok != "pulumi:pulumi:getResource":
+            args = pulumi.runtime.rpc.deserialize_properties(request.args)
+            self.recording.invokes.append(RecordedInvoke(request.tok, dict(args)))
+        return response
+
+
+def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
+    """Pulumi hands programs config as strings; structured values travel as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    stack: str = "test",
+    project: str = "hardstack",
+    config: Mapping[str, Any] | None = None,
+    mocks: pulumi.runtime.Mocks | None = None,
+) -> Recording:
+    """Run `program` on the mock runtime; return what it registered, invoked and exported.
+
+    Exceptions the program raises (bad settings, say) propagate after pending work settles, so a
+    test can check that nothing was registered before the error.
+    """
+    recording = Recording()
+    config = dict(config or {})
+    if mocks is None:
+        mocks = HardstackMocks(str(config.get("aws:region", "eu-west-3")))
+    monitor = RecordingMonitor(mocks, recording)
+    _settings.reset_options(project=project, stack=stack)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(_config_strings(config), [])
+
+    async def body() -> None:
+        program()
+        root = _settings.get_root_resource()
+        exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
+        for key, value in exported.items():
+            out = pulumi.Output.from_input(value)
+            recording.outputs[key] = await out.future()
+            if await out.is_secret():
+                recording.secret_outputs.add(key)
+
+    _settings.SETTINGS.rpc_manager.clear()
+    try:
+        _sync_await(run_pulumi_func(lambda: body()))
+    finally:
+        # A failed run may leave tasks behind; drop them so the next run starts clean.
+        _settings.SETTINGS.rpc_manager.clear()
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    return recording

@@ -1,0 +1,1 @@
+"""The hardstack program: settings per stack and the composition of components."""
