@@ -70,10 +70,7 @@ class AddressPlan:
     def as_dict(self) -> dict[str, list[dict[str, object]]]:
         """Plain data for stack outputs: tier -> [{az_index, cidr, usable_ips}]."""
         return {
-            tier: [
-                {"az_index": s.az_index, "cidr": s.cidr, "usable_ips": s.usable_ips}
-                for s in self.of_tier(tier)
-            ]
+            tier: [{"az_index": s.az_index, "cidr": s.cidr, "usable_ips": s.usable_ips} for s in self.of_tier(tier)]
             for tier in TIERS
         }
 
@@ -83,13 +80,9 @@ def validate_vpc_cidr(cidr: str, where: str = "vpc_cidr") -> ipaddress.IPv4Netwo
     try:
         net = ipaddress.ip_network(cidr, strict=True)
     except (ValueError, TypeError):
-        raise refuse(
-            where, cidr, "an IPv4 network in CIDR notation with no host bits, e.g. 10.20.0.0/16"
-        ) from None
+        raise refuse(where, cidr, "an IPv4 network in CIDR notation with no host bits, e.g. 10.20.0.0/16") from None
     if not isinstance(net, ipaddress.IPv4Network) or not any(net.subnet_of(p) for p in _RFC1918):
-        raise refuse(
-            where, cidr, "a private RFC 1918 range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
-        )
+        raise refuse(where, cidr, "a private RFC 1918 range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
     lo, hi = VPC_PREFIX_RANGE
     if net.prefixlen > hi:
         raise refuse(
@@ -122,7 +115,5 @@ def subnet_cidr(vpc: ipaddress.IPv4Network, tier: Tier, az_index: int) -> ipaddr
 def plan_addresses(vpc_cidr: str, az_count: int, tiers: tuple[Tier, ...] = TIERS) -> AddressPlan:
     vpc = validate_vpc_cidr(vpc_cidr)
     validate_az_count(az_count)
-    subnets = tuple(
-        SubnetPlan(tier, i, str(subnet_cidr(vpc, tier, i))) for tier in tiers for i in range(az_count)
-    )
+    subnets = tuple(SubnetPlan(tier, i, str(subnet_cidr(vpc, tier, i))) for tier in tiers for i in range(az_count))
     return AddressPlan(str(vpc), az_count, subnets)

@@ -55,13 +55,9 @@ class EncryptionKey(pulumi.ComponentResource):
     arn: pulumi.Output[str]
     key_id: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9/_-]{1,200}", name):
-            raise refuse(
-                "EncryptionKey name", name, "letters, digits, '/', '_' and '-' (it becomes a KMS alias)"
-            )
+            raise refuse("EncryptionKey name", name, "letters, digits, '/', '_' and '-' (it becomes a KMS alias)")
         super().__init__("hardstack:security:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)

@@ -58,9 +58,7 @@ _ELB_ROLE_TAG: dict[Tier, str] = {
 
 def validate_log_retention(days: int, where: str = "log_retention_days") -> int:
     if days not in LOG_RETENTION_DAYS:
-        raise refuse(
-            where, days, f"one of CloudWatch's retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}"
-        )
+        raise refuse(where, days, f"one of CloudWatch's retention values: {', '.join(map(str, LOG_RETENTION_DAYS))}")
     return days
 
 
@@ -121,24 +119,18 @@ class Network(pulumi.ComponentResource):
             opts=kept,
         )
         # Take over the default group and leave it empty: nothing can use it by accident.
-        aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg", vpc_id=vpc.id, tags=tagged("default-sg"), opts=child
-        )
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=tagged("default-sg"), opts=child)
 
         zones = aws.get_availability_zones_output(
             state="available",
-            filters=[
-                aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
-            ],
+            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
 
         def zone(i: int) -> pulumi.Output[str]:
             def pick(names: list[str]) -> str:
                 if i >= len(names):
-                    raise refuse(
-                        "az_count", args.az_count, f"at most the {len(names)} AZs of {args.context.region}"
-                    )
+                    raise refuse("az_count", args.az_count, f"at most the {len(names)} AZs of {args.context.region}")
                 return names[i]
 
             names: pulumi.Output[list[str]] = zones.names
@@ -197,9 +189,7 @@ class Network(pulumi.ComponentResource):
         }
         for tier in ("private", "isolated"):
             for i, subnet in enumerate(subnets[tier]):
-                rt = aws.ec2.RouteTable(
-                    f"{name}-{tier}-{i}", vpc_id=vpc.id, tags=tagged(f"{tier}-{i}"), opts=child
-                )
+                rt = aws.ec2.RouteTable(f"{name}-{tier}-{i}", vpc_id=vpc.id, tags=tagged(f"{tier}-{i}"), opts=child)
                 route_tables[tier].append(rt)
                 aws.ec2.RouteTableAssociation(
                     f"{name}-{tier}-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child

@@ -168,9 +168,7 @@ class Peer:
         try:
             net = ipaddress.ip_network(cidr, strict=True)
         except ValueError:
-            raise refuse(
-                "peer cidr", cidr, "a network in CIDR notation with no host bits, e.g. 10.0.0.0/16"
-            ) from None
+            raise refuse("peer cidr", cidr, "a network in CIDR notation with no host bits, e.g. 10.0.0.0/16") from None
         return cls("cidr", str(net))
 
     @classmethod
@@ -261,9 +259,7 @@ class Flow:
                 f"{port.key} from {self.peer.value}",
                 "all-protocol rules from the internet are never allowed; open only tcp 80/443 to it",
             )
-        if not (
-            port.protocol == "tcp" and port.from_port == port.to_port and port.from_port in WORLD_OPEN_PORTS
-        ):
+        if not (port.protocol == "tcp" and port.from_port == port.to_port and port.from_port in WORLD_OPEN_PORTS):
             admin = port.admin_ports()
             what = f" (admin port {', '.join(admin)})" if admin else ""
             raise refuse(

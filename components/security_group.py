@@ -54,9 +54,7 @@ class SecurityGroup(pulumi.ComponentResource):
 
     id: pulumi.Output[str]
 
-    def __init__(
-        self, name: str, args: SecurityGroupArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: SecurityGroupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not _NAME.match(name):
             raise refuse(
                 "SecurityGroup name",

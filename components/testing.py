@@ -128,23 +128,23 @@ class HardstackMocks(pulumi.runtime.Mocks):
         state.setdefault("id", rid)
         return rid, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token: str = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{self.region}{s}" for s in "abcdef"]
-            return {"names": names, "zoneIds": [f"euw3-az{i}" for i in range(1, 7)], "id": self.region}
+            return {"names": names, "zoneIds": [f"euw3-az{i}" for i in range(1, 7)], "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT,
                 "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/preview",
                 "userId": "AIDPREVIEW",
                 "id": MOCK_ACCOUNT,
-            }
+            }, []
         if token == "aws:index/getRegion:getRegion":
-            return {"region": self.region, "name": self.region, "id": self.region}
+            return {"region": self.region, "name": self.region, "id": self.region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-        return {}
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
+        return {}, []
 
 
 class RecordingMonitor(_mocks.MockMonitor):
@@ -197,13 +197,14 @@ def run_program(
     project: str = "hardstack",
     config: Mapping[str, Any] | None = None,
     mocks: pulumi.runtime.Mocks | None = None,
+    recording: Recording | None = None,
 ) -> Recording:
     """Run `program` on the mock runtime; return what it registered, invoked and exported.
 
     Exceptions the program raises (bad settings, say) propagate after pending work settles, so a
-    test can check that nothing was registered before the error.
+    test can check that nothing was registered before the error: pass `recording` to keep it.
     """
-    recording = Recording()
+    recording = Recording() if recording is None else recording
     config = dict(config or {})
     if mocks is None:
         mocks = HardstackMocks(str(config.get("aws:region", "eu-west-3")))

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.addressing import MAX_AZS, MIN_AZS, validate_vpc_cidr
+from components.addressing import validate_az_count, validate_vpc_cidr
 from components.context import validate_region
 from components.errors import HardstackError, refuse
 from components.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
@@ -63,7 +63,7 @@ class Settings(_Model):
     """test, preprod or prod: picks the profile. Required."""
     vpc_cidr: str
     """Private VPC range, /16 to /22. Required."""
-    az_count: int = Field(ge=MIN_AZS, le=MAX_AZS)
+    az_count: int
     """AZs used. Default: profile (2, 2, 3)."""
     nat_strategy: NatStrategy
     """none, single or per_az. Default: profile."""
@@ -90,6 +90,11 @@ class Settings(_Model):
     def _cidr(cls, v: str) -> str:
         validate_vpc_cidr(v, "hardstack:vpcCidr")
         return v
+
+    @field_validator("az_count")
+    @classmethod
+    def _azs(cls, v: int) -> int:
+        return validate_az_count(v, "hardstack:azCount")
 
     @field_validator("nat_strategy", mode="before")
     @classmethod

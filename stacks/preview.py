@@ -1,0 +1,111 @@
+"""Offline preview: run a stack's program on the mock runtime and print what it would create.
+
+    python -m stacks.preview --stack prod [--json plan.json]
+
+Prints resources grouped by component, counts by type, protected resources and exported outputs.
+Each section is a function of the `Recording` in `SECTIONS`, so later features add a section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from components.errors import HardstackError
+from components.testing import RecordedResource, Recording
+from stacks.offline import STACKS, run_stack
+
+
+def _tree(rec: Recording) -> list[str]:
+    lines = ["## Resources by component"]
+
+    def walk(node: RecordedResource, depth: int) -> None:
+        flag = "  [protected]" if node.protect else ""
+        lines.append(f"{'  ' * depth}- {node.name} ({node.type}){flag}")
+        for child in sorted(rec.children_of(node), key=lambda r: (r.type, r.name)):
+            walk(child, depth + 1)
+
+    roots = [r for r in rec if rec.by_urn(r.parent) is None]
+    for root in sorted(roots, key=lambda r: (r.type, r.name)):
+        walk(root, 0)
+    return lines
+
+
+def _counts(rec: Recording) -> list[str]:
+    counts = rec.type_counts()
+    lines = [f"## Counts by type ({sum(counts.values())} resources)"]
+    width = max(map(len, counts), default=0)
+    lines += [f"  {t:<{width}}  {n:>4}" for t, n in sorted(counts.items())]
+    return lines
+
+
+def _protected(rec: Recording) -> list[str]:
+    kept = rec.protected()
+    lines = [f"## Protected resources ({len(kept)})"]
+    lines += [f"  - {r.name} ({r.type}){' retained on delete' if r.retain_on_delete else ''}" for r in kept]
+    return lines or ["  (none)"]
+
+
+def _outputs(rec: Recording) -> list[str]:
+    lines = ["## Outputs"]
+    for key, value in rec.outputs.items():
+        shown: Any = "[secret]" if key in rec.secret_outputs else value
+        lines.append(f"  {key}: {json.dumps(shown, sort_keys=True, default=str)}")
+    return lines
+
+
+def _invokes(rec: Recording) -> list[str]:
+    return [f"## Provider invokes ({len(rec.invokes)})", *(f"  - {i.token}" for i in rec.invokes)]
+
+
+SECTIONS: list[Callable[[Recording], list[str]]] = [_tree, _counts, _protected, _outputs, _invokes]
+
+
+def render(stack: str, rec: Recording) -> str:
+    out = [f"# hardstack offline preview: stack {stack}", ""]
+    for section in SECTIONS:
+        out += [*section(rec), ""]
+    return "\n".join(out)
+
+
+def plan_json(stack: str, rec: Recording) -> dict[str, Any]:
+    return {
+        "stack": stack,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "protect": r.protect,
+                "dependencies": r.dependencies,
+                "inputs": r.inputs,
+            }
+            for r in rec
+        ],
+        "outputs": {k: ("[secret]" if k in rec.secret_outputs else v) for k, v in rec.outputs.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", default="test", help=f"one of {', '.join(STACKS)} (default: test)")
+    parser.add_argument("--json", metavar="FILE", help="also write the recorded plan as JSON")
+    args = parser.parse_args(argv)
+    try:
+        rec = run_stack(args.stack)
+    except HardstackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(render(args.stack, rec))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(plan_json(args.stack, rec), fh, indent=2, sort_keys=True, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+import json
+from collections.abc import Callable
+
+import pytest
+
+from components import AwsContext, HardstackError, Network, NetworkArgs
+from components.network import NatStrategy
+from components.testing import Recording
+
+Run = Callable[..., Recording]
+CTX = AwsContext(region="eu-west-3", account_id="123456789012")
+SUBNET, RT, ROUTE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "aws:ec2/route:Route"
+
+
+def network(**kw: object) -> Callable[[], None]:
+    args = {"context": CTX, "cidr": "10.0.0.0/16", "az_count": 3, **kw}
+
+    def program() -> None:
+        Network("net", NetworkArgs(**args))  # type: ignore[arg-type]
+
+    return program
+
+
+def test_vpc_has_dns_support_and_the_planned_subnets(run: Run) -> None:
+    rec = run(network())
+    vpc = rec.one("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["enableDnsSupport"] is True and vpc.inputs["enableDnsHostnames"] is True
+    cidrs = {s.name: s.inputs["cidrBlock"] for s in rec.of_type(SUBNET)}
+    assert cidrs["net-private-0"] == "10.0.0.0/20" and cidrs["net-public-2"] == "10.0.136.0/22"
+    assert len(cidrs) == 9
+
+
+def test_subnets_spread_over_distinct_azs_from_one_invoke(run: Run) -> None:
+    rec = run(network())
+    assert [i.token for i in rec.invokes].count("aws:index/getAvailabilityZones:getAvailabilityZones") == 1
+    azs = {s.inputs["availabilityZone"] for s in rec.of_type(SUBNET) if s.name.startswith("net-private")}
+    assert azs == {"eu-west-3a", "eu-west-3b", "eu-west-3c"}
+
+
+def test_no_subnet_gives_public_ips(run: Run) -> None:
+    assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in run(network()).of_type(SUBNET))
+
+
+def test_eks_role_tags_mark_public_and_private_subnets(run: Run) -> None:
+    subnets = {s.name: s.inputs["tags"] for s in run(network()).of_type(SUBNET)}
+    assert subnets["net-public-0"]["kubernetes.io/role/elb"] == "1"
+    assert subnets["net-private-0"]["kubernetes.io/role/internal-elb"] == "1"
+    assert not any(k.startswith("kubernetes.io") for k in subnets["net-isolated-0"])
+
+
+@pytest.mark.parametrize(("nat", "count"), [("none", 0), ("single", 1), ("per_az", 3)])
+def test_nat_strategy_sets_the_number_of_nat_gateways(run: Run, nat: NatStrategy, count: int) -> None:
+    rec = run(network(nat=nat))
+    assert len(rec.of_type("aws:ec2/natGateway:NatGateway")) == count
+    defaults = [r for r in rec.of_type(ROUTE) if r.name.startswith("net-private")]
+    assert len(defaults) == (3 if count else 0)
+
+
+def test_per_az_nat_routes_each_private_subnet_through_its_own_az(run: Run) -> None:
+    rec = run(network(nat="per_az"))
+    routes = {r.name: r.inputs["natGatewayId"] for r in rec.of_type(ROUTE) if "natGatewayId" in r.inputs}
+    assert routes == {f"net-private-{i}-default": f"net-nat-{i}-id" for i in range(3)}
+    nat_subnets = {n.inputs["subnetId"] for n in rec.of_type("aws:ec2/natGateway:NatGateway")}
+    assert nat_subnets == {f"net-public-{i}-id" for i in range(3)}
+
+
+def test_one_route_table_per_private_subnet_and_isolated_ones_have_no_route_out(run: Run) -> None:
+    rec = run(network())
+    tables = {t.name for t in rec.of_type(RT)}
+    assert {f"net-private-{i}" for i in range(3)} <= tables
+    isolated_tables = {f"net-isolated-{i}-id" for i in range(3)}
+    assert not [r for r in rec.of_type(ROUTE) if r.inputs["routeTableId"] in isolated_tables]
+    public_routes = [r for r in rec.of_type(ROUTE) if r.inputs["routeTableId"] == "net-public-id"]
+    assert [r.inputs["gatewayId"] for r in public_routes] == ["net-igw-id"]
+
+
+def test_s3_gateway_endpoint_serves_private_and_isolated_tables(run: Run) -> None:
+    ep = run(network()).one("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert ep.inputs["serviceName"] == "com.amazonaws.eu-west-3.s3" and ep.inputs["vpcEndpointType"] == "Gateway"
+    assert sorted(ep.inputs["routeTableIds"]) == sorted(
+        [f"net-private-{i}-id" for i in range(3)] + [f"net-isolated-{i}-id" for i in range(3)]
+    )
+
+
+def test_default_security_group_is_taken_over_with_no_rules(run: Run) -> None:
+    sg = run(network()).one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert not sg.inputs.get("ingress") and not sg.inputs.get("egress")
+
+
+def test_flow_logs_go_to_an_encrypted_retained_group_through_a_least_privilege_role(run: Run) -> None:
+    rec = run(network(log_retention_days=90, log_key_arn="arn:aws:kms:eu-west-3:123456789012:key/k"))
+    flow = rec.one("aws:ec2/flowLog:FlowLog")
+    assert flow.inputs["trafficType"] == "ALL" and flow.inputs["logDestinationType"] == "cloud-watch-logs"
+    group = rec.one("aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["retentionInDays"] == 90 and group.inputs["kmsKeyId"].startswith("arn:aws:kms")
+    trust = json.loads(rec.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    policy = json.loads(rec.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Resource"] == group.inputs["arn"] + ":*"
+    assert "*" not in json.dumps(statement["Action"])
+
+
+def test_flow_logs_can_be_turned_off(run: Run) -> None:
+    assert run(network(flow_logs=False)).of_type("aws:ec2/flowLog:FlowLog") == []
+
+
+def test_protect_covers_the_vpc_and_subnets_only_when_asked(run: Run) -> None:
+    kept = {r.type for r in run(network(protect=True)).protected()}
+    assert kept == {"aws:ec2/vpc:Vpc", SUBNET}
+    assert run(network()).protected() == []
+
+
+def test_unknown_nat_strategy_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"'gateway'.*none, single, per_az"):
+        NetworkArgs(context=CTX, cidr="10.0.0.0/16", nat="gateway")  # type: ignore[arg-type]
+
+
+def test_bad_cidr_is_refused_before_any_resource(run: Run) -> None:
+    rec = Recording()
+    with pytest.raises(HardstackError, match="too small"):
+        run(network(cidr="10.0.0.0/26"), recording=rec)
+    assert len(rec) == 0
+
+
+def test_outputs_expose_ids_per_tier_and_the_plan(run: Run) -> None:
+    def program() -> None:
+        import pulumi
+
+        net = Network("net", NetworkArgs(context=CTX, cidr="10.0.0.0/16", az_count=2))
+        pulumi.export("subnets", net.subnet_ids)
+        pulumi.export("tables", net.route_table_ids)
+        pulumi.export("plan", net.plan.as_dict())
+
+    rec = run(program)
+    assert rec.outputs["subnets"]["isolated"] == ["net-isolated-0-id", "net-isolated-1-id"]
+    assert rec.outputs["tables"]["public"] == ["net-public-id"]
+    assert rec.outputs["plan"]["private"][0] == {"az_index": 0, "cidr": "10.0.0.0/20", "usable_ips": 4091}

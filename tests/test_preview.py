@@ -1,0 +1,40 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from stacks import preview
+
+
+def test_preview_prints_components_counts_protection_and_outputs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "- net (hardstack:network:Network)" in out
+    assert "aws:ec2/natGateway:NatGateway" in out
+    assert "## Protected resources (11)" in out and "logs (aws:kms/key:Key) retained on delete" in out
+    assert 'vpcCidr: "10.30.0.0/16"' in out
+
+
+def test_preview_writes_a_json_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "plan.json"
+    assert preview.main(["--stack", "test", "--json", str(target)]) == 0
+    plan = json.loads(target.read_text())
+    assert plan["stack"] == "test"
+    assert any(r["type"] == "aws:ec2/vpc:Vpc" for r in plan["resources"])
+
+
+def test_preview_reports_bad_config_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stacks import offline
+
+    real = offline.stack_config
+    monkeypatch.setattr(offline, "stack_config", lambda s: {**real(s), "hardstack:azCount": 9})
+    assert preview.main(["--stack", "test"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: hardstack:azCount = 9") and "Traceback" not in err
+
+
+def test_unknown_stack_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(SystemExit, match="known stacks are preprod, prod, test"):
+        preview.main(["--stack", "qa"])

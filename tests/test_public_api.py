@@ -1,0 +1,45 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import components
+
+PUBLIC = {
+    "AddressPlan",
+    "AwsContext",
+    "EncryptionKey",
+    "EncryptionKeyArgs",
+    "Flow",
+    "HardstackError",
+    "Network",
+    "NetworkArgs",
+    "Peer",
+    "Port",
+    "SecurityGroup",
+    "SecurityGroupArgs",
+    "SubnetPlan",
+    "plan_addresses",
+}
+
+
+def test_public_api_is_exactly_what_we_promise() -> None:
+    assert set(components.__all__) == PUBLIC
+    assert all(hasattr(components, name) for name in components.__all__)
+
+
+def test_components_import_from_the_installed_package(tmp_path: Path) -> None:
+    # Run outside the checkout so only the installed distribution can answer.
+    code = (
+        "import importlib.resources, components\n"
+        "from components import Network, SecurityGroup, EncryptionKey\n"
+        "assert importlib.resources.files('components').joinpath('py.typed').is_file()\n"
+        "print(components.__file__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "components" in out.stdout
+
+
+def test_component_type_tokens_follow_the_convention() -> None:
+    sources = (Path(components.__file__).parent).glob("*.py")
+    tokens = [line for f in sources for line in f.read_text().splitlines() if 'super().__init__("hardstack:' in line]
+    assert tokens and all(line.split('"')[1].count(":") == 2 for line in tokens)

@@ -1,0 +1,89 @@
+import json
+
+import pytest
+
+from components.testing import Recording
+from stacks.offline import STACKS, run_stack
+
+NAT = "aws:ec2/natGateway:NatGateway"
+EXPECTED_OUTPUTS = {
+    "environment",
+    "region",
+    "vpcId",
+    "vpcCidr",
+    "subnetIds",
+    "routeTableIds",
+    "addressPlan",
+    "securityGroupIds",
+    "logsKeyArn",
+}
+
+
+@pytest.fixture(scope="module")
+def stacks() -> dict[str, Recording]:
+    return {name: run_stack(name) for name in STACKS}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_runs_end_to_end_and_exports_what_users_need(stacks: dict[str, Recording], name: str) -> None:
+    rec = stacks[name]
+    assert set(rec.outputs) >= EXPECTED_OUTPUTS
+    assert rec.outputs["environment"] == name
+    assert set(rec.outputs["securityGroupIds"]) == {"lb", "app", "data"}
+
+
+def test_prod_spreads_over_three_azs_with_a_nat_per_az(stacks: dict[str, Recording]) -> None:
+    assert len(stacks["prod"].of_type(NAT)) == 3
+    assert len(stacks["prod"].outputs["subnetIds"]["private"]) == 3
+
+
+def test_test_stack_uses_a_single_nat_over_two_azs(stacks: dict[str, Recording]) -> None:
+    assert len(stacks["test"].of_type(NAT)) == 1
+    assert len(stacks["test"].outputs["subnetIds"]["private"]) == 2
+
+
+def test_prod_protects_stateful_resources_and_test_does_not(stacks: dict[str, Recording]) -> None:
+    prod = {r.type for r in stacks["prod"].protected()}
+    assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:kms/key:Key"} <= prod
+    assert stacks["test"].protected() == []
+    key = stacks["prod"].one("aws:kms/key:Key")
+    assert key.retain_on_delete and key.inputs["enableKeyRotation"] is True
+
+
+def test_every_aws_resource_goes_through_the_tagged_stack_provider(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    provider = rec.one("pulumi:providers:aws")
+    assert provider.inputs["region"] == "eu-west-3"
+    # Providers receive nested config as JSON text.
+    assert json.loads(provider.inputs["defaultTags"])["tags"]["Environment"] == "prod"
+    aws_resources = [r for r in rec if r.custom and r.type.startswith("aws:")]
+    assert aws_resources and all(r.provider.startswith(provider.urn) for r in aws_resources)
+
+
+def test_only_the_load_balancer_is_reachable_from_the_internet(stacks: dict[str, Recording]) -> None:
+    for rec in stacks.values():
+        world = [
+            r
+            for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+            if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
+        ]
+        assert {(r.inputs["securityGroupId"], r.inputs["fromPort"]) for r in world} == {("lb-id", 80), ("lb-id", 443)}
+
+
+def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    ingress = [
+        r
+        for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == "data-id"
+    ]
+    assert [(r.inputs["fromPort"], r.inputs["referencedSecurityGroupId"]) for r in ingress] == [(5432, "app-id")]
+    assert not [
+        r
+        for r in rec.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == "data-id"
+    ]
+
+
+def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
+    assert all(len(rec.invokes) <= 3 for rec in stacks.values())
