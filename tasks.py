@@ -23,7 +23,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
 STAMP = VENV / ".hardstack-installed"
 #: Debian packages providing the validators the tests run, by command.
-SYSTEM_TOOLS = {"promtool": "prometheus", "amtool": "prometheus-alertmanager"}
+SYSTEM_TOOLS = {"promtool": "prometheus", "amtool": "prometheus-alertmanager", "cloud-init": "cloud-init"}
 
 
 def run(*cmd: str | Path, **kw: object) -> None:
