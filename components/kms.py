@@ -49,6 +49,34 @@ def logs_service_statement(context: AwsContext) -> dict[str, Any]:
     }
 
 
+def autoscaling_service_statements(context: AwsContext) -> list[dict[str, Any]]:
+    """Let the Auto Scaling service-linked role launch instances with volumes under this key."""
+    role = pulumi.Output.concat(
+        "arn:",
+        context.partition,
+        ":iam::",
+        context.account_id,
+        ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+    )
+    return [
+        {
+            "Sid": "AllowAutoScalingUse",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowAutoScalingGrants",
+            "Effect": "Allow",
+            "Principal": {"AWS": role},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+    ]
+
+
 class EncryptionKey(pulumi.ComponentResource):
     """A symmetric key; pass `arn` to log groups, volumes, databases, topics and buckets."""
 

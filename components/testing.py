@@ -109,6 +109,24 @@ class Recording:
         return Counter(r.type for r in self.resources if r.custom)
 
 
+def _computed(typ: str, name: str, region: str) -> dict[str, Any]:
+    """Attributes the provider computes that programs read, per resource type."""
+    suffix = f"app/{name}/0123456789abcdef"
+    computed: dict[str, dict[str, Any]] = {
+        "aws:s3/bucket:Bucket": {"bucket": f"{name}-0a1b2c3", "bucketRegionalDomainName": f"{name}.s3.amazonaws.com"},
+        "aws:lb/loadBalancer:LoadBalancer": {
+            "dnsName": f"{name}-1234567890.{region}.elb.amazonaws.com",
+            "arnSuffix": suffix,
+            "zoneId": "Z3Q77PNBQS71R4",
+        },
+        "aws:lb/targetGroup:TargetGroup": {"arnSuffix": f"targetgroup/{name}/0123456789abcdef"},
+        "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+        "aws:kms/key:Key": {"keyId": f"{name}-key-id"},
+        "aws:ec2/eip:Eip": {"allocationId": f"eipalloc-{name}"},
+    }
+    return computed.get(typ, {})
+
+
 class HardstackMocks(pulumi.runtime.Mocks):
     """Deterministic answers: ids and ARNs derived from names, AZs `<region>a..f`."""
 
@@ -124,6 +142,8 @@ class HardstackMocks(pulumi.runtime.Mocks):
         state.setdefault(
             "arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.typ.rsplit(':', 1)[-1]}/{args.name}"
         )
+        for key, value in _computed(args.typ, args.name, self.region).items():
+            state.setdefault(key, value)
         state.setdefault("name", args.name)
         state.setdefault("id", rid)
         return rid, state

@@ -17,19 +17,57 @@ from pydantic.alias_generators import to_camel
 from components.addressing import validate_az_count, validate_vpc_cidr
 from components.context import validate_region
 from components.errors import HardstackError, refuse
+from components.fleet import validate_image_id, validate_instance_type, validate_sizes
+from components.load_balancer import validate_certificate_arn
 from components.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
 from components.rules import Flow, Peer, Port
+from components.userdata import NODE_EXPORTER_PORT, render_cloud_init
 
 NAMESPACE = "hardstack"
 Environment = Literal["test", "preprod", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("test", "preprod", "prod")
 TargetGroup = Literal["lb", "app", "data"]
+#: Service name and inventory role of the fleet's application.
+APP_SERVICE = "app"
 
 #: What differs between environments, in one table. Keys are the settings' config names.
 PROFILES: dict[Environment, dict[str, Any]] = {
-    "test": {"azCount": 2, "natStrategy": "single", "logRetentionDays": 14, "protect": False},
-    "preprod": {"azCount": 2, "natStrategy": "single", "logRetentionDays": 90, "protect": False},
-    "prod": {"azCount": 3, "natStrategy": "per_az", "logRetentionDays": 365, "protect": True},
+    "test": {
+        "azCount": 2,
+        "natStrategy": "single",
+        "logRetentionDays": 14,
+        "protect": False,
+        "fleetInstanceType": "t3.micro",
+        "fleetMinSize": 1,
+        "fleetMaxSize": 2,
+        "fleetDesiredCapacity": 1,
+        "albDeletionProtection": False,
+        "albAccessLogs": False,
+    },
+    "preprod": {
+        "azCount": 2,
+        "natStrategy": "single",
+        "logRetentionDays": 90,
+        "protect": False,
+        "fleetInstanceType": "t3.small",
+        "fleetMinSize": 2,
+        "fleetMaxSize": 4,
+        "fleetDesiredCapacity": 2,
+        "albDeletionProtection": False,
+        "albAccessLogs": True,
+    },
+    "prod": {
+        "azCount": 3,
+        "natStrategy": "per_az",
+        "logRetentionDays": 365,
+        "protect": True,
+        "fleetInstanceType": "m7i.large",
+        "fleetMinSize": 3,
+        "fleetMaxSize": 9,
+        "fleetDesiredCapacity": 3,
+        "albDeletionProtection": True,
+        "albAccessLogs": True,
+    },
 }
 
 
@@ -39,10 +77,9 @@ class _Model(BaseModel):
     )
 
 
-class IngressSetting(_Model):
-    """An extra inbound flow an operator opens, e.g. an office range to the load balancer."""
+class FlowSetting(_Model):
+    """An extra flow an operator opens: a CIDR, a port or range, and why."""
 
-    to: TargetGroup
     cidr: str
     from_port: int = Field(ge=0, le=65535)
     to_port: int | None = Field(default=None, ge=0, le=65535)
@@ -52,6 +89,12 @@ class IngressSetting(_Model):
     def flow(self) -> Flow:
         port = Port(self.protocol, self.from_port, self.to_port if self.to_port is not None else self.from_port)
         return Flow(port, Peer.cidr(self.cidr), self.description)
+
+
+class IngressSetting(FlowSetting):
+    """An extra inbound flow, e.g. an office range to the load balancer."""
+
+    to: TargetGroup
 
 
 class Settings(_Model):
@@ -77,6 +120,22 @@ class Settings(_Model):
     """Port the application listens on behind the load balancer. Default: 8080."""
     extra_ingress: tuple[IngressSetting, ...] = ()
     """Extra inbound flows. Default: none."""
+    extra_egress: tuple[FlowSetting, ...] = ()
+    """Extra outbound flows from the app hosts (beyond HTTPS and PostgreSQL). Default: none."""
+    fleet_image_id: str
+    """Pinned AMI of the fleet (AL2023; see the README for the command that resolves it). Required."""
+    fleet_instance_type: str
+    fleet_min_size: int
+    fleet_max_size: int
+    fleet_desired_capacity: int
+    """Fleet sizes. Default: profile; prod runs at least one instance per AZ."""
+    app_secret_parameters: dict[str, str] = Field(default_factory=dict)
+    """Environment variable -> SSM parameter name the hosts read at boot. Default: none."""
+    certificate_arn: str | None = None
+    """ACM certificate of the HTTPS listener. Required outside test (plain HTTP only in test)."""
+    alb_deletion_protection: bool
+    alb_access_logs: bool
+    """Load balancer deletion protection and access logs. Default: profile (on in prod)."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags added to every resource. Default: none beyond hardstack's own."""
 
@@ -114,7 +173,24 @@ class Settings(_Model):
         admin = Port.tcp(v).admin_ports()
         if admin:
             raise refuse("hardstack:appPort", v, f"an application port, not admin port {admin[0]}")
+        if v < 1024 or v == NODE_EXPORTER_PORT:
+            raise refuse("hardstack:appPort", v, f"1024 to 65535 (the app runs unprivileged), not {NODE_EXPORTER_PORT}")
         return v
+
+    @field_validator("fleet_image_id")
+    @classmethod
+    def _image(cls, v: str) -> str:
+        return validate_image_id(v, "hardstack:fleetImageId")
+
+    @field_validator("fleet_instance_type")
+    @classmethod
+    def _instance_type(cls, v: str) -> str:
+        return validate_instance_type(v, "hardstack:fleetInstanceType")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, v: str | None) -> str | None:
+        return None if v is None else validate_certificate_arn(v, "hardstack:certificateArn")
 
     @model_validator(mode="after")
     def _checks(self) -> Settings:
@@ -125,16 +201,47 @@ class Settings(_Model):
             except HardstackError as err:
                 raise HardstackError(f"{where}: {err}") from None
             flow.refuse_world_open("ingress", where)
+        for i, egress in enumerate(self.extra_egress):
+            try:
+                egress.flow()
+            except HardstackError as err:
+                raise HardstackError(f"hardstack:extraEgress[{i}]: {err}") from None
+        validate_sizes(
+            self.fleet_min_size,
+            self.fleet_max_size,
+            self.fleet_desired_capacity,
+            ("hardstack:fleetMinSize", "hardstack:fleetMaxSize", "hardstack:fleetDesiredCapacity"),
+        )
+        try:
+            self.user_data()  # rendered and checked (16 KB, no secrets) before anything is registered
+        except HardstackError as err:
+            raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
+        if self.certificate_arn is None and self.environment != "test":
+            raise refuse(
+                "hardstack:certificateArn", None, f"an ACM certificate ARN: {self.environment} serves HTTPS only"
+            )
         if self.environment == "prod":
+            if self.fleet_min_size < self.az_count:
+                raise refuse(
+                    "hardstack:fleetMinSize",
+                    self.fleet_min_size,
+                    f"at least one instance per AZ in prod: {self.az_count} or more (hardstack:azCount)",
+                )
             if not self.protect:
                 raise refuse("hardstack:protect", False, "prod keeps stateful resources protected")
             if not self.flow_logs:
                 raise refuse("hardstack:flowLogs", False, "prod keeps VPC flow logs on")
         return self
 
-    @property
-    def stateful_protect(self) -> bool:
-        return self.protect
+    def user_data(self) -> str:
+        """The fleet's cloud-init document for these settings."""
+        return render_cloud_init(
+            service_name=APP_SERVICE,
+            app_port=self.app_port,
+            environment=self.environment,
+            region=self.region,
+            secret_parameters=self.app_secret_parameters,
+        )
 
     def base_tags(self, project: str, stack: str) -> dict[str, str]:
         return {"Project": project, "Environment": self.environment, "Stack": stack, "ManagedBy": "pulumi", **self.tags}

@@ -11,7 +11,7 @@ def test_preview_prints_components_counts_protection_and_outputs(capsys: pytest.
     out = capsys.readouterr().out
     assert "- net (hardstack:network:Network)" in out
     assert "aws:ec2/natGateway:NatGateway" in out
-    assert "## Protected resources (11)" in out and "logs (aws:kms/key:Key) retained on delete" in out
+    assert "## Protected resources (13)" in out and "logs (aws:kms/key:Key) retained on delete" in out
     assert 'vpcCidr: "10.30.0.0/16"' in out
 
 

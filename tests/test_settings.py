@@ -8,7 +8,14 @@ from components.testing import Recording
 from stacks.offline import stack_config
 from stacks.settings import PROFILES, parse_settings
 
-BASE = {"aws:region": "eu-west-3", "hardstack:environment": "test", "hardstack:vpcCidr": "10.10.0.0/16"}
+PROD_CERT = "arn:aws:acm:eu-west-3:111122223333:certificate/00000000-0000-4000-8000-000000000002"
+
+BASE = {
+    "aws:region": "eu-west-3",
+    "hardstack:environment": "test",
+    "hardstack:vpcCidr": "10.10.0.0/16",
+    "hardstack:fleetImageId": "ami-0123456789abcdef0",
+}
 
 
 def settings(**overrides: Any) -> Any:
@@ -24,7 +31,7 @@ def refused(**overrides: Any) -> str:
 def test_profile_fills_what_the_stack_file_leaves_out() -> None:
     s = settings()
     assert (s.az_count, s.nat_strategy, s.protect) == (2, "single", False)
-    prod = settings(environment="prod")
+    prod = settings(environment="prod", certificateArn=PROD_CERT)
     assert (prod.az_count, prod.nat_strategy, prod.protect, prod.log_retention_days) == (3, "per_az", True, 365)
 
 
@@ -118,7 +125,7 @@ def test_app_port_on_an_admin_port_is_refused() -> None:
 
 @pytest.mark.parametrize(("key", "value"), [("protect", False), ("flowLogs", False)])
 def test_prod_refuses_unsafe_opt_outs(key: str, value: Any) -> None:
-    msg = refused(environment="prod", **{key: value})
+    msg = prod(**{key: value})
     assert f"hardstack:{key}" in msg and "prod" in msg
     settings(**{key: value})  # the same opt-out is allowed in test
 
@@ -141,3 +148,62 @@ def test_structured_config_arrives_as_json(stack: Callable[..., Recording]) -> N
     rule = {"to": "lb", "cidr": "192.168.10.0/24", "fromPort": 443, "description": "office"}
     rec = stack("test", **{"hardstack:extraIngress": [rule]})
     assert rec.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "lb-in-tcp-443-cidr-192-168-10-0-24")
+
+
+def prod(**overrides: Any) -> str:
+    return refused(environment="prod", certificateArn=PROD_CERT, **overrides)
+
+
+def test_fleet_min_above_max_is_refused() -> None:
+    msg = refused(fleetMinSize=3, fleetMaxSize=2, fleetDesiredCapacity=2)
+    assert "hardstack:fleetMinSize = 3 is refused: at most hardstack:fleetMaxSize (2)" in msg
+
+
+def test_fleet_desired_outside_min_max_is_refused() -> None:
+    msg = refused(fleetDesiredCapacity=5)
+    assert "hardstack:fleetDesiredCapacity = 5" in msg and "between hardstack:fleetMinSize (1)" in msg
+
+
+def test_prod_with_fewer_instances_than_azs_is_refused() -> None:
+    msg = prod(fleetMinSize=2, fleetDesiredCapacity=2)
+    assert "hardstack:fleetMinSize = 2" in msg and "one instance per AZ" in msg
+
+
+def test_malformed_instance_type_is_refused() -> None:
+    msg = refused(fleetInstanceType="large")
+    assert "hardstack:fleetInstanceType = 'large'" in msg and "t3.micro" in msg
+
+
+def test_malformed_image_id_is_refused() -> None:
+    assert "hardstack:fleetImageId = 'al2023'" in refused(fleetImageId="al2023")
+
+
+def test_user_data_over_16_kb_is_refused() -> None:
+    names = {f"VAR_{i}": f"/hardstack/test/{'x' * 200}/{i}" for i in range(80)}
+    msg = refused(appSecretParameters=names)
+    assert "hardstack:appSecretParameters" in msg and "16384 bytes" in msg
+
+
+def test_secret_looking_value_in_user_data_is_refused() -> None:
+    # A secret pasted where a parameter NAME belongs.
+    msg = refused(appSecretParameters={"DB_PASSWORD": "password=hunter2hunter2"})
+    assert "hardstack:appSecretParameters" in msg
+
+
+def test_prod_without_a_certificate_is_refused() -> None:
+    msg = refused(environment="prod")
+    assert "hardstack:certificateArn = None" in msg and "HTTPS only" in msg
+
+
+def test_preprod_without_a_certificate_is_refused_too() -> None:
+    assert "hardstack:certificateArn" in refused(environment="preprod")
+
+
+@pytest.mark.parametrize("port", [22, 3389, 5432, 9100, 80])
+def test_app_port_colliding_with_an_admin_or_reserved_port_is_refused(port: int) -> None:
+    assert f"hardstack:appPort = {port}" in refused(appPort=port)
+
+
+def test_world_open_extra_egress_port_range_must_be_valid() -> None:
+    rule = {"cidr": "10.5.0.0/16", "fromPort": 10, "toPort": 5, "description": "x"}
+    assert "hardstack:extraEgress[0]" in refused(extraEgress=[rule])

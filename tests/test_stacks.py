@@ -46,7 +46,7 @@ def test_prod_protects_stateful_resources_and_test_does_not(stacks: dict[str, Re
     prod = {r.type for r in stacks["prod"].protected()}
     assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:kms/key:Key"} <= prod
     assert stacks["test"].protected() == []
-    key = stacks["prod"].one("aws:kms/key:Key")
+    key = stacks["prod"].one("aws:kms/key:Key", "logs")
     assert key.retain_on_delete and key.inputs["enableKeyRotation"] is True
 
 
@@ -87,3 +87,64 @@ def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -
 
 def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
     assert all(len(rec.invokes) <= 3 for rec in stacks.values())
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_stack_runs_the_fleet_behind_the_load_balancer(stacks: dict[str, Recording], name: str) -> None:
+    rec = stacks[name]
+    asg = rec.one("aws:autoscaling/group:Group").inputs
+    assert asg["targetGroupArns"] == [rec.one("aws:lb/targetGroup:TargetGroup").inputs["arn"]]
+    assert asg["vpcZoneIdentifiers"] == rec.outputs["subnetIds"]["private"]
+    assert rec.outputs["albDnsName"].endswith(".elb.amazonaws.com")
+    assert "amazon.aws.aws_ec2" in rec.outputs["ansibleInventory"]
+
+
+def test_prod_fleet_runs_one_instance_per_az_at_least(stacks: dict[str, Recording]) -> None:
+    asg = stacks["prod"].one("aws:autoscaling/group:Group").inputs
+    assert asg["minSize"] >= len(stacks["prod"].outputs["subnetIds"]["private"]) == 3
+
+
+def test_prod_load_balancer_is_https_only_with_deletion_protection_and_logs(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    lb = rec.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert lb["enableDeletionProtection"] is True and lb["accessLogs"]["enabled"] is True
+    ports = {r.inputs["port"]: r.inputs for r in rec.of_type("aws:lb/listener:Listener")}
+    assert ports[443]["protocol"] == "HTTPS" and ports[80]["defaultActions"][0]["type"] == "redirect"
+
+
+def test_test_stack_serves_plain_http_without_a_certificate(stacks: dict[str, Recording]) -> None:
+    ports = {r.inputs["port"]: r.inputs for r in stacks["test"].of_type("aws:lb/listener:Listener")}
+    assert set(ports) == {80} and ports[80]["defaultActions"][0]["type"] == "forward"
+
+
+def test_fleet_accepts_the_app_port_only_from_the_load_balancer(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    app_in = [
+        r.inputs
+        for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == "app-id"
+    ]
+    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in app_in] == [(8080, "lb-id")]
+    lb_out = [
+        r.inputs
+        for r in rec.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == "lb-id"
+    ]
+    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in lb_out] == [(8080, "app-id")]
+
+
+def test_fleet_egress_is_https_and_postgres_only(stacks: dict[str, Recording]) -> None:
+    app_out = sorted(
+        (r.inputs["fromPort"], r.inputs.get("cidrIpv4") or r.inputs.get("referencedSecurityGroupId"))
+        for r in stacks["prod"].of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == "app-id"
+    )
+    assert app_out == [(443, "0.0.0.0/0"), (5432, "data-id")]
+
+
+def test_fleet_volumes_key_lets_auto_scaling_use_it(stacks: dict[str, Recording]) -> None:
+    key = stacks["prod"].one("aws:kms/key:Key", "volumes")
+    policy = json.loads(key.inputs["policy"])
+    assert {"AllowAutoScalingUse", "AllowAutoScalingGrants"} <= {s["Sid"] for s in policy["Statement"]}
+    lt = stacks["prod"].one("aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert lt["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] == key.inputs["arn"]

@@ -1,0 +1,139 @@
+"""Private S3 bucket: public access blocked, owner-enforced, encrypted, TLS only, versioned, lifecycle.
+
+Creates: aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketOwnershipControls,
+aws.s3.BucketServerSideEncryptionConfiguration, aws.s3.BucketVersioning,
+aws.s3.BucketLifecycleConfiguration, aws.s3.BucketPolicy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.errors import refuse
+from components.iam import Statement, policy_document
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecureBucketArgs:
+    kms_key_arn: pulumi.Input[str] | None = None
+    """Customer KMS key for SSE-KMS. Default: none, SSE-S3 (needed where a service cannot use
+    KMS, such as load balancer access logs)."""
+    versioning: bool = True
+    """Keep object versions. Default: on."""
+    noncurrent_version_days: int = 90
+    """Delete old versions after this many days. Default: 90."""
+    expiration_days: int | None = None
+    """Delete current objects after this many days (logs). Default: never."""
+    policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] | None = None
+    """Extra bucket-policy statements (e.g. log delivery), built from the bucket ARN.
+    Default: none; a deny of non-TLS access is always there."""
+    protect: bool = False
+    """Protect and retain the bucket (its data) on delete. Default: off."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.noncurrent_version_days < 1:
+            raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
+        if self.expiration_days is not None and self.expiration_days < 1:
+            raise refuse("expiration_days", self.expiration_days, "1 or more days, or None to keep objects")
+
+
+class SecureBucket(pulumi.ComponentResource):
+    bucket: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        args: SecureBucketArgs,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("hardstack:storage:SecureBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(
+            name,
+            force_destroy=False,
+            tags={**args.tags, "Name": name},
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        block = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        sse = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+            sse_algorithm="aws:kms" if args.kms_key_arn is not None else "AES256",
+            kms_master_key_id=args.kms_key_arn,
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=sse,
+                    bucket_key_enabled=args.kms_key_arn is not None,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled" if args.versioning else "Suspended"
+            ),
+            opts=child,
+        )
+        rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-old-versions",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=args.noncurrent_version_days
+            ),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=7
+            ),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.expiration_days)
+            if args.expiration_days
+            else None,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[rule],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        deny_plain_http: Statement = {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+        extra = args.policy_statements(bucket.arn) if args.policy_statements else []
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.id,
+            policy=policy_document([deny_plain_http, *extra]),
+            # A policy put before the public access block can be refused as public.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+        )
+        self.bucket = bucket.bucket
+        self.arn = bucket.arn
+        self.register_outputs({"bucket": self.bucket, "arn": self.arn})

@@ -1,0 +1,269 @@
+"""VM fleet: hardened launch template and an Auto Scaling group across private subnets.
+
+Creates: aws.iam.Role, aws.iam.RolePolicyAttachment (SSM core, CloudWatch agent),
+aws.iam.RolePolicy (read the named boot parameters, only when there are some),
+aws.iam.InstanceProfile, aws.ec2.LaunchTemplate, aws.autoscaling.Group, aws.autoscaling.Policy
+(target-tracking CPU).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from components.context import AwsContext
+from components.errors import refuse
+from components.iam import policy_document, service_assume_role_policy
+from components.userdata import validate_user_data
+
+_INSTANCE_TYPE = re.compile(
+    r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
+)
+_AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
+_ROLE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+#: Managed policies for SSM Session Manager and the CloudWatch agent, nothing broader.
+MANAGED_POLICIES = {
+    "ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    "cloudwatch-agent": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
+}
+#: Group metrics published every minute; monitoring alarms on in-service vs desired capacity.
+GROUP_METRICS = (
+    "GroupMinSize",
+    "GroupMaxSize",
+    "GroupDesiredCapacity",
+    "GroupInServiceInstances",
+    "GroupPendingInstances",
+    "GroupStandbyInstances",
+    "GroupTerminatingInstances",
+    "GroupTotalInstances",
+)
+
+
+def validate_instance_type(value: str, where: str = "instance_type") -> str:
+    if not isinstance(value, str) or not _INSTANCE_TYPE.match(value):
+        raise refuse(where, value, "an EC2 instance type such as t3.micro, m7g.large or c6in.2xlarge")
+    return value
+
+
+def validate_image_id(value: str, where: str = "image_id") -> str:
+    if not isinstance(value, str) or not _AMI.match(value):
+        raise refuse(where, value, "an AMI id such as ami-0123456789abcdef0 (pin it; see the README)")
+    return value
+
+
+SIZE_NAMES = ("min_size", "max_size", "desired_capacity")
+
+
+def validate_sizes(min_size: int, max_size: int, desired: int, names: tuple[str, str, str] = SIZE_NAMES) -> None:
+    """min <= desired <= max, all >= 0; `names` are what errors call the three (args or config keys)."""
+    lo, hi, want = names
+    for key, value in ((lo, min_size), (hi, max_size), (want, desired)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise refuse(key, value, "a whole number, 0 or more")
+    if min_size > max_size:
+        raise refuse(lo, min_size, f"at most {hi} ({max_size})")
+    if not min_size <= desired <= max_size:
+        raise refuse(want, desired, f"between {lo} ({min_size}) and {hi} ({max_size})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetArgs:
+    context: AwsContext
+    """Region and account."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets, one per AZ: instances spread over all of them."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """Groups for the instances (the app group: app port from the load balancer only)."""
+    image_id: str
+    """Pinned AMI id. Changing it rolls the fleet through an instance refresh."""
+    instance_type: str = "t3.micro"
+    """EC2 instance type. Default: t3.micro."""
+    min_size: int = 1
+    max_size: int = 2
+    desired_capacity: int = 1
+    """Initial capacity; afterwards the CPU policy owns it (Pulumi ignores drift of this field)."""
+    user_data: str = ""
+    """cloud-init document (see `components.userdata.render_cloud_init`); at most 16 KB, no secrets."""
+    secret_parameters: Sequence[str] = ()
+    """SSM parameter names the instances may read at boot. Default: none."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer KMS key encrypting the root volume."""
+    root_volume_gb: int = 20
+    """Root volume size, gp3. Default: 20."""
+    target_group_arns: Sequence[pulumi.Input[str]] = ()
+    """Load balancer target groups; with any, health checks use the load balancer. Default: none."""
+    health_check_grace_seconds: int = 300
+    """Time for boot before health checks count. Default: 300."""
+    min_healthy_percentage: int = 90
+    """Capacity kept healthy during an instance refresh. Default: 90."""
+    cpu_target_percent: float = 50.0
+    """Average CPU the scaling policy aims for. Default: 50."""
+    environment: str
+    """Environment tag (Ansible inventory key)."""
+    role: str = "app"
+    """Role tag (Ansible inventory key). Default: app."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_image_id(self.image_id)
+        validate_instance_type(self.instance_type)
+        validate_sizes(self.min_size, self.max_size, self.desired_capacity)
+        validate_user_data(self.user_data)
+        if not self.subnet_ids:
+            raise refuse("subnet_ids", list(self.subnet_ids), "at least one private subnet")
+        if not self.security_group_ids:
+            raise refuse("security_group_ids", [], "at least one security group (the default group is emptied)")
+        if not 8 <= self.root_volume_gb <= 16384:
+            raise refuse("root_volume_gb", self.root_volume_gb, "8 to 16384 GiB")
+        if not 0 <= self.min_healthy_percentage <= 100:
+            raise refuse("min_healthy_percentage", self.min_healthy_percentage, "0 to 100")
+        if not 1 <= self.cpu_target_percent <= 100:
+            raise refuse("cpu_target_percent", self.cpu_target_percent, "1 to 100")
+        if not _ROLE.match(self.role):
+            raise refuse("role", self.role, "lower-case letters, digits and '-', at most 32")
+
+
+class Fleet(pulumi.ComponentResource):
+    group_name: pulumi.Output[str]
+    launch_template_id: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hardstack:compute:Fleet", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.context
+        inventory_tags = {ENVIRONMENT_TAG: args.environment, ROLE_TAG: args.role}
+        tags = {**args.tags, **inventory_tags, "Name": name}
+
+        role = aws.iam.Role(
+            name,
+            description=f"Instances of fleet {name}: SSM sessions and the CloudWatch agent",
+            assume_role_policy=service_assume_role_policy("ec2.amazonaws.com", source_account=ctx.account_id),
+            tags=tags,
+            opts=child,
+        )
+        for key, arn in MANAGED_POLICIES.items():
+            aws.iam.RolePolicyAttachment(f"{name}-{key}", role=role.name, policy_arn=arn, opts=child)
+        if args.secret_parameters:
+            parameter_arns = [ctx.arn("ssm", "parameter/" + p.lstrip("/")) for p in sorted(set(args.secret_parameters))]
+            aws.iam.RolePolicy(
+                f"{name}-boot-parameters",
+                role=role.id,
+                policy=policy_document(
+                    [
+                        {
+                            "Sid": "ReadBootParameters",
+                            "Effect": "Allow",
+                            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                            "Resource": parameter_arns,
+                        },
+                        {
+                            # SecureString values decrypt through SSM only.
+                            "Sid": "DecryptThroughSsm",
+                            "Effect": "Allow",
+                            "Action": "kms:Decrypt",
+                            "Resource": "*",
+                            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{ctx.region}.amazonaws.com"}},
+                        },
+                    ]
+                ),
+                opts=child,
+            )
+        profile = aws.iam.InstanceProfile(name, role=role.name, tags=tags, opts=child)
+
+        template = aws.ec2.LaunchTemplate(
+            name,
+            description=f"hardstack fleet {name}",
+            image_id=args.image_id,
+            instance_type=args.instance_type,
+            iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",  # IMDSv2 only
+                http_put_response_hop_limit=1,  # containers on the host cannot reach the instance role
+                instance_metadata_tags="disabled",
+            ),
+            monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
+            ebs_optimized="true",
+            network_interfaces=[
+                aws.ec2.LaunchTemplateNetworkInterfaceArgs(
+                    device_index=0,
+                    associate_public_ip_address="false",
+                    delete_on_termination="true",
+                    security_groups=list(args.security_group_ids),
+                )
+            ],
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=args.root_volume_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.kms_key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            user_data=base64.b64encode(args.user_data.encode()).decode() if args.user_data else None,
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            update_default_version=True,
+            tags=tags,
+            opts=child,
+        )
+        group = aws.autoscaling.Group(
+            name,
+            vpc_zone_identifiers=list(args.subnet_ids),
+            min_size=args.min_size,
+            max_size=args.max_size,
+            desired_capacity=args.desired_capacity,
+            launch_template=aws.autoscaling.GroupLaunchTemplateArgs(id=template.id, version=template.latest_version),
+            target_group_arns=list(args.target_group_arns),
+            health_check_type="ELB" if args.target_group_arns else "EC2",
+            health_check_grace_period=args.health_check_grace_seconds,
+            # A new launch template version (AMI, user data, type) rolls the fleet, never all at once.
+            instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
+                strategy="Rolling",
+                preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
+                    min_healthy_percentage=args.min_healthy_percentage,
+                    instance_warmup=str(args.health_check_grace_seconds),
+                    auto_rollback=True,
+                ),
+            ),
+            enabled_metrics=list(GROUP_METRICS),
+            metrics_granularity="1Minute",
+            termination_policies=["OldestLaunchTemplate", "Default"],
+            tags=[
+                aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True) for k, v in sorted(tags.items())
+            ],
+            # The scaling policy owns desired capacity after creation; an update must not undo it.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+        )
+        aws.autoscaling.Policy(
+            f"{name}-cpu",
+            autoscaling_group_name=group.name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=args.health_check_grace_seconds,
+            target_tracking_configuration=aws.autoscaling.PolicyTargetTrackingConfigurationArgs(
+                predefined_metric_specification=aws.autoscaling.PolicyTargetTrackingConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ASGAverageCPUUtilization"
+                ),
+                target_value=args.cpu_target_percent,
+            ),
+            opts=child,
+        )
+        self.group_name = group.name
+        self.launch_template_id = template.id
+        self.role_arn = role.arn
+        self.register_outputs(
+            {"group_name": self.group_name, "launch_template_id": self.launch_template_id, "role_arn": self.role_arn}
+        )

@@ -1,0 +1,223 @@
+"""Internet-facing application load balancer in front of an instance target group.
+
+Creates: aws.lb.LoadBalancer, aws.lb.TargetGroup, an HTTPS aws.lb.Listener (TLS 1.2+) when a
+certificate is given, an HTTP aws.lb.Listener (redirect to HTTPS, or forward when plain HTTP is
+asked for by name), and with access logs a `SecureBucket` (SSE-S3: ALB log delivery cannot use KMS).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.bucket import SecureBucket, SecureBucketArgs
+from components.context import AwsContext
+from components.errors import refuse
+from components.iam import Statement
+
+#: TLS 1.3 with TLS 1.2 fallback, forward secrecy only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+#: Regions opened before August 2022 deliver ALB logs from a regional ELB account; newer ones
+#: use the log-delivery service principal.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-south-1": "718504428378",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+}
+
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/?=&%-]{0,1023}$")
+
+
+def validate_certificate_arn(arn: str, where: str = "certificate_arn") -> str:
+    if not _CERT_ARN.match(arn):
+        raise refuse(where, arn, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>")
+    return arn
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerArgs:
+    context: AwsContext
+    """Region and account."""
+    vpc_id: pulumi.Input[str]
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Public subnets, one per AZ (two or more)."""
+    security_group_id: pulumi.Input[str]
+    """The load balancer's group: 80/443 in, the app port out to the fleet."""
+    app_port: int
+    """Port the targets listen on."""
+    certificate_arn: str | None = None
+    """ACM certificate for the HTTPS listener. Required unless `allow_plain_http`."""
+    allow_plain_http: bool = False
+    """Unsafe: serve plain HTTP when there is no certificate. Default: off (stacks allow it in test only)."""
+    health_check_path: str = "/"
+    """Path the target group probes. Default: /."""
+    deletion_protection: bool = False
+    """Refuse API deletion of the load balancer. Default: off (on in prod)."""
+    access_logs: bool = False
+    """Deliver access logs to an encrypted bucket made here. Default: off (on in prod)."""
+    log_retention_days: int = 365
+    """Days access logs are kept. Default: 365."""
+    protect: bool = False
+    """Protect the access-log bucket. Default: off."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.certificate_arn is not None:
+            validate_certificate_arn(self.certificate_arn)
+        elif not self.allow_plain_http:
+            raise refuse("certificate_arn", None, "an ACM certificate ARN; plain HTTP only when allow_plain_http=True")
+        if not 1 <= self.app_port <= 65535:
+            raise refuse("app_port", self.app_port, "a port from 1 to 65535")
+        if not _HEALTH_PATH.match(self.health_check_path):
+            raise refuse("health_check_path", self.health_check_path, "an absolute URL path such as /healthz")
+        if len(self.subnet_ids) < 2:
+            raise refuse("subnet_ids", len(self.subnet_ids), "public subnets in at least two AZs")
+
+
+def log_delivery_statements(context: AwsContext, prefix: str) -> Callable[[pulumi.Output[str]], list[Statement]]:
+    """Bucket-policy statements letting this region's ALBs write access logs under `prefix`."""
+
+    def build(bucket_arn: pulumi.Output[str]) -> list[Statement]:
+        account = context.account_id
+        objects = pulumi.Output.concat(bucket_arn, "/", prefix, "/AWSLogs/", account, "/*")
+        elb_account = ELB_LOG_ACCOUNTS.get(context.region)
+        principal = (
+            {"AWS": f"arn:{context.partition}:iam::{elb_account}:root"}
+            if elb_account
+            else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+        )
+        return [
+            {
+                "Sid": "AllowAlbLogDelivery",
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:PutObject",
+                "Resource": objects,
+            }
+        ]
+
+    return build
+
+
+class LoadBalancer(pulumi.ComponentResource):
+    arn: pulumi.Output[str]
+    arn_suffix: pulumi.Output[str]
+    dns_name: pulumi.Output[str]
+    zone_id: pulumi.Output[str]
+    target_group_arn: pulumi.Output[str]
+    target_group_arn_suffix: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hardstack:network:LoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**args.tags, "Name": name}
+
+        access_logs = None
+        if args.access_logs:
+            prefix = name
+            logs = SecureBucket(
+                f"{name}-logs",
+                SecureBucketArgs(
+                    expiration_days=args.log_retention_days,
+                    policy_statements=log_delivery_statements(args.context, prefix),
+                    protect=args.protect,
+                    tags=args.tags,
+                ),
+                child,
+            )
+            access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket, prefix=prefix, enabled=True)
+
+        lb = aws.lb.LoadBalancer(
+            name,
+            load_balancer_type="application",
+            internal=False,
+            security_groups=[args.security_group_id],
+            subnets=list(args.subnet_ids),
+            drop_invalid_header_fields=True,
+            desync_mitigation_mode="defensive",
+            enable_deletion_protection=args.deletion_protection,
+            enable_http2=True,
+            idle_timeout=60,
+            access_logs=access_logs,
+            tags=tags,
+            opts=child,
+        )
+        target_group = aws.lb.TargetGroup(
+            f"{name}-app",
+            port=args.app_port,
+            protocol="HTTP",
+            target_type="instance",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=args.health_check_path,
+                protocol="HTTP",
+                matcher="200-399",
+                interval=15,
+                timeout=5,
+                healthy_threshold=3,
+                unhealthy_threshold=3,
+            ),
+            tags=tags,
+            opts=child,
+        )
+        forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+        if args.certificate_arn is not None:
+            aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=lb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[forward],
+                tags=tags,
+                opts=child,
+            )
+            http_action = aws.lb.ListenerDefaultActionArgs(
+                type="redirect",
+                redirect=aws.lb.ListenerDefaultActionRedirectArgs(port="443", protocol="HTTPS", status_code="HTTP_301"),
+            )
+        else:
+            http_action = forward
+        aws.lb.Listener(
+            f"{name}-http",
+            load_balancer_arn=lb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[http_action],
+            tags=tags,
+            opts=child,
+        )
+        self.arn = lb.arn
+        self.arn_suffix = lb.arn_suffix
+        self.dns_name = lb.dns_name
+        self.zone_id = lb.zone_id
+        self.target_group_arn = target_group.arn
+        self.target_group_arn_suffix = target_group.arn_suffix
+        self.register_outputs({"arn": self.arn, "dns_name": self.dns_name, "target_group_arn": self.target_group_arn})
