@@ -26,8 +26,14 @@ def stack_config(stack: str) -> dict[str, Any]:
     return config
 
 
-def run_stack(stack: str, overrides: dict[str, Any] | None = None) -> Recording:
+def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: bool = False) -> Recording:
+    """Run the stack's program on the mock runtime; with `sandbox`, inside an in-process AWS account."""
     from stacks.program import main
 
     config = {**stack_config(stack), **(overrides or {})}
-    return run_program(main, stack=stack, config=config)
+    if not sandbox:
+        return run_program(main, stack=stack, config=config)
+    from components.sandbox import SandboxMocks
+
+    with SandboxMocks(str(config.get("aws:region", "eu-west-3"))) as mocks:
+        return run_program(main, stack=stack, config=config, mocks=mocks)

@@ -1,6 +1,6 @@
 """Offline preview: run a stack's program on the mock runtime and print what it would create.
 
-    python -m stacks.preview --stack prod [--json plan.json]
+    python -m stacks.preview --stack prod [--json plan.json] [--sandbox]
 
 Prints resources grouped by component, counts by type, protected resources and exported outputs.
 Each section is a function of the `Recording` in `SECTIONS`, so later features add a section.
@@ -94,9 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stack", default="test", help=f"one of {', '.join(STACKS)} (default: test)")
     parser.add_argument("--json", metavar="FILE", help="also write the recorded plan as JSON")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="create every AWS resource in an in-process moto account: AWS-side errors fail the preview",
+    )
     args = parser.parse_args(argv)
     try:
-        rec = run_stack(args.stack)
+        rec = run_stack(args.stack, sandbox=args.sandbox)
     except HardstackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

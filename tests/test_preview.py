@@ -38,3 +38,9 @@ def test_preview_reports_bad_config_without_a_traceback(
 def test_unknown_stack_is_refused_with_the_known_ones() -> None:
     with pytest.raises(SystemExit, match="known stacks are preprod, prod, test"):
         preview.main(["--stack", "qa"])
+
+
+def test_sandbox_preview_shows_ids_from_the_aws_account(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "test", "--sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert 'vpcId: "vpc-' in out and 'vpcId: "net-id"' not in out
