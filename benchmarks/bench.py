@@ -1,0 +1,88 @@
+"""Benchmarks: offline preview time per stack, growth with size, provider invokes, test wall time.
+
+    .venv/bin/python benchmarks/bench.py [--repeat 3] [--skip-tests]
+
+Prints numbers only; nothing here asserts. Figures recorded in the README come from this script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from components import AwsContext, Flow, Peer, Port, SecurityGroup, SecurityGroupArgs  # noqa: E402
+from components.fleet import Fleet, FleetArgs  # noqa: E402
+from components.testing import Recording, run_program  # noqa: E402
+from stacks.offline import STACKS, run_stack  # noqa: E402
+
+CTX = AwsContext(region="eu-west-3", account_id="123456789012")
+
+
+def timed(fn: Callable[[], Recording], repeat: int) -> tuple[float, Recording]:
+    times, rec = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        rec = fn()
+        times.append(time.perf_counter() - start)
+    assert rec is not None
+    return statistics.median(times), rec
+
+
+def scaled_program(fleets: int, rules: int) -> Callable[[], None]:
+    """`fleets` fleets and one group with `rules` ingress flows: the two things that grow."""
+
+    def program() -> None:
+        flows = [Flow(Port.tcp(10000 + i), Peer.cidr("10.0.0.0/8"), f"flow {i}") for i in range(rules)]
+        group = SecurityGroup("bench", SecurityGroupArgs(vpc_id="vpc-1", description="bench", ingress=flows))
+        for i in range(fleets):
+            Fleet(
+                f"fleet{i}",
+                FleetArgs(
+                    context=CTX,
+                    subnet_ids=["subnet-a", "subnet-b"],
+                    security_group_ids=[group.id],
+                    image_id="ami-0123456789abcdef0",
+                    kms_key_arn="arn:aws:kms:eu-west-3:123456789012:key/k",
+                    environment="test",
+                ),
+            )
+
+    return program
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
+    args = parser.parse_args()
+
+    print("offline preview per stack (median of", args.repeat, "runs)")
+    print(f"  {'stack':<8} {'seconds':>8} {'resources':>10} {'invokes':>8}")
+    for stack in STACKS:
+        seconds, rec = timed(functools.partial(run_stack, stack), args.repeat)
+        print(f"  {stack:<8} {seconds:>8.2f} {len(rec):>10} {len(rec.invokes):>8}")
+
+    print("growth: fleets x rules, 1x and 10x")
+    base_s, base = timed(lambda: run_program(scaled_program(2, 20)), args.repeat)
+    big_s, big = timed(lambda: run_program(scaled_program(20, 200)), args.repeat)
+    print(f"  1x : {base_s:6.2f} s for {len(base):5} resources ({1000 * base_s / len(base):.2f} ms each)")
+    print(f"  10x: {big_s:6.2f} s for {len(big):5} resources ({1000 * big_s / len(big):.2f} ms each)")
+    print(f"  time ratio {big_s / base_s:.1f} for resource ratio {len(big) / len(base):.1f} (linear: equal)")
+
+    if not args.skip_tests:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "pytest", "-q"], cwd=ROOT, check=False)
+        print(f"test suite: {time.perf_counter() - start:.1f} s wall (exit {done.returncode})")
+
+
+if __name__ == "__main__":
+    main()
