@@ -1,0 +1,664 @@
+"""EKS cluster: private API endpoint, envelope-encrypted secrets, audit logs, API access entries, IRSA.
+
+Creates: aws.cloudwatch.LogGroup (control-plane logs), aws.iam.Role + aws.iam.RolePolicyAttachment +
+aws.iam.RolePolicy (cluster role: EKS policy and the secrets key), aws.eks.Cluster,
+aws.eks.AccessEntry + aws.eks.AccessPolicyAssociation per admin and read-only role,
+aws.iam.OpenIdConnectProvider, aws.iam.Role + attachments (nodes; IRSA roles for vpc-cni and
+aws-ebs-csi-driver, the latter with an inline KMS policy), per node group aws.ec2.LaunchTemplate +
+aws.eks.NodeGroup, aws.eks.Addon per add-on, and a kubernetes Provider built from the kubeconfig.
+
+`ExistingCluster` creates only a kubernetes Provider from a given kubeconfig.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import yaml
+
+from components.context import AwsContext
+from components.errors import refuse
+from components.fleet import validate_instance_type, validate_sizes
+from components.iam import policy_document
+from components.network import validate_log_retention
+
+#: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
+SUPPORTED_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
+#: Add-ons every cluster gets, each at a pinned version (`aws eks describe-addon-versions`).
+REQUIRED_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver")
+#: Add-ons that need running nodes to become healthy: created after the node groups.
+ADDONS_AFTER_NODES = ("coredns", "aws-ebs-csi-driver")
+#: Everything the control plane can log; all of it goes to CloudWatch.
+CLUSTER_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+#: Node AMI family. x86 only: instance types of one node group must share an architecture.
+AMI_TYPE = "AL2023_x86_64_STANDARD"
+#: Audience of the projected service-account tokens IRSA exchanges with STS.
+STS_AUDIENCE = "sts.amazonaws.com"
+
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
+_KMS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+_ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-eksbuild\.\d+)?$")
+_GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+# Graviton families carry a `g` after the generation digit: m7g, c6gn, r8gd, t4g, im4gn.
+_ARM_FAMILY = re.compile(r"^[a-z]+\d[a-z]*g[a-z]*\.")
+
+
+def validate_version(value: str, where: str = "version") -> str:
+    if value not in SUPPORTED_VERSIONS:
+        raise refuse(where, value, f"one of the supported Kubernetes versions: {', '.join(SUPPORTED_VERSIONS)}")
+    return value
+
+
+def role_name_of(arn: str, where: str = "role_arn") -> str:
+    """The role name in an IAM role ARN (path dropped): the stable key of children made per role."""
+    found = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
+    if found is None:
+        raise refuse(where, arn, "an IAM role ARN such as arn:aws:iam::123456789012:role/platform-admin")
+    return found.group("name")
+
+
+def validate_public_access(
+    public: bool, cidrs: Sequence[str], environment: str, where: str = "public_access_cidrs"
+) -> None:
+    """No CIDRs without a public endpoint; some with it; never the whole internet in prod."""
+    if not public:
+        if cidrs:
+            raise refuse(where, list(cidrs), "empty while endpoint_public_access is off (the endpoint is private)")
+        return
+    if not cidrs:
+        raise refuse(where, [], "at least one CIDR when endpoint_public_access is on (none would mean everyone)")
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except (TypeError, ValueError):
+            raise refuse(where, cidr, "CIDR blocks such as 203.0.113.0/24 (host bits zero)") from None
+        if network.prefixlen == 0 and environment == "prod":
+            raise refuse(where, cidr, "named office or VPN ranges in prod, not the whole internet")
+
+
+def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
+    missing = [a for a in REQUIRED_ADDONS if a not in versions]
+    unknown = sorted(set(versions) - set(REQUIRED_ADDONS))
+    if missing or unknown:
+        raise refuse(where, dict(versions), f"a pinned version for exactly these add-ons: {', '.join(REQUIRED_ADDONS)}")
+    for addon, version in versions.items():
+        if not isinstance(version, str) or not _ADDON_VERSION.match(version):
+            raise refuse(f"{where}[{addon}]", version, "an add-on version such as v1.19.2-eksbuild.1")
+    return versions
+
+
+def cluster_name(stack: str, name: str) -> str:
+    """The EKS cluster's physical name; the control-plane log group is named after it."""
+    value = f"hardstack-{stack}-{name}"
+    if not _CLUSTER_NAME.match(value):
+        raise refuse("name", value, "letters, digits, '-' and '_', at most 100 (from the stack and component name)")
+    return value
+
+
+def render_kubeconfig(name: str, endpoint: str, ca_data: str, region: str, role_arn: str | None = None) -> str:
+    """A kubeconfig (JSON, which kubectl reads as YAML) authenticating with `aws eks get-token`.
+
+    No AWS profile and no environment: the caller's own credentials chain decides who asks.
+    """
+    args = ["eks", "get-token", "--cluster-name", name, "--region", region]
+    if role_arn is not None:
+        args += ["--role-arn", role_arn]
+    document = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "users": [
+            {
+                "name": name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": args,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+    }
+    return json.dumps(document, indent=2)
+
+
+def validate_existing_kubeconfig(value: Any, where: str = "kubeconfig") -> str:
+    """Refuse a missing kubeconfig and text that is not one. Errors describe the value, never show it."""
+    if not isinstance(value, str) or not value.strip():
+        raise refuse(where, value, "a kubeconfig document (set it as a secret) when the cluster is not created here")
+    hidden = f"<{len(value)} characters, not shown>"
+    try:
+        document = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise refuse(where, hidden, "a kubeconfig document in YAML or JSON; this does not parse") from None
+    if not isinstance(document, dict) or not all(document.get(k) for k in ("clusters", "contexts")):
+        raise refuse(where, hidden, "a kubeconfig document with `clusters` and `contexts`")
+    return value
+
+
+def irsa_trust_policy(
+    provider_arn: pulumi.Input[str], issuer: pulumi.Input[str], namespace: str, service_account: str
+) -> pulumi.Output[str]:
+    """Trust for one Kubernetes service account through the cluster's OIDC provider (IRSA)."""
+    host = pulumi.Output.from_input(issuer).apply(lambda url: url.removeprefix("https://"))
+    condition = host.apply(
+        lambda h: {
+            f"{h}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+            f"{h}:aud": STS_AUDIENCE,
+        }
+    )
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": condition},
+            }
+        ]
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeGroupSpec:
+    """One managed node group. Its `name` keys its resources: renaming replaces the group."""
+
+    name: str
+    """Lower-case letters, digits and '-', at most 32."""
+    instance_types: Sequence[str]
+    """x86 instance types, most preferred first. Changing them replaces the group (EKS rule)."""
+    min_size: int
+    max_size: int
+    desired_size: int
+    """Initial size; afterwards the cluster autoscaler owns it (Pulumi ignores its drift)."""
+    disk_gb: int = 50
+    """Root volume, encrypted gp3. Default: 50."""
+    max_unavailable_percent: int = 33
+    """Nodes replaced at once during an update, in percent. Default: 33."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra Kubernetes node labels. Default: none (`hardstack/node-group` is always set)."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _GROUP_NAME.match(self.name):
+            raise refuse("node_groups.name", self.name, "lower-case letters, digits and '-', at most 32")
+        where = f"node_groups[{self.name}]"
+        if not self.instance_types:
+            raise refuse(f"{where}.instance_types", list(self.instance_types), "at least one instance type")
+        for kind in self.instance_types:
+            validate_instance_type(kind, f"{where}.instance_types")
+            if _ARM_FAMILY.match(kind):
+                raise refuse(f"{where}.instance_types", kind, f"an x86 instance type: the nodes run {AMI_TYPE}")
+        validate_sizes(
+            self.min_size,
+            self.max_size,
+            self.desired_size,
+            (f"{where}.min_size", f"{where}.max_size", f"{where}.desired_size"),
+        )
+        if self.max_size < 1:
+            raise refuse(f"{where}.max_size", self.max_size, "at least 1")
+        if not 20 <= self.disk_gb <= 16384:
+            raise refuse(f"{where}.disk_gb", self.disk_gb, "20 to 16384 GiB")
+        if not 1 <= self.max_unavailable_percent <= 100:
+            raise refuse(f"{where}.max_unavailable_percent", self.max_unavailable_percent, "1 to 100")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs:
+    context: AwsContext
+    """Region, account and partition."""
+    version: str
+    """Pinned Kubernetes minor version, one of SUPPORTED_VERSIONS. Upgrades go one minor at a time."""
+    vpc_id: pulumi.Input[str]
+    """VPC of the subnets; exposed as `vpc_id` for in-cluster controllers that need it."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Private subnets in at least two AZs: control-plane network interfaces and nodes."""
+    environment: str
+    """Environment name; in prod the public endpoint may not be open to the whole internet."""
+    secrets_key_arn: pulumi.Input[str]
+    """Customer KMS key for envelope encryption of Kubernetes secrets."""
+    volume_key_arn: pulumi.Input[str]
+    """Customer KMS key for node root volumes and EBS CSI volumes. Its policy must let the Auto Scaling
+    service-linked role use it (see `components.kms.autoscaling_service_statements`)."""
+    admin_role_arns: Sequence[str]
+    """IAM roles granted cluster admin through access entries. At least one: nobody else is admin."""
+    readonly_role_arns: Sequence[str] = ()
+    """IAM roles granted the view policy cluster-wide. Default: none."""
+    node_groups: Sequence[NodeGroupSpec]
+    """Managed node groups; at least one (CoreDNS and the EBS CSI controller run on them)."""
+    addon_versions: Mapping[str, str]
+    """Pinned versions of vpc-cni, kube-proxy, coredns and aws-ebs-csi-driver, all required."""
+    endpoint_public_access: bool = False
+    """Expose the API endpoint on the internet as well. Default: off, private endpoint only."""
+    public_access_cidrs: Sequence[str] = ()
+    """Sources allowed to the public endpoint; required with it. Default: none."""
+    log_retention_days: int = 90
+    """Retention of the control-plane log group. Default: 90."""
+    log_key_arn: pulumi.Input[str] | None = None
+    """Customer KMS key for the control-plane log group. Default: none, CloudWatch's own encryption."""
+    node_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    """Groups added to the nodes next to the cluster security group. Default: none."""
+    kubeconfig_role_arn: str | None = None
+    """Role the kubeconfig assumes for `aws eks get-token`. Default: none, the caller's own identity."""
+    protect: bool = False
+    """Protect the cluster and its log group and turn on EKS deletion protection. Default: off."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_version(self.version)
+        if len(self.subnet_ids) < 2:
+            raise refuse("subnet_ids", list(self.subnet_ids), "private subnets in at least two availability zones")
+        for where, value in (("secrets_key_arn", self.secrets_key_arn), ("volume_key_arn", self.volume_key_arn)):
+            if isinstance(value, str) and not _KMS_ARN.match(value):
+                raise refuse(where, value, "a KMS key ARN such as arn:aws:kms:eu-west-3:123456789012:key/<id>")
+        validate_public_access(self.endpoint_public_access, self.public_access_cidrs, self.environment)
+        validate_log_retention(self.log_retention_days)
+        if not self.admin_role_arns:
+            raise refuse("admin_role_arns", [], "at least one role: the creator gets no admin access")
+        seen: dict[str, str] = {}
+        for where, arns in (("admin_role_arns", self.admin_role_arns), ("readonly_role_arns", self.readonly_role_arns)):
+            for arn in arns:
+                key = role_name_of(arn, where)
+                if key in seen:
+                    raise refuse(where, arn, f"each role once: role name {key!r} is already given ({seen[key]})")
+                seen[key] = arn
+        if self.kubeconfig_role_arn is not None:
+            role_name_of(self.kubeconfig_role_arn, "kubeconfig_role_arn")
+        if not self.node_groups:
+            raise refuse("node_groups", [], "at least one node group")
+        names = [g.name for g in self.node_groups]
+        if len(set(names)) != len(names):
+            raise refuse("node_groups", names, "distinct node group names")
+        validate_addon_versions(self.addon_versions)
+
+
+def _managed_policy(partition: str, policy: str) -> str:
+    return f"arn:{partition}:iam::aws:policy/{policy}"
+
+
+class Cluster(pulumi.ComponentResource):
+    """Pass `provider` to Kubernetes resources: `pulumi.ResourceOptions(provider=cluster.provider)`."""
+
+    cluster_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    certificate_authority_data: pulumi.Output[str]
+    oidc_provider_arn: pulumi.Output[str]
+    oidc_provider_url: pulumi.Output[str]
+    node_role_arn: pulumi.Output[str]
+    cluster_security_group_id: pulumi.Output[str]
+    vpc_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        physical = cluster_name(pulumi.get_stack(), name)  # before any registration: a bad name registers nothing
+        super().__init__("hardstack:kubernetes:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.context
+        partition = ctx.partition
+        tags = {**args.tags, "Name": physical}
+
+        # EKS writes to this group once it exists; creating it first keeps our retention and key.
+        logs = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{physical}/cluster",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+
+        # The trust policies below are the ones AWS documents for EKS; no source conditions.
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster",
+            description=f"EKS control plane of {physical}",
+            assume_role_policy=_service_trust("eks.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        cluster_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-eks",
+            role=cluster_role.name,
+            policy_arn=_managed_policy(partition, "AmazonEKSClusterPolicy"),
+            opts=child,
+        )
+        secrets_policy = aws.iam.RolePolicy(
+            f"{name}-cluster-secrets-key",
+            role=cluster_role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "EnvelopeEncryption",
+                        "Effect": "Allow",
+                        "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                        "Resource": args.secrets_key_arn,
+                    }
+                ]
+            ),
+            opts=child,
+        )
+
+        cluster = aws.eks.Cluster(
+            name,
+            name=physical,
+            version=args.version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=list(args.subnet_ids),
+                endpoint_private_access=True,
+                endpoint_public_access=args.endpoint_public_access,
+                public_access_cidrs=list(args.public_access_cidrs) if args.endpoint_public_access else None,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                resources=["secrets"],
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=args.secrets_key_arn),
+            ),
+            enabled_cluster_log_types=list(CLUSTER_LOG_TYPES),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=False,  # admins are the named roles, no one else
+            ),
+            # The managed add-ons below install vpc-cni, kube-proxy and CoreDNS; no unmanaged copies.
+            bootstrap_self_managed_addons=False,
+            deletion_protection=args.protect,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self, protect=args.protect, depends_on=[logs, cluster_policy, secrets_policy]
+            ),
+        )
+
+        access: list[pulumi.Resource] = []
+        for arns, policy, kind in (
+            (args.admin_role_arns, "AmazonEKSClusterAdminPolicy", "admin"),
+            (args.readonly_role_arns, "AmazonEKSViewPolicy", "view"),
+        ):
+            for arn in arns:
+                key = role_name_of(arn)  # named by role, so reordering the list renames nothing
+                entry = aws.eks.AccessEntry(
+                    f"{name}-access-{key}",
+                    cluster_name=cluster.name,
+                    principal_arn=arn,
+                    type="STANDARD",
+                    tags=tags,
+                    opts=child,
+                )
+                association = aws.eks.AccessPolicyAssociation(
+                    f"{name}-{kind}-{key}",
+                    cluster_name=cluster.name,
+                    principal_arn=arn,
+                    policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{policy}",
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                )
+                access += [entry, association]
+
+        issuer: pulumi.Output[str] = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        # No thumbprint: IAM validates the EKS issuer against its own trusted CAs.
+        oidc = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=issuer,
+            client_id_lists=[STS_AUDIENCE],
+            tags=tags,
+            opts=child,
+        )
+
+        node_role = aws.iam.Role(
+            f"{name}-nodes",
+            description=f"EKS nodes of {physical}",
+            assume_role_policy=_service_trust("ec2.amazonaws.com"),
+            tags=tags,
+            opts=child,
+        )
+        # The CNI policy is not here: vpc-cni gets its own IRSA role, so pods cannot borrow it.
+        node_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-nodes-{suffix}", role=node_role.name, policy_arn=_managed_policy(partition, policy), opts=child
+            )
+            for suffix, policy in (
+                ("worker", "AmazonEKSWorkerNodePolicy"),
+                ("ecr-read", "AmazonEC2ContainerRegistryReadOnly"),
+            )
+        ]
+
+        cni_role, cni_policy = self._irsa_role(
+            f"{name}-vpc-cni", oidc.arn, issuer, "aws-node", _managed_policy(partition, "AmazonEKS_CNI_Policy"), tags
+        )
+        ebs_role, ebs_policy = self._irsa_role(
+            f"{name}-ebs-csi",
+            oidc.arn,
+            issuer,
+            "ebs-csi-controller-sa",
+            _managed_policy(partition, "service-role/AmazonEBSCSIDriverPolicy"),
+            tags,
+        )
+        # Encrypted gp3 volumes under the customer key: the driver needs the key and grants on it.
+        ebs_kms = aws.iam.RolePolicy(
+            f"{name}-ebs-csi-volume-key",
+            role=ebs_role.id,
+            policy=policy_document(
+                [
+                    {
+                        "Sid": "UseVolumeKey",
+                        "Effect": "Allow",
+                        "Action": [
+                            "kms:Encrypt",
+                            "kms:Decrypt",
+                            "kms:ReEncrypt*",
+                            "kms:GenerateDataKey*",
+                            "kms:DescribeKey",
+                        ],
+                        "Resource": args.volume_key_arn,
+                    },
+                    {
+                        "Sid": "GrantsForAttachedVolumes",
+                        "Effect": "Allow",
+                        "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"],
+                        "Resource": args.volume_key_arn,
+                        "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+                    },
+                ]
+            ),
+            opts=child,
+        )
+
+        def addon(
+            addon_name: str, role_arn: pulumi.Input[str] | None, after: Sequence[pulumi.Resource]
+        ) -> aws.eks.Addon:
+            return aws.eks.Addon(
+                f"{name}-{addon_name}",
+                cluster_name=cluster.name,
+                addon_name=addon_name,
+                addon_version=args.addon_versions[addon_name],
+                resolve_conflicts_on_create="OVERWRITE",
+                resolve_conflicts_on_update="OVERWRITE",
+                service_account_role_arn=role_arn,
+                tags=tags,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+            )
+
+        # Networking first: nodes only turn Ready once vpc-cni and kube-proxy run on them.
+        networking = [addon("vpc-cni", cni_role.arn, [cni_policy]), addon("kube-proxy", None, [])]
+        security_group_id: pulumi.Output[str] = cluster.vpc_config.cluster_security_group_id
+        groups = [
+            self._node_group(
+                f"{name}-{spec.name}",
+                spec,
+                args,
+                cluster,
+                node_role.arn,
+                security_group_id,
+                tags,
+                after=[*node_policies, *networking],
+            )
+            for spec in args.node_groups
+        ]
+        after_nodes = [
+            addon("coredns", None, groups),
+            addon("aws-ebs-csi-driver", ebs_role.arn, [*groups, ebs_policy, ebs_kms]),
+        ]
+
+        ca_data: pulumi.Output[str] = cluster.certificate_authority.apply(lambda ca: ca.data)
+        kubeconfig = pulumi.Output.all(cluster.name, cluster.endpoint, ca_data).apply(
+            lambda v: render_kubeconfig(v[0], v[1], v[2], ctx.region, args.kubeconfig_role_arn)
+        )
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        # Resources using the provider wait until the deployer has access and the add-ons are up.
+        self.provider = k8s.Provider(
+            name,
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*access, *networking, *after_nodes]),
+        )
+
+        self.cluster_name = cluster.name
+        self.endpoint = cluster.endpoint
+        self.certificate_authority_data = ca_data
+        self.oidc_provider_arn = oidc.arn
+        self.oidc_provider_url = issuer
+        self.node_role_arn = node_role.arn
+        self.cluster_security_group_id = security_group_id
+        self.vpc_id = pulumi.Output.from_input(args.vpc_id)
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "certificate_authority_data": self.certificate_authority_data,
+                "oidc_provider_arn": self.oidc_provider_arn,
+                "oidc_provider_url": self.oidc_provider_url,
+                "node_role_arn": self.node_role_arn,
+                "cluster_security_group_id": self.cluster_security_group_id,
+                "vpc_id": self.vpc_id,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    def _irsa_role(
+        self,
+        resource_name: str,
+        provider_arn: pulumi.Input[str],
+        issuer: pulumi.Input[str],
+        service_account: str,
+        policy_arn: str,
+        tags: Mapping[str, str],
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            resource_name,
+            description=f"IRSA: kube-system/{service_account}",
+            assume_role_policy=irsa_trust_policy(provider_arn, issuer, "kube-system", service_account),
+            tags=dict(tags),
+            opts=child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(resource_name, role=role.name, policy_arn=policy_arn, opts=child)
+        return role, attachment
+
+    def _node_group(
+        self,
+        resource_name: str,
+        spec: NodeGroupSpec,
+        args: ClusterArgs,
+        cluster: aws.eks.Cluster,
+        node_role_arn: pulumi.Input[str],
+        cluster_security_group_id: pulumi.Input[str],
+        tags: Mapping[str, str],
+        after: Sequence[pulumi.Resource],
+    ) -> aws.eks.NodeGroup:
+        child = pulumi.ResourceOptions(parent=self)
+        node_tags = {**tags, "Name": resource_name}
+        template = aws.ec2.LaunchTemplate(
+            resource_name,
+            description=f"EKS node group {resource_name}",
+            # Setting groups here replaces EKS's default, so the cluster group is listed explicitly.
+            vpc_security_group_ids=[cluster_security_group_id, *args.node_security_group_ids],
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",  # IMDSv2 only
+                # Hop limit 1: pods (one network hop away) cannot reach IMDS and borrow the node role.
+                # Add-ons that call AWS use IRSA instead; vpc-cni runs on the host network, and the
+                # EBS CSI node plugin falls back to Kubernetes metadata. Workloads needing AWS get IRSA.
+                http_put_response_hop_limit=1,
+                instance_metadata_tags="disabled",
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name="/dev/xvda",
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=spec.disk_gb,
+                        volume_type="gp3",
+                        encrypted="true",
+                        kms_key_id=args.volume_key_arn,
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=node_tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=node_tags,
+            opts=child,
+        )
+        # No node_group_name: Pulumi's auto-name lets an instance-type change replace the group
+        # create-before-delete. The AMI follows the cluster version; disk and IMDS roll via the template.
+        return aws.eks.NodeGroup(
+            resource_name,
+            cluster_name=cluster.name,
+            node_role_arn=node_role_arn,
+            subnet_ids=list(args.subnet_ids),
+            ami_type=AMI_TYPE,
+            instance_types=list(spec.instance_types),
+            # The version is a string in the EKS schema; a new template version rolls the nodes.
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+            ),
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=spec.max_unavailable_percent),
+            labels={**spec.labels, "hardstack/node-group": spec.name},
+            tags=node_tags,
+            # The cluster autoscaler owns the node count after creation; an update must not undo it.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]
+            ),
+        )
+
+
+def _service_trust(service: str) -> pulumi.Output[str]:
+    return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExistingClusterArgs:
+    kubeconfig: pulumi.Input[str]
+    """Kubeconfig of a cluster managed elsewhere; read it from a secret. Plain text is checked here."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kubeconfig, pulumi.Output):
+            validate_existing_kubeconfig(self.kubeconfig)
+
+
+class ExistingCluster(pulumi.ComponentResource):
+    """A cluster this stack does not create: only a kubernetes Provider for it, as `provider`."""
+
+    provider: k8s.Provider
+
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hardstack:kubernetes:ExistingCluster", name, None, opts)
+        self.provider = k8s.Provider(
+            name,
+            kubeconfig=pulumi.Output.secret(args.kubeconfig),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({})

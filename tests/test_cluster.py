@@ -1,0 +1,513 @@
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components import AwsContext, HardstackError
+from components.cluster import (
+    CLUSTER_LOG_TYPES,
+    Cluster,
+    ClusterArgs,
+    ExistingCluster,
+    ExistingClusterArgs,
+    NodeGroupSpec,
+    render_kubeconfig,
+    role_name_of,
+    validate_existing_kubeconfig,
+)
+from components.testing import MOCK_ACCOUNT, HardstackMocks, Recording
+
+Run = Callable[..., Recording]
+CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
+SECRETS_KEY = "arn:aws:kms:eu-west-3:123456789012:key/secrets"
+VOLUME_KEY = "arn:aws:kms:eu-west-3:123456789012:key/volumes"
+ISSUER = "https://oidc.eks.eu-west-3.amazonaws.com/id/0123456789ABCDEF"
+ADMIN = "arn:aws:iam::123456789012:role/platform-admin"
+OPS = "arn:aws:iam::123456789012:role/teams/ops-admin"
+VIEWER = "arn:aws:iam::123456789012:role/auditor"
+VERSIONS = {
+    "vpc-cni": "v1.19.2-eksbuild.1",
+    "kube-proxy": "v1.32.0-eksbuild.2",
+    "coredns": "v1.11.4-eksbuild.2",
+    "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
+}
+CLUSTER = "aws:eks/cluster:Cluster"
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+
+
+class ClusterMocks(HardstackMocks):
+    """Adds what EKS computes: endpoint, CA, OIDC issuer and the cluster security group."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        rid, state = super().new_resource(args)
+        if args.typ == CLUSTER:
+            state["endpoint"] = "https://0123456789ABCDEF.gr7.eu-west-3.eks.amazonaws.com"
+            state["certificateAuthority"] = {"data": "Q0EtREFUQQ=="}
+            state["identities"] = [{"oidcs": [{"issuer": ISSUER}]}]
+            state["vpcConfig"] = {**state["vpcConfig"], "clusterSecurityGroupId": "sg-cluster"}
+        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{ISSUER.removeprefix('https://')}"
+        return rid, state
+
+
+def group(**kw: Any) -> NodeGroupSpec:
+    base: dict[str, Any] = {
+        "name": "general",
+        "instance_types": ["m6i.large"],
+        "min_size": 2,
+        "max_size": 5,
+        "desired_size": 2,
+    }
+    return NodeGroupSpec(**{**base, **kw})
+
+
+def args(**kw: Any) -> ClusterArgs:
+    base: dict[str, Any] = {
+        "context": CTX,
+        "version": "1.32",
+        "vpc_id": "vpc-1",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "environment": "test",
+        "secrets_key_arn": SECRETS_KEY,
+        "volume_key_arn": VOLUME_KEY,
+        "admin_role_arns": [ADMIN, OPS],
+        "readonly_role_arns": [VIEWER],
+        "node_groups": [group()],
+        "addon_versions": VERSIONS,
+        "log_retention_days": 90,
+    }
+    return ClusterArgs(**{**base, **kw})
+
+
+def eks(**kw: Any) -> Callable[[], None]:
+    built = args(**kw)
+
+    def program() -> None:
+        cluster = Cluster("main", built)
+        pulumi.export("kubeconfig", cluster.kubeconfig)
+        pulumi.export("clusterSecurityGroupId", cluster.cluster_security_group_id)
+        pulumi.export("oidcProviderArn", cluster.oidc_provider_arn)
+
+    return program
+
+
+@pytest.fixture
+def rec(run: Run) -> Recording:
+    return run(eks(), mocks=ClusterMocks())
+
+
+def plain(value: Any) -> Any:
+    """A secret input as the engine sees it is a wrapper holding the value."""
+    return value["value"] if isinstance(value, dict) and "value" in value else value
+
+
+def cluster_inputs(rec: Recording) -> dict[str, Any]:
+    return rec.one(CLUSTER).inputs
+
+
+# --- the cluster ---------------------------------------------------------------------------------
+
+
+def test_secrets_are_envelope_encrypted_with_the_customer_key(rec: Recording) -> None:
+    encryption = cluster_inputs(rec)["encryptionConfig"]
+    assert encryption == {"resources": ["secrets"], "provider": {"keyArn": SECRETS_KEY}}
+
+
+def test_cluster_role_may_use_the_secrets_key(rec: Recording) -> None:
+    policy = json.loads(rec.one("aws:iam/rolePolicy:RolePolicy", "main-cluster-secrets-key").inputs["policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Resource"] == SECRETS_KEY and "kms:Decrypt" in statement["Action"]
+
+
+def test_all_five_control_plane_log_types_are_enabled(rec: Recording) -> None:
+    assert sorted(cluster_inputs(rec)["enabledClusterLogTypes"]) == sorted(
+        ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    )
+    assert len(CLUSTER_LOG_TYPES) == 5
+
+
+def test_log_group_is_the_one_eks_writes_to_with_retention_and_exists_first(rec: Recording) -> None:
+    logs = rec.one("aws:cloudwatch/logGroup:LogGroup")
+    assert logs.inputs["name"] == "/aws/eks/hardstack-test-main/cluster"
+    assert logs.inputs["retentionInDays"] == 90
+    assert cluster_inputs(rec)["name"] == "hardstack-test-main"
+    assert logs.urn in rec.one(CLUSTER).dependencies
+
+
+def test_access_is_through_the_api_with_no_bootstrap_admin(rec: Recording) -> None:
+    assert cluster_inputs(rec)["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+
+
+def test_endpoint_is_private_only_by_default(rec: Recording) -> None:
+    vpc = cluster_inputs(rec)["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True and vpc["endpointPublicAccess"] is False
+    assert "publicAccessCidrs" not in vpc
+    assert vpc["subnetIds"] == ["subnet-a", "subnet-b"]
+
+
+def test_public_endpoint_is_limited_to_the_given_cidrs(run: Run) -> None:
+    rec = run(eks(endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24"]), mocks=ClusterMocks())
+    vpc = cluster_inputs(rec)["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+
+
+def test_version_is_pinned(rec: Recording) -> None:
+    assert cluster_inputs(rec)["version"] == "1.32"
+
+
+def test_protect_reaches_the_cluster_and_its_logs(run: Run) -> None:
+    rec = run(eks(protect=True), mocks=ClusterMocks())
+    cluster = rec.one(CLUSTER)
+    assert cluster.protect and cluster.inputs["deletionProtection"] is True
+    logs = rec.one("aws:cloudwatch/logGroup:LogGroup")
+    assert logs.protect and logs.retain_on_delete
+
+
+def test_nothing_is_protected_when_not_asked(rec: Recording) -> None:
+    assert rec.protected() == []
+
+
+# --- access entries ------------------------------------------------------------------------------
+
+
+def test_each_role_gets_an_access_entry_named_by_role_and_the_right_policy(rec: Recording) -> None:
+    entries = {r.name: r.inputs["principalArn"] for r in rec.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert entries == {"main-access-platform-admin": ADMIN, "main-access-ops-admin": OPS, "main-access-auditor": VIEWER}
+    policies = {r.name: (r.inputs["policyArn"], r.inputs["accessScope"]) for r in rec.of_type(ASSOCIATION)}
+    admin = ("arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", {"type": "cluster"})
+    view = ("arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", {"type": "cluster"})
+    assert policies == {"main-admin-platform-admin": admin, "main-admin-ops-admin": admin, "main-view-auditor": view}
+
+
+def test_reordering_roles_keeps_every_name(run: Run) -> None:
+    def names(rec: Recording) -> dict[str, Any]:
+        found = rec.of_type("aws:eks/accessEntry:AccessEntry") + rec.of_type(ASSOCIATION)
+        return {r.name: r.inputs["principalArn"] for r in found}
+
+    before = names(run(eks(admin_role_arns=[ADMIN, OPS]), mocks=ClusterMocks()))
+    after = names(run(eks(admin_role_arns=[OPS, ADMIN]), mocks=ClusterMocks()))
+    assert before == after
+
+
+@given(
+    st.from_regex(r"[A-Za-z0-9+=,.@_-]{1,64}", fullmatch=True), st.lists(st.from_regex(r"[a-z]{1,8}", fullmatch=True))
+)
+def test_role_key_is_the_role_name_whatever_the_path(role: str, path: list[str]) -> None:
+    arn = f"arn:aws:iam::123456789012:role/{''.join(p + '/' for p in path)}{role}"
+    assert role_name_of(arn) == role
+
+
+# --- IRSA and the OIDC provider ------------------------------------------------------------------
+
+
+def test_oidc_provider_trusts_the_cluster_issuer_for_sts(rec: Recording) -> None:
+    oidc = rec.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs
+    assert oidc["url"] == ISSUER and oidc["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+def trust(rec: Recording, role: str) -> dict[str, Any]:
+    statement: dict[str, Any] = json.loads(rec.one("aws:iam/role:Role", role).inputs["assumeRolePolicy"])["Statement"][
+        0
+    ]
+    return statement
+
+
+def test_ebs_csi_role_trusts_only_its_service_account_through_the_oidc_provider(rec: Recording) -> None:
+    statement = trust(rec, "main-ebs-csi")
+    host = ISSUER.removeprefix("https://")
+    assert statement["Principal"] == {"Federated": rec.outputs["oidcProviderArn"]}
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        f"{host}:sub": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
+        f"{host}:aud": "sts.amazonaws.com",
+    }
+
+
+def test_ebs_csi_role_has_the_driver_policy_and_the_volume_key(rec: Recording) -> None:
+    attached = rec.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "main-ebs-csi").inputs["policyArn"]
+    assert attached == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    policy = json.loads(rec.one("aws:iam/rolePolicy:RolePolicy", "main-ebs-csi-volume-key").inputs["policy"])
+    use, grants = policy["Statement"]
+    assert use["Resource"] == VOLUME_KEY and "kms:GenerateDataKey*" in use["Action"]
+    assert grants["Resource"] == VOLUME_KEY and grants["Condition"]["Bool"]["kms:GrantIsForAWSResource"] == "true"
+
+
+def test_vpc_cni_uses_its_own_irsa_role_not_the_node_role(rec: Recording) -> None:
+    sub = trust(rec, "main-vpc-cni")["Condition"]["StringEquals"]
+    assert "system:serviceaccount:kube-system:aws-node" in sub.values()
+    node_policies = {
+        r.inputs["policyArn"]
+        for r in rec.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith("main-nodes-")
+    }
+    assert node_policies == {
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    }
+    assert (
+        rec.one(ADDON, "main-vpc-cni").inputs["serviceAccountRoleArn"]
+        == rec.one("aws:iam/role:Role", "main-vpc-cni").inputs["arn"]
+    )
+
+
+# --- node groups ---------------------------------------------------------------------------------
+
+
+def test_node_launch_template_requires_imdsv2_with_hop_limit_one(rec: Recording) -> None:
+    meta = rec.one("aws:ec2/launchTemplate:LaunchTemplate", "main-general").inputs["metadataOptions"]
+    assert meta["httpTokens"] == "required" and meta["httpPutResponseHopLimit"] == 1
+
+
+def test_node_volumes_are_encrypted_gp3_under_the_volume_key_and_no_key_pair(rec: Recording) -> None:
+    template = rec.one("aws:ec2/launchTemplate:LaunchTemplate", "main-general").inputs
+    (mapping,) = template["blockDeviceMappings"]
+    assert mapping["ebs"]["volumeType"] == "gp3" and mapping["ebs"]["encrypted"] == "true"
+    assert mapping["ebs"]["kmsKeyId"] == VOLUME_KEY and mapping["ebs"]["volumeSize"] == 50
+    assert "keyName" not in template
+    assert {s["resourceType"] for s in template["tagSpecifications"]} >= {"instance", "volume"}
+
+
+def test_nodes_keep_the_cluster_security_group_next_to_extra_groups(run: Run) -> None:
+    rec = run(eks(node_security_group_ids=["sg-extra"]), mocks=ClusterMocks())
+    template = rec.one("aws:ec2/launchTemplate:LaunchTemplate", "main-general").inputs
+    assert template["vpcSecurityGroupIds"] == ["sg-cluster", "sg-extra"]
+
+
+def test_node_group_rolls_updates_and_leaves_desired_size_to_the_autoscaler(rec: Recording) -> None:
+    node_group = rec.one(NODE_GROUP)
+    i = node_group.inputs
+    assert i["updateConfig"] == {"maxUnavailablePercentage": 33}
+    assert i["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 2}
+    assert node_group.ignore_changes == ["scalingConfig.desiredSize"]
+    assert i["launchTemplate"] == {"id": "main-general-id", "version": "1"}
+    assert i["amiType"] == "AL2023_x86_64_STANDARD" and i["instanceTypes"] == ["m6i.large"]
+    assert i["labels"]["hardstack/node-group"] == "general"
+
+
+# --- add-ons -------------------------------------------------------------------------------------
+
+
+def test_four_addons_at_their_pinned_versions_overwriting_on_update(rec: Recording) -> None:
+    addons = {r.inputs["addonName"]: r.inputs for r in rec.of_type(ADDON)}
+    assert {name: a["addonVersion"] for name, a in addons.items()} == VERSIONS
+    assert {a["resolveConflictsOnUpdate"] for a in addons.values()} == {"OVERWRITE"}
+    ebs_role = rec.one("aws:iam/role:Role", "main-ebs-csi").inputs["arn"]
+    assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"] == ebs_role
+
+
+def test_coredns_and_ebs_csi_wait_for_the_nodes_and_nodes_wait_for_networking(rec: Recording) -> None:
+    node_group = rec.one(NODE_GROUP)
+    for addon in ("main-coredns", "main-aws-ebs-csi-driver"):
+        assert node_group.urn in rec.one(ADDON, addon).dependencies
+    for addon in ("main-vpc-cni", "main-kube-proxy"):
+        assert rec.one(ADDON, addon).urn in node_group.dependencies
+
+
+# --- kubeconfig and provider ---------------------------------------------------------------------
+
+
+def test_kubeconfig_output_is_secret(rec: Recording) -> None:
+    assert "kubeconfig" in rec.secret_outputs
+
+
+def test_kubeconfig_gets_a_token_for_this_cluster_and_region_without_a_profile(rec: Recording) -> None:
+    text = rec.outputs["kubeconfig"]
+    assert "AWS_PROFILE" not in text and "--profile" not in text
+    (user,) = json.loads(text)["users"]
+    assert user["user"]["exec"]["args"] == [
+        "eks",
+        "get-token",
+        "--cluster-name",
+        "hardstack-test-main",
+        "--region",
+        "eu-west-3",
+    ]
+    assert "env" not in user["user"]["exec"]
+
+
+def test_kubernetes_provider_belongs_to_the_cluster_component(rec: Recording) -> None:
+    provider = rec.one(K8S_PROVIDER)
+    assert provider.parent == rec.one("hardstack:kubernetes:Cluster").urn
+    assert "hardstack-test-main" in plain(provider.inputs["kubeconfig"])
+
+
+def test_kubernetes_provider_waits_for_admin_access_and_the_addons(rec: Recording) -> None:
+    waits_for = set(rec.one(K8S_PROVIDER).dependencies)
+    assert rec.named("main-admin-platform-admin").urn in waits_for
+    assert rec.one(ADDON, "main-coredns").urn in waits_for
+
+
+def test_render_kubeconfig_is_a_kubeconfig_with_exec_auth() -> None:
+    text = render_kubeconfig("c1", "https://api", "Q0E=", "eu-west-3")
+    doc = yaml.safe_load(text)
+    assert doc["current-context"] == "c1" and doc["clusters"][0]["cluster"]["server"] == "https://api"
+    exec_ = doc["users"][0]["user"]["exec"]
+    assert exec_["apiVersion"] == "client.authentication.k8s.io/v1beta1" and exec_["command"] == "aws"
+    assert validate_existing_kubeconfig(text) == text
+
+
+def test_render_kubeconfig_assumes_the_role_when_given() -> None:
+    role = "arn:aws:iam::123456789012:role/deployer"
+    exec_ = json.loads(render_kubeconfig("c1", "https://api", "Q0E=", "eu-west-3", role))["users"][0]["user"]["exec"]
+    assert exec_["args"][-2:] == ["--role-arn", role]
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", fullmatch=True),
+    region=st.sampled_from(["eu-west-3", "us-east-1", "ap-southeast-2"]),
+)
+def test_render_kubeconfig_always_names_the_cluster_and_region_and_never_a_profile(name: str, region: str) -> None:
+    text = render_kubeconfig(name, "https://api", "Q0E=", region)
+    args_ = json.loads(text)["users"][0]["user"]["exec"]["args"]
+    assert args_[args_.index("--cluster-name") + 1] == name and args_[args_.index("--region") + 1] == region
+    assert "profile" not in text.lower()
+
+
+# --- existing cluster ----------------------------------------------------------------------------
+
+
+def test_existing_cluster_only_builds_a_provider_from_the_kubeconfig(run: Run) -> None:
+    text = render_kubeconfig("elsewhere", "https://api", "Q0E=", "eu-west-3")
+    built = ExistingClusterArgs(kubeconfig=text)
+    rec = run(lambda: ExistingCluster("shared", built) and None)
+    component = rec.one("hardstack:kubernetes:ExistingCluster")
+    assert [r.type for r in rec.children_of(component)] == [K8S_PROVIDER]
+    assert "elsewhere" in plain(rec.one(K8S_PROVIDER).inputs["kubeconfig"])
+
+
+@pytest.mark.parametrize("value", [None, "", "   \n"])
+def test_existing_mode_without_kubeconfig_is_refused(value: Any) -> None:
+    with pytest.raises(HardstackError, match="hardstack:kubeconfig = "):
+        validate_existing_kubeconfig(value, "hardstack:kubeconfig")
+
+
+def test_existing_cluster_without_kubeconfig_registers_nothing(run: Run) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError, match="kubeconfig = ''"):
+        run(lambda: ExistingCluster("shared", ExistingClusterArgs(kubeconfig="")) and None, recording=recording)
+    assert len(recording) == 0
+
+
+@pytest.mark.parametrize("value", ["just some text", "clusters: []\ncontexts: []\n", "{unclosed: [", "- a\n- b\n"])
+def test_text_that_is_not_a_kubeconfig_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(HardstackError) as err:
+        validate_existing_kubeconfig(value, "hardstack:kubeconfig")
+    message = str(err.value)
+    assert message.startswith("hardstack:kubeconfig = ") and f"<{len(value)} characters, not shown>" in message
+    assert value not in message
+
+
+# --- refusals ------------------------------------------------------------------------------------
+
+
+def refused_before_registering(run: Run, build: Callable[[], Any]) -> str:
+    recording = Recording()
+
+    def program() -> None:
+        Cluster("main", build())
+
+    with pytest.raises(HardstackError) as err:
+        run(program, mocks=ClusterMocks(), recording=recording)
+    assert len(recording) == 0
+    return str(err.value)
+
+
+def test_unknown_version_is_refused_with_the_allowed_list(run: Run) -> None:
+    message = refused_before_registering(run, lambda: args(version="1.29"))
+    assert "version = '1.29'" in message and "1.31, 1.32, 1.33, 1.34" in message
+
+
+def test_node_group_min_above_max_is_refused(run: Run) -> None:
+    message = refused_before_registering(run, lambda: args(node_groups=[group(min_size=6, max_size=5)]))
+    assert "node_groups[general].min_size = 6 is refused: at most node_groups[general].max_size (5)" in message
+
+
+def test_desired_size_outside_the_range_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"node_groups\[general\].desired_size = 9"):
+        group(desired_size=9)
+
+
+def test_prod_refuses_a_public_endpoint_open_to_the_internet(run: Run) -> None:
+    message = refused_before_registering(
+        run, lambda: args(environment="prod", endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"])
+    )
+    assert "public_access_cidrs = '0.0.0.0/0'" in message
+
+
+def test_prod_refuses_the_ipv6_internet_too() -> None:
+    with pytest.raises(HardstackError, match="public_access_cidrs = '::/0'"):
+        args(environment="prod", endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24", "::/0"])
+
+
+def test_public_endpoint_without_cidrs_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"public_access_cidrs = \[\] is refused: at least one CIDR"):
+        args(endpoint_public_access=True)
+
+
+def test_malformed_cidr_is_refused() -> None:
+    with pytest.raises(HardstackError, match=re.escape("public_access_cidrs = '10.0.0.1/8'")):
+        args(endpoint_public_access=True, public_access_cidrs=["10.0.0.1/8"])
+
+
+def test_missing_addon_version_is_refused_with_the_list() -> None:
+    partial = {k: v for k, v in VERSIONS.items() if k != "coredns"}
+    with pytest.raises(HardstackError, match=r"addon_versions = .*vpc-cni, kube-proxy, coredns, aws-ebs-csi-driver"):
+        args(addon_versions=partial)
+
+
+def test_unpinned_addon_version_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"addon_versions\[coredns\] = 'latest'"):
+        args(addon_versions={**VERSIONS, "coredns": "latest"})
+
+
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        (
+            {"admin_role_arns": ["arn:aws:iam::123456789012:user/alice"]},
+            "admin_role_arns = 'arn:aws:iam::123456789012:user/alice'",
+        ),
+        ({"readonly_role_arns": ["auditor"]}, "readonly_role_arns = 'auditor'"),
+        ({"admin_role_arns": []}, "admin_role_arns = []"),
+        ({"readonly_role_arns": [ADMIN]}, f"readonly_role_arns = '{ADMIN}' is refused: each role once"),
+        ({"kubeconfig_role_arn": "deployer"}, "kubeconfig_role_arn = 'deployer'"),
+        ({"secrets_key_arn": "alias/eks"}, "secrets_key_arn = 'alias/eks'"),
+        ({"subnet_ids": ["subnet-a"]}, "subnet_ids = ['subnet-a']"),
+        ({"public_access_cidrs": ["203.0.113.0/24"]}, "public_access_cidrs = ['203.0.113.0/24'] is refused: empty"),
+        ({"log_retention_days": 10}, "log_retention_days = 10"),
+        ({"node_groups": []}, "node_groups = []"),
+        ({"node_groups": [group(), group()]}, "node_groups = ['general', 'general']"),
+    ],
+)
+def test_bad_cluster_arguments_are_refused(kw: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(HardstackError) as err:
+        args(**kw)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        ({"instance_types": ["m7g.large"]}, "node_groups[general].instance_types = 'm7g.large'"),
+        ({"instance_types": []}, "node_groups[general].instance_types = []"),
+        ({"name": "General"}, "node_groups.name = 'General'"),
+        ({"disk_gb": 10}, "node_groups[general].disk_gb = 10"),
+        ({"max_unavailable_percent": 0}, "node_groups[general].max_unavailable_percent = 0"),
+    ],
+)
+def test_bad_node_groups_are_refused(kw: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(HardstackError) as err:
+        group(**kw)
+    assert fragment in str(err.value)
