@@ -1,0 +1,515 @@
+"""PostgreSQL on RDS: encrypted, private, TLS-only, with an RDS-managed master password.
+
+Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (forces TLS, logs slow statements
+and connections), aws.iam.Role + aws.iam.RolePolicyAttachment (enhanced monitoring), one
+aws.cloudwatch.LogGroup per exported log (made before the instance so RDS never creates unmanaged
+ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the source snapshot under our key,
+because a restore keeps the snapshot's key and `kms_key_id` cannot change in place) and
+aws.rds.Instance.
+
+Creates (`DatabaseCredentialsSecret`): a kubernetes core/v1 Secret holding the PG* connection
+variables and the master password read from the RDS-managed Secrets Manager secret.
+
+The master password never enters Pulumi inputs, state or outputs for the instance: RDS generates it
+and keeps it in Secrets Manager, encrypted with the customer key. Only the secret's ARN is exported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.context import AwsContext
+from components.errors import refuse
+from components.iam import service_assume_role_policy
+from components.network import validate_log_retention
+
+#: PostgreSQL major versions this component is tested against (parameter-group family `postgres<N>`).
+SUPPORTED_MAJORS = frozenset({14, 15, 16, 17})
+PORT = 5432
+#: Logs RDS ships to CloudWatch; each gets a log group made here.
+LOG_EXPORTS = ("postgresql", "upgrade")
+CA_CERT = "rds-ca-rsa2048-g1"
+MONITORING_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+#: Days of Performance Insights history kept (7 is the free tier).
+PERFORMANCE_INSIGHTS_DAYS = 7
+MONITORING_INTERVAL = 60
+#: Statements slower than this (ms) are logged.
+SLOW_STATEMENT_MS = 1000
+SSL_MODES = ("require", "verify-ca", "verify-full")
+
+_VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
+_CLASS = re.compile(r"^db\.[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$")
+_IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_RDS_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
+_MANUAL_SNAPSHOT = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}(?<!-)$")
+_AUTOMATED_SNAPSHOT = re.compile(r"^rds:[a-z](?!.*--)[a-z0-9-]{0,254}(?<!-)$")
+_SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+_MAINTENANCE = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
+)
+_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+
+#: Names RDS or PostgreSQL reserve, plus the well-known defaults attackers try first.
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin", "administrator", "postgres", "root", "master", "rdsadmin", "rdsrepladmin", "rds_superuser",
+        "rds_iam", "rds_replication", "public", "pg_monitor", "all", "analyse", "analyze", "and", "any",
+        "array", "as", "asc", "both", "case", "cast", "check", "collate", "column", "constraint", "create",
+        "current_user", "default", "desc", "distinct", "do", "else", "end", "except", "false", "for",
+        "foreign", "from", "grant", "group", "having", "in", "into", "leading", "limit", "not", "null",
+        "offset", "on", "only", "or", "order", "primary", "references", "returning", "select",
+        "session_user", "some", "table", "then", "to", "true", "union", "unique", "user", "using", "when",
+        "where", "window", "with",
+    }
+)  # fmt: skip
+RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"}) | RESERVED_USERNAMES
+
+
+def validate_engine_version(version: str, where: str = "engine_version") -> int:
+    """`16` or `16.6` with a supported major; returns the major (the parameter-group family)."""
+    allowed = f"a PostgreSQL version such as 16 or 16.6, major one of {sorted(SUPPORTED_MAJORS)}"
+    match = _VERSION.match(version) if isinstance(version, str) else None
+    if match is None or int(match.group(1)) not in SUPPORTED_MAJORS:
+        raise refuse(where, version, allowed)
+    return int(match.group(1))
+
+
+def validate_instance_class(value: str, where: str = "instance_class") -> str:
+    if not isinstance(value, str) or not _CLASS.match(value):
+        raise refuse(where, value, "an RDS instance class such as db.t4g.micro, db.m7g.large or db.r6i.2xlarge")
+    return value
+
+
+def validate_backup_retention(days: int, environment: str, where: str = "backup_retention_days") -> int:
+    """0..35 days; prod refuses 0 (no automated backups, no point-in-time recovery)."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 35:
+        raise refuse(where, days, "a whole number of days from 0 to 35")
+    if days == 0 and environment == "prod":
+        raise refuse(where, days, "1 to 35 in prod: 0 turns off automated backups and point-in-time recovery")
+    return days
+
+
+def validate_storage(
+    allocated: int, maximum: int | None, names: tuple[str, str] = ("allocated_storage_gb", "max_allocated_storage_gb")
+) -> None:
+    """gp3 from 20 GiB to 64 TiB; the autoscaling ceiling, when set, is at least the allocation."""
+    lo, hi = names
+    if isinstance(allocated, bool) or not isinstance(allocated, int) or not 20 <= allocated <= 65536:
+        raise refuse(lo, allocated, "20 to 65536 GiB")
+    if maximum is not None and (
+        isinstance(maximum, bool) or not isinstance(maximum, int) or not allocated <= maximum <= 65536
+    ):
+        raise refuse(hi, maximum, f"{lo} ({allocated}) to 65536 GiB, or unset to turn storage autoscaling off")
+
+
+def validate_username(value: str, where: str = "master_username") -> str:
+    if not isinstance(value, str) or not _IDENT.match(value) or value.startswith("pg_") or value.startswith("rds"):
+        raise refuse(where, value, "a lower-case identifier: a letter, then letters, digits or '_' (63 at most)")
+    if value in RESERVED_USERNAMES:
+        raise refuse(where, value, "a name of your own, not a default or reserved word such as admin or postgres")
+    return value
+
+
+def validate_database_name(value: str, where: str = "database_name") -> str:
+    if not isinstance(value, str) or not _IDENT.match(value) or value in RESERVED_DATABASES:
+        raise refuse(where, value, "a lower-case identifier (letter, then letters, digits, '_'), not a reserved name")
+    return value
+
+
+def validate_snapshot_identifier(value: str, where: str = "snapshot_identifier") -> str:
+    if not isinstance(value, str) or not (
+        _MANUAL_SNAPSHOT.match(value) or _AUTOMATED_SNAPSHOT.match(value) or _SNAPSHOT_ARN.match(value)
+    ):
+        raise refuse(
+            where,
+            value,
+            "a snapshot id (rds:<db>-YYYY-MM-DD-HH-MM or a manual id) or, shared from another account, "
+            "arn:aws:rds:<region>:<account>:snapshot:<id>",
+        )
+    return value
+
+
+def database_identifier(name: str, stack: str) -> str:
+    """The RDS identifier: from the component and stack names only, so no size or tag change renames it."""
+    identifier = f"{stack}-{name}".lower()
+    if not _RDS_ID.match(identifier):
+        raise refuse(
+            "Database identifier",
+            identifier,
+            "'<stack>-<name>' of letters, digits and single hyphens, starting with a letter, 63 at most",
+        )
+    return identifier
+
+
+def log_group_name(identifier: str, log: str) -> str:
+    """The group RDS writes an exported log to; made by us first so its retention and key are ours."""
+    return f"/aws/rds/instance/{identifier}/{log}"
+
+
+def parameters(major: int) -> dict[str, str]:
+    """Parameter-group settings: TLS only, slow statements and connections logged (all dynamic)."""
+    del major  # same settings for every supported major; kept so a future major can differ
+    return {
+        "rds.force_ssl": "1",
+        "log_min_duration_statement": str(SLOW_STATEMENT_MS),
+        "log_connections": "1",
+        "log_disconnections": "1",
+        "log_lock_waits": "1",
+    }
+
+
+def connection_env(
+    address: str, port: int | str, database: str, username: str, sslmode: str = "require"
+) -> dict[str, str]:
+    """Non-secret libpq variables for a client. The password is not here: it lives in Secrets Manager.
+
+    Use `DatabaseCredentialsSecret` to hand it to Kubernetes, or read the secret at runtime.
+    `verify-full` also needs the RDS CA bundle in the client (PGSSLROOTCERT).
+    """
+    if sslmode not in SSL_MODES:
+        raise refuse("sslmode", sslmode, f"one of {', '.join(SSL_MODES)} (the server refuses plain connections)")
+    return {
+        "PGHOST": address,
+        "PGPORT": str(port),
+        "PGDATABASE": database,
+        "PGUSER": username,
+        "PGSSLMODE": sslmode,
+    }
+
+
+def password_from_secret(secret_string: str) -> str:
+    """The password field of the JSON RDS stores in its managed secret (`{"username", "password"}`)."""
+    try:
+        value = json.loads(secret_string)["password"]
+    except (TypeError, ValueError, KeyError):
+        raise refuse("master user secret", "<hidden>", 'JSON with a "password" field, as RDS writes it') from None
+    if not isinstance(value, str):
+        raise refuse("master user secret", "<hidden>", 'a string "password" field')
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseArgs:
+    context: AwsContext
+    """Region and account."""
+    subnet_ids: Sequence[pulumi.Input[str]]
+    """Isolated subnets (no route out), two or more AZs."""
+    security_group_ids: Sequence[pulumi.Input[str]]
+    """The data group: 5432 from the app groups only, no egress."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer key for storage, Performance Insights and the managed master secret."""
+    log_key_arn: pulumi.Input[str]
+    """Customer key of the log groups (its policy must let CloudWatch Logs use it)."""
+    environment: str
+    """Environment name; `prod` refuses turning off backups or deletion protection."""
+    engine_version: str = "16"
+    """PostgreSQL version, `16` or `16.6`. Default: 16. RDS applies minor upgrades itself, so a pinned
+    minor must be raised once RDS has moved past it (a lower pin reads as a downgrade)."""
+    instance_class: str = "db.t4g.micro"
+    """Instance class. Default: db.t4g.micro. Changes in place, in the maintenance window."""
+    allocated_storage_gb: int = 20
+    """gp3 storage, 20 GiB or more. Default: 20. Grows in place; it can never shrink."""
+    max_allocated_storage_gb: int | None = None
+    """Ceiling for storage autoscaling, at least the allocation. Default: none, autoscaling off."""
+    multi_az: bool = False
+    """Standby in a second AZ with automatic failover. Default: off."""
+    backup_retention_days: int = 7
+    """Automated backups and point-in-time recovery, 0..35 days. Default: 7; 0 is refused in prod."""
+    backup_window: str = "02:00-03:00"
+    """Daily UTC backup window. Default: 02:00-03:00."""
+    maintenance_window: str = "sun:03:30-sun:04:30"
+    """Weekly UTC maintenance window, not overlapping the backups. Default: sun:03:30-sun:04:30."""
+    deletion_protection: bool = True
+    """Refuse API deletion. Default: on; off is refused in prod."""
+    final_snapshot: bool | None = None
+    """Take `<identifier>-final` when the instance is deleted. Default: on in prod or when protected."""
+    database_name: str = "app"
+    """Database created at launch. Default: app. With a snapshot, the snapshot's database is kept."""
+    master_username: str = "app_owner"
+    """Master user, not a default such as admin or postgres. Default: app_owner. With a snapshot, the
+    snapshot's user is kept."""
+    snapshot_identifier: str | None = None
+    """Create from this snapshot (e.g. preprod from a prod snapshot; from another account pass the
+    shared snapshot's ARN, with its key shared too). Only read at creation: later changes are ignored,
+    so keep it set for the life of the database. Default: none, an empty database."""
+    performance_insights: bool = True
+    """Performance Insights, encrypted with the key, 7 days. Default: on."""
+    iam_authentication: bool = True
+    """Let IAM roles log in with tokens (grant `rds_iam` to the users). Default: on."""
+    log_retention_days: int = 90
+    """Retention of the exported PostgreSQL logs. Default: 90."""
+    protect: bool = False
+    """Protect the instance and retain it on delete. Default: off."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.environment, str) or not _ENVIRONMENT.match(self.environment):
+            raise refuse("environment", self.environment, "a lower-case name such as test, preprod or prod")
+        validate_engine_version(self.engine_version)
+        validate_instance_class(self.instance_class)
+        validate_storage(self.allocated_storage_gb, self.max_allocated_storage_gb)
+        validate_backup_retention(self.backup_retention_days, self.environment)
+        validate_username(self.master_username)
+        validate_database_name(self.database_name)
+        if self.snapshot_identifier is not None:
+            validate_snapshot_identifier(self.snapshot_identifier)
+        validate_log_retention(self.log_retention_days)
+        if len(self.subnet_ids) < 2:
+            raise refuse("subnet_ids", len(self.subnet_ids), "isolated subnets in at least two AZs (RDS requires it)")
+        if not self.security_group_ids:
+            raise refuse("security_group_ids", [], "at least one group (the data group: 5432 from the app only)")
+        if not _WINDOW.match(self.backup_window):
+            raise refuse("backup_window", self.backup_window, "hh:mm-hh:mm in UTC, such as 02:00-03:00")
+        if not _MAINTENANCE.match(self.maintenance_window):
+            raise refuse("maintenance_window", self.maintenance_window, "ddd:hh:mm-ddd:hh:mm in UTC")
+        if self.environment == "prod" and not self.deletion_protection:
+            raise refuse("deletion_protection", False, "on in prod")
+
+    @property
+    def major_version(self) -> int:
+        return validate_engine_version(self.engine_version)
+
+    @property
+    def takes_final_snapshot(self) -> bool:
+        return self.final_snapshot if self.final_snapshot is not None else self.environment == "prod" or self.protect
+
+
+class Database(pulumi.ComponentResource):
+    """Point clients at `address`:`port` with TLS; the password is in `master_user_secret_arn`."""
+
+    identifier: str
+    endpoint: pulumi.Output[str]
+    address: pulumi.Output[str]
+    port: pulumi.Output[int]
+    resource_id: pulumi.Output[str]
+    arn: pulumi.Output[str]
+    master_user_secret_arn: pulumi.Output[str]
+    database_name: pulumi.Output[str]
+    username: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        identifier = database_identifier(name, pulumi.get_stack())  # refused before anything registers
+        super().__init__("hardstack:data:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = args.context
+        tags = {**args.tags, "Name": identifier}
+        major = args.major_version
+
+        subnet_group = aws.rds.SubnetGroup(
+            name,
+            description=f"{identifier}: isolated subnets",
+            subnet_ids=list(args.subnet_ids),
+            tags=tags,
+            opts=child,
+        )
+        # Auto-named: a major upgrade changes the family, which replaces the group; a generated
+        # name lets the new group exist before the old one is released.
+        parameter_group = aws.rds.ParameterGroup(
+            f"{name}-params",
+            description=f"{identifier}: TLS only, slow statements and connections logged",
+            family=f"postgres{major}",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
+                for key, value in parameters(major).items()
+            ],
+            tags=tags,
+            opts=child,
+        )
+        monitoring_role = aws.iam.Role(
+            f"{name}-monitoring",
+            description=f"RDS enhanced monitoring of {identifier}",
+            assume_role_policy=service_assume_role_policy(
+                "monitoring.rds.amazonaws.com", source_account=ctx.account_id
+            ),
+            tags=tags,
+            opts=child,
+        )
+        monitoring_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring",
+            role=monitoring_role.name,
+            policy_arn=MONITORING_POLICY.format(partition=ctx.partition),
+            opts=child,
+        )
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{log}",
+                name=log_group_name(identifier, log),
+                retention_in_days=args.log_retention_days,
+                kms_key_id=args.log_key_arn,
+                tags=tags,
+                opts=child,
+            )
+            for log in LOG_EXPORTS
+        ]
+
+        snapshot: pulumi.Input[str] | None = None
+        if args.snapshot_identifier is not None:
+            # A restore keeps the snapshot's key; copying re-encrypts it under ours first.
+            seed = aws.rds.SnapshotCopy(
+                f"{name}-seed",
+                source_db_snapshot_identifier=args.snapshot_identifier,
+                target_db_snapshot_identifier=f"{identifier}-seed",
+                kms_key_id=args.kms_key_arn,
+                copy_tags=False,
+                tags=tags,
+                opts=pulumi.ResourceOptions(
+                    parent=self, ignore_changes=["sourceDbSnapshotIdentifier"], delete_before_replace=True
+                ),
+            )
+            snapshot = seed.id  # the copy's identifier
+
+        # The snapshot is read at creation only. Restored instances take user and database from
+        # it, so those are ignored too: neither may ever replace a restored database.
+        ignored = ["snapshotIdentifier", "username", "dbName"] if snapshot is not None else []
+        final = args.takes_final_snapshot
+        instance = aws.rds.Instance(
+            name,
+            identifier=identifier,
+            engine="postgres",
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage_gb,
+            # 0 turns autoscaling off explicitly (an absent value would leave a previous ceiling).
+            max_allocated_storage=args.max_allocated_storage_gb or 0,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=args.kms_key_arn,
+            db_name=args.database_name,
+            username=args.master_username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=args.kms_key_arn,
+            port=PORT,
+            db_subnet_group_name=subnet_group.name,
+            vpc_security_group_ids=list(args.security_group_ids),
+            parameter_group_name=parameter_group.name,
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            ca_cert_identifier=CA_CERT,
+            iam_database_authentication_enabled=args.iam_authentication,
+            backup_retention_period=args.backup_retention_days,
+            backup_window=args.backup_window,
+            maintenance_window=args.maintenance_window,
+            copy_tags_to_snapshot=True,
+            delete_automated_backups=not final,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=not final,
+            final_snapshot_identifier=f"{identifier}-final" if final else None,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
+            performance_insights_retention_period=PERFORMANCE_INSIGHTS_DAYS if args.performance_insights else None,
+            monitoring_interval=MONITORING_INTERVAL,
+            monitoring_role_arn=monitoring_role.arn,
+            enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
+            auto_minor_version_upgrade=True,
+            apply_immediately=False,
+            snapshot_identifier=snapshot,
+            tags=tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*log_groups, monitoring_policy],
+                protect=args.protect,
+                retain_on_delete=args.protect,
+                ignore_changes=ignored,
+            ),
+        )
+
+        self.identifier = identifier
+        self.endpoint = instance.endpoint
+        self.address = instance.address
+        self.port = instance.port
+        self.resource_id = instance.resource_id
+        self.arn = instance.arn
+        # RDS makes exactly one managed secret when manage_master_user_password is on.
+        self.master_user_secret_arn = instance.master_user_secrets.apply(
+            lambda secrets: secrets[0].secret_arn if secrets else ""
+        )
+        self.database_name = instance.db_name
+        self.username = instance.username
+        self.register_outputs(
+            {
+                "identifier": identifier,
+                "endpoint": self.endpoint,
+                "address": self.address,
+                "port": self.port,
+                "resource_id": self.resource_id,
+                "master_user_secret_arn": self.master_user_secret_arn,
+                "database_name": self.database_name,
+                "username": self.username,
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseCredentialsSecretArgs:
+    master_user_secret_arn: pulumi.Input[str]
+    """`Database.master_user_secret_arn`: the RDS-managed secret holding the password."""
+    address: pulumi.Input[str]
+    port: pulumi.Input[int]
+    database: pulumi.Input[str]
+    username: pulumi.Input[str]
+    """Connection fields: `Database.address`, `.port`, `.database_name`, `.username`."""
+    namespace: str
+    """Kubernetes namespace of the application."""
+    secret_name: str = "database"  # noqa: S105 - an object name, not a password
+    """Name of the Kubernetes Secret the application mounts (`envFrom`). Default: database."""
+    sslmode: str = "require"
+    """libpq sslmode. Default: require (the server accepts TLS only); verify-full needs the RDS CA bundle."""
+
+    def __post_init__(self) -> None:
+        if not _NAMESPACE.match(self.namespace):
+            raise refuse("namespace", self.namespace, "a Kubernetes namespace name (DNS label)")
+        if not _SECRET_NAME.match(self.secret_name):
+            raise refuse("secret_name", self.secret_name, "a Kubernetes object name (DNS subdomain)")
+        if self.sslmode not in SSL_MODES:
+            raise refuse("sslmode", self.sslmode, f"one of {', '.join(SSL_MODES)}")
+
+
+class DatabaseCredentialsSecret(pulumi.ComponentResource):
+    """PG* variables plus PGPASSWORD in a Kubernetes Secret, for `envFrom` in the app's pods.
+
+    Pass the Kubernetes provider (and the AWS provider the invoke uses) through `opts.providers`.
+    The password is read at deploy time and stored, encrypted as a Pulumi secret, in the state of
+    this Secret. RDS rotates managed master passwords (every 7 days by default): run `pulumi up`
+    after a rotation, or prefer IAM authentication or reading the secret at runtime for workloads.
+    """
+
+    secret_name: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DatabaseCredentialsSecretArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("hardstack:data:DatabaseCredentialsSecret", name, None, opts)
+        version = aws.secretsmanager.get_secret_version_output(
+            secret_id=args.master_user_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        password = pulumi.Output.secret(version.secret_string.apply(password_from_secret))
+        env = pulumi.Output.all(args.address, args.port, args.database, args.username).apply(
+            lambda v: connection_env(v[0], v[1], v[2], v[3], args.sslmode)
+        )
+        string_data: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
+            pulumi.Output.all(env, password).apply(lambda v: {**v[0], "PGPASSWORD": v[1]})
+        )
+        secret = k8s.core.v1.Secret(
+            name,
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.secret_name,
+                namespace=args.namespace,
+                labels={"app.kubernetes.io/managed-by": "pulumi"},
+            ),
+            type="Opaque",
+            string_data=string_data,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+        )
+        self.secret_name = secret.metadata.apply(lambda m: m.name)
+        self.register_outputs({"secret_name": self.secret_name})
