@@ -123,6 +123,27 @@ def _computed(typ: str, name: str, region: str) -> dict[str, Any]:
         "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
         "aws:kms/key:Key": {"keyId": f"{name}-key-id"},
         "aws:ec2/eip:Eip": {"allocationId": f"eipalloc-{name}"},
+        "aws:eks/cluster:Cluster": {
+            "endpoint": f"https://0123456789ABCDEF.gr7.{region}.eks.amazonaws.com",
+            "certificateAuthority": {"data": "Q0EtREFUQQ=="},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{region}.amazonaws.com/id/0123456789ABCDEF"}]}],
+        },
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": {
+            "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/0123456789ABCDEF"
+        },
+        "random:index/randomPassword:RandomPassword": {"result": f"mock-password-{name}"},
+        "aws:rds/instance:Instance": {
+            "address": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com",
+            "endpoint": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com:5432",
+            "resourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            "masterUserSecrets": [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{region}:{MOCK_ACCOUNT}:secret:rds!db-{name}",
+                    "kmsKeyId": "k",
+                    "secretStatus": "active",
+                }
+            ],
+        },
     }
     return computed.get(typ, {})
 
@@ -144,6 +165,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
         )
         for key, value in _computed(args.typ, args.name, self.region).items():
             state.setdefault(key, value)
+        if args.typ == "aws:eks/cluster:Cluster":
+            # Computed inside an input block: merged, not defaulted.
+            state["vpcConfig"] = {**(state.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-cluster"}
         state.setdefault("name", args.name)
         state.setdefault("id", rid)
         return rid, state
@@ -162,6 +186,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
             }, []
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}, []
+        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
+            secret = json.dumps({"username": "app_owner", "password": "mock-password"})
+            return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": secret}, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []

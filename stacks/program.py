@@ -152,7 +152,9 @@ def build(settings: Settings) -> dict[str, object]:
         opts,
     )
     # Ansible's SSM connection moves module files through a bucket; objects live a day.
-    transfer = SecureBucket("ansible-transfer", SecureBucketArgs(versioning=False, expiration_days=1), opts)
+    transfer = SecureBucket(
+        "ansible-transfer", SecureBucketArgs(versioning=False, expiration_days=1, protect=settings.protect), opts
+    )
     inventory = transfer.bucket.apply(
         lambda bucket: render_inventory(
             region=settings.region, environment=settings.environment, role=APP_SERVICE, ssm_bucket=bucket

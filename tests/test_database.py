@@ -44,12 +44,10 @@ class DatabaseMocks(HardstackMocks):
         rid, state = super().new_resource(args)
         if args.typ == INSTANCE:
             address = f"{args.inputs['identifier']}.abcdefghijkl.{self.region}.rds.amazonaws.com"
-            state.setdefault("address", address)
-            state.setdefault("endpoint", f"{address}:5432")
-            state.setdefault("resourceId", "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-            state.setdefault(
-                "masterUserSecrets", [{"secretArn": SECRET_ARN, "kmsKeyId": KEY, "secretStatus": "active"}]
-            )
+            state["address"] = address
+            state["endpoint"] = f"{address}:5432"
+            state["resourceId"] = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+            state["masterUserSecrets"] = [{"secretArn": SECRET_ARN, "kmsKeyId": KEY, "secretStatus": "active"}]
         return rid, state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

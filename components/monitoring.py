@@ -1,0 +1,697 @@
+"""Kubernetes-side monitoring: kube-prometheus-stack with routed alerts, SLO rules and the app's scrape.
+
+Creates: a core/v1 Namespace (Pod Security level chosen below), a random.RandomPassword and a core/v1
+Secret holding the Grafana admin login, a core/v1 Secret with the Alertmanager receivers' credentials
+(only when `receiver_secrets` are given), a helm.v3.Release of kube-prometheus-stack, a ServiceMonitor
+for the app (when `app_name` is given) and a PrometheusRule with the SLOs' rules (when `slos` are given).
+The ServiceMonitor and PrometheusRule depend on the release, which installs their CRDs.
+
+Alert routing (`alertmanager_config`)
+-------------------------------------
+Alerts are grouped by ``alertname, service, slo``. ``alertname="Watchdog"`` (always firing) goes to the
+heartbeat receiver every minute, so a dead-man's switch notices when alerting itself is down.
+``severity="page"`` goes to every page receiver, ``severity="ticket"`` to every ticket receiver; the
+chart's own rules use ``critical``/``warning``, mapped onto page/ticket by ``severity_aliases``. While a
+page fires for an SLO, the ticket for the same ``service``/``slo`` is inhibited. Anything else reaches
+the default receiver: the first ticket receiver, else the first page receiver, else (outside prod only)
+a null receiver. In prod no route may end in a null receiver.
+
+Secrets never travel in the Helm values: PagerDuty routing keys, Slack webhook URLs, webhook bearer
+tokens and SMTP passwords are read by Alertmanager from files (``*_file`` fields) of Kubernetes Secrets
+mounted through ``alertmanager.alertmanagerSpec.secrets``; the Grafana password is generated and
+referenced through ``grafana.admin.existingSecret``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.errors import refuse
+from components.slo import SEVERITIES, SLO, compile_rules, validate_severity
+
+Environment = Literal["test", "preprod", "prod"]
+ENVIRONMENTS: tuple[str, ...] = ("test", "preprod", "prod")
+ReceiverKind = Literal["pagerduty", "slack", "webhook", "email"]
+RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
+
+CHART = "kube-prometheus-stack"
+CHART_REPO = "https://prometheus-community.github.io/helm-charts"
+#: Pinned chart release; bump deliberately (the chart's CRDs and defaults change between majors).
+CHART_VERSION = "89.2.2"
+#: Fixed Helm release name: it prefixes every object the chart makes, so autonaming would scatter suffixes.
+RELEASE_NAME = "kube-prometheus-stack"
+#: Secret (in the monitoring namespace) this component writes `receiver_secrets` into.
+RECEIVER_SECRET = "alertmanager-receivers"  # noqa: S105 - a Secret's name
+#: Where the operator mounts each Secret listed in alertmanagerSpec.secrets: <dir>/<secret>/<key>.
+SECRETS_DIR = "/etc/alertmanager/secrets"
+GRAFANA_SECRET = "grafana-admin"  # noqa: S105 - a Secret's name
+GRAFANA_USER_KEY = "admin-user"
+GRAFANA_PASSWORD_KEY = "admin-password"  # noqa: S105 - a key name
+GRAFANA_PASSWORD_LENGTH = 40
+#: Receiver without any notifier; allowed outside prod only.
+NULL_RECEIVER = "blackhole"
+GROUP_BY: tuple[str, ...] = ("alertname", "service", "slo")
+DEFAULT_SEVERITY_ALIASES: Mapping[str, str] = {"critical": "page", "warning": "ticket"}
+#: Share of the volume Prometheus may fill with blocks; the rest is for the WAL, head chunks and compaction.
+RETENTION_SHARE = Decimal("0.9")
+MAX_VOLUME_GB = 16384  # an EBS gp3 volume's ceiling
+#: The app contract: a Service labelled app.kubernetes.io/name=<app_name> with a port named `metrics`.
+APP_METRICS_PORT = "metrics"
+APP_METRICS_PATH = "/metrics"
+APP_SCRAPE_INTERVAL = "30s"
+
+_SEMVER = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
+# The operator's own pattern for Prometheus durations, minus the bare 0 (which means "the default").
+_DURATION = re.compile(r"^([0-9]+y)?([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?$")
+# Prometheus parses retention sizes as base-2 units: 1KB = 1KiB = 1024 B.
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)((?:K|M|G|T|P|E)i?)?B$")
+_SIZE_POWERS = {"": 0, "K": 1, "M": 2, "G": 3, "T": 4, "P": 5, "E": 6}
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+_SEVERITY_WORD = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SLACK_CHANNEL = re.compile(r"^[#@][^\s/]{1,80}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$")
+# https anywhere; plain http only to a Service inside the cluster. No credentials in the URL.
+_WEBHOOK = re.compile(r"^(https://[^\s@/]+(/\S*)?|http://[^\s@/:]+\.svc(\.cluster\.local)?(:[0-9]+)?(/\S*)?)$")
+# Keep every container off root and inside the runtime's default seccomp profile.
+_NON_ROOT = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 2000,
+    "fsGroup": 2000,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+# --- validation (exported for settings: `where` names the config key) --------------------------------
+
+
+def validate_environment(value: object, where: str = "environment") -> str:
+    if value not in ENVIRONMENTS:
+        raise refuse(where, value, f"one of {', '.join(ENVIRONMENTS)}")
+    assert isinstance(value, str)
+    return value
+
+
+def validate_chart_version(value: object, where: str = "chart_version") -> str:
+    if not isinstance(value, str) or not _SEMVER.match(value):
+        raise refuse(where, value, f"an exact chart release MAJOR.MINOR.PATCH such as {CHART_VERSION} (no ranges)")
+    return value
+
+
+def validate_prometheus_duration(value: object, where: str = "prometheus_retention") -> str:
+    if not isinstance(value, str) or not value or not _DURATION.match(value) or not re.search(r"[1-9]", value):
+        raise refuse(where, value, "a positive Prometheus duration such as 15d, 2w or 36h (units y w d h m s ms)")
+    return value
+
+
+def parse_size(value: object, where: str = "prometheus_retention_size") -> int:
+    """Prometheus retention size in bytes: '45GB' -> 45 * 2**30 (its units are base 2)."""
+    allowed = "a positive size such as 45GB or 500MiB (units B, KB, MB, GB, TB, PB, EB, base 2)"
+    match = _SIZE.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise refuse(where, value, allowed)
+    try:
+        number = Decimal(match.group(1))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
+        raise refuse(where, value, allowed) from None
+    size = int(number * 1024 ** _SIZE_POWERS[(match.group(2) or "").removesuffix("i")])
+    if size <= 0:
+        raise refuse(where, value, allowed)
+    return size
+
+
+def validate_volume_gb(value: object, where: str = "prometheus_volume_gb") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_VOLUME_GB:
+        raise refuse(where, value, f"a whole number of GiB from 1 to {MAX_VOLUME_GB}")
+    return value
+
+
+def validate_retention_size(size: str, volume_gb: int, where: str = "prometheus_retention_size") -> str:
+    """Refuse a retention size above 90% of the volume: Prometheus stops ingesting when its disk fills,
+    and the WAL, head chunks and compaction need room beyond the retained blocks."""
+    limit = int(volume_gb * 1024**3 * RETENTION_SHARE)
+    if parse_size(size, where) > limit:
+        most = f"{limit / 1024**3:g}GB"
+        raise refuse(
+            where,
+            size,
+            f"at most {most}, 90% of the {volume_gb} GiB volume: leave ~10% headroom for the WAL and compaction "
+            "(lower the size or grow prometheus_volume_gb)",
+        )
+    return size
+
+
+def validate_name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not _DNS_LABEL.match(value):
+        raise refuse(where, value, "a DNS label: lowercase letters, digits and '-', at most 63 characters")
+    return value
+
+
+def validate_page_receivers(environment: str, page_receivers: Sequence[str], where: str = "page_receivers") -> None:
+    """In prod, fast error-budget burns must reach someone on call."""
+    if environment == "prod" and not page_receivers:
+        raise refuse(where, list(page_receivers), "at least one receiver in prod: page alerts must reach someone")
+
+
+def validate_routing(routing: Mapping[str, Sequence[str]], where: str = "alert_routes") -> dict[str, tuple[str, ...]]:
+    """A settings-style mapping severity -> receiver names; refuse severities hardstack does not route."""
+    out: dict[str, tuple[str, ...]] = {severity: () for severity in SEVERITIES}
+    for severity, names in routing.items():
+        validate_severity(severity, f"{where} key")
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise refuse(f"{where}.{severity}", names, "a list of receiver names")
+        out[severity] = tuple(names)
+    return out
+
+
+def validate_severity_aliases(aliases: Mapping[str, str], where: str = "severity_aliases") -> dict[str, str]:
+    """Other rules' severities (the chart's critical/warning) -> the severity they are routed as."""
+    for other, severity in aliases.items():
+        if other in SEVERITIES or not isinstance(other, str) or not _SEVERITY_WORD.match(other):
+            raise refuse(f"{where} key", other, f"a severity word other than {', '.join(SEVERITIES)}")
+        validate_severity(severity, f"{where}[{other!r}]")
+    return dict(aliases)
+
+
+def _null_receivers(config: Mapping[str, Any]) -> set[str]:
+    return {
+        r["name"] for r in config.get("receivers", []) if not any(k.endswith("_configs") and v for k, v in r.items())
+    }
+
+
+def _walk(route: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    yield path, route
+    for child in route.get("routes", []):
+        yield from _walk(child, f"{path} > {', '.join(child.get('matchers', [])) or 'any'}")
+
+
+def refuse_null_routes(config: Mapping[str, Any], environment: str, where: str = "alertmanager route") -> None:
+    """In prod, refuse any route (the default included) ending in a receiver that notifies no one."""
+    if environment != "prod":
+        return
+    null = _null_receivers(config)
+    for path, route in _walk(config["route"], "default"):
+        if route.get("receiver") in null:
+            raise refuse(
+                f"{where} {path}",
+                route["receiver"],
+                "in prod a receiver that notifies someone: a null receiver drops alerts silently",
+            )
+
+
+# --- receivers --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """One key of a Kubernetes Secret in the monitoring namespace, mounted into Alertmanager as a file.
+
+    ``SecretRef("pagerduty-routing-key")`` reads the Secret this component makes from `receiver_secrets`;
+    ``SecretRef("url", secret="slack-webhook")`` reads a Secret made elsewhere (it must exist first).
+    """
+
+    key: str
+    secret: str = RECEIVER_SECRET
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not _SECRET_KEY.match(self.key):
+            raise refuse("secret_ref.key", self.key, "a Secret key: letters, digits, '-', '_' or '.'")
+        validate_name(self.secret, "secret_ref.secret")
+
+    @property
+    def path(self) -> str:
+        return f"{SECRETS_DIR}/{self.secret}/{self.key}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Smtp:
+    """Mail relay for email receivers; STARTTLS is required."""
+
+    smarthost: str
+    """host:port of the relay, e.g. email-smtp.eu-west-3.amazonaws.com:587."""
+    from_address: str
+    username: str = ""
+    """SMTP user. Default: none (no authentication); with one, the receiver's secret_ref holds the password."""
+
+    def __post_init__(self) -> None:
+        if not _HOST_PORT.match(self.smarthost):
+            raise refuse("smtp.smarthost", self.smarthost, "host:port, e.g. smtp.example.com:587")
+        if not _EMAIL.match(self.from_address):
+            raise refuse("smtp.from_address", self.from_address, "an email address")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receiver:
+    """Where alerts go. What `target` holds depends on `kind`; secrets always come from `secret_ref`:
+
+    * pagerduty: no target; secret_ref = the Events API v2 routing key (required).
+    * slack: target = channel ('#alerts', optional); secret_ref = the incoming-webhook URL (required).
+    * webhook: target = the URL (https, or http to a cluster Service); secret_ref = a bearer token (optional).
+    * email: target = the address; `smtp` required; secret_ref = the SMTP password (with smtp.username).
+    """
+
+    name: str
+    kind: ReceiverKind
+    target: str = ""
+    secret_ref: SecretRef | None = None
+    smtp: Smtp | None = None
+
+    def __post_init__(self) -> None:
+        where = f"receiver {self.name!r}"
+        if not isinstance(self.name, str) or not _DNS_LABEL.match(self.name) or self.name == NULL_RECEIVER:
+            raise refuse("receiver name", self.name, f"a DNS label other than {NULL_RECEIVER!r}")
+        if self.kind not in RECEIVER_KINDS:
+            raise refuse(f"{where} kind", self.kind, f"one of {', '.join(RECEIVER_KINDS)}")
+        if self.kind in ("pagerduty", "slack") and self.secret_ref is None:
+            secret = "routing key" if self.kind == "pagerduty" else "webhook URL"
+            raise refuse(f"{where} secret_ref", None, f"a SecretRef to the {secret}: it is a secret, never inline")
+        if self.kind == "pagerduty" and self.target:
+            raise refuse(f"{where} target", "[redacted]", "empty: give the routing key as secret_ref, never inline")
+        if self.kind == "slack" and self.target and not _SLACK_CHANNEL.match(self.target):
+            shown = "[redacted]" if "://" in self.target else self.target
+            raise refuse(f"{where} target", shown, "a channel such as #alerts; the webhook URL goes in secret_ref")
+        if self.kind == "webhook" and not _WEBHOOK.match(self.target):
+            raise refuse(
+                f"{where} target",
+                self.target,
+                "an https URL without credentials in it, or http to a cluster Service (*.svc); tokens go in secret_ref",
+            )
+        if self.kind == "email":
+            if not _EMAIL.match(self.target):
+                raise refuse(f"{where} target", self.target, "an email address")
+            if self.smtp is None:
+                raise refuse(f"{where} smtp", None, "an Smtp relay for email receivers")
+            if bool(self.smtp.username) != (self.secret_ref is not None):
+                raise refuse(f"{where} secret_ref", self.secret_ref, "given exactly when smtp.username is (password)")
+        elif self.smtp is not None:
+            raise refuse(f"{where} smtp", self.smtp, "only for email receivers")
+
+    def config(self) -> dict[str, Any]:
+        """This receiver's Alertmanager entry; secrets as *_file paths only."""
+        ref = self.secret_ref
+        if self.kind == "pagerduty":
+            assert ref is not None
+            return {"name": self.name, "pagerduty_configs": [{"routing_key_file": ref.path, "send_resolved": True}]}
+        if self.kind == "slack":
+            assert ref is not None
+            slack: dict[str, Any] = {"api_url_file": ref.path, "send_resolved": True}
+            if self.target:
+                slack["channel"] = self.target
+            return {"name": self.name, "slack_configs": [slack]}
+        if self.kind == "webhook":
+            # Bearer token from a file; this Alertmanager release has no url_file, so the URL itself is not secret.
+            hook: dict[str, Any] = {"url": self.target, "send_resolved": True}
+            if ref is not None:
+                hook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": ref.path}}
+            return {"name": self.name, "webhook_configs": [hook]}
+        assert self.smtp is not None
+        email: dict[str, Any] = {
+            "to": self.target,
+            "from": self.smtp.from_address,
+            "smarthost": self.smtp.smarthost,
+            "require_tls": True,
+            "send_resolved": True,
+        }
+        if ref is not None:
+            email |= {"auth_username": self.smtp.username, "auth_password_file": ref.path}
+        return {"name": self.name, "email_configs": [email]}
+
+
+# --- pure renderers ---------------------------------------------------------------------------------
+
+
+def _severity_matcher(severity: str, aliases: Mapping[str, str]) -> str:
+    others = sorted(k for k, v in aliases.items() if v == severity)
+    if not others:
+        return f'severity="{severity}"'
+    return f'severity=~"{"|".join([severity, *others])}"'
+
+
+def alertmanager_config(
+    *,
+    environment: str,
+    receivers: Sequence[Receiver] = (),
+    page_receivers: Sequence[str] = (),
+    ticket_receivers: Sequence[str] = (),
+    heartbeat_receiver: str | None = None,
+    severity_aliases: Mapping[str, str] = DEFAULT_SEVERITY_ALIASES,
+) -> dict[str, Any]:
+    """The Alertmanager configuration (see the module docstring); refuses what would lose alerts."""
+    validate_environment(environment)
+    aliases = validate_severity_aliases(severity_aliases)
+    known = [r.name for r in receivers]
+    if len(set(known)) != len(known):
+        raise refuse("receivers", known, "each receiver name once")
+    for where, names in (("page_receivers", page_receivers), ("ticket_receivers", ticket_receivers)):
+        for n in names:
+            if n not in known:
+                raise refuse(where, n, f"a name from receivers ({', '.join(known) or 'none given'})")
+        if len(set(names)) != len(names):
+            raise refuse(where, list(names), "each receiver once")
+    if heartbeat_receiver is not None and heartbeat_receiver not in known:
+        raise refuse("heartbeat_receiver", heartbeat_receiver, f"a name from receivers ({', '.join(known) or 'none'})")
+    validate_page_receivers(environment, page_receivers)
+    if environment == "prod" and heartbeat_receiver is None:
+        raise refuse(
+            "heartbeat_receiver",
+            None,
+            "a receiver in prod: the always-firing Watchdog must reach a dead-man's switch, not a null receiver",
+        )
+
+    default = next(iter([*ticket_receivers, *page_receivers]), NULL_RECEIVER)
+    routes: list[dict[str, Any]] = [
+        {
+            "receiver": heartbeat_receiver or NULL_RECEIVER,
+            "matchers": ['alertname="Watchdog"'],
+            "group_wait": "0s",
+            "group_interval": "1m",
+            "repeat_interval": "1m",  # the switch alarms when pings stop, so they must come often
+        }
+    ]
+    for severity, names, repeat in (("page", page_receivers, "1h"), ("ticket", ticket_receivers, "24h")):
+        matcher = _severity_matcher(severity, aliases)
+        for i, receiver in enumerate(names):
+            # One route per receiver; `continue` lets the alert on to the next one of the same severity.
+            routes.append(
+                {
+                    "receiver": receiver,
+                    "matchers": [matcher],
+                    "repeat_interval": repeat,
+                    "continue": i < len(names) - 1,
+                }
+            )
+    used = {default, *(r["receiver"] for r in routes)}
+    inhibit: list[dict[str, Any]] = [
+        # `equal` treats a label missing on both sides as equal, so both sides must carry an slo label:
+        # otherwise any page without service/slo would silence every such ticket.
+        {
+            "source_matchers": ['severity="page"', 'slo=~".+"'],
+            "target_matchers": ['severity="ticket"', 'slo=~".+"'],
+            "equal": ["service", "slo"],
+        }
+    ]
+    page_aliases = sorted(k for k, v in aliases.items() if v == "page")
+    ticket_aliases = sorted(k for k, v in aliases.items() if v == "ticket")
+    if page_aliases and ticket_aliases:
+        # The chart's own rule, kept because these values replace the chart's inhibit_rules list.
+        inhibit.append(
+            {
+                "source_matchers": [f'severity=~"{"|".join(page_aliases)}"'],
+                "target_matchers": [f'severity=~"{"|".join(ticket_aliases)}"'],
+                "equal": ["namespace", "alertname"],
+            }
+        )
+    config: dict[str, Any] = {
+        # Helm merges these values into the chart's default config map by map: every route key is set here
+        # so none of the chart's defaults (its null receiver included) leaks in.
+        "route": {
+            "receiver": default,
+            "group_by": list(GROUP_BY),
+            "group_wait": "30s",
+            "group_interval": "5m",
+            "repeat_interval": "4h",
+            "routes": routes,
+        },
+        "inhibit_rules": inhibit,
+        "receivers": [r.config() for r in receivers] + ([{"name": NULL_RECEIVER}] if NULL_RECEIVER in used else []),
+    }
+    refuse_null_routes(config, environment)
+    return config
+
+
+def alertmanager_secret_names(receivers: Sequence[Receiver]) -> list[str]:
+    """Secrets the operator must mount into Alertmanager, sorted so reordering receivers changes nothing."""
+    return sorted({r.secret_ref.secret for r in receivers if r.secret_ref is not None})
+
+
+def namespace_labels(node_exporter: bool) -> dict[str, str]:
+    """Pod Security labels. node-exporter needs hostNetwork, hostPID and hostPath mounts, which only the
+    `privileged` level admits; without it the namespace enforces `baseline`. Warnings and audit stay at
+    baseline either way so any other pod asking for more shows up."""
+    return {
+        "pod-security.kubernetes.io/enforce": "privileged" if node_exporter else "baseline",
+        "pod-security.kubernetes.io/warn": "baseline",
+        "pod-security.kubernetes.io/audit": "baseline",
+        "app.kubernetes.io/part-of": "hardstack",
+    }
+
+
+def helm_values(
+    *,
+    retention: str,
+    retention_size: str,
+    volume_gb: int,
+    storage_class_name: str,
+    alertmanager: Mapping[str, Any],
+    alertmanager_secrets: Sequence[str] = (),
+    grafana_admin_secret: str = GRAFANA_SECRET,
+    node_exporter: bool = True,
+) -> dict[str, Any]:
+    """kube-prometheus-stack values. Holds no secret: only names of Secrets and paths of mounted files."""
+    return {
+        # EKS runs the control plane: its scheduler, controller manager and etcd cannot be scraped, and
+        # kube-proxy serves metrics on localhost only, so their *Down alerts would fire forever.
+        "kubeControllerManager": {"enabled": False},
+        "kubeScheduler": {"enabled": False},
+        "kubeEtcd": {"enabled": False},
+        "kubeProxy": {"enabled": False},
+        # InfoInhibitor exists to be routed to a null receiver, which prod refuses.
+        "defaultRules": {"disabled": {"InfoInhibitor": True}},
+        "nodeExporter": {"enabled": node_exporter},
+        "prometheus": {
+            "prometheusSpec": {
+                "retention": retention,
+                "retentionSize": retention_size,
+                # Select monitors and rules from every namespace, not only those carrying the release label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
+                "podMonitorSelectorNilUsesHelmValues": False,
+                "ruleSelectorNilUsesHelmValues": False,
+                "probeSelectorNilUsesHelmValues": False,
+                "scrapeConfigSelectorNilUsesHelmValues": False,
+                "securityContext": dict(_NON_ROOT),
+                "storageSpec": {
+                    "volumeClaimTemplate": {
+                        "spec": {
+                            "storageClassName": storage_class_name,
+                            "accessModes": ["ReadWriteOnce"],
+                            "resources": {"requests": {"storage": f"{volume_gb}Gi"}},
+                        }
+                    }
+                },
+            }
+        },
+        "alertmanager": {
+            "config": dict(alertmanager),
+            "alertmanagerSpec": {"secrets": list(alertmanager_secrets), "securityContext": dict(_NON_ROOT)},
+        },
+        "grafana": {
+            "admin": {
+                "existingSecret": grafana_admin_secret,
+                "userKey": GRAFANA_USER_KEY,
+                "passwordKey": GRAFANA_PASSWORD_KEY,
+            }
+        },
+    }
+
+
+def service_monitor_spec(app_name: str, app_namespace: str) -> dict[str, Any]:
+    """Scrape the app's Services labelled app.kubernetes.io/name=<app_name> on their `metrics` port."""
+    return {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": app_name}},
+        "namespaceSelector": {"matchNames": [app_namespace]},
+        "endpoints": [{"port": APP_METRICS_PORT, "path": APP_METRICS_PATH, "interval": APP_SCRAPE_INTERVAL}],
+    }
+
+
+# --- component --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MonitoringArgs:
+    environment: Environment
+    """test, preprod or prod. Prod refuses missing page/heartbeat receivers and null routes. Required."""
+    namespace: str = "monitoring"
+    """Namespace made for the stack. Default: monitoring."""
+    chart_version: str = CHART_VERSION
+    """Exact kube-prometheus-stack release. Default: the pinned CHART_VERSION."""
+    prometheus_retention: str = "15d"
+    """How long Prometheus keeps samples. Default: 15d."""
+    prometheus_retention_size: str = "45GB"
+    """Size cap on the retained blocks (base 2 units), at most 90% of the volume. Default: 45GB."""
+    prometheus_volume_gb: int = 50
+    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 50."""
+    storage_class_name: str = "gp3"
+    """StorageClass for the Prometheus volume (an encrypted EBS CSI class). Default: gp3."""
+    receivers: Sequence[Receiver] = ()
+    """Alertmanager receivers. Default: none (outside prod, alerts then go to a null receiver)."""
+    receiver_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Secret values (pulumi secrets) written to the `alertmanager-receivers` Secret, by key, for
+    `SecretRef(key)`. Default: none, and no Secret is made."""
+    page_receivers: Sequence[str] = ()
+    """Receivers of severity=page. Default: none; at least one is required in prod."""
+    ticket_receivers: Sequence[str] = ()
+    """Receivers of severity=ticket. Default: none (tickets then reach the default receiver)."""
+    heartbeat_receiver: str | None = None
+    """Receiver pinged by the Watchdog every minute. Default: none (null outside prod); required in prod."""
+    severity_aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SEVERITY_ALIASES))
+    """Other severities routed as page/ticket. Default: the chart's critical -> page, warning -> ticket."""
+    slos: Sequence[SLO] = ()
+    """SLOs compiled into one PrometheusRule. Default: none, no rule."""
+    app_name: str | None = None
+    """app.kubernetes.io/name of the app's Service to scrape. Default: none, no ServiceMonitor."""
+    app_namespace: str = "default"
+    """Namespace of the app's Service. Default: default."""
+    node_exporter: bool = True
+    """Run node-exporter (needs a `privileged` namespace). Default: on; off enforces `baseline`."""
+    timeout_seconds: int = 900
+    """Helm install/upgrade timeout; a failed install is rolled back (atomic). Default: 900."""
+    protect: bool = False
+    """Protect the namespace (it holds the Prometheus volume) and the release; retain the namespace on
+    delete. Default: off."""
+
+    def __post_init__(self) -> None:
+        validate_environment(self.environment)
+        validate_name(self.namespace, "namespace")
+        validate_chart_version(self.chart_version)
+        validate_prometheus_duration(self.prometheus_retention)
+        validate_volume_gb(self.prometheus_volume_gb)
+        validate_retention_size(self.prometheus_retention_size, self.prometheus_volume_gb)
+        validate_name(self.storage_class_name, "storage_class_name")
+        if self.app_name is not None and not _LABEL_VALUE.match(self.app_name):
+            raise refuse("app_name", self.app_name, "a label value: letters, digits, '-', '_' or '.'")
+        validate_name(self.app_namespace, "app_namespace")
+        if isinstance(self.timeout_seconds, bool) or not 60 <= self.timeout_seconds <= 3600:
+            raise refuse("timeout_seconds", self.timeout_seconds, "60 to 3600 seconds")
+        for key in self.receiver_secrets:
+            SecretRef(key)
+        for r in self.receivers:
+            ref = r.secret_ref
+            if ref is not None and ref.secret == RECEIVER_SECRET and ref.key not in self.receiver_secrets:
+                raise refuse(
+                    f"receiver {r.name!r} secret_ref",
+                    ref.key,
+                    f"a key of receiver_secrets ({', '.join(sorted(self.receiver_secrets)) or 'none given'})",
+                )
+        self.alertmanager_config()
+        compile_rules(self.slos)  # refuses duplicate SLOs before anything is registered
+
+    def alertmanager_config(self) -> dict[str, Any]:
+        return alertmanager_config(
+            environment=self.environment,
+            receivers=self.receivers,
+            page_receivers=self.page_receivers,
+            ticket_receivers=self.ticket_receivers,
+            heartbeat_receiver=self.heartbeat_receiver,
+            severity_aliases=self.severity_aliases,
+        )
+
+    def helm_values(self) -> dict[str, Any]:
+        return helm_values(
+            retention=self.prometheus_retention,
+            retention_size=self.prometheus_retention_size,
+            volume_gb=self.prometheus_volume_gb,
+            storage_class_name=self.storage_class_name,
+            alertmanager=self.alertmanager_config(),
+            alertmanager_secrets=alertmanager_secret_names(self.receivers),
+            node_exporter=self.node_exporter,
+        )
+
+
+class Monitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack on the cluster of the Kubernetes provider passed in `opts`."""
+
+    namespace: pulumi.Output[str]
+    release_status: pulumi.Output[Any]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hardstack:monitoring:KubernetesMonitoring", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"app.kubernetes.io/part-of": "hardstack", "app.kubernetes.io/managed-by": "pulumi"}
+
+        ns = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=namespace_labels(args.node_exporter)),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        namespace = ns.metadata.apply(lambda m: m.name)
+
+        password = random.RandomPassword(
+            f"{name}-grafana-password",
+            length=GRAFANA_PASSWORD_LENGTH,
+            special=True,
+            override_special="!#%*()-_=+[]{}:?",
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            min_special=2,
+            opts=child,
+        )
+        grafana = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=GRAFANA_SECRET, namespace=namespace, labels=labels),
+            type="Opaque",
+            string_data={GRAFANA_USER_KEY: "admin", GRAFANA_PASSWORD_KEY: pulumi.Output.secret(password.result)},
+            opts=child,
+        )
+        secrets: list[pulumi.Resource] = [grafana]
+        if args.receiver_secrets:
+            secrets.append(
+                k8s.core.v1.Secret(
+                    f"{name}-alertmanager-receivers",
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=RECEIVER_SECRET, namespace=namespace, labels=labels),
+                    type="Opaque",
+                    string_data={k: pulumi.Output.secret(v) for k, v in sorted(args.receiver_secrets.items())},
+                    opts=child,
+                )
+            )
+
+        release = k8s.helm.v3.Release(
+            name,
+            chart=CHART,
+            version=args.chart_version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
+            name=RELEASE_NAME,
+            namespace=namespace,
+            values=args.helm_values(),
+            atomic=True,
+            cleanup_on_fail=True,
+            timeout=args.timeout_seconds,
+            max_history=10,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=secrets, protect=args.protect),
+        )
+        # The CRDs come with the release: custom resources wait for it.
+        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
+
+        if args.app_name is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-app-monitor",
+                api_version="monitoring.coreos.com/v1",
+                kind="ServiceMonitor",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=args.app_name, namespace=namespace, labels=labels),
+                spec=service_monitor_spec(args.app_name, args.app_namespace),
+                opts=after_release,
+            )
+        if args.slos:
+            k8s.apiextensions.CustomResource(
+                f"{name}-slo-rules",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="slo-rules", namespace=namespace, labels=labels),
+                spec=compile_rules(args.slos),
+                opts=after_release,
+            )
+
+        self.namespace = namespace
+        self.release_status = release.status
+        self.register_outputs({"namespace": self.namespace, "release_status": self.release_status})

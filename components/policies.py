@@ -1,0 +1,727 @@
+"""Hardening policies as pure functions, shared by the policy pack and the tests.
+
+No resources here. A resource check is `(resource_type, props, *, environment, protect) -> messages`;
+an empty list means compliant. `props` use the engine's camelCase property names, exactly as the
+policy pack's `args.props` and a test `Recording`'s `.inputs` have them. Stack checks see every
+resource at once (flow logs per VPC, protection of stateful resources).
+
+`environment` is "test", "preprod", "prod" or None; None means "not known", and prod-only rules then
+apply: a hardening pack fails closed. The policy pack resolves it with `resolve_environment`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple, Protocol
+
+from components.errors import refuse
+from components.rules import ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS
+
+Enforcement = Literal["mandatory", "advisory"]
+ENVIRONMENTS = ("test", "preprod", "prod")
+
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+SUBNET = "aws:ec2/subnet:Subnet"
+VPC = "aws:ec2/vpc:Vpc"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+VOLUME = "aws:ebs/volume:Volume"
+DB_INSTANCE = "aws:rds/instance:Instance"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+SNS_TOPIC = "aws:sns/topic:Topic"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+KMS_KEY = "aws:kms/key:Key"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+# The provider still ships the `alb` module as an alias of `lb`; both tokens reach the engine.
+LOAD_BALANCERS = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
+LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
+
+#: Deleting or replacing these loses data or breaks everything built on them.
+STATEFUL_TYPES = frozenset({DB_INSTANCE, BUCKET, KMS_KEY, VPC, SUBNET, EKS_CLUSTER, VOLUME})
+
+#: Load balancer security policies that refuse TLS 1.0 and 1.1. A listener without `sslPolicy` gets
+#: ELBSecurityPolicy-2016-08 from the API, which accepts TLS 1.0: so the policy must be named.
+TLS12_POLICIES = frozenset(
+    {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-3-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+        "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+        "ELBSecurityPolicy-TLS-1-2-2017-01",
+        "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+        "ELBSecurityPolicy-FS-1-2-2019-08",
+        "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+        "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+    }
+)
+#: `sseAlgorithm` values at least as strong as S3's default (SSE-S3, AES256).
+S3_SSE_ALGORITHMS = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+MIN_PROD_BACKUP_DAYS = 7
+
+
+class Check(Protocol):
+    """A resource check: violation messages for one resource, empty when compliant."""
+
+    def __call__(
+        self,
+        resource_type: str,
+        props: Mapping[str, Any],
+        *,
+        environment: str | None = None,
+        protect: bool | None = None,
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A resource policy; the pack registers one `ResourceValidationPolicy` per entry of `POLICIES`."""
+
+    name: str
+    description: str
+    enforcement: Enforcement
+    check: Check
+
+
+class StackResource(NamedTuple):
+    """One resource as a stack check sees it. A plain `(type, props, protect)` tuple is accepted too."""
+
+    type: str
+    props: Mapping[str, Any]
+    protect: bool
+    urn: str = ""
+    #: Input property -> URNs it was computed from; lets a flow log match its VPC while ids are unknown.
+    property_dependencies: Mapping[str, Sequence[str]] = MappingProxyType({})
+
+    @property
+    def label(self) -> str:
+        name = self.urn.rsplit("::", 1)[-1] if self.urn else ""
+        return f"{self.type} {name!r}" if name else self.type
+
+
+class Finding(NamedTuple):
+    """A stack-level violation; `urn` is the offending resource ("" for the stack as a whole)."""
+
+    message: str
+    urn: str = ""
+
+
+StackCheck = Callable[[Sequence[StackResource], str | None], list[Finding]]
+
+
+@dataclass(frozen=True)
+class StackPolicy:
+    """A stack policy; the pack registers one `StackValidationPolicy` per entry of `STACK_POLICIES`."""
+
+    name: str
+    description: str
+    enforcement: Enforcement
+    check: StackCheck = field(repr=False)
+
+
+# --- reading props --------------------------------------------------------------------------------
+
+
+def _get(props: Any, *path: str) -> Any:
+    """The value at `path` in nested mappings, None where any step is missing."""
+    value = props
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _blocks(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list property (nested blocks such as `ingress` or `blockDeviceMappings`)."""
+    if isinstance(value, Mapping):
+        return [value]
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [v for v in value if isinstance(v, Mapping)]
+    return []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [v for v in value if isinstance(v, str)]
+    return []
+
+
+def _is_true(value: Any) -> bool:
+    # Some provider booleans are typed as strings ("true"/"false"), e.g. in launch templates.
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _is_prod(environment: str | None) -> bool:
+    return environment is None or environment == "prod"
+
+
+# --- network --------------------------------------------------------------------------------------
+
+
+def _open_port_violation(protocol: Any, from_port: Any, to_port: Any, sources: Sequence[str], what: str) -> list[str]:
+    world = sorted(set(sources) & WORLD_CIDRS)
+    if not world:
+        return []
+    proto = str(protocol).lower() if protocol is not None else "?"
+    low, high = _number(from_port), _number(to_port)
+    if proto in ("-1", "all"):
+        shown = "all protocols and ports"
+    elif low is None:
+        shown = f"{proto} (ports unset)"
+    else:
+        first, last = int(low), int(high if high is not None else low)
+        if proto in ("tcp", "6") and first == last and first in WORLD_OPEN_PORTS:
+            return []
+        shown = f"{proto} {first}" if first == last else f"{proto} {first}-{last}"
+        admin = [f"{port} {label}" for port, label in ADMIN_PORTS.items() if first <= port <= last]
+        if admin:
+            shown += f" (admin: {', '.join(admin)})"
+    return [
+        f"{what} opens {shown} to {', '.join(world)}: only tcp 80 and 443 may be reached from the internet; "
+        "restrict the source to a CIDR or a security group"
+    ]
+
+
+def no_world_open_admin_ports(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Ingress from 0.0.0.0/0 or ::/0 only to tcp 80 and 443; never all protocols."""
+    if resource_type == INGRESS_RULE:
+        sources = [s for s in (_get(props, "cidrIpv4"), _get(props, "cidrIpv6")) if isinstance(s, str)]
+        return _open_port_violation(
+            _get(props, "ipProtocol"), _get(props, "fromPort"), _get(props, "toPort"), sources, "ingress rule"
+        )
+    if resource_type == SECURITY_GROUP_RULE:
+        if _get(props, "type") != "ingress":
+            return []
+        blocks = [props]
+    elif resource_type in (SECURITY_GROUP, DEFAULT_SECURITY_GROUP):
+        blocks = _blocks(_get(props, "ingress"))
+    else:
+        return []
+    messages: list[str] = []
+    for i, block in enumerate(blocks):
+        sources = _strings(_get(block, "cidrBlocks")) + _strings(_get(block, "ipv6CidrBlocks"))
+        what = "ingress rule" if resource_type == SECURITY_GROUP_RULE else f"inline ingress[{i}]"
+        messages += _open_port_violation(
+            _get(block, "protocol"), _get(block, "fromPort"), _get(block, "toPort"), sources, what
+        )
+    return messages
+
+
+def no_public_ips(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Instances, subnets and databases get no public address; the internet reaches the load balancer only."""
+    if resource_type == LAUNCH_TEMPLATE:
+        return [
+            f"networkInterfaces[{i}].associatePublicIpAddress is true: launch instances in private subnets "
+            "and reach them through the load balancer or SSM"
+            for i, nic in enumerate(_blocks(_get(props, "networkInterfaces")))
+            if _is_true(_get(nic, "associatePublicIpAddress"))
+        ]
+    if resource_type == INSTANCE and _is_true(_get(props, "associatePublicIpAddress")):
+        return ["associatePublicIpAddress is true: use a private subnet and reach the instance through SSM"]
+    if resource_type == SUBNET and _is_true(_get(props, "mapPublicIpOnLaunch")):
+        return ["mapPublicIpOnLaunch is true: set it false; load balancers and NAT gateways do not need it"]
+    if resource_type == DB_INSTANCE and _is_true(_get(props, "publiclyAccessible")):
+        return ["publiclyAccessible is true: databases stay in isolated subnets; set it false"]
+    return []
+
+
+def imdsv2_required(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Instance metadata needs session tokens (IMDSv2) and one hop, so containers cannot borrow the host role.
+
+    EKS node templates included: pods get credentials from IRSA or Pod Identity, not from the node.
+    """
+    if resource_type not in (LAUNCH_TEMPLATE, INSTANCE):
+        return []
+    options = _get(props, "metadataOptions")
+    if _get(options, "httpEndpoint") == "disabled":
+        return []
+    messages: list[str] = []
+    tokens = _get(options, "httpTokens")
+    if tokens != "required":
+        messages.append(f'metadataOptions.httpTokens = {tokens!r}: set "required" (IMDSv2 only)')
+    hops = _number(_get(options, "httpPutResponseHopLimit"))
+    # Unset, the AMI decides, and current AMIs default to 2 hops: so the limit must be explicit.
+    if hops is None or hops > 1:
+        shown = "unset" if hops is None else int(hops)
+        messages.append(f"metadataOptions.httpPutResponseHopLimit = {shown}: set 1")
+    return messages
+
+
+# --- encryption at rest ---------------------------------------------------------------------------
+
+
+def ebs_encrypted(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Every EBS volume a template, instance or volume declares is encrypted."""
+    if resource_type == VOLUME:
+        return [] if _is_true(_get(props, "encrypted")) else ["encrypted is not true: set encrypted and a kmsKeyId"]
+    if resource_type == LAUNCH_TEMPLATE:
+        return [
+            f'blockDeviceMappings[{i}] ({_get(m, "deviceName") or "?"}) is not encrypted: set ebs.encrypted "true"'
+            for i, m in enumerate(_blocks(_get(props, "blockDeviceMappings")))
+            if _get(m, "ebs") is not None and not _is_true(_get(m, "ebs", "encrypted"))
+        ]
+    if resource_type == INSTANCE:
+        messages: list[str] = []
+        root = _get(props, "rootBlockDevice")
+        if root is not None and not _is_true(_get(root, "encrypted")):
+            messages.append("rootBlockDevice is not encrypted: set encrypted true")
+        messages += [
+            f"ebsBlockDevices[{i}] ({_get(d, 'deviceName') or '?'}) is not encrypted: set encrypted true"
+            for i, d in enumerate(_blocks(_get(props, "ebsBlockDevices")))
+            if not _is_true(_get(d, "encrypted"))
+        ]
+        return messages
+    return []
+
+
+def rds_storage_encrypted(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Database storage, snapshots and backups are encrypted."""
+    if resource_type == DB_INSTANCE and not _is_true(_get(props, "storageEncrypted")):
+        return ["storageEncrypted is not true: set it with a customer kmsKeyId (it cannot be changed later)"]
+    return []
+
+
+def s3_encryption_not_weakened(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """S3 encrypts every object by default (AES256); an explicit configuration may only strengthen that."""
+    if resource_type != BUCKET_ENCRYPTION:
+        return []
+    rules = _blocks(_get(props, "rules"))
+    if not rules:
+        return ["no rules: give one with applyServerSideEncryptionByDefault (AES256 or aws:kms)"]
+    messages: list[str] = []
+    for i, rule in enumerate(rules):
+        algorithm = _get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm")
+        if algorithm not in S3_SSE_ALGORITHMS:
+            messages.append(
+                f"rules[{i}] sseAlgorithm = {algorithm!r}: use one of {', '.join(sorted(S3_SSE_ALGORITHMS))}"
+            )
+    return messages
+
+
+def sns_topic_encrypted(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """SNS topics encrypt messages at rest with KMS."""
+    if resource_type == SNS_TOPIC and not _get(props, "kmsMasterKeyId"):
+        return ["kmsMasterKeyId is not set: give a customer key ARN (or alias/aws/sns)"]
+    return []
+
+
+def log_group_encrypted(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Log groups use a customer KMS key (CloudWatch encrypts them anyway; a key adds access control)."""
+    if resource_type == LOG_GROUP and not _get(props, "kmsKeyId"):
+        return ["kmsKeyId is not set: give the logs key ARN (components.kms.logs_service_statement)"]
+    return []
+
+
+def kms_key_rotation(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Symmetric KMS keys rotate yearly. AWS refuses rotation for asymmetric and HMAC keys: not checked."""
+    if resource_type != KMS_KEY:
+        return []
+    spec = _get(props, "customerMasterKeySpec") or _get(props, "keySpec") or "SYMMETRIC_DEFAULT"
+    if spec != "SYMMETRIC_DEFAULT" or _is_true(_get(props, "enableKeyRotation")):
+        return []
+    return ["enableKeyRotation is not true: set it"]
+
+
+def eks_secrets_encrypted(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Kubernetes secrets are envelope-encrypted with a customer KMS key."""
+    if resource_type != EKS_CLUSTER:
+        return []
+    config = _get(props, "encryptionConfig")
+    if "secrets" in _strings(_get(config, "resources")) and _get(config, "provider", "keyArn"):
+        return []
+    return ['encryptionConfig does not cover "secrets" with a provider.keyArn: add both']
+
+
+# --- data protection ------------------------------------------------------------------------------
+
+
+def rds_backup_retention(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Prod databases keep at least a week of automated backups."""
+    if resource_type != DB_INSTANCE or not _is_prod(environment):
+        return []
+    days = _number(_get(props, "backupRetentionPeriod"))
+    if days is not None and days >= MIN_PROD_BACKUP_DAYS:
+        return []
+    shown = "unset" if days is None else int(days)
+    return [f"backupRetentionPeriod = {shown} in prod: keep at least {MIN_PROD_BACKUP_DAYS} days"]
+
+
+def rds_deletion_protection(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Prod databases refuse deletion at the API, whatever deletes them."""
+    if resource_type == DB_INSTANCE and _is_prod(environment) and not _is_true(_get(props, "deletionProtection")):
+        return ["deletionProtection is not true in prod: set it"]
+    return []
+
+
+def s3_public_access_blocked(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """A bucket's public access block turns on all four settings."""
+    if resource_type != BUCKET_PUBLIC_ACCESS_BLOCK:
+        return []
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    off = [flag for flag in flags if not _is_true(_get(props, flag))]
+    return [f"{', '.join(off)} not true: set all four"] if off else []
+
+
+# --- Kubernetes control plane ---------------------------------------------------------------------
+
+
+def eks_endpoint_not_world_open(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """The cluster API is private, or public only to named CIDRs."""
+    if resource_type != EKS_CLUSTER:
+        return []
+    vpc_config = _get(props, "vpcConfig")
+    public = _get(vpc_config, "endpointPublicAccess")
+    if public is not None and not _is_true(public):
+        return []
+    # AWS defaults to a public endpoint open to 0.0.0.0/0 when these are unset.
+    cidrs = _strings(_get(vpc_config, "publicAccessCidrs")) or ["0.0.0.0/0"]
+    world = sorted(set(cidrs) & WORLD_CIDRS)
+    if not world:
+        return []
+    return [
+        f"the public API endpoint is open to {', '.join(world)}: set vpcConfig.endpointPublicAccess false "
+        "or list your CIDRs in publicAccessCidrs"
+    ]
+
+
+def eks_control_plane_logs(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Every control plane log type goes to CloudWatch."""
+    if resource_type != EKS_CLUSTER:
+        return []
+    missing = [t for t in EKS_LOG_TYPES if t not in _strings(_get(props, "enabledClusterLogTypes"))]
+    if not missing:
+        return []
+    return [f"enabledClusterLogTypes lacks {', '.join(missing)}: enable all of {', '.join(EKS_LOG_TYPES)}"]
+
+
+# --- load balancers -------------------------------------------------------------------------------
+
+
+def alb_drop_invalid_headers(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """Application load balancers drop malformed headers instead of passing them to targets."""
+    if resource_type not in LOAD_BALANCERS:
+        return []
+    if (_get(props, "loadBalancerType") or "application") != "application":
+        return []
+    if _is_true(_get(props, "dropInvalidHeaderFields")):
+        return []
+    return ["dropInvalidHeaderFields is not true: set it (request smuggling defence)"]
+
+
+def listener_tls_policy(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """HTTPS and TLS listeners name a security policy that refuses TLS 1.0 and 1.1."""
+    if resource_type not in LISTENERS or _get(props, "protocol") not in ("HTTPS", "TLS"):
+        return []
+    policy = _get(props, "sslPolicy")
+    if policy in TLS12_POLICIES:
+        return []
+    shown = "unset (the API default accepts TLS 1.0)" if policy is None else repr(policy)
+    return [f"sslPolicy is {shown}: use ELBSecurityPolicy-TLS13-1-2-2021-06 or another TLS 1.2+ policy"]
+
+
+def prod_http_redirects(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """In prod a plain HTTP listener only redirects to HTTPS (or answers a fixed response); it never forwards."""
+    if resource_type not in LISTENERS or _get(props, "protocol") != "HTTP" or not _is_prod(environment):
+        return []
+    messages: list[str] = []
+    for i, action in enumerate(_blocks(_get(props, "defaultActions"))):
+        kind = _get(action, "type")
+        if kind == "fixed-response" or (kind == "redirect" and _get(action, "redirect", "protocol") == "HTTPS"):
+            continue
+        messages.append(f"defaultActions[{i}] is {kind!r} on plain HTTP in prod: redirect to HTTPS instead")
+    return messages
+
+
+# --- stack checks ---------------------------------------------------------------------------------
+
+
+def _stack_resources(resources: Sequence[Any]) -> Iterator[StackResource]:
+    for r in resources:
+        yield r if isinstance(r, StackResource) else StackResource(*r)
+
+
+def _refers_to(flow: StackResource, vpc: StackResource) -> bool:
+    if vpc.urn and vpc.urn in flow.property_dependencies.get("vpcId", ()):
+        return True
+    target = _get(flow.props, "vpcId")
+    return target is not None and target in (_get(vpc.props, "id"), _get(vpc.props, "arn"))
+
+
+def check_flow_logs(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+    """Every VPC has a flow log whose `vpcId` is that VPC."""
+    stack = list(_stack_resources(resources))
+    flows = [r for r in stack if r.type == FLOW_LOG]
+    return [
+        Finding(f"{vpc.label} has no aws:ec2/flowLog:FlowLog: add one (components.network does)", vpc.urn)
+        for vpc in stack
+        if vpc.type == VPC and not any(_refers_to(flow, vpc) for flow in flows)
+    ]
+
+
+def check_prod_protection(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+    """In prod, stateful resources carry `protect`, so no update or destroy can delete them by accident."""
+    if not _is_prod(environment):
+        return []
+    return [
+        Finding(f"{r.label} is not protected in prod: pass protect=True to its component", r.urn)
+        for r in _stack_resources(resources)
+        if r.type in STATEFUL_TYPES and not r.protect
+    ]
+
+
+def check_stack(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+    """Every stack policy over the whole stack: `resources` are `StackResource`s or `(type, props, protect)`."""
+    stack = list(_stack_resources(resources))
+    return [finding for policy in STACK_POLICIES for finding in policy.check(stack, environment)]
+
+
+# --- environment ----------------------------------------------------------------------------------
+
+
+def stack_of_urn(urn: str) -> str:
+    """The stack name in `urn:pulumi:<stack>::<project>::<type>::<name>`."""
+    parts = urn.split(":", 2)
+    return parts[2].split("::", 1)[0] if len(parts) == 3 and parts[0] == "urn" else ""
+
+
+def resolve_environment(configured: Any, stack: str, where: str = "environment") -> str | None:
+    """The pack's `environment` config if set, else the stack name when it is an environment, else None.
+
+    None makes prod-only rules apply, so a stack named otherwise ("alice-dev") must set the config to relax.
+    """
+    if configured is not None:
+        if configured not in ENVIRONMENTS:
+            raise refuse(where, configured, f"one of {', '.join(ENVIRONMENTS)}")
+        return str(configured)
+    return stack if stack in ENVIRONMENTS else None
+
+
+# --- registry -------------------------------------------------------------------------------------
+
+POLICIES: tuple[Policy, ...] = (
+    Policy(
+        "no-world-open-admin-ports",
+        "Security groups admit the internet only to tcp 80 and 443.",
+        "mandatory",
+        no_world_open_admin_ports,
+    ),
+    Policy("no-public-ips", "Instances, subnets and databases get no public IP address.", "mandatory", no_public_ips),
+    Policy("imdsv2-required", "Instance metadata requires IMDSv2 and a hop limit of 1.", "mandatory", imdsv2_required),
+    Policy("ebs-encrypted", "EBS volumes are encrypted.", "mandatory", ebs_encrypted),
+    Policy("rds-storage-encrypted", "Database storage is encrypted.", "mandatory", rds_storage_encrypted),
+    Policy(
+        "s3-encryption-not-weakened",
+        "Bucket encryption configurations use AES256 or KMS.",
+        "mandatory",
+        s3_encryption_not_weakened,
+    ),
+    Policy("sns-topic-encrypted", "SNS topics are encrypted with KMS.", "mandatory", sns_topic_encrypted),
+    Policy("log-group-encrypted", "Log groups use a customer KMS key.", "advisory", log_group_encrypted),
+    Policy("kms-key-rotation", "Symmetric KMS keys rotate automatically.", "mandatory", kms_key_rotation),
+    Policy("eks-secrets-encrypted", "EKS encrypts Kubernetes secrets with KMS.", "mandatory", eks_secrets_encrypted),
+    Policy(
+        "eks-endpoint-not-world-open",
+        "The EKS API endpoint is not open to the internet.",
+        "mandatory",
+        eks_endpoint_not_world_open,
+    ),
+    Policy("eks-control-plane-logs", "EKS sends every control plane log type.", "advisory", eks_control_plane_logs),
+    Policy("rds-backup-retention", "Prod databases keep 7 days of backups or more.", "mandatory", rds_backup_retention),
+    Policy("rds-deletion-protection", "Prod databases have deletion protection.", "mandatory", rds_deletion_protection),
+    Policy(
+        "s3-public-access-blocked",
+        "Bucket public access blocks turn on all four settings.",
+        "mandatory",
+        s3_public_access_blocked,
+    ),
+    Policy(
+        "alb-drop-invalid-headers",
+        "Application load balancers drop invalid header fields.",
+        "mandatory",
+        alb_drop_invalid_headers,
+    ),
+    Policy("listener-tls-policy", "HTTPS listeners refuse TLS below 1.2.", "mandatory", listener_tls_policy),
+    Policy(
+        "prod-http-redirects",
+        "In prod, plain HTTP listeners redirect to HTTPS.",
+        "mandatory",
+        prod_http_redirects,
+    ),
+)
+
+STACK_POLICIES: tuple[StackPolicy, ...] = (
+    StackPolicy("vpc-flow-logs", "Every VPC has a flow log.", "mandatory", check_flow_logs),
+    StackPolicy(
+        "prod-stateful-protected",
+        "In prod, databases, buckets, keys, networks, clusters and volumes are protected.",
+        "mandatory",
+        check_prod_protection,
+    ),
+)
+
+
+def check_resource(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    environment: str | None = None,
+    protect: bool | None = None,
+    enforcement: Enforcement | None = None,
+) -> dict[str, list[str]]:
+    """Every resource policy over one resource: policy name -> messages, violated policies only."""
+    found: dict[str, list[str]] = {}
+    for policy in POLICIES:
+        if enforcement is not None and policy.enforcement != enforcement:
+            continue
+        messages = policy.check(resource_type, props, environment=environment, protect=protect)
+        if messages:
+            found[policy.name] = messages
+    return found

@@ -1,0 +1,123 @@
+"""The hardstack policy pack: `pulumi preview --policy-pack policies` (run from the project root).
+
+Every policy here wraps a function of `components.policies`; no rule is written twice. The pack finds
+`components` through the `hardstack` package, which `requirements.txt` installs editable from this
+checkout (`-e ..`), so it always runs the rules of the tree it sits in.
+
+Environment: prod-only rules (RDS backups and deletion protection, HTTP listeners that forward,
+unprotected stateful resources) apply when the environment is "prod" or unknown. It is the policy
+config `environment` when set, else the stack name when it is test, preprod or prod. A stack with
+another name gets prod rules unless its policy config says otherwise, e.g. a file given to
+`--policy-pack-config` with `{"prod-http-redirects": {"environment": "test"}, ...}`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    PolicyPack,
+    ReportViolation,
+    ResourceValidation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy import Policy as EnginePolicy
+
+from components.policies import (
+    ENVIRONMENTS,
+    POLICIES,
+    STACK_POLICIES,
+    Enforcement,
+    Policy,
+    StackPolicy,
+    StackResource,
+    resolve_environment,
+    stack_of_urn,
+)
+
+PACK_NAME = "hardstack-hardening"
+
+_LEVELS: dict[Enforcement, EnforcementLevel] = {
+    "mandatory": EnforcementLevel.MANDATORY,
+    "advisory": EnforcementLevel.ADVISORY,
+}
+# Every policy accepts `environment`; a `--policy-pack-config` file sets it per policy name.
+_CONFIG = PolicyConfigSchema(properties={"environment": {"type": "string", "enum": list(ENVIRONMENTS)}})
+
+
+def _environment(config: Mapping[str, Any], urn: str) -> str | None:
+    return resolve_environment(config.get("environment"), stack_of_urn(urn))
+
+
+def resource_validation(policy: Policy) -> ResourceValidation:
+    """Run the pure check on the resource the engine hands over; report each message."""
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        environment = _environment(args.get_config(), args.urn)
+        for message in policy.check(args.resource_type, args.props, environment=environment, protect=args.opts.protect):
+            report_violation(message, None)
+
+    return validate
+
+
+def stack_validation(policy: StackPolicy) -> StackValidation:
+    """Run the pure stack check over every resource, attaching each finding to its resource."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            StackResource(
+                r.resource_type,
+                r.props,
+                r.opts.protect,
+                r.urn,
+                {prop: [dep.urn for dep in deps] for prop, deps in r.property_dependencies.items()},
+            )
+            for r in args.resources
+        ]
+        environment = _environment(args.get_config(), resources[0].urn if resources else "")
+        for finding in policy.check(resources, environment):
+            report_violation(finding.message, finding.urn or None)
+
+    return validate
+
+
+def build_policies() -> list[EnginePolicy]:
+    """One engine policy per entry of `POLICIES` and `STACK_POLICIES`, same names and levels."""
+    resource: list[EnginePolicy] = [
+        ResourceValidationPolicy(
+            name=p.name,
+            description=p.description,
+            validate=resource_validation(p),
+            enforcement_level=_LEVELS[p.enforcement],
+            config_schema=_CONFIG,
+        )
+        for p in POLICIES
+    ]
+    stack: list[EnginePolicy] = [
+        StackValidationPolicy(
+            name=p.name,
+            description=p.description,
+            validate=stack_validation(p),
+            enforcement_level=_LEVELS[p.enforcement],
+            config_schema=_CONFIG,
+        )
+        for p in STACK_POLICIES
+    ]
+    return [*resource, *stack]
+
+
+if __name__ == "__main__":
+    # Serves the engine until it stops the pack; importing this module (tests) does not.
+    PolicyPack(
+        name=PACK_NAME,
+        description="hardstack hardening: the rules of components.policies",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        policies=build_policies(),
+    )

@@ -1,0 +1,523 @@
+import json
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.errors import HardstackError
+from components.k8s_manifests import manifests_from, validate_manifests
+from components.monitoring import (
+    CHART_REPO,
+    CHART_VERSION,
+    GRAFANA_SECRET,
+    NULL_RECEIVER,
+    RECEIVER_SECRET,
+    Monitoring,
+    MonitoringArgs,
+    Receiver,
+    SecretRef,
+    Smtp,
+    alertmanager_config,
+    helm_values,
+    parse_size,
+    refuse_null_routes,
+    validate_chart_version,
+    validate_page_receivers,
+    validate_prometheus_duration,
+    validate_retention_size,
+    validate_routing,
+    validate_severity_aliases,
+)
+from components.slo import SLO, compile_rules, to_yaml
+from components.testing import HardstackMocks, Recording
+
+Run = Callable[..., Recording]
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret value in recorded state
+MOCK_PASSWORD = "Zq8#mock-grafana-password-value-0123456789"
+ROUTING_KEY = "R0UTINGKEY-0123456789abcdef0123456789"
+SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
+
+ONCALL = Receiver(name="oncall", kind="pagerduty", secret_ref=SecretRef("pagerduty-routing-key"))
+TICKETS = Receiver(name="tickets", kind="slack", target="#alerts", secret_ref=SecretRef("slack-webhook-url"))
+HEARTBEAT = Receiver(name="heartbeat", kind="webhook", target="https://hc-ping.example.com/ping/abc")
+SLOS = [
+    SLO(
+        "api",
+        "0.999",
+        total_query='http_requests_total{job="api"}',
+        error_query='http_requests_total{job="api",code=~"5.."}',
+    )
+]
+
+
+class MonitoringMocks(HardstackMocks):
+    """The random provider computes `result`; the shared mocks do not (yet)."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        rid, state = super().new_resource(args)
+        if args.typ == PASSWORD:
+            state["result"] = MOCK_PASSWORD
+        return rid, state
+
+
+def prod_args(**kw: Any) -> MonitoringArgs:
+    base: dict[str, Any] = {
+        "environment": "prod",
+        "receivers": [ONCALL, TICKETS, HEARTBEAT],
+        "receiver_secrets": {
+            "pagerduty-routing-key": pulumi.Output.secret(ROUTING_KEY),
+            "slack-webhook-url": pulumi.Output.secret(SLACK_URL),
+        },
+        "page_receivers": ["oncall"],
+        "ticket_receivers": ["tickets"],
+        "heartbeat_receiver": "heartbeat",
+        "slos": SLOS,
+        "app_name": "app",
+        "app_namespace": "app",
+        "protect": True,
+    }
+    return MonitoringArgs(**{**base, **kw})
+
+
+def program(args_factory: Callable[[], MonitoringArgs]) -> Callable[[], None]:
+    def run() -> None:
+        args = args_factory()  # settings are validated before anything is registered, the provider included
+        provider = k8s.Provider("cluster", kubeconfig="{}")
+        Monitoring("monitoring", args, pulumi.ResourceOptions(provider=provider))
+
+    return run
+
+
+@pytest.fixture
+def rec(run: Run) -> Recording:
+    return run(program(prod_args), stack="prod", mocks=MonitoringMocks())
+
+
+def values(rec: Recording) -> dict[str, Any]:
+    raw = rec.one(RELEASE).inputs["values"]
+    parsed: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
+    return parsed
+
+
+def refused_with_nothing_registered(run: Run, factory: Callable[[], MonitoringArgs], match: str) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError, match=match):
+        run(program(factory), recording=recording, mocks=MonitoringMocks())
+    assert len(recording) == 0
+
+
+def prod_config(**kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "environment": "prod",
+        "receivers": [ONCALL, TICKETS, HEARTBEAT],
+        "page_receivers": ["oncall"],
+        "ticket_receivers": ["tickets"],
+        "heartbeat_receiver": "heartbeat",
+    }
+    return alertmanager_config(**{**base, **kw})
+
+
+def routes(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(config["route"]["routes"])
+
+
+# --- real tools -------------------------------------------------------------------------------------
+
+
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found on PATH: install the Debian package '{package}' (apt-get install {package})")
+    return path
+
+
+def amtool_check(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    file = tmp_path / "alertmanager.yml"
+    file.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [tool("amtool", "prometheus-alertmanager"), "check-config", str(file)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_amtool_accepts_the_prod_config(tmp_path: Path, rec: Recording) -> None:
+    result = amtool_check(tmp_path, values(rec)["alertmanager"]["config"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_amtool_accepts_every_receiver_kind(tmp_path: Path) -> None:
+    smtp = Smtp(smarthost="smtp.example.com:587", from_address="alerts@example.com", username="alerts")
+    mail = Receiver(name="mail", kind="email", target="ops@example.com", smtp=smtp, secret_ref=SecretRef("smtp"))
+    hook = Receiver(name="hook", kind="webhook", target="http://relay.tools.svc:8080/x", secret_ref=SecretRef("tok"))
+    config = prod_config(receivers=[ONCALL, TICKETS, HEARTBEAT, mail, hook], ticket_receivers=["tickets", "mail"])
+    result = amtool_check(tmp_path, config)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_accepts_the_test_config_without_receivers(tmp_path: Path) -> None:
+    result = amtool_check(tmp_path, alertmanager_config(environment="test"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_amtool_rejects_a_route_to_an_unknown_receiver(tmp_path: Path) -> None:
+    broken = prod_config()
+    broken["route"]["routes"][1]["receiver"] = "nobody"
+    result = amtool_check(tmp_path, broken)
+    assert result.returncode != 0
+    assert "nobody" in result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_prometheus_rule_spec(tmp_path: Path, rec: Recording) -> None:
+    rule = rec.one(PROMETHEUS_RULE)
+    file = tmp_path / "rules.yml"
+    file.write_text(to_yaml({"groups": rule.inputs["spec"]["groups"]}))
+    command = [tool("promtool", "prometheus"), "check", "rules", str(file)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS: 13 rules found" in result.stdout
+
+
+def unwrap_secrets(value: Any) -> Any:
+    """The mock runtime records secret inputs wrapped in Pulumi's secret envelope; the API sees the value."""
+    if isinstance(value, dict):
+        if SECRET_SIG in value:
+            return unwrap_secrets(value["value"])
+        return {k: unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrap_secrets(v) for v in value]
+    return value
+
+
+def test_core_manifests_match_the_kubernetes_schema(rec: Recording) -> None:
+    objects = [r for r in rec if r.type != RELEASE]  # a Helm release is not an API object
+    manifests = [unwrap_secrets(m) for m in manifests_from(objects)]
+    assert {m["kind"] for m in manifests} == {"Namespace", "Secret", "ServiceMonitor", "PrometheusRule"}
+    validate_manifests(manifests, custom_kinds={"ServiceMonitor", "PrometheusRule"})
+
+
+# --- helm values ------------------------------------------------------------------------------------
+
+
+def test_release_is_the_pinned_chart_from_its_repository(rec: Recording) -> None:
+    release = rec.one(RELEASE).inputs
+    assert release["chart"] == "kube-prometheus-stack" and release["version"] == CHART_VERSION
+    assert release["repositoryOpts"]["repo"] == CHART_REPO
+    assert release["namespace"] == "monitoring" and release["atomic"] and release["cleanupOnFail"]
+
+
+def test_retention_size_and_volume_are_in_the_values(rec: Recording) -> None:
+    spec = values(rec)["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "15d" and spec["retentionSize"] == "45GB"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim == {
+        "storageClassName": "gp3",
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "50Gi"}},
+    }
+
+
+def test_monitors_and_rules_outside_the_release_are_selected(rec: Recording) -> None:
+    spec = values(rec)["prometheus"]["prometheusSpec"]
+    for key in ("serviceMonitor", "podMonitor", "rule"):
+        assert spec[f"{key}SelectorNilUsesHelmValues"] is False
+
+
+def test_prometheus_and_alertmanager_run_as_non_root(rec: Recording) -> None:
+    v = values(rec)
+    for spec in (v["prometheus"]["prometheusSpec"], v["alertmanager"]["alertmanagerSpec"]):
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
+
+
+def test_grafana_password_is_generated_and_only_referenced(rec: Recording) -> None:
+    password = rec.one(PASSWORD).inputs
+    assert password["length"] >= 32 and password["special"] is True
+    assert values(rec)["grafana"]["admin"] == {
+        "existingSecret": GRAFANA_SECRET,
+        "userKey": "admin-user",
+        "passwordKey": "admin-password",
+    }
+    secret = rec.one(SECRET, "monitoring-grafana-admin")
+    assert secret.inputs["metadata"]["name"] == GRAFANA_SECRET
+    assert MOCK_PASSWORD in json.dumps(secret.inputs["stringData"])
+    release_text = json.dumps(rec.one(RELEASE).inputs)
+    assert MOCK_PASSWORD not in release_text and "adminPassword" not in release_text
+
+
+def test_receiver_secrets_are_mounted_files_never_values(rec: Recording) -> None:
+    release_text = json.dumps(rec.one(RELEASE).inputs)
+    assert ROUTING_KEY not in release_text and SLACK_URL not in release_text
+    v = values(rec)["alertmanager"]
+    assert v["alertmanagerSpec"]["secrets"] == [RECEIVER_SECRET]
+    (oncall,) = [r for r in v["config"]["receivers"] if r["name"] == "oncall"]
+    assert oncall["pagerduty_configs"][0]["routing_key_file"] == (
+        f"/etc/alertmanager/secrets/{RECEIVER_SECRET}/pagerduty-routing-key"
+    )
+    stored = json.dumps(rec.one(SECRET, "monitoring-alertmanager-receivers").inputs["stringData"])
+    assert ROUTING_KEY in stored and SLACK_URL in stored
+
+
+def test_release_waits_for_the_secrets_it_references(rec: Recording) -> None:
+    dependencies = rec.one(RELEASE).dependencies
+    for name in ("monitoring-grafana-admin", "monitoring-alertmanager-receivers"):
+        assert rec.one(SECRET, name).urn in dependencies
+
+
+def test_namespace_enforces_privileged_pod_security_for_node_exporter(rec: Recording) -> None:
+    labels = rec.one(NAMESPACE).inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "baseline"
+
+
+def test_namespace_enforces_baseline_without_node_exporter(run: Run) -> None:
+    rec = run(program(lambda: prod_args(node_exporter=False)), mocks=MonitoringMocks())
+    assert rec.one(NAMESPACE).inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert values(rec)["nodeExporter"] == {"enabled": False}
+
+
+def test_protect_keeps_namespace_and_release(rec: Recording) -> None:
+    ns = rec.one(NAMESPACE)
+    assert ns.protect and ns.retain_on_delete and rec.one(RELEASE).protect
+
+
+def test_children_use_the_kubernetes_provider_from_opts(rec: Recording) -> None:
+    for typ in (NAMESPACE, RELEASE, SERVICE_MONITOR, PROMETHEUS_RULE):
+        assert "::cluster::" in rec.one(typ).provider
+
+
+# --- alert routing ----------------------------------------------------------------------------------
+
+
+def test_alerts_are_grouped_by_alertname_service_and_slo() -> None:
+    assert prod_config()["route"]["group_by"] == ["alertname", "service", "slo"]
+
+
+def test_page_and_ticket_route_to_their_receivers() -> None:
+    by_receiver = {r["receiver"]: r["matchers"] for r in routes(prod_config(severity_aliases={}))}
+    assert by_receiver["oncall"] == ['severity="page"']
+    assert by_receiver["tickets"] == ['severity="ticket"']
+
+
+def test_chart_severities_are_routed_as_their_aliases() -> None:
+    by_receiver = {r["receiver"]: r["matchers"] for r in routes(prod_config())}
+    assert by_receiver["oncall"] == ['severity=~"page|critical"']
+    assert by_receiver["tickets"] == ['severity=~"ticket|warning"']
+
+
+def test_every_page_receiver_gets_the_page() -> None:
+    backup = Receiver(name="backup", kind="pagerduty", secret_ref=SecretRef("backup-key"))
+    config = prod_config(receivers=[ONCALL, TICKETS, HEARTBEAT, backup], page_receivers=["oncall", "backup"])
+    pages = [r for r in routes(config) if "page" in r["matchers"][0]]
+    assert [(r["receiver"], r["continue"]) for r in pages] == [("oncall", True), ("backup", False)]
+
+
+def test_watchdog_goes_to_the_heartbeat_first_and_often() -> None:
+    first = routes(prod_config())[0]
+    assert first["matchers"] == ['alertname="Watchdog"'] and first["receiver"] == "heartbeat"
+    assert first["repeat_interval"] == "1m"
+
+
+def test_a_page_inhibits_the_ticket_of_the_same_slo() -> None:
+    rule = prod_config()["inhibit_rules"][0]
+    assert 'severity="page"' in rule["source_matchers"] and 'severity="ticket"' in rule["target_matchers"]
+    assert rule["equal"] == ["service", "slo"]
+    # Both sides must carry an slo label, or a page without one would silence every unlabelled ticket.
+    assert 'slo=~".+"' in rule["source_matchers"] and 'slo=~".+"' in rule["target_matchers"]
+
+
+def test_prod_config_has_no_null_receiver() -> None:
+    config = prod_config()
+    assert all(any(k.endswith("_configs") for k in r) for r in config["receivers"])
+    assert NULL_RECEIVER not in json.dumps(config)
+    assert config["route"]["receiver"] == "tickets"
+
+
+def test_test_config_may_default_to_a_null_receiver() -> None:
+    config = alertmanager_config(environment="test")
+    assert config["route"]["receiver"] == NULL_RECEIVER and config["receivers"] == [{"name": NULL_RECEIVER}]
+
+
+def test_service_monitor_selects_the_app_contract(rec: Recording) -> None:
+    monitor = rec.one(SERVICE_MONITOR).inputs
+    assert monitor["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "app"}},
+        "namespaceSelector": {"matchNames": ["app"]},
+        "endpoints": [{"port": "metrics", "path": "/metrics", "interval": "30s"}],
+    }
+
+
+def test_prometheus_rule_holds_the_compiled_slos(rec: Recording) -> None:
+    assert rec.one(PROMETHEUS_RULE).inputs["spec"] == compile_rules(SLOS)
+
+
+def test_custom_resources_depend_on_the_release(rec: Recording) -> None:
+    release = rec.one(RELEASE)
+    for typ in (SERVICE_MONITOR, PROMETHEUS_RULE):
+        assert release.urn in rec.one(typ).dependencies
+
+
+def test_no_slos_and_no_app_make_no_custom_resources(run: Run) -> None:
+    rec = run(program(lambda: MonitoringArgs(environment="test")), mocks=MonitoringMocks())
+    assert not rec.of_type(SERVICE_MONITOR) and not rec.of_type(PROMETHEUS_RULE)
+    assert not [s for s in rec.of_type(SECRET) if s.name.endswith("receivers")]
+
+
+# --- refusals: each with nothing registered ----------------------------------------------------------
+
+
+def test_prod_without_page_receiver_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run, lambda: prod_args(page_receivers=[]), r"page_receivers = \[\] is refused: at least one receiver in prod"
+    )
+
+
+def test_unknown_severity_alias_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run, lambda: prod_args(severity_aliases={"critical": "urgent"}), r"severity_aliases\['critical'\] = 'urgent'"
+    )
+
+
+def test_retention_size_larger_than_the_volume_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run,
+        lambda: prod_args(prometheus_retention_size="50GB", prometheus_volume_gb=50),
+        r"prometheus_retention_size = '50GB' is refused: at most 45GB, 90% of the 50 GiB volume",
+    )
+
+
+def test_prod_without_heartbeat_is_refused_as_a_null_route(run: Run) -> None:
+    refused_with_nothing_registered(run, lambda: prod_args(heartbeat_receiver=None), r"heartbeat_receiver = None")
+
+
+def test_bad_chart_version_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(run, lambda: prod_args(chart_version="^65.0"), r"chart_version = '\^65.0'")
+
+
+def test_receiver_secret_key_without_value_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run, lambda: prod_args(receiver_secrets={}), r"receiver 'oncall' secret_ref = 'pagerduty-routing-key'"
+    )
+
+
+def test_route_to_unknown_receiver_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"ticket_receivers = 'jira' is refused: a name from receivers"):
+        prod_config(ticket_receivers=["jira"])
+
+
+def test_null_route_in_prod_is_refused() -> None:
+    config = prod_config()
+    config["receivers"].append({"name": "drop"})
+    config["route"]["routes"][1]["receiver"] = "drop"
+    with pytest.raises(HardstackError, match=r"alertmanager route default > severity=~\"page\|critical\" = 'drop'"):
+        refuse_null_routes(config, "prod")
+    refuse_null_routes(config, "test")
+
+
+def test_null_default_route_in_prod_is_refused() -> None:
+    config = alertmanager_config(environment="test")
+    with pytest.raises(HardstackError, match=r"alertmanager route default = 'blackhole'"):
+        refuse_null_routes(config, "prod", "alertmanager route")
+
+
+@pytest.mark.parametrize("severity", ["critical", "Page", ""])
+def test_unknown_severity_in_routing_setting_is_refused(severity: str) -> None:
+    with pytest.raises(HardstackError, match=r"hardstack:alertRoutes key = .* is refused: one of page, ticket"):
+        validate_routing({severity: ["oncall"]}, "hardstack:alertRoutes")
+
+
+def test_routing_setting_fills_missing_severities() -> None:
+    assert validate_routing({"page": ["oncall"]}) == {"page": ("oncall",), "ticket": ()}
+
+
+@pytest.mark.parametrize("aliases", [{"page": "ticket"}, {"Critical!": "page"}])
+def test_alias_keys_that_are_not_other_severities_are_refused(aliases: dict[str, str]) -> None:
+    with pytest.raises(HardstackError, match="severity_aliases key"):
+        validate_severity_aliases(aliases)
+
+
+def test_page_receivers_refusal_names_the_setting() -> None:
+    with pytest.raises(HardstackError, match=r"hardstack:pageReceivers = \[\]"):
+        validate_page_receivers("prod", [], "hardstack:pageReceivers")
+    validate_page_receivers("test", [])
+
+
+@pytest.mark.parametrize("version", ["65", "65.1", "v65.1.0", "65.1.0-rc1", "latest", "", "~65.1.0", "065.1.0"])
+def test_chart_version_must_be_an_exact_release(version: str) -> None:
+    with pytest.raises(HardstackError, match="exact chart release"):
+        validate_chart_version(version, "hardstack:monitoringChartVersion")
+
+
+@pytest.mark.parametrize("duration", ["0", "0d", "", "15", "15 d", "1.5d", "15D", "d"])
+def test_bad_retention_duration_is_refused(duration: str) -> None:
+    with pytest.raises(HardstackError, match="prometheus_retention = "):
+        validate_prometheus_duration(duration)
+
+
+@pytest.mark.parametrize("duration", ["15d", "2w", "36h", "1y2w", "90m", "1d12h"])
+def test_prometheus_durations_pass(duration: str) -> None:
+    assert validate_prometheus_duration(duration) == duration
+
+
+@pytest.mark.parametrize("size", ["45G", "45 GB", "-1GB", "0GB", "GB", "45gb", 45])
+def test_bad_retention_size_is_refused(size: Any) -> None:
+    with pytest.raises(HardstackError, match="prometheus_retention_size = "):
+        parse_size(size)
+
+
+def test_sizes_are_base_two() -> None:
+    assert parse_size("45GB") == parse_size("45GiB") == 45 * 2**30
+    assert parse_size("1.5TB") == 3 * 2**39 and parse_size("512B") == 512
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=1, max_value=16384), st.integers(min_value=1, max_value=20000))
+def test_retention_size_is_accepted_exactly_up_to_90_percent(volume_gb: int, size_gb: int) -> None:
+    size = f"{size_gb}GB"
+    if size_gb * 10 <= volume_gb * 9:
+        assert validate_retention_size(size, volume_gb) == size
+    else:
+        with pytest.raises(HardstackError, match="headroom"):
+            validate_retention_size(size, volume_gb)
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"kind": "pagerduty", "target": ROUTING_KEY, "secret_ref": SecretRef("k")}, "target = '\\[redacted\\]'"),
+        ({"kind": "pagerduty"}, "secret_ref = None"),
+        ({"kind": "slack", "target": SLACK_URL, "secret_ref": SecretRef("k")}, "target = '\\[redacted\\]'"),
+        ({"kind": "webhook", "target": "https://user:pw@example.com/x"}, "without credentials"),
+        ({"kind": "webhook", "target": "http://example.com/x"}, "https URL"),
+        ({"kind": "email", "target": "ops@example.com"}, "smtp = None"),
+        ({"kind": "sms", "target": "+33"}, "kind = 'sms'"),
+    ],
+)
+def test_receivers_refuse_inline_secrets_and_bad_targets(kw: dict[str, Any], match: str) -> None:
+    with pytest.raises(HardstackError, match=match):
+        Receiver(name="r", **kw)
+
+
+def test_secrets_never_reach_the_rendered_values() -> None:
+    rendered = helm_values(
+        retention="15d",
+        retention_size="45GB",
+        volume_gb=50,
+        storage_class_name="gp3",
+        alertmanager=prod_config(),
+        alertmanager_secrets=["alertmanager-receivers"],
+    )
+    text = json.dumps(rendered)
+    assert "_file" in text and ROUTING_KEY not in text and 'password":' not in text.lower()
