@@ -1,0 +1,672 @@
+"""A hardened web workload on any conformant cluster, with its own migration, scaling and network rules.
+
+Creates in the app's namespace: k8s.core.v1.ServiceAccount (no token mounted),
+k8s.batch.v1.Job (the migration, when there is one, run to completion before the rollout),
+k8s.apps.v1.Deployment (non-root, read-only root, no capabilities, RuntimeDefault seccomp, zero
+downtime rolling updates, spread across zones), k8s.core.v1.Service (ports `http` and `metrics`),
+k8s.networking.v1.Ingress, k8s.autoscaling.v2.HorizontalPodAutoscaler (CPU),
+k8s.policy.v1.PodDisruptionBudget and k8s.networking.v1.NetworkPolicy per allowed flow (http from
+the ingress controller, metrics from monitoring, DNS, the database CIDRs).
+
+The caller passes the Kubernetes provider through `opts` (ResourceOptions(provider=...)); nothing
+here creates or reaches for a cluster. The namespace is expected to exist (see PlatformBaseline).
+
+Migrations: Pulumi's Kubernetes provider waits for a Job to complete and fails the update when the
+Job reports the `Failed` condition (the provider's documented await logic for batch/v1 Job; it is
+skipped only by the `pulumi.com/skipAwait` annotation, which is never set here). The Deployment
+depends on the Job, so a failed migration stops the release before any pod runs the new image.
+The Job keeps no `ttlSecondsAfterFinished`, so the provider can still read it after it finishes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.errors import refuse
+from components.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
+
+#: Default workload: podinfo, a small public web app that serves Prometheus metrics on its own port.
+DEFAULT_IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.2"
+PODINFO_REPOSITORY = "ghcr.io/stefanprodan/podinfo"
+#: The monitoring contract: ServiceMonitors select `NAME_LABEL: <app name>` and scrape this port name.
+METRICS_PORT_NAME = "metrics"
+HTTP_PORT_NAME = "http"
+NAME_LABEL = "app.kubernetes.io/name"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+PART_OF = "hardstack"
+#: Non-root user and group the containers run as (above the range base images use for their users).
+RUN_AS_ID = 10001
+ENVIRONMENTS = ("test", "preprod", "prod")
+PINNED_ENVIRONMENTS = ("preprod", "prod")
+ZONE_KEY = "topology.kubernetes.io/zone"
+HOST_KEY = "kubernetes.io/hostname"
+#: Longest app name that leaves room for `-migrate-<8 hex>` in a 63-character Job name.
+MAX_NAME = 40
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REPOSITORY = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
+_QUANTITY = re.compile(
+    r"^(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
+)
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+
+
+# --- pure checks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    repository: str
+    tag: str | None
+    digest: str | None
+
+
+def parse_image(value: str, where: str = "image") -> ImageRef:
+    """Split `[registry/]repo[:tag][@sha256:<64 hex>]`; refuse anything else."""
+    if not isinstance(value, str) or not value:
+        raise refuse(where, value, "an image reference such as ghcr.io/org/app:1.2.3 or repo@sha256:<64 hex>")
+    name, _, digest = value.partition("@")
+    if digest and not _DIGEST.match(digest):
+        raise refuse(where, value, "a digest written sha256:<64 lowercase hex>")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = name[colon + 1 :] if colon > slash else None
+    repository = name[:colon] if tag is not None else name
+    if tag is not None and not _TAG.match(tag):
+        raise refuse(where, value, "a tag of letters, digits, '_', '.' or '-' (up to 128)")
+    if not _REPOSITORY.match(repository):
+        raise refuse(where, value, "a repository of lowercase path components, optionally behind a registry host")
+    return ImageRef(repository, tag, digest or None)
+
+
+def validate_image(value: str, environment: str, where: str = "image") -> ImageRef:
+    """An image pinned by tag or digest; `latest` only outside preprod and prod, unless a digest pins it."""
+    ref = parse_image(value, where)
+    if ref.tag is None and ref.digest is None:
+        raise refuse(where, value, "a pinned image: add a version tag (repo:1.2.3) or a digest (repo@sha256:...)")
+    if ref.tag == "latest" and ref.digest is None and environment in PINNED_ENVIRONMENTS:
+        raise refuse(where, value, f"a version tag or digest in {environment}: 'latest' moves under a running release")
+    return ref
+
+
+def parse_quantity(value: str, where: str) -> Decimal:
+    """A Kubernetes resource quantity (`100m`, `0.5`, `128Mi`, `1e3`) as a number; refuse others and zero."""
+    match = _QUANTITY.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise refuse(where, value, "a Kubernetes quantity such as 250m or 0.5 (CPU), 128Mi or 1Gi (memory)")
+    number = Decimal(match["number"])
+    suffix = match["suffix"] or ""
+    if suffix in _BINARY:
+        amount = number * (Decimal(1024) ** _BINARY[suffix])
+    elif suffix in _DECIMAL:
+        amount = number.scaleb(_DECIMAL[suffix])
+    elif suffix:
+        amount = number.scaleb(int(suffix[1:]))
+    else:
+        amount = number
+    if amount <= 0:
+        raise refuse(where, value, "a quantity above zero")
+    return amount
+
+
+def validate_replicas(replicas: int, environment: str, where: str = "replicas") -> int:
+    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
+        raise refuse(where, replicas, "a whole number, 1 or more")
+    if environment == "prod" and replicas < 2:
+        raise refuse(where, replicas, "2 or more in prod, so one pod can be drained or fail without an outage")
+    return replicas
+
+
+def validate_autoscaling_max(max_replicas: int, replicas: int, where: str = "hpa_max_replicas") -> int:
+    """The autoscaler's maximum: a whole number no smaller than its minimum (`replicas`)."""
+    if isinstance(max_replicas, bool) or not isinstance(max_replicas, int):
+        raise refuse(where, max_replicas, "a whole number")
+    if max_replicas < replicas:
+        raise refuse(where, max_replicas, f"at least replicas ({replicas}), the autoscaler's minimum")
+    return max_replicas
+
+
+def validate_environment(value: str, where: str = "environment") -> str:
+    if value not in ENVIRONMENTS:
+        raise refuse(where, value, f"one of {', '.join(ENVIRONMENTS)}")
+    return value
+
+
+def validate_port(value: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        raise refuse(where, value, "a port from 1 to 65535")
+    return value
+
+
+def validate_cidrs(cidrs: Sequence[str], where: str = "database_cidrs") -> list[str]:
+    if isinstance(cidrs, str):
+        raise refuse(where, cidrs, "a list of CIDR blocks")
+    for cidr in cidrs:
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except (TypeError, ValueError):
+            raise refuse(where, cidr, "a network CIDR such as 10.0.32.0/20 (host bits zero)") from None
+        if net.prefixlen == 0:
+            raise refuse(where, cidr, "the database subnets, never the whole address space")
+    return list(cidrs)
+
+
+def migration_suffix(image: str, command: Sequence[str]) -> str:
+    """8 hex characters that change whenever the migration's image or command does."""
+    return hashlib.sha256(json.dumps([image, list(command)]).encode()).hexdigest()[:8]
+
+
+def podinfo_command(container_port: int, metrics_port: int) -> list[str]:
+    """podinfo serves metrics only when given a metrics port (its default is none)."""
+    return ["./podinfo", f"--port={container_port}", f"--port-metrics={metrics_port}", "--level=info"]
+
+
+# --- args -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """Requests and limits for each container, as Kubernetes quantities."""
+
+    cpu_request: str = "100m"
+    """Default: 100m."""
+    cpu_limit: str = "500m"
+    """Default: 500m."""
+    memory_request: str = "128Mi"
+    """Default: 128Mi."""
+    memory_limit: str = "256Mi"
+    """Default: 256Mi."""
+
+    def __post_init__(self) -> None:
+        for kind in ("cpu", "memory"):
+            request = parse_quantity(getattr(self, f"{kind}_request"), f"resources.{kind}_request")
+            limit = parse_quantity(getattr(self, f"{kind}_limit"), f"resources.{kind}_limit")
+            if request > limit:
+                raise refuse(
+                    f"resources.{kind}_request",
+                    getattr(self, f"{kind}_request"),
+                    f"at most the limit ({getattr(self, f'{kind}_limit')})",
+                )
+
+    def args(self) -> k8s.core.v1.ResourceRequirementsArgs:
+        return k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": self.cpu_request, "memory": self.memory_request},
+            limits={"cpu": self.cpu_limit, "memory": self.memory_limit},
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationSpec:
+    """A one-off command run to completion before each release's rollout (schema migrations)."""
+
+    image: str
+    """Image holding the migration tool; pinned like the app's image."""
+    command: Sequence[str]
+    """Command and arguments, e.g. ["./migrate", "up"]."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.command, str) or not self.command or not all(isinstance(c, str) for c in self.command):
+            raise refuse("migration.command", self.command, 'a non-empty list of strings, e.g. ["./migrate", "up"]')
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppArgs:
+    namespace: str
+    """Namespace the app runs in (created beforehand, e.g. by PlatformBaseline). Required."""
+    environment: str
+    """test, preprod or prod: prod requires 2+ replicas; preprod and prod refuse `latest`. Required."""
+    image: str = DEFAULT_IMAGE
+    """Container image, pinned by tag or digest. Default: DEFAULT_IMAGE (podinfo)."""
+    command: Sequence[str] | None = None
+    """Container command. Default: podinfo's flags for podinfo images, else the image's own."""
+    replicas: int = 2
+    """Pods at rest: the autoscaler's minimum (the Deployment leaves the count to it). Default: 2."""
+    container_port: int = 9898
+    """Port the app serves HTTP on, named `http`. Default: 9898 (podinfo)."""
+    metrics_port: int = 9797
+    """Port the app serves Prometheus metrics on, named `metrics`. Default: 9797 (podinfo)."""
+    readiness_path: str = "/readyz"
+    """HTTP path of the readiness probe. Default: /readyz (podinfo)."""
+    liveness_path: str = "/healthz"
+    """HTTP path of the liveness probe. Default: /healthz (podinfo)."""
+    resources: Resources = field(default_factory=Resources)
+    """Requests and limits. Default: cpu 100m/500m, memory 128Mi/256Mi."""
+    ingress_class: str = "nginx"
+    """IngressClass that serves the app. Default: nginx."""
+    host: str | None = None
+    """Host name the Ingress answers for. Default: none, any host."""
+    tls_secret_name: str | None = None
+    """Secret holding the host's certificate. Default: none, TLS ends in front of the ingress controller."""
+    hpa_max_replicas: int = 6
+    """Most pods the autoscaler may run; at least `replicas`. Default: 6."""
+    hpa_cpu_target: int = 70
+    """Average CPU use, in percent of requests, the autoscaler aims for (1..100). Default: 70."""
+    pdb_min_available: int | None = None
+    """Pods that voluntary evictions must leave running; below `replicas`. Default: none, see max."""
+    pdb_max_unavailable: int | None = None
+    """Pods voluntary evictions may take at once. Default: 1 (when pdb_min_available is not set)."""
+    env_from_secret: str | None = None
+    """Secret whose keys become environment variables (e.g. database credentials). Default: none."""
+    needs_service_account_token: bool = False
+    """Mount the service account token into pods (only for apps that call the Kubernetes API). Default: off."""
+    migration: MigrationSpec | None = None
+    """Migration run as a Job before the rollout. Default: none."""
+    ingress_namespace: str = "ingress-nginx"
+    """Namespace of the ingress controller, the only source allowed to the http port. Default: ingress-nginx."""
+    monitoring_namespace: str = "monitoring"
+    """Namespace of Prometheus, the only source allowed to the metrics port. Default: monitoring."""
+    database_cidrs: Sequence[str] = ()
+    """CIDRs of the database subnets the app may reach on `database_port`. Default: none."""
+    database_port: int = 5432
+    """Database port. Default: 5432 (PostgreSQL)."""
+    run_as_id: int = RUN_AS_ID
+    """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
+
+    def __post_init__(self) -> None:
+        validate_environment(self.environment)
+        validate_dns_label(self.namespace, "namespace")
+        validate_image(self.image, self.environment)
+        if self.command is not None and (isinstance(self.command, str) or not self.command):
+            raise refuse("command", self.command, "a non-empty list of strings, or None for the image's own")
+        validate_replicas(self.replicas, self.environment)
+        validate_port(self.container_port, "container_port")
+        validate_port(self.metrics_port, "metrics_port")
+        if self.metrics_port == self.container_port:
+            raise refuse("metrics_port", self.metrics_port, f"a port other than container_port ({self.container_port})")
+        for where in ("readiness_path", "liveness_path"):
+            if not _HTTP_PATH.match(getattr(self, where)):
+                raise refuse(where, getattr(self, where), "an absolute URL path such as /healthz")
+        validate_dns_subdomain(self.ingress_class, "ingress_class")
+        if self.host is not None and (len(self.host) > 253 or not _HOST.match(self.host)):
+            raise refuse("host", self.host, "a lowercase DNS name such as app.example.com")
+        if self.tls_secret_name is not None:
+            validate_dns_subdomain(self.tls_secret_name, "tls_secret_name")
+            if self.host is None:
+                raise refuse("tls_secret_name", self.tls_secret_name, "set only together with host")
+        self._check_scaling()
+        if self.env_from_secret is not None:
+            validate_dns_subdomain(self.env_from_secret, "env_from_secret")
+        if self.migration is not None:
+            validate_image(self.migration.image, self.environment, "migration.image")
+        validate_dns_label(self.ingress_namespace, "ingress_namespace")
+        validate_dns_label(self.monitoring_namespace, "monitoring_namespace")
+        validate_cidrs(self.database_cidrs)
+        validate_port(self.database_port, "database_port")
+        if isinstance(self.run_as_id, bool) or not isinstance(self.run_as_id, int) or self.run_as_id < 1:
+            raise refuse("run_as_id", self.run_as_id, "a non-root user id, 1 or more")
+
+    def _check_scaling(self) -> None:
+        validate_autoscaling_max(self.hpa_max_replicas, self.replicas)
+        if isinstance(self.hpa_cpu_target, bool) or not isinstance(self.hpa_cpu_target, int):
+            raise refuse("hpa_cpu_target", self.hpa_cpu_target, "a whole percentage from 1 to 100")
+        if not 1 <= self.hpa_cpu_target <= 100:
+            raise refuse("hpa_cpu_target", self.hpa_cpu_target, "a whole percentage from 1 to 100")
+        if self.pdb_min_available is not None and self.pdb_max_unavailable is not None:
+            raise refuse("pdb_max_unavailable", self.pdb_max_unavailable, "unset when pdb_min_available is set")
+        if self.pdb_min_available is not None and not 0 <= self.pdb_min_available < self.replicas:
+            raise refuse(
+                "pdb_min_available",
+                self.pdb_min_available,
+                f"below replicas ({self.replicas}): otherwise no pod can ever be evicted and node drains hang",
+            )
+        if self.pdb_max_unavailable is not None and self.pdb_max_unavailable < 1:
+            raise refuse("pdb_max_unavailable", self.pdb_max_unavailable, "1 or more, so node drains can proceed")
+
+    def container_command(self) -> list[str] | None:
+        if self.command is not None:
+            return list(self.command)
+        if parse_image(self.image).repository == PODINFO_REPOSITORY:
+            return podinfo_command(self.container_port, self.metrics_port)
+        return None
+
+
+def validate_app_name(name: str) -> str:
+    """A DNS-1035 label short enough for the derived Job name: the Service takes the app's name."""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not _DNS_1035.match(name):
+        raise refuse("name", name, f"a lowercase name starting with a letter, letters/digits/'-', up to {MAX_NAME}")
+    return name
+
+
+# --- pod building blocks ----------------------------------------------------------------------
+
+
+def pod_security_context(run_as_id: int = RUN_AS_ID) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=run_as_id,
+        run_as_group=run_as_id,
+        fs_group=run_as_id,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+#: The root filesystem is read-only; /tmp is the one writable place, in memory-backed scratch space.
+TMP_VOLUME = "tmp"
+
+
+def tmp_volume() -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(name=TMP_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
+
+
+def tmp_mount() -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")  # noqa: S108 - an emptyDir, not host /tmp
+
+
+def env_from(secret: str | None) -> list[k8s.core.v1.EnvFromSourceArgs] | None:
+    if secret is None:
+        return None
+    return [k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=secret, optional=False))]
+
+
+def image_pull_policy(image: str) -> str:
+    """Re-check a tag on every start (tags can move); a digest cannot change, so the node's copy will do."""
+    return "IfNotPresent" if parse_image(image).digest else "Always"
+
+
+def http_probe(path: str, period: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=path, port=HTTP_PORT_NAME),
+        period_seconds=period,
+        timeout_seconds=2,
+        failure_threshold=3,
+    )
+
+
+# --- component --------------------------------------------------------------------------------
+
+
+class App(pulumi.ComponentResource):
+    """Deployment, Service, Ingress, autoscaler, disruption budget and network rules for one app."""
+
+    service_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    migration_job_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        validate_app_name(name)
+        super().__init__("hardstack:kubernetes:App", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ns = args.namespace
+        labels = {NAME_LABEL: name, PART_OF_LABEL: PART_OF}
+        # The server selector names the component so migration pods never join the Service or the budget.
+        server = {NAME_LABEL: name, COMPONENT_LABEL: "server"}
+
+        def meta(object_name: str, extra: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels={**labels, **(extra or {})})
+
+        account = k8s.core.v1.ServiceAccount(
+            name, metadata=meta(name), automount_service_account_token=False, opts=child
+        )
+        account_name = account.metadata.name
+
+        def pod_spec(container: k8s.core.v1.ContainerArgs, **extra: object) -> k8s.core.v1.PodSpecArgs:
+            return k8s.core.v1.PodSpecArgs(
+                service_account_name=account_name,
+                automount_service_account_token=args.needs_service_account_token,
+                enable_service_links=False,
+                security_context=pod_security_context(args.run_as_id),
+                containers=[container],
+                volumes=[tmp_volume()],
+                **extra,
+            )
+
+        rollout_after: list[pulumi.Resource] = []
+        self.migration_job_name = None
+        if args.migration is not None:
+            job_name = f"{name}-migrate-{migration_suffix(args.migration.image, args.migration.command)}"
+            job = k8s.batch.v1.Job(
+                f"{name}-migrate",
+                metadata=meta(job_name, {COMPONENT_LABEL: "migration"}),
+                spec=k8s.batch.v1.JobSpecArgs(
+                    backoff_limit=2,
+                    active_deadline_seconds=600,  # within the provider's 10-minute wait for the Job
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, COMPONENT_LABEL: "migration"}),
+                        spec=pod_spec(
+                            k8s.core.v1.ContainerArgs(
+                                name="migrate",
+                                image=args.migration.image,
+                                image_pull_policy=image_pull_policy(args.migration.image),
+                                command=list(args.migration.command),
+                                env_from=env_from(args.env_from_secret),
+                                resources=args.resources.args(),
+                                security_context=container_security_context(),
+                                volume_mounts=[tmp_mount()],
+                            ),
+                            restart_policy="Never",
+                        ),
+                    ),
+                ),
+                # A Job's pod template is immutable: any other change replaces it under the same name.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
+            )
+            rollout_after.append(job)
+            self.migration_job_name = job.metadata.name
+
+        container = k8s.core.v1.ContainerArgs(
+            name="app",
+            image=args.image,
+            image_pull_policy=image_pull_policy(args.image),
+            command=args.container_command(),
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name=HTTP_PORT_NAME, container_port=args.container_port, protocol="TCP"),
+                k8s.core.v1.ContainerPortArgs(name=METRICS_PORT_NAME, container_port=args.metrics_port, protocol="TCP"),
+            ],
+            readiness_probe=http_probe(args.readiness_path, period=5),
+            liveness_probe=http_probe(args.liveness_path, period=10),
+            resources=args.resources.args(),
+            security_context=container_security_context(),
+            volume_mounts=[tmp_mount()],
+            env_from=env_from(args.env_from_secret),
+        )
+        spread = [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=1,
+                topology_key=key,
+                # Prefer, not require: a single-zone or single-node cluster must still schedule.
+                when_unsatisfiable="ScheduleAnyway",
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server),
+                match_label_keys=["pod-template-hash"],
+            )
+            for key in (ZONE_KEY, HOST_KEY)
+        ]
+        deployment = k8s.apps.v1.Deployment(
+            name,
+            metadata=meta(name, {COMPONENT_LABEL: "server"}),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # No `replicas`: the autoscaler owns the count (min = args.replicas); setting it here
+                # would scale the app back down on every update.
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+                ),
+                revision_history_limit=5,
+                progress_deadline_seconds=600,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, COMPONENT_LABEL: "server"}),
+                    spec=pod_spec(container, topology_spread_constraints=spread, termination_grace_period_seconds=30),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=rollout_after)),
+        )
+        service = k8s.core.v1.Service(
+            name,
+            metadata=meta(name),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=server,
+                ports=[
+                    k8s.core.v1.ServicePortArgs(
+                        name=HTTP_PORT_NAME, port=80, target_port=HTTP_PORT_NAME, protocol="TCP"
+                    ),
+                    k8s.core.v1.ServicePortArgs(
+                        name=METRICS_PORT_NAME, port=args.metrics_port, target_port=METRICS_PORT_NAME, protocol="TCP"
+                    ),
+                ],
+            ),
+            opts=child,
+        )
+        service_name = service.metadata.name
+        k8s.networking.v1.Ingress(
+            name,
+            metadata=meta(name),
+            spec=k8s.networking.v1.IngressSpecArgs(
+                ingress_class_name=args.ingress_class,
+                rules=[
+                    k8s.networking.v1.IngressRuleArgs(
+                        host=args.host,
+                        http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                            paths=[
+                                k8s.networking.v1.HTTPIngressPathArgs(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=k8s.networking.v1.IngressBackendArgs(
+                                        service=k8s.networking.v1.IngressServiceBackendArgs(
+                                            name=service_name,
+                                            port=k8s.networking.v1.ServiceBackendPortArgs(name=HTTP_PORT_NAME),
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
+                ],
+                tls=(
+                    [k8s.networking.v1.IngressTLSArgs(hosts=[args.host], secret_name=args.tls_secret_name)]
+                    if args.tls_secret_name is not None
+                    else None
+                ),
+            ),
+            opts=child,
+        )
+        deployment_name = deployment.metadata.name
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            name,
+            metadata=meta(name),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment_name
+                ),
+                min_replicas=args.replicas,
+                max_replicas=args.hpa_max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=args.hpa_cpu_target
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        budget = (
+            {"min_available": args.pdb_min_available}
+            if args.pdb_min_available is not None
+            else {"max_unavailable": args.pdb_max_unavailable if args.pdb_max_unavailable is not None else 1}
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            name,
+            metadata=meta(name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server),
+                # Crash-looping pods must not block node drains.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+                **budget,
+            ),
+            opts=child,
+        )
+        for policy_name, spec in network_policies(name, args, server).items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}", metadata=meta(f"{name}-{policy_name}"), spec=spec, opts=child
+            )
+
+        self.service_name = service_name
+        self.namespace = pulumi.Output.from_input(ns)
+        self.register_outputs({"service_name": self.service_name, "namespace": self.namespace})
+
+
+def network_policies(
+    name: str, args: AppArgs, server: dict[str, str]
+) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
+    """One policy per allowed flow, keyed by what it allows (stable names: reordering renames nothing)."""
+
+    def from_namespace(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+        return k8s.networking.v1.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={NAMESPACE_NAME_LABEL: namespace})
+        )
+
+    def tcp(port: int) -> k8s.networking.v1.NetworkPolicyPortArgs:
+        return k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)
+
+    servers = k8s.meta.v1.LabelSelectorArgs(match_labels=server)
+    every_pod = k8s.meta.v1.LabelSelectorArgs(match_labels={NAME_LABEL: name})  # servers and migrations
+    policies = {
+        "allow-http-from-ingress": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=servers,
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[from_namespace(args.ingress_namespace)], ports=[tcp(args.container_port)]
+                )
+            ],
+        ),
+        "allow-metrics-from-monitoring": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=servers,
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[from_namespace(args.monitoring_namespace)], ports=[tcp(args.metrics_port)]
+                )
+            ],
+        ),
+        "allow-dns": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod, policy_types=["Egress"], egress=[dns_egress_rule()]
+        ),
+    }
+    if args.database_cidrs:
+        policies["allow-database"] = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
+                        for cidr in args.database_cidrs
+                    ],
+                    ports=[tcp(args.database_port)],
+                )
+            ],
+        )
+    return policies

@@ -1,0 +1,101 @@
+"""Kubernetes manifests rebuilt from what a program registered, and checked against the real schemas.
+
+Creates no resources. `manifests_from` turns the recorded inputs of each Kubernetes custom resource
+(type tokens such as `kubernetes:apps/v1:Deployment`; the inputs hold apiVersion, kind, metadata and
+spec in the API's camelCase) back into the object the provider would send to the API server.
+`validate_manifests` checks each one against the OpenAPI schema of a pinned Kubernetes release in
+strict mode, so a misspelt or misplaced field fails a test instead of an apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any, Protocol
+
+import kubernetes_validate  # type: ignore[import-untyped]
+
+#: Kubernetes minor release the manifests are validated against (and Pod Security is pinned to).
+KUBERNETES_SCHEMA_VERSION = "1.33"
+
+#: State keys the mock runtime adds to every resource; no Kubernetes object has them at top level.
+_NOT_IN_OBJECTS = frozenset({"id", "urn", "arn", "name", "status"})
+
+
+class Recorded(Protocol):
+    """The parts of a recorded registration this module reads (see components.testing)."""
+
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+
+
+class InvalidManifest(ValueError):
+    """One or more manifests do not match the Kubernetes schema; the message lists each problem."""
+
+
+def is_kubernetes_object(type_token: str) -> bool:
+    """True for `kubernetes:<group>/<version>:<Kind>`, false for providers, Helm and YAML components."""
+    parts = type_token.split(":")
+    return len(parts) == 3 and parts[0] == "kubernetes" and "/" in parts[1]
+
+
+def manifests_from(recording: Iterable[Recorded]) -> list[dict[str, Any]]:
+    """Every Kubernetes object in `recording`, as `{apiVersion, kind, metadata, ...}`, in registration order.
+
+    An object registered without `metadata.name` gets its Pulumi name there, as the provider's
+    auto-naming starts from it.
+    """
+    manifests: list[dict[str, Any]] = []
+    for resource in recording:
+        if not resource.custom or not is_kubernetes_object(resource.type):
+            continue
+        body = {k: _plain(v) for k, v in resource.inputs.items() if k not in _NOT_IN_OBJECTS}
+        metadata = dict(body.get("metadata") or {})
+        metadata.setdefault("name", resource.name)
+        manifests.append({**body, "metadata": metadata})
+    return manifests
+
+
+def _plain(value: Any) -> Any:
+    """Whole numbers back to ints: the engine carries every number as a float (a port reads 53.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def describe(manifest: dict[str, Any]) -> str:
+    """`Kind/namespace/name`, for messages."""
+    meta = manifest.get("metadata") or {}
+    where = "/".join(p for p in (meta.get("namespace"), meta.get("name")) if p)
+    return f"{manifest.get('kind')}/{where}"
+
+
+def validate_manifests(
+    manifests: Iterable[dict[str, Any]],
+    version: str = KUBERNETES_SCHEMA_VERSION,
+    *,
+    custom_kinds: Collection[str] = (),
+) -> None:
+    """Raise `InvalidManifest` listing every manifest that fails strict validation for `version`.
+
+    Kinds in `custom_kinds` (custom resources such as ServiceMonitor, whose schemas ship with their
+    operator) are skipped; any other kind without a schema is an error, so nothing passes unchecked.
+    """
+    problems: list[str] = []
+    for manifest in manifests:
+        if manifest.get("kind") in custom_kinds:
+            continue
+        try:
+            kubernetes_validate.validate(manifest, version, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            path = ".".join(str(p) for p in err.path) or "<root>"
+            problems.append(f"{describe(manifest)}: {path}: {err.message}")
+        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.utils.VersionNotSupportedError) as err:
+            problems.append(f"{describe(manifest)}: {err.message}")
+    if problems:
+        raise InvalidManifest("\n".join(problems))
