@@ -37,7 +37,8 @@ class InvalidManifest(ValueError):
 def is_kubernetes_object(type_token: str) -> bool:
     """True for `kubernetes:<group>/<version>:<Kind>`, false for providers, Helm and YAML components."""
     parts = type_token.split(":")
-    return len(parts) == 3 and parts[0] == "kubernetes" and "/" in parts[1]
+    # Helm releases (`kubernetes:helm.sh/v3:Release`) are provider-side components, not API objects.
+    return len(parts) == 3 and parts[0] == "kubernetes" and "/" in parts[1] and not parts[1].startswith("helm.sh/")
 
 
 def manifests_from(recording: Iterable[Recorded]) -> list[dict[str, Any]]:
@@ -57,10 +58,17 @@ def manifests_from(recording: Iterable[Recorded]) -> list[dict[str, Any]]:
     return manifests
 
 
+#: The engine's marker for a secret value: `{SECRET_SIG: ..., "value": <the value>}`.
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105 - a signature key, not a secret
+
+
 def _plain(value: Any) -> Any:
-    """Whole numbers back to ints: the engine carries every number as a float (a port reads 53.0)."""
+    """Whole numbers back to ints (the engine carries every number as a float: a port reads 53.0);
+    secret wrappers unwrapped to their value."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, dict) and _SECRET_SIG in value:
+        return _plain(value.get("value"))
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

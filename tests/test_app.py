@@ -477,3 +477,22 @@ def test_image_reference_splits_into_its_parts(
     reference = repository + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
     parsed = parse_image(reference)
     assert (parsed.repository, parsed.tag, parsed.digest) == (repository, tag, digest)
+
+
+def test_manifests_skip_helm_releases_and_unwrap_secrets() -> None:
+    from components.k8s_manifests import manifests_from
+    from components.testing import RecordedResource
+
+    def recorded(type_: str, inputs: dict[str, Any]) -> RecordedResource:
+        return RecordedResource(type_, "x", "urn:x", inputs, True, "", [], False, [], False, False, [], "")
+
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "stringData": {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"k": "v"}},
+    }
+    manifests = manifests_from(
+        [recorded("kubernetes:helm.sh/v3:Release", {"chart": "c"}), recorded("kubernetes:core/v1:Secret", secret)]
+    )
+    assert manifests == [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}]
