@@ -474,7 +474,10 @@ class Cluster(pulumi.ComponentResource):
         )
 
         def addon(
-            addon_name: str, role_arn: pulumi.Input[str] | None, after: Sequence[pulumi.Resource]
+            addon_name: str,
+            role_arn: pulumi.Input[str] | None,
+            after: Sequence[pulumi.Resource],
+            configuration: dict[str, Any] | None = None,
         ) -> aws.eks.Addon:
             return aws.eks.Addon(
                 f"{name}-{addon_name}",
@@ -484,12 +487,17 @@ class Cluster(pulumi.ComponentResource):
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 service_account_role_arn=role_arn,
+                configuration_values=json.dumps(configuration) if configuration else None,
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
             )
 
         # Networking first: nodes only turn Ready once vpc-cni and kube-proxy run on them.
-        networking = [addon("vpc-cni", cni_role.arn, [cni_policy]), addon("kube-proxy", None, [])]
+        # vpc-cni enforces NetworkPolicies only when asked: the platform's default-deny relies on it.
+        networking = [
+            addon("vpc-cni", cni_role.arn, [cni_policy], {"enableNetworkPolicy": "true"}),
+            addon("kube-proxy", None, []),
+        ]
         security_group_id: pulumi.Output[str] = cluster.vpc_config.cluster_security_group_id
         groups = [
             self._node_group(

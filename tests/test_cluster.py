@@ -511,3 +511,8 @@ def test_bad_node_groups_are_refused(kw: dict[str, Any], fragment: str) -> None:
     with pytest.raises(HardstackError) as err:
         group(**kw)
     assert fragment in str(err.value)
+
+
+def test_vpc_cni_enforces_network_policies(rec: Recording) -> None:
+    cni = next(r for r in rec.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "vpc-cni")
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
