@@ -19,11 +19,16 @@ def stack_config(stack: str) -> dict[str, Any]:
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in STACKS_DIR.glob("Pulumi.*.yaml"))
         raise SystemExit(f"stack {stack!r} has no {path.name}: known stacks are {', '.join(known)}")
     data = yaml.safe_load(path.read_text()) or {}
-    config: dict[str, Any] = {}
-    for key, value in (data.get("config") or {}).items():
-        # Encrypted values cannot be read offline; a placeholder keeps the program running.
-        config[key] = "[secret]" if isinstance(value, dict) and "secure" in value else value
-    return config
+    return {key: _offline(value) for key, value in (data.get("config") or {}).items()}
+
+
+def _offline(value: Any) -> Any:
+    """Encrypted values cannot be read offline; a placeholder, at any depth, keeps the program running."""
+    if isinstance(value, dict):
+        return "[secret]" if set(value) == {"secure"} else {k: _offline(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_offline(v) for v in value]
+    return value
 
 
 def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: bool = False) -> Recording:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.errors import HardstackError
+from components.plan import build_plan
 from components.testing import RecordedResource, Recording
 from stacks.offline import STACKS, run_stack
 
@@ -72,22 +73,8 @@ def render(stack: str, rec: Recording) -> str:
 
 
 def plan_json(stack: str, rec: Recording) -> dict[str, Any]:
-    return {
-        "stack": stack,
-        "resources": [
-            {
-                "type": r.type,
-                "name": r.name,
-                "urn": r.urn,
-                "parent": r.parent,
-                "protect": r.protect,
-                "dependencies": r.dependencies,
-                "inputs": r.inputs,
-            }
-            for r in rec
-        ],
-        "outputs": {k: ("[secret]" if k in rec.secret_outputs else v) for k, v in rec.outputs.items()},
-    }
+    """The plan file: every resource with its options and inputs, secrets masked."""
+    return build_plan(stack, rec)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,19 @@
 """The stack program: settings -> components -> exports.
 
-Security groups created here are the ones later components attach to: `lb` (internet-facing load
-balancer), `app` (fleet and cluster workloads) and `data` (databases).
+Stages, each a function of the settings and what earlier stages built:
+network and security groups (`lb` internet-facing, `app` hosts and workloads, `data` databases),
+the VM fleet behind the load balancer, the data tier, the Kubernetes cluster with the platform
+baseline and the application, and supervision (CloudWatch alarms, Prometheus on the cluster).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components import (
     AwsContext,
@@ -21,37 +27,86 @@ from components import (
     SecurityGroup,
     SecurityGroupArgs,
 )
+from components.alarms import (
+    AlarmThresholds,
+    AlbMetrics,
+    AlertTopic,
+    AlertTopicArgs,
+    Dashboard,
+    DashboardArgs,
+    FleetMetrics,
+    RdsMetrics,
+    ServiceAlarms,
+    ServiceAlarmsArgs,
+    cloudwatch_alarms_key_statement,
+)
 from components.ansible import render_inventory
+from components.app import App, AppArgs, MigrationSpec
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
+from components.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
 from components.fleet import Fleet, FleetArgs
 from components.kms import autoscaling_service_statements, logs_service_statement
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from stacks.settings import APP_SERVICE, Settings, load_settings
+from components.monitoring import Monitoring, MonitoringArgs
+from components.platform import PlatformBaseline, PlatformBaselineArgs
+from components.slo import SLO
+from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
+
+#: The Kubernetes Secret holding the database connection; the app reads it as environment.
+DB_SECRET_NAME = "database"  # noqa: S105 - the name of a Secret object, not a secret
 
 
-def build(settings: Settings) -> dict[str, object]:
-    """Compose the stack from validated settings; return what it exports."""
+@dataclass
+class Base:
+    """What every later stage builds on."""
+
+    settings: Settings
+    stack: str
+    context: AwsContext
+    opts: pulumi.ResourceOptions
+    provider: aws.Provider
+    network: Network
+    groups: dict[str, SecurityGroup]
+    keys: dict[str, EncryptionKey]
+
+    def key(self, name: str, description: str, statements: list[dict[str, Any]] | None = None) -> EncryptionKey:
+        key = EncryptionKey(
+            name,
+            EncryptionKeyArgs(
+                context=self.context,
+                description=f"hardstack {self.stack}: {description}",
+                service_statements=statements or [],
+                protect=self.settings.protect,
+            ),
+            self.opts,
+        )
+        self.keys[name] = key
+        return key
+
+
+def app_slo(settings: Settings) -> SLO:
+    """The application's availability objective: non-5xx responses over all responses."""
+    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}"'
+    return SLO(
+        APP_SERVICE,
+        settings.app_slo_objective,
+        error_query=f'http_request_duration_seconds_count{{{selector}, status=~"5.."}}',
+        total_query=f"http_request_duration_seconds_count{{{selector}}}",
+        description="Requests served without a server error",
+    )
+
+
+def build_network(settings: Settings) -> Base:
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    tags = settings.base_tags(project, stack)
     provider = aws.Provider(
-        "aws",
-        region=settings.region,
-        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        "aws", region=settings.region, default_tags=aws.ProviderDefaultTagsArgs(tags=settings.base_tags(project, stack))
     )
     opts = pulumi.ResourceOptions(provider=provider)
     context = AwsContext.lookup(settings.region, pulumi.InvokeOptions(provider=provider))
-
-    logs_key = EncryptionKey(
-        "logs",
-        EncryptionKeyArgs(
-            context=context,
-            description=f"hardstack {stack}: CloudWatch log groups",
-            service_statements=[logs_service_statement(context)],
-            protect=settings.protect,
-        ),
-        opts,
-    )
-    network = Network(
+    base = Base(settings, stack, context, opts, provider, None, {}, {})  # type: ignore[arg-type]
+    logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
+    base.network = network = Network(
         "net",
         NetworkArgs(
             context=context,
@@ -65,9 +120,7 @@ def build(settings: Settings) -> dict[str, object]:
         ),
         opts,
     )
-
     extra = {target: [r.flow() for r in settings.extra_ingress if r.to == target] for target in ("lb", "app", "data")}
-    app_port = Port.tcp(settings.app_port)
     lb = SecurityGroup(
         "lb",
         SecurityGroupArgs(
@@ -86,8 +139,8 @@ def build(settings: Settings) -> dict[str, object]:
         SecurityGroupArgs(
             vpc_id=network.vpc_id,
             description="application hosts and workloads",
-            # Package repositories, SSM and AWS APIs are all HTTPS.
             egress=[
+                # Package repositories, SSM and AWS APIs are all HTTPS.
                 Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS to AWS APIs, SSM and package repositories"),
                 *(r.flow() for r in settings.extra_egress),
             ],
@@ -100,26 +153,22 @@ def build(settings: Settings) -> dict[str, object]:
         SecurityGroupArgs(vpc_id=network.vpc_id, description="databases, no egress", ingress=extra["data"]),
         opts,
     )
-    app.allow_from(lb, app_port, "load balancer to the application port")
+    app.allow_from(lb, Port.tcp(settings.app_port), "load balancer to the application port")
     data.allow_from(app, Port.POSTGRES, "application to PostgreSQL")
+    base.groups = {"lb": lb, "app": app, "data": data}
+    return base
 
-    volumes_key = EncryptionKey(
-        "volumes",
-        EncryptionKeyArgs(
-            context=context,
-            description=f"hardstack {stack}: EBS volumes of the fleet",
-            service_statements=autoscaling_service_statements(context),
-            protect=settings.protect,
-        ),
-        opts,
-    )
+
+def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
+    settings, context, opts = base.settings, base.context, base.opts
+    volumes_key = base.key("volumes", "EBS volumes", autoscaling_service_statements(context))
     alb = LoadBalancer(
         "web",
         LoadBalancerArgs(
             context=context,
-            vpc_id=network.vpc_id,
-            subnet_ids=network.subnet_ids["public"],
-            security_group_id=lb.id,
+            vpc_id=base.network.vpc_id,
+            subnet_ids=base.network.subnet_ids["public"],
+            security_group_id=base.groups["lb"].id,
             app_port=settings.app_port,
             certificate_arn=settings.certificate_arn,
             allow_plain_http=settings.environment == "test",
@@ -134,8 +183,8 @@ def build(settings: Settings) -> dict[str, object]:
         "app",
         FleetArgs(
             context=context,
-            subnet_ids=network.subnet_ids["private"],
-            security_group_ids=[app.id],
+            subnet_ids=base.network.subnet_ids["private"],
+            security_group_ids=[base.groups["app"].id],
             image_id=settings.fleet_image_id,
             instance_type=settings.fleet_instance_type,
             min_size=settings.fleet_min_size,
@@ -160,11 +209,212 @@ def build(settings: Settings) -> dict[str, object]:
             region=settings.region, environment=settings.environment, role=APP_SERVICE, ssm_bucket=bucket
         )
     )
+    return alb, fleet, inventory
 
+
+def build_data(base: Base) -> Database:
+    settings = base.settings
+    data_key = base.key("data", "database storage, Performance Insights and the master secret")
+    return Database(
+        "main",
+        DatabaseArgs(
+            context=base.context,
+            subnet_ids=base.network.subnet_ids["isolated"],
+            security_group_ids=[base.groups["data"].id],
+            kms_key_arn=data_key.arn,
+            log_key_arn=base.keys["logs"].arn,
+            environment=settings.environment,
+            engine_version=settings.db_engine_version,
+            instance_class=settings.db_instance_class,
+            allocated_storage_gb=settings.db_allocated_storage_gb,
+            max_allocated_storage_gb=settings.db_max_allocated_storage_gb,
+            multi_az=settings.db_multi_az,
+            backup_retention_days=settings.db_backup_retention_days,
+            deletion_protection=settings.db_deletion_protection,
+            snapshot_identifier=settings.db_snapshot_identifier,
+            log_retention_days=settings.log_retention_days,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
+
+
+def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
+    settings = base.settings
+    if settings.cluster_mode == "existing":
+        existing = ExistingCluster(
+            "cluster", ExistingClusterArgs(kubeconfig=pulumi.Output.secret(settings.kubeconfig or "")), base.opts
+        )
+        return existing.provider, None
+    secrets_key = base.key("eks-secrets", "Kubernetes secrets")
+    cluster = Cluster(
+        "eks",
+        ClusterArgs(
+            context=base.context,
+            version=settings.cluster_version,
+            vpc_id=base.network.vpc_id,
+            subnet_ids=base.network.subnet_ids["private"],
+            environment=settings.environment,
+            secrets_key_arn=secrets_key.arn,
+            volume_key_arn=base.keys["volumes"].arn,
+            log_key_arn=base.keys["logs"].arn,
+            log_retention_days=settings.log_retention_days,
+            admin_role_arns=settings.cluster_admin_role_arns,
+            readonly_role_arns=settings.cluster_readonly_role_arns,
+            kubeconfig_role_arn=settings.cluster_kubeconfig_role_arn,
+            endpoint_public_access=settings.cluster_endpoint_public_access,
+            public_access_cidrs=settings.cluster_public_access_cidrs,
+            node_groups=[
+                NodeGroupSpec(
+                    name="general",
+                    instance_types=settings.cluster_node_instance_types,
+                    min_size=settings.cluster_node_min_size,
+                    max_size=settings.cluster_node_max_size,
+                    desired_size=settings.cluster_node_desired_size,
+                )
+            ],
+            node_security_group_ids=[base.groups["app"].id],
+            addon_versions=settings.cluster_addon_versions,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
+    return cluster.provider, cluster
+
+
+def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App:
+    settings = base.settings
+    k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
+    baseline = PlatformBaseline(
+        "platform",
+        PlatformBaselineArgs(
+            namespaces=[APP_NAMESPACE], volume_kms_key_arn=base.keys["volumes"].arn, protect=settings.protect
+        ),
+        k8s_opts,
+    )
+    credentials = DatabaseCredentialsSecret(
+        "db-credentials",
+        DatabaseCredentialsSecretArgs(
+            master_user_secret_arn=db.master_user_secret_arn,
+            address=db.address,
+            port=db.port,
+            database=db.database_name,
+            username=db.username,
+            namespace=APP_NAMESPACE,
+            secret_name=DB_SECRET_NAME,
+        ),
+        pulumi.ResourceOptions(providers=[base.provider, k8s_provider], depends_on=[baseline]),
+    )
+    migration = (
+        MigrationSpec(image=settings.app_image, command=settings.app_migration_command)
+        if settings.app_migration_command
+        else None
+    )
+    return App(
+        APP_SERVICE,
+        AppArgs(
+            namespace=APP_NAMESPACE,
+            environment=settings.environment,
+            image=settings.app_image,
+            replicas=settings.app_replicas,
+            hpa_max_replicas=settings.app_max_replicas,
+            ingress_class=settings.ingress_class,
+            host=settings.app_host,
+            env_from_secret=DB_SECRET_NAME,
+            migration=migration,
+            database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+        ),
+        pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
+    )
+
+
+def build_supervision(
+    base: Base, alb: LoadBalancer, fleet: Fleet, db: Database, k8s_provider: k8s.Provider | None
+) -> AlertTopic:
+    settings, context = base.settings, base.context
+    alerts_key = base.key("alerts", "alert topic", [cloudwatch_alarms_key_statement(context)])
+    alerts = AlertTopic(
+        "alerts",
+        AlertTopicArgs(
+            context=context,
+            kms_key_arn=alerts_key.arn,
+            environment=settings.environment,
+            subscriptions=settings.subscriptions(),
+        ),
+        base.opts,
+    )
+    thresholds = AlarmThresholds.for_environment(settings.environment)
+    thresholds = AlarmThresholds(**{**vars(thresholds), "period_seconds": settings.alarm_period_seconds})
+    watched_fleet = FleetMetrics(asg_name=fleet.group_name)
+    watched_alb = AlbMetrics(load_balancer=alb.arn_suffix, target_group=alb.target_group_arn_suffix)
+    watched_db = RdsMetrics(db_instance_identifier=db.identifier)
+    ServiceAlarms(
+        "app",
+        ServiceAlarmsArgs(
+            topic_arn=alerts.arn,
+            environment=settings.environment,
+            thresholds=thresholds,
+            fleet=watched_fleet,
+            alb=watched_alb,
+            rds=watched_db,
+            failed_deliveries_topic_name=alerts.name,
+            slos=[app_slo(settings)],
+        ),
+        base.opts,
+    )
+    Dashboard(
+        "app",
+        DashboardArgs(
+            context=context,
+            environment=settings.environment,
+            thresholds=thresholds,
+            fleet=watched_fleet,
+            alb=watched_alb,
+            rds=watched_db,
+        ),
+        base.opts,
+    )
+    if k8s_provider is not None:
+        Monitoring(
+            "monitoring",
+            MonitoringArgs(
+                environment=settings.environment,
+                chart_version=settings.monitoring_chart_version,
+                prometheus_retention=settings.prometheus_retention,
+                prometheus_retention_size=settings.prometheus_retention_size,
+                prometheus_volume_gb=settings.prometheus_volume_gb,
+                storage_class_name="gp3-encrypted",
+                receivers=settings.receivers(),
+                receiver_secrets={k: pulumi.Output.secret(v) for k, v in settings.alert_secrets.items()},
+                page_receivers=settings.alert_routes.get("page", ()),
+                ticket_receivers=settings.alert_routes.get("ticket", ()),
+                heartbeat_receiver=settings.heartbeat_receiver,
+                slos=[app_slo(settings)],
+                app_name=APP_SERVICE,
+                app_namespace=APP_NAMESPACE,
+                protect=settings.protect,
+            ),
+            pulumi.ResourceOptions(provider=k8s_provider),
+        )
+    return alerts
+
+
+def build(settings: Settings) -> dict[str, object]:
+    """Compose the stack from validated settings; return what it exports."""
+    base = build_network(settings)
+    alb, fleet, inventory = build_fleet(base)
+    db = build_data(base)
+    exports: dict[str, object] = {}
+    k8s_provider: k8s.Provider | None = None
+    if settings.cluster_mode != "none":
+        k8s_provider, cluster = build_cluster(base)
+        app = build_workloads(base, k8s_provider, db)
+        exports["appNamespace"] = app.namespace
+        if cluster is not None:
+            exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}
+    alerts = build_supervision(base, alb, fleet, db, k8s_provider)
+    network = base.network
     return {
-        "albDnsName": alb.dns_name,
-        "fleetGroupName": fleet.group_name,
-        "ansibleInventory": inventory,
         "environment": settings.environment,
         "region": settings.region,
         "vpcId": network.vpc_id,
@@ -172,8 +422,15 @@ def build(settings: Settings) -> dict[str, object]:
         "subnetIds": network.subnet_ids,
         "routeTableIds": network.route_table_ids,
         "addressPlan": network.plan.as_dict(),
-        "securityGroupIds": {"lb": lb.id, "app": app.id, "data": data.id},
-        "logsKeyArn": logs_key.arn,
+        "securityGroupIds": {name: group.id for name, group in base.groups.items()},
+        "logsKeyArn": base.keys["logs"].arn,
+        "albDnsName": alb.dns_name,
+        "fleetGroupName": fleet.group_name,
+        "ansibleInventory": inventory,
+        "dbEndpoint": db.endpoint,
+        "dbSecretArn": db.master_user_secret_arn,
+        "alertTopicArn": alerts.arn,
+        **exports,
     }
 
 

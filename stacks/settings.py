@@ -15,59 +15,95 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from components.addressing import validate_az_count, validate_vpc_cidr
+from components.alarms import Subscription, parse_subscription
+from components.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
+from components.cluster import (
+    role_name_of,
+    validate_addon_versions,
+    validate_existing_kubeconfig,
+    validate_public_access,
+    validate_version,
+)
 from components.context import validate_region
+from components.database import (
+    validate_backup_retention,
+    validate_engine_version,
+    validate_instance_class,
+    validate_snapshot_identifier,
+    validate_storage,
+)
 from components.errors import HardstackError, refuse
 from components.fleet import validate_image_id, validate_instance_type, validate_sizes
 from components.load_balancer import validate_certificate_arn
+from components.monitoring import (
+    CHART_VERSION,
+    Receiver,
+    SecretRef,
+    validate_chart_version,
+    validate_page_receivers,
+    validate_prometheus_duration,
+    validate_retention_size,
+    validate_routing,
+    validate_volume_gb,
+)
 from components.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
 from components.rules import Flow, Peer, Port
+from components.slo import SLO, validate_alarm_period
 from components.userdata import NODE_EXPORTER_PORT, render_cloud_init
 
 NAMESPACE = "hardstack"
 Environment = Literal["test", "preprod", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("test", "preprod", "prod")
 TargetGroup = Literal["lb", "app", "data"]
-#: Service name and inventory role of the fleet's application.
+ClusterMode = Literal["managed", "existing", "none"]
+#: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
 APP_SERVICE = "app"
+APP_NAMESPACE = "app"
 
-#: What differs between environments, in one table. Keys are the settings' config names.
+#: Add-on versions for the pinned Kubernetes version; refresh with
+#: `aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>`.
+ADDON_VERSIONS = {
+    "vpc-cni": "v1.19.5-eksbuild.1",
+    "coredns": "v1.12.1-eksbuild.2",
+    "kube-proxy": "v1.33.0-eksbuild.2",
+    "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+}
+
+# What differs between environments, in one table: config key -> (test, preprod, prod).
+# fmt: off
+_PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
+    "azCount":                   (2,              2,               3),
+    "natStrategy":               ("single",       "single",        "per_az"),
+    "logRetentionDays":          (14,             90,              365),
+    "protect":                   (False,          False,           True),
+    "fleetInstanceType":         ("t3.micro",     "t3.small",      "m7i.large"),
+    "fleetMinSize":              (1,              2,               3),
+    "fleetMaxSize":              (2,              4,               9),
+    "fleetDesiredCapacity":      (1,              2,               3),
+    "albDeletionProtection":     (False,          False,           True),
+    "albAccessLogs":             (False,          True,            True),
+    "clusterVersion":            ("1.33",         "1.33",          "1.33"),
+    "clusterNodeInstanceTypes":  (["t3.large"],   ["m6i.large"],   ["m6i.large", "m6a.large"]),
+    "clusterNodeMinSize":        (1,              2,               3),
+    "clusterNodeMaxSize":        (3,              4,               9),
+    "clusterNodeDesiredSize":    (2,              2,               3),
+    "appReplicas":               (1,              2,               3),
+    "appMaxReplicas":            (3,              4,               10),
+    "dbInstanceClass":           ("db.t4g.micro", "db.t4g.medium", "db.m7g.large"),
+    "dbAllocatedStorageGb":      (20,             50,              100),
+    "dbMaxAllocatedStorageGb":   (50,             200,             1000),
+    "dbMultiAz":                 (False,          False,           True),
+    "dbBackupRetentionDays":     (1,              7,               30),
+    "dbDeletionProtection":      (False,          True,            True),
+    "prometheusRetention":       ("3d",           "7d",            "15d"),
+    "prometheusVolumeGb":        (10,             20,              50),
+    "prometheusRetentionSize":   ("8GB",          "18GB",          "45GB"),
+    "alarmPeriodSeconds":        (300,            60,              60),
+    "appSloObjective":           ("0.99",         "0.995",         "0.999"),
+}
+# fmt: on
 PROFILES: dict[Environment, dict[str, Any]] = {
-    "test": {
-        "azCount": 2,
-        "natStrategy": "single",
-        "logRetentionDays": 14,
-        "protect": False,
-        "fleetInstanceType": "t3.micro",
-        "fleetMinSize": 1,
-        "fleetMaxSize": 2,
-        "fleetDesiredCapacity": 1,
-        "albDeletionProtection": False,
-        "albAccessLogs": False,
-    },
-    "preprod": {
-        "azCount": 2,
-        "natStrategy": "single",
-        "logRetentionDays": 90,
-        "protect": False,
-        "fleetInstanceType": "t3.small",
-        "fleetMinSize": 2,
-        "fleetMaxSize": 4,
-        "fleetDesiredCapacity": 2,
-        "albDeletionProtection": False,
-        "albAccessLogs": True,
-    },
-    "prod": {
-        "azCount": 3,
-        "natStrategy": "per_az",
-        "logRetentionDays": 365,
-        "protect": True,
-        "fleetInstanceType": "m7i.large",
-        "fleetMinSize": 3,
-        "fleetMaxSize": 9,
-        "fleetDesiredCapacity": 3,
-        "albDeletionProtection": True,
-        "albAccessLogs": True,
-    },
+    env: {key: values[i] for key, values in _PROFILE_TABLE.items()} for i, env in enumerate(ENVIRONMENTS)
 }
 
 
@@ -136,6 +172,70 @@ class Settings(_Model):
     alb_deletion_protection: bool
     alb_access_logs: bool
     """Load balancer deletion protection and access logs. Default: profile (on in prod)."""
+
+    cluster_mode: ClusterMode = "managed"
+    """managed: an EKS cluster here; existing: any cluster from `hardstack:kubeconfig`; none: no Kubernetes."""
+    cluster_version: str
+    cluster_node_instance_types: tuple[str, ...]
+    cluster_node_min_size: int
+    cluster_node_max_size: int
+    cluster_node_desired_size: int
+    """Kubernetes version and node group. Default: profile."""
+    cluster_endpoint_public_access: bool = False
+    cluster_public_access_cidrs: tuple[str, ...] = ()
+    """Public API endpoint, only for the listed CIDRs (never the internet in prod). Default: private only."""
+    cluster_admin_role_arns: tuple[str, ...] = ()
+    cluster_readonly_role_arns: tuple[str, ...] = ()
+    """IAM roles granted cluster admin / read-only. Admins are required in managed mode."""
+    cluster_kubeconfig_role_arn: str | None = None
+    """Role the exported kubeconfig assumes. Default: the caller's identity."""
+    cluster_addon_versions: dict[str, str] = Field(default_factory=lambda: dict(ADDON_VERSIONS))
+    """Pinned EKS add-on versions. Default: ADDON_VERSIONS."""
+    kubeconfig: str | None = Field(default=None, repr=False)
+    """Secret kubeconfig of an existing cluster (`cluster_mode: existing`)."""
+
+    app_image: str = DEFAULT_IMAGE
+    """Image released to the cluster, with tag or digest (`latest` refused outside test). CI sets it."""
+    app_replicas: int
+    app_max_replicas: int
+    """Replicas (at least 2 in prod) and the autoscaler's ceiling. Default: profile."""
+    app_migration_command: tuple[str, ...] = ()
+    """Command of the migration Job run before each rollout. Default: none, no Job."""
+    ingress_class: str = "nginx"
+    """Ingress class of the cluster's ingress controller. Default: nginx."""
+    app_host: str | None = None
+    """Host name of the application's Ingress. Default: none (any host)."""
+    app_slo_objective: str
+    """Availability objective of the application (good requests / all), e.g. "0.999". Default: profile."""
+
+    db_engine_version: str = "16"
+    db_instance_class: str
+    db_allocated_storage_gb: int
+    db_max_allocated_storage_gb: int
+    db_multi_az: bool
+    db_backup_retention_days: int
+    db_deletion_protection: bool
+    """PostgreSQL. Default: profile (multi-AZ, 30-day backups and deletion protection in prod)."""
+    db_snapshot_identifier: str | None = None
+    """Create the database from this snapshot (preprod from a prod snapshot). Default: empty database."""
+
+    alert_subscriptions: tuple[dict[str, str], ...] = ()
+    """SNS subscriptions `[{protocol, endpoint}]` of the alert topic. At least one in prod."""
+    alarm_period_seconds: int
+    """CloudWatch alarm period, a multiple of 60. Default: profile."""
+    monitoring_chart_version: str = CHART_VERSION
+    prometheus_retention: str
+    prometheus_volume_gb: int
+    prometheus_retention_size: str
+    """kube-prometheus-stack chart and Prometheus storage. Default: profile."""
+    alert_receivers: tuple[dict[str, str], ...] = ()
+    """Alertmanager receivers `[{name, kind, target, secretKey}]`; secrets come from `alertSecrets`."""
+    alert_routes: dict[str, list[str]] = Field(default_factory=dict)
+    """Severity -> receiver names, e.g. `{page: [oncall], ticket: [tickets]}`. A page receiver is required in prod."""
+    heartbeat_receiver: str | None = None
+    """Receiver of the always-firing Watchdog alert. Required in prod."""
+    alert_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
+    """Secret config: receiver secret key -> value (PagerDuty routing key, Slack webhook URL)."""
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags added to every resource. Default: none beyond hardstack's own."""
 
@@ -192,6 +292,62 @@ class Settings(_Model):
     def _certificate(cls, v: str | None) -> str | None:
         return None if v is None else validate_certificate_arn(v, "hardstack:certificateArn")
 
+    @field_validator("cluster_version")
+    @classmethod
+    def _cluster_version(cls, v: str) -> str:
+        return validate_version(v, "hardstack:clusterVersion")
+
+    @field_validator("cluster_node_instance_types")
+    @classmethod
+    def _node_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise refuse("hardstack:clusterNodeInstanceTypes", [], "at least one instance type")
+        for i, t in enumerate(v):
+            validate_instance_type(t, f"hardstack:clusterNodeInstanceTypes[{i}]")
+        return v
+
+    @field_validator("cluster_addon_versions")
+    @classmethod
+    def _addons(cls, v: dict[str, str]) -> dict[str, str]:
+        return dict(validate_addon_versions(v, "hardstack:clusterAddonVersions"))
+
+    @field_validator("db_engine_version")
+    @classmethod
+    def _db_version(cls, v: str) -> str:
+        validate_engine_version(v, "hardstack:dbEngineVersion")
+        return v
+
+    @field_validator("db_instance_class")
+    @classmethod
+    def _db_class(cls, v: str) -> str:
+        return validate_instance_class(v, "hardstack:dbInstanceClass")
+
+    @field_validator("db_snapshot_identifier")
+    @classmethod
+    def _db_snapshot(cls, v: str | None) -> str | None:
+        return None if v is None else validate_snapshot_identifier(v, "hardstack:dbSnapshotIdentifier")
+
+    @field_validator("alarm_period_seconds")
+    @classmethod
+    def _alarm_period(cls, v: int) -> int:
+        validate_alarm_period(v, "hardstack:alarmPeriodSeconds")
+        return v
+
+    @field_validator("monitoring_chart_version")
+    @classmethod
+    def _chart(cls, v: str) -> str:
+        return validate_chart_version(v, "hardstack:monitoringChartVersion")
+
+    @field_validator("prometheus_retention")
+    @classmethod
+    def _retention_time(cls, v: str) -> str:
+        return validate_prometheus_duration(v, "hardstack:prometheusRetention")
+
+    @field_validator("prometheus_volume_gb")
+    @classmethod
+    def _volume(cls, v: int) -> int:
+        return validate_volume_gb(v, "hardstack:prometheusVolumeGb")
+
     @model_validator(mode="after")
     def _checks(self) -> Settings:
         for i, rule in enumerate(self.extra_ingress):
@@ -220,6 +376,9 @@ class Settings(_Model):
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: {self.environment} serves HTTPS only"
             )
+        self._check_cluster()
+        self._check_app_and_data()
+        self._check_supervision()
         if self.environment == "prod":
             if self.fleet_min_size < self.az_count:
                 raise refuse(
@@ -232,6 +391,85 @@ class Settings(_Model):
             if not self.flow_logs:
                 raise refuse("hardstack:flowLogs", False, "prod keeps VPC flow logs on")
         return self
+
+    def _check_cluster(self) -> None:
+        if self.cluster_mode == "existing":
+            validate_existing_kubeconfig(self.kubeconfig, "hardstack:kubeconfig")
+        if self.cluster_mode != "managed":
+            return
+        validate_sizes(
+            self.cluster_node_min_size,
+            self.cluster_node_max_size,
+            self.cluster_node_desired_size,
+            ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
+        )
+        validate_public_access(
+            self.cluster_endpoint_public_access,
+            self.cluster_public_access_cidrs,
+            self.environment,
+            "hardstack:clusterPublicAccessCidrs",
+        )
+        if not self.cluster_admin_role_arns:
+            raise refuse(
+                "hardstack:clusterAdminRoleArns", [], "at least one IAM role ARN: the creator gets no admin access"
+            )
+        for key, arns in (
+            ("clusterAdminRoleArns", self.cluster_admin_role_arns),
+            ("clusterReadonlyRoleArns", self.cluster_readonly_role_arns),
+        ):
+            for i, arn in enumerate(arns):
+                role_name_of(arn, f"hardstack:{key}[{i}]")
+
+    def _check_app_and_data(self) -> None:
+        validate_image(self.app_image, self.environment, "hardstack:appImage")
+        validate_replicas(self.app_replicas, self.environment, "hardstack:appReplicas")
+        validate_autoscaling_max(self.app_max_replicas, self.app_replicas, "hardstack:appMaxReplicas")
+        validate_storage(
+            self.db_allocated_storage_gb,
+            self.db_max_allocated_storage_gb,
+            ("hardstack:dbAllocatedStorageGb", "hardstack:dbMaxAllocatedStorageGb"),
+        )
+        validate_backup_retention(self.db_backup_retention_days, self.environment, "hardstack:dbBackupRetentionDays")
+        if self.environment == "prod" and not self.db_deletion_protection:
+            raise refuse("hardstack:dbDeletionProtection", False, "on in prod")
+
+    def _check_supervision(self) -> None:
+        self.subscriptions()
+        try:
+            SLO(APP_SERVICE, self.app_slo_objective, error_query="e_total", total_query="t_total")
+        except HardstackError as err:
+            raise HardstackError(f"hardstack:appSloObjective: {err}") from None
+        validate_retention_size(
+            self.prometheus_retention_size, self.prometheus_volume_gb, "hardstack:prometheusRetentionSize"
+        )
+        routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
+        self.receivers()
+        if self.environment == "prod":
+            validate_page_receivers(self.environment, routes["page"], "hardstack:alertRoutes")
+            if not self.alert_subscriptions:
+                raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
+            if self.heartbeat_receiver is None:
+                raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
+
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return tuple(
+            parse_subscription(value, f"hardstack:alertSubscriptions[{i}]")
+            for i, value in enumerate(self.alert_subscriptions)
+        )
+
+    def receivers(self) -> tuple[Receiver, ...]:
+        out = []
+        for i, r in enumerate(self.alert_receivers):
+            where = f"hardstack:alertReceivers[{i}]"
+            unknown = set(r) - {"name", "kind", "target", "secretKey"}
+            if unknown or "name" not in r or "kind" not in r:
+                raise refuse(where, r, "{name, kind, target?, secretKey?}")
+            try:
+                secret = SecretRef(r["secretKey"]) if r.get("secretKey") else None
+                out.append(Receiver(name=r["name"], kind=r["kind"], target=r.get("target", ""), secret_ref=secret))  # type: ignore[arg-type]
+            except HardstackError as err:
+                raise HardstackError(f"{where}: {err}") from None
+        return tuple(out)
 
     def user_data(self) -> str:
         """The fleet's cloud-init document for these settings."""

@@ -29,6 +29,7 @@ from components.alarms import (
     parse_subscription,
 )
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.sandbox import put_metric_alarm_request
 from components.slo import SLO
 from components.testing import MOCK_ACCOUNT, Recording
 
@@ -435,62 +436,6 @@ def test_dashboard_body_is_json_graphing_the_alarmed_metrics(run: Run) -> None:
 
 
 # --- AWS accepts what we generate ----------------------------------------------------------------
-
-_SCALARS = {
-    "name": "AlarmName",
-    "alarmDescription": "AlarmDescription",
-    "comparisonOperator": "ComparisonOperator",
-    "threshold": "Threshold",
-    "evaluationPeriods": "EvaluationPeriods",
-    "datapointsToAlarm": "DatapointsToAlarm",
-    "treatMissingData": "TreatMissingData",
-    "namespace": "Namespace",
-    "metricName": "MetricName",
-    "statistic": "Statistic",
-    "extendedStatistic": "ExtendedStatistic",
-    "period": "Period",
-    "alarmActions": "AlarmActions",
-    "okActions": "OKActions",
-    "evaluateLowSampleCountPercentiles": "EvaluateLowSampleCountPercentile",
-}
-_INTEGERS = {"EvaluationPeriods", "DatapointsToAlarm", "Period"}
-
-
-def _dims(dimensions: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Name": k, "Value": v} for k, v in dimensions.items()]
-
-
-def put_metric_alarm_request(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The CloudWatch API request for a MetricAlarm's recorded (camelCase) inputs."""
-    unmapped = set(inputs) - {*_SCALARS, "dimensions", "tags", "metricQueries", "arn", "id"}
-    assert not unmapped, f"map {unmapped} to the API before trusting this check"
-    request: dict[str, Any] = {api: inputs[key] for key, api in _SCALARS.items() if key in inputs}
-    for key in _INTEGERS & request.keys():
-        request[key] = int(request[key])
-    if "dimensions" in inputs:
-        request["Dimensions"] = _dims(inputs["dimensions"])
-    if inputs.get("tags"):
-        request["Tags"] = [{"Key": k, "Value": v} for k, v in inputs["tags"].items()]
-    if "metricQueries" in inputs:
-        request["Metrics"] = []
-        for q in inputs["metricQueries"]:
-            query: dict[str, Any] = {"Id": q["id"], "ReturnData": q.get("returnData", False)}
-            for key, api in (("expression", "Expression"), ("label", "Label")):
-                if key in q:
-                    query[api] = q[key]
-            if "metric" in q:
-                m = q["metric"]
-                query["MetricStat"] = {
-                    "Metric": {
-                        "Namespace": m["namespace"],
-                        "MetricName": m["metricName"],
-                        "Dimensions": _dims(m["dimensions"]),
-                    },
-                    "Period": int(m["period"]),
-                    "Stat": m["stat"],
-                }
-            request["Metrics"].append(query)
-    return request
 
 
 @pytest.mark.parametrize("environment", ["test", "prod"])

@@ -6,18 +6,55 @@ import components
 
 PUBLIC = {
     "AddressPlan",
+    "AlarmThresholds",
+    "AlbMetrics",
+    "AlertTopic",
+    "AlertTopicArgs",
+    "App",
+    "AppArgs",
     "AwsContext",
+    "Cluster",
+    "ClusterArgs",
+    "Dashboard",
+    "DashboardArgs",
+    "Database",
+    "DatabaseArgs",
+    "DatabaseCredentialsSecret",
+    "DatabaseCredentialsSecretArgs",
     "EncryptionKey",
     "EncryptionKeyArgs",
+    "ExistingCluster",
+    "ExistingClusterArgs",
+    "Fleet",
+    "FleetArgs",
+    "FleetMetrics",
     "Flow",
     "HardstackError",
+    "LoadBalancer",
+    "LoadBalancerArgs",
+    "MigrationSpec",
+    "Monitoring",
+    "MonitoringArgs",
     "Network",
     "NetworkArgs",
+    "NodeGroupSpec",
     "Peer",
+    "PlatformBaseline",
+    "PlatformBaselineArgs",
     "Port",
+    "RdsMetrics",
+    "Receiver",
+    "Resources",
+    "SLO",
+    "SecretRef",
+    "SecureBucket",
+    "SecureBucketArgs",
     "SecurityGroup",
     "SecurityGroupArgs",
+    "ServiceAlarms",
+    "ServiceAlarmsArgs",
     "SubnetPlan",
+    "Subscription",
     "plan_addresses",
 }
 
@@ -31,7 +68,7 @@ def test_components_import_from_the_installed_package(tmp_path: Path) -> None:
     # Run outside the checkout so only the installed distribution can answer.
     code = (
         "import importlib.resources, components\n"
-        "from components import Network, SecurityGroup, EncryptionKey\n"
+        "from components import Network, SecurityGroup, EncryptionKey, Fleet, Cluster, App, Database, Monitoring\n"
         "assert importlib.resources.files('components').joinpath('py.typed').is_file()\n"
         "print(components.__file__)\n"
     )

@@ -15,6 +15,7 @@ BASE = {
     "hardstack:environment": "test",
     "hardstack:vpcCidr": "10.10.0.0/16",
     "hardstack:fleetImageId": "ami-0123456789abcdef0",
+    "hardstack:clusterAdminRoleArns": ["arn:aws:iam::111122223333:role/platform-admin"],
 }
 
 
@@ -31,7 +32,7 @@ def refused(**overrides: Any) -> str:
 def test_profile_fills_what_the_stack_file_leaves_out() -> None:
     s = settings()
     assert (s.az_count, s.nat_strategy, s.protect) == (2, "single", False)
-    prod = settings(environment="prod", certificateArn=PROD_CERT)
+    prod = prod_settings()
     assert (prod.az_count, prod.nat_strategy, prod.protect, prod.log_retention_days) == (3, "per_az", True, 365)
 
 
@@ -151,7 +152,14 @@ def test_structured_config_arrives_as_json(stack: Callable[..., Recording]) -> N
 
 
 def prod(**overrides: Any) -> str:
-    return refused(environment="prod", certificateArn=PROD_CERT, **overrides)
+    """Refused prod settings: the prod stack file with `overrides`."""
+    with pytest.raises(HardstackError) as err:
+        prod_settings(**overrides)
+    return str(err.value)
+
+
+def prod_settings(**overrides: Any) -> Any:
+    return parse_settings({**stack_config("prod"), **{f"hardstack:{k}": v for k, v in overrides.items()}})
 
 
 def test_fleet_min_above_max_is_refused() -> None:
@@ -207,3 +215,115 @@ def test_app_port_colliding_with_an_admin_or_reserved_port_is_refused(port: int)
 def test_world_open_extra_egress_port_range_must_be_valid() -> None:
     rule = {"cidr": "10.5.0.0/16", "fromPort": 10, "toPort": 5, "description": "x"}
     assert "hardstack:extraEgress[0]" in refused(extraEgress=[rule])
+
+
+# --- Kubernetes, application and data ---------------------------------------------------------
+
+
+def test_unknown_kubernetes_version_is_refused() -> None:
+    msg = refused(clusterVersion="1.12")
+    assert "hardstack:clusterVersion = '1.12'" in msg and "1.33" in msg
+
+
+def test_prod_public_endpoint_open_to_the_internet_is_refused() -> None:
+    msg = prod(clusterEndpointPublicAccess=True, clusterPublicAccessCidrs=["0.0.0.0/0"])
+    assert "hardstack:clusterPublicAccessCidrs" in msg and "0.0.0.0/0" in msg
+
+
+def test_test_may_open_the_endpoint_to_a_listed_cidr() -> None:
+    s = settings(clusterEndpointPublicAccess=True, clusterPublicAccessCidrs=["203.0.113.0/24"])
+    assert s.cluster_public_access_cidrs == ("203.0.113.0/24",)
+
+
+def test_node_group_min_above_max_is_refused() -> None:
+    msg = refused(clusterNodeMinSize=4, clusterNodeMaxSize=2, clusterNodeDesiredSize=2)
+    assert "hardstack:clusterNodeMinSize = 4" in msg and "hardstack:clusterNodeMaxSize (2)" in msg
+
+
+@pytest.mark.parametrize("image", ["ghcr.io/stefanprodan/podinfo", "podinfo"])
+def test_image_without_tag_or_digest_is_refused(image: str) -> None:
+    assert f"hardstack:appImage = {image!r}" in refused(appImage=image)
+
+
+@pytest.mark.parametrize("env", ["preprod", "prod"])
+def test_latest_image_is_refused_outside_test(env: str) -> None:
+    image = "ghcr.io/stefanprodan/podinfo:latest"
+    msg = prod(appImage=image) if env == "prod" else refused(environment=env, certificateArn=PROD_CERT, appImage=image)
+    assert "hardstack:appImage" in msg and "latest" in msg
+    assert settings(appImage=image).app_image == image  # test may follow latest
+
+
+def test_digest_pinned_image_is_accepted_in_prod() -> None:
+    image = "ghcr.io/stefanprodan/podinfo@sha256:" + "a" * 64
+    assert prod_settings(appImage=image).app_image == image
+
+
+def test_replicas_below_two_in_prod_are_refused() -> None:
+    msg = prod(appReplicas=1)
+    assert "hardstack:appReplicas = 1" in msg
+
+
+def test_existing_mode_without_kubeconfig_is_refused() -> None:
+    msg = refused(clusterMode="existing")
+    assert "hardstack:kubeconfig" in msg
+
+
+def test_existing_mode_never_shows_the_kubeconfig() -> None:
+    msg = refused(clusterMode="existing", kubeconfig="token: s3cr3t-value")
+    assert "hardstack:kubeconfig" in msg and "s3cr3t-value" not in msg
+
+
+def test_backup_retention_zero_in_prod_is_refused() -> None:
+    msg = prod(dbBackupRetentionDays=0)
+    assert "hardstack:dbBackupRetentionDays = 0" in msg
+
+
+def test_prod_database_deletion_protection_cannot_be_turned_off() -> None:
+    assert "hardstack:dbDeletionProtection" in prod(dbDeletionProtection=False)
+
+
+def test_bad_database_class_is_refused() -> None:
+    assert "hardstack:dbInstanceClass = 'm5.large'" in refused(dbInstanceClass="m5.large")
+
+
+# --- Supervision -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("objective", ["1", "1.5", "0", "-0.1"])
+def test_objective_outside_zero_one_is_refused(objective: str) -> None:
+    msg = refused(appSloObjective=objective)
+    assert "hardstack:appSloObjective" in msg and objective in msg
+
+
+def test_unknown_severity_is_refused() -> None:
+    msg = refused(alertRoutes={"urgent": ["oncall"]})
+    assert "hardstack:alertRoutes" in msg and "urgent" in msg
+
+
+def test_prod_without_a_page_receiver_is_refused() -> None:
+    msg = prod(alertRoutes={"ticket": ["tickets"]})
+    assert "hardstack:alertRoutes" in msg and "page" in msg
+
+
+def test_prod_without_a_heartbeat_receiver_is_refused() -> None:
+    assert "hardstack:heartbeatReceiver" in prod(heartbeatReceiver=None)
+
+
+def test_prod_without_an_alert_subscription_is_refused() -> None:
+    assert "hardstack:alertSubscriptions" in prod(alertSubscriptions=[])
+
+
+def test_plain_http_subscription_is_refused() -> None:
+    msg = refused(alertSubscriptions=[{"protocol": "http", "endpoint": "http://hooks.example.com"}])
+    assert "hardstack:alertSubscriptions[0]" in msg
+
+
+@pytest.mark.parametrize("seconds", [90, 45])
+def test_alarm_period_not_a_multiple_of_60_is_refused(seconds: int) -> None:
+    msg = refused(alarmPeriodSeconds=seconds)
+    assert f"hardstack:alarmPeriodSeconds = {seconds}" in msg and "60" in msg
+
+
+def test_retention_size_larger_than_the_volume_is_refused() -> None:
+    msg = refused(prometheusRetentionSize="20GB", prometheusVolumeGb=10)
+    assert "hardstack:prometheusRetentionSize" in msg and "20GB" in msg

@@ -146,5 +146,5 @@ def test_fleet_volumes_key_lets_auto_scaling_use_it(stacks: dict[str, Recording]
     key = stacks["prod"].one("aws:kms/key:Key", "volumes")
     policy = json.loads(key.inputs["policy"])
     assert {"AllowAutoScalingUse", "AllowAutoScalingGrants"} <= {s["Sid"] for s in policy["Statement"]}
-    lt = stacks["prod"].one("aws:ec2/launchTemplate:LaunchTemplate").inputs
+    lt = stacks["prod"].one("aws:ec2/launchTemplate:LaunchTemplate", "app").inputs
     assert lt["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] == key.inputs["arn"]

@@ -1,0 +1,806 @@
+"""Plan files, plan diffs for pull requests, and a deployment-time estimate.
+
+Pure functions over what a stack registers offline (a `Recording`); nothing here talks to a cloud.
+
+- `build_plan` turns a recording into a JSON-ready plan: every resource with its type, name, URN,
+  parent, options and dependencies, and its inputs with secrets masked (`mask_secrets`).
+- `diff_plans` compares two plans resource by resource (matched by URN) and classifies each change
+  as create, update, replace or delete. An update becomes a replace when it touches a property in
+  `REPLACE_ON_CHANGE` (or one of the `CONDITIONAL_REPLACE` cases), or holds the id of a replaced
+  dependency in such a property. A resource moved under a new parent (same type and name, new URN)
+  is a replace too: without an alias Pulumi creates it anew and deletes the old one. A changed type
+  stays a delete and a create.
+- `render_markdown` writes the PR comment: counts per stack, then, before anything else, every
+  replacement or deletion of a stateful or protected resource with the property that triggers it.
+- `estimate_duration` gives the from-scratch creation time along the longest dependency chain.
+
+What a plan cannot tell: a recording does not say which dependencies were declared with
+`depends_on` and which come from passing an output, so explicit `depends_on` that needlessly
+serialise resources are not detected; secret values are masked, so a change of a secret alone is
+invisible in a diff; ids and ARNs come from the offline mocks, which derive them from names, so a
+replacement's new id is inferred from the dependency graph rather than seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from components.errors import refuse
+from components.testing import Recording
+
+PLAN_VERSION = 1
+SECRET = "[secret]"  # noqa: S105  # the mask, not a password
+"""What a masked value reads as in a plan."""
+
+# The engine's wire marker for a secret value (an input passed as `pulumi.Output.secret(...)`).
+_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"  # noqa: S105
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105
+
+_SECRET_WORDS = frozenset({"password", "passwd", "passphrase", "secret", "token", "kubeconfig"})
+
+#: Properties secret by nature for a type, whatever their key looks like.
+SECRET_PROPERTIES: dict[str, frozenset[str]] = {
+    "kubernetes:core/v1:Secret": frozenset({"data", "stringData"}),
+    "random:index/randomPassword:RandomPassword": frozenset({"result", "bcryptHash"}),
+}
+
+
+# Markdown snippets, used by diff notes and by the PR comment.
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+
+def _words(key: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", key)]
+
+
+def is_secret_key(key: str) -> bool:
+    """True when a property name says it holds a secret.
+
+    The rule, on the words of the name (camelCase, snake_case and kebab-case are split): any word is
+    password, passwd, passphrase, secret, token or kubeconfig, or the words "private key" appear
+    together. Whole words only, so `httpTokens` (an IMDS setting) and `kmsKeyId` stay visible.
+    """
+    words = _words(key)
+    return bool(_SECRET_WORDS.intersection(words)) or any(
+        a == "private" and b == "key" for a, b in itertools.pairwise(words)
+    )
+
+
+def _is_wire_secret(value: Any) -> bool:
+    return isinstance(value, Mapping) and value.get(_SECRET_SIG_KEY) == _SECRET_SIG
+
+
+def mask_secrets(value: Any, secret_keys: Iterable[str] = ()) -> Any:
+    """`value` as plain JSON with every secret replaced by `SECRET`.
+
+    Masked: values the program marked secret (they reach the engine wrapped), values under a key
+    `is_secret_key` accepts at any depth (but not booleans, which hold no secret and say whether a
+    secret is managed), and top-level keys listed in `secret_keys`.
+    """
+    forced = frozenset(secret_keys)
+
+    def walk(v: Any, top: bool) -> Any:
+        if _is_wire_secret(v):
+            return SECRET
+        if isinstance(v, Mapping):
+            return {
+                str(k): SECRET
+                if (is_secret_key(str(k)) and not isinstance(item, bool)) or (top and k in forced)
+                else walk(item, False)
+                for k, item in v.items()
+            }
+        if isinstance(v, list | tuple):
+            return [walk(item, False) for item in v]
+        if v is None or isinstance(v, bool | int | float | str):
+            return v
+        return str(v)  # assets, archives and other SDK objects: their text form is enough to diff
+
+    return walk(value, True)
+
+
+# --- plan files ------------------------------------------------------------------------------------
+
+
+def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
+    """The plan of one stack: resources sorted by URN, inputs and outputs with secrets masked."""
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "urn": r.urn,
+            "parent": r.parent,
+            "custom": r.custom,
+            "protect": r.protect,
+            "retainOnDelete": r.retain_on_delete,
+            "replaceOnChanges": sorted(r.replace_on_changes),
+            "dependencies": sorted(set(r.dependencies)),
+            "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ())),
+        }
+        for r in recording
+    ]
+    outputs = {
+        key: SECRET if key in recording.secret_outputs else mask_secrets(value)
+        for key, value in sorted(recording.outputs.items())
+    }
+    return {
+        "version": PLAN_VERSION,
+        "stack": stack,
+        "resources": sorted(resources, key=lambda r: r["urn"]),
+        "outputs": outputs,
+    }
+
+
+def empty_plan(stack: str) -> dict[str, Any]:
+    """The plan of a stack that does not exist (yet): everything in the other plan is a create."""
+    return {"version": PLAN_VERSION, "stack": stack, "resources": [], "outputs": {}}
+
+
+def write_plan(path: str | Path, plan: Mapping[str, Any]) -> None:
+    """Write `plan` as stable JSON (sorted keys), so two plans of the same program are byte-equal."""
+    Path(path).write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_plan(path: str | Path) -> dict[str, Any]:
+    """Read a plan written by `write_plan` (or the offline preview's JSON plan)."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or not isinstance(data.get("resources"), list):
+        raise refuse(str(path), type(data).__name__, "a plan file: a JSON object with a `resources` list")
+    for entry in data["resources"]:
+        if not isinstance(entry, dict) or not {"urn", "type", "name"} <= entry.keys():
+            raise refuse(f"{path}: resource", entry, "an object with urn, type and name")
+    return data
+
+
+def _is_custom(entry: Mapping[str, Any], parents: set[str]) -> bool:
+    # Plans written before `custom` was recorded: a component is a non-provider resource that parents others.
+    if "custom" in entry:
+        return bool(entry["custom"])
+    return entry["type"].startswith("pulumi:providers:") or entry["urn"] not in parents
+
+
+# --- what forces a replacement ---------------------------------------------------------------------
+
+
+def _regional(*props: str) -> frozenset[str]:
+    # Since pulumi-aws 7 every regional resource takes a `region` argument; changing it replaces the resource.
+    return frozenset({"region", *props})
+
+
+_S3_CHILD = _regional("bucket", "expectedBucketOwner")
+
+#: For the resource types hardstack uses: the input properties (dotted paths for nested ones) whose
+#: change makes the provider replace the resource, from the provider's resource schemas
+#: (Terraform AWS provider v6 ForceNew / RequiresReplace, which pulumi-aws 7 bridges). An empty set
+#: means nothing replaces it in place of an update.
+REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    # Networking
+    "aws:ec2/vpc:Vpc": _regional("cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength"),
+    "aws:ec2/subnet:Subnet": _regional(
+        "cidrBlock", "availabilityZone", "availabilityZoneId", "vpcId", "outpostArn", "ipv6Native"
+    ),
+    "aws:ec2/internetGateway:InternetGateway": _regional(),  # vpcId re-attaches in place
+    "aws:ec2/eip:Eip": _regional(
+        "address", "customerOwnedIpv4Pool", "domain", "ipamPoolId", "networkBorderGroup", "publicIpv4Pool"
+    ),
+    "aws:ec2/natGateway:NatGateway": _regional(
+        "subnetId", "allocationId", "connectivityType", "privateIp", "secondaryPrivateIpAddressCount"
+    ),
+    "aws:ec2/routeTable:RouteTable": _regional("vpcId"),
+    "aws:ec2/route:Route": _regional(
+        "routeTableId", "destinationCidrBlock", "destinationIpv6CidrBlock", "destinationPrefixListId"
+    ),
+    # route_table_id moves in place (ReplaceRouteTableAssociation); the subnet or gateway does not.
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": _regional("subnetId", "gatewayId"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _regional("vpcId", "serviceName", "vpcEndpointType", "serviceRegion"),
+    # EC2 has no API to change a flow log: every argument but tags replaces it.
+    "aws:ec2/flowLog:FlowLog": _regional(
+        "vpcId",
+        "subnetId",
+        "eniId",
+        "transitGatewayId",
+        "transitGatewayAttachmentId",
+        "trafficType",
+        "logFormat",
+        "maxAggregationInterval",
+        "logDestination",
+        "logDestinationType",
+        "logGroupName",
+        "iamRoleArn",
+        "deliverCrossAccountRole",
+        "destinationOptions",
+    ),
+    "aws:ec2/securityGroup:SecurityGroup": _regional("name", "namePrefix", "description", "vpcId"),
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": _regional("vpcId"),
+    # Ports, protocol, CIDR, description and peer update in place (ModifySecurityGroupRules); the group
+    # does not, nor does switching the kind of peer (see CONDITIONAL_REPLACE).
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _regional("securityGroupId"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _regional("securityGroupId"),
+    # Compute
+    "aws:ec2/launchTemplate:LaunchTemplate": _regional("name", "namePrefix"),
+    "aws:autoscaling/group:Group": _regional("name", "namePrefix"),
+    "aws:autoscaling/policy:Policy": _regional("name", "autoscalingGroupName"),
+    "aws:ebs/volume:Volume": _regional("availabilityZone", "encrypted", "kmsKeyId", "snapshotId", "outpostArn"),
+    # Load balancing
+    "aws:lb/loadBalancer:LoadBalancer": _regional(
+        "name", "namePrefix", "internal", "loadBalancerType", "customerOwnedIpv4Pool"
+    ),
+    "aws:lb/targetGroup:TargetGroup": _regional("name", "namePrefix", "port", "protocol", "vpcId", "targetType"),
+    "aws:lb/listener:Listener": _regional("loadBalancerArn"),
+    # Keys and logs
+    "aws:kms/key:Key": _regional("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
+    "aws:kms/alias:Alias": _regional("name", "namePrefix"),  # targetKeyId moves in place
+    "aws:cloudwatch/logGroup:LogGroup": _regional("name", "namePrefix", "logGroupClass"),  # kmsKeyId in place
+    # Monitoring: alarms and dashboards are keyed by name; everything else about them updates in place.
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _regional("name"),
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": _regional("alarmName"),
+    "aws:cloudwatch/dashboard:Dashboard": _regional("dashboardName"),
+    "aws:sns/topic:Topic": _regional("name", "namePrefix", "fifoTopic"),
+    "aws:sns/topicPolicy:TopicPolicy": _regional("arn"),
+    "aws:sns/topicSubscription:TopicSubscription": _regional("topicArn", "protocol", "endpoint"),
+    # S3: the bucket and each of its configuration resources
+    "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
+    "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),
+    "aws:s3/bucketVersioning:BucketVersioning": _regional("bucket", "expectedBucketOwner", "mfa"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _S3_CHILD,
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _S3_CHILD,
+    # IAM is global: no region argument.
+    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({"role", "policyArn"}),
+    "aws:iam/instanceProfile:InstanceProfile": frozenset({"name", "namePrefix", "path"}),
+    "aws:iam/openIdConnectProvider:OpenIdConnectProvider": frozenset({"url"}),
+    # Databases. Since provider v5 a new `identifier` renames the instance in place; engineVersion,
+    # instance class and storage size update in place.
+    "aws:rds/instance:Instance": _regional(
+        "engine",
+        "dbName",
+        "username",
+        "kmsKeyId",
+        "storageEncrypted",
+        "availabilityZone",
+        "characterSetName",
+        "ncharCharacterSetName",
+        "timezone",
+        "snapshotIdentifier",
+        "restoreToPointInTime",
+        "s3Import",
+        "customIamInstanceProfile",
+    ),
+    "aws:rds/subnetGroup:SubnetGroup": _regional("name", "namePrefix"),
+    "aws:rds/parameterGroup:ParameterGroup": _regional("name", "namePrefix", "family", "description"),
+    "aws:rds/snapshotCopy:SnapshotCopy": _regional(
+        "sourceDbSnapshotIdentifier",
+        "targetDbSnapshotIdentifier",
+        "kmsKeyId",
+        "copyTags",
+        "destinationRegion",
+        "optionGroupName",
+        "presignedUrl",
+        "targetCustomAvailabilityZone",
+    ),
+    # Kubernetes on AWS. Cluster subnets and security groups update in place (UpdateClusterConfig),
+    # enabling envelope encryption too; removing it replaces (see CONDITIONAL_REPLACE).
+    "aws:eks/cluster:Cluster": _regional(
+        "name",
+        "roleArn",
+        "bootstrapSelfManagedAddons",
+        "accessConfig.bootstrapClusterCreatorAdminPermissions",
+        "kubernetesNetworkConfig.ipFamily",
+        "kubernetesNetworkConfig.serviceIpv4Cidr",
+        "outpostConfig",
+    ),
+    # Node groups are cattle: scaling, labels, taints, version and launch-template version update in
+    # place; these replace the group (its nodes drain and come back).
+    "aws:eks/nodeGroup:NodeGroup": _regional(
+        "clusterName",
+        "nodeGroupName",
+        "nodeGroupNamePrefix",
+        "nodeRoleArn",
+        "subnetIds",
+        "instanceTypes",
+        "amiType",
+        "capacityType",
+        "diskSize",
+        "remoteAccess",
+        "launchTemplate.id",
+        "launchTemplate.name",
+    ),
+    "aws:eks/addon:Addon": _regional("addonName", "clusterName"),
+    "aws:eks/accessEntry:AccessEntry": _regional("clusterName", "principalArn", "type"),
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": _regional(
+        "clusterName", "principalArn", "policyArn", "accessScope"
+    ),
+}
+
+#: Kubernetes objects are replaced when their name or namespace changes, and for a few kinds when an
+#: immutable field does (the Kubernetes provider's own list).
+KUBERNETES_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    "kubernetes:storage.k8s.io/v1:StorageClass": frozenset({"provisioner", "parameters"}),
+    "kubernetes:apps/v1:Deployment": frozenset({"spec.selector"}),
+    "kubernetes:apps/v1:StatefulSet": frozenset({"spec.selector", "spec.serviceName", "spec.volumeClaimTemplates"}),
+    "kubernetes:core/v1:Secret": frozenset({"type"}),
+    "kubernetes:core/v1:Service": frozenset({"spec.clusterIP"}),
+}
+_KUBERNETES_METADATA = frozenset({"metadata.name", "metadata.namespace"})
+
+_RULE_PEERS = ("cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId")
+
+
+def _rule_peer_kind_changed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    # A rule's peer can change within its kind (one CIDR for another) but not across kinds.
+    before = {k for k in _RULE_PEERS if old.get(k) is not None}
+    after = {k for k in _RULE_PEERS if new.get(k) is not None}
+    return sorted(before ^ after)
+
+
+def _cluster_encryption_removed(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    # Envelope encryption can be turned on for a running cluster but never off.
+    return ["encryptionConfig"] if old.get("encryptionConfig") and not new.get("encryptionConfig") else []
+
+
+#: Replacements that depend on how a value changes, not only on whether it did.
+CONDITIONAL_REPLACE: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], list[str]]] = {
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": _rule_peer_kind_changed,
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": _rule_peer_kind_changed,
+    "aws:eks/cluster:Cluster": _cluster_encryption_removed,
+}
+
+
+#: Provider settings whose change the engine does not turn into replacements but should stop a review.
+PROVIDER_HAZARDS: dict[str, dict[str, str]] = {
+    "pulumi:providers:aws": {
+        "region": "the AWS provider's region changes, and pulumi-aws 7 does not move resources between regions: "
+        "destroy the stack in the old region, then create it in the new one",
+    },
+}
+
+
+def replace_rules(type_: str) -> frozenset[str] | None:
+    """The properties whose change replaces a resource of `type_`; None when hardstack does not know."""
+    if type_ in REPLACE_ON_CHANGE:
+        return REPLACE_ON_CHANGE[type_]
+    if type_.startswith("pulumi:providers:"):
+        return frozenset()  # a provider's own changes are updates; see PROVIDER_HAZARDS
+    if type_.startswith("kubernetes:"):
+        return _KUBERNETES_METADATA | KUBERNETES_REPLACE_ON_CHANGE.get(type_, frozenset())
+    return None
+
+
+#: Resource types whose replacement or deletion loses data or identity others rely on, and why.
+STATEFUL_REASONS: dict[str, str] = {
+    "aws:rds/instance:Instance": "database: its data goes with it unless restored from a snapshot",
+    "aws:rds/cluster:Cluster": "database cluster: its data goes with it",
+    "aws:s3/bucket:Bucket": "bucket: objects are lost and the name may be taken by someone else",
+    "aws:kms/key:Key": "KMS key: anything encrypted with it can no longer be decrypted",
+    "aws:ebs/volume:Volume": "volume: its data is lost",
+    "aws:eks/cluster:Cluster": "cluster: every workload, its volumes' bindings and its endpoint change",
+    "aws:ec2/vpc:Vpc": "VPC: everything inside it is recreated, addresses and peerings change",
+    "aws:ec2/subnet:Subnet": "subnet: instances, endpoints and databases placed in it must move",
+    "aws:ec2/eip:Eip": "Elastic IP: the public address changes; partners may allow-list it",
+    "aws:cloudwatch/logGroup:LogGroup": "log group: its log history is lost",
+    "aws:secretsmanager/secret:Secret": "secret: its value is lost",
+    "aws:dynamodb/table:Table": "table: its items are lost",
+    "aws:efs/fileSystem:FileSystem": "file system: its files are lost",
+}
+# An EKS node group is deliberately absent: nodes are cattle, replacing a group drains and recreates
+# them and no data is lost (pods move, persistent volumes live in EBS or EFS, not on the group).
+STATEFUL_TYPES: frozenset[str] = frozenset(STATEFUL_REASONS)
+
+
+# --- diffs -----------------------------------------------------------------------------------------
+
+Action = Literal["create", "update", "replace", "delete"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource's change, with the properties that cause it (empty for creates and deletes)."""
+
+    action: Action
+    urn: str
+    type: str
+    name: str
+    properties: tuple[str, ...] = ()
+    stateful: bool = False
+    protected: bool = False
+    retained: bool = False
+    note: str = ""
+
+    @property
+    def dangerous(self) -> bool:
+        """A replacement or deletion of a stateful or protected resource: reviewers must see it first."""
+        return self.action in ("replace", "delete") and (self.stateful or self.protected)
+
+
+@dataclass(frozen=True)
+class PlanDiff:
+    """What applying the new plan over the old one would do, sorted by URN within each action."""
+
+    creates: tuple[Change, ...] = ()
+    updates: tuple[Change, ...] = ()
+    replaces: tuple[Change, ...] = ()
+    deletes: tuple[Change, ...] = ()
+    unknown_types: tuple[str, ...] = field(default=())
+    """Types updated without known replace rules: an update shown for them may be a replacement."""
+    hazards: tuple[str, ...] = field(default=())
+    """Changes that replace or delete nothing yet must stop a review (`PROVIDER_HAZARDS`)."""
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return self.replaces + self.deletes + self.updates + self.creates
+
+    @property
+    def dangerous(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.replaces + self.deletes if c.dangerous)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "replace": len(self.replaces),
+            "delete": len(self.deletes),
+        }
+
+    def is_empty(self) -> bool:
+        return not self.changes
+
+
+def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Dotted paths where `old` and `new` differ, descending into objects (lists compare whole)."""
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                out.append(path)
+            else:
+                out += changed_paths(old[key], new[key], path)
+        return out
+    return [] if old == new else [prefix]
+
+
+def _covers(rule: str, path: str) -> bool:
+    return path == rule or path.startswith(rule + ".") or rule.startswith(path + ".")
+
+
+def replace_triggers(
+    type_: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    changed: Iterable[str] | None = None,
+    extra_rules: Iterable[str] = (),
+) -> list[str]:
+    """The changed properties of a `type_` resource that force its replacement (sorted)."""
+    changed = changed_paths(old, new) if changed is None else list(changed)
+    rules = (replace_rules(type_) or frozenset()) | frozenset(extra_rules)
+    found = {p for p in changed if any(_covers(rule, p) for rule in rules)}
+    condition = CONDITIONAL_REPLACE.get(type_)
+    if condition is not None:
+        found.update(condition(old, new))
+    return sorted(found)
+
+
+def _entries(plan: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    resources: list[dict[str, Any]] = list(plan.get("resources", []))
+    parents = {str(r.get("parent", "")) for r in resources}
+    return {r["urn"]: {**r, "custom": _is_custom(r, parents)} for r in resources}
+
+
+def _change(action: Action, entry: Mapping[str, Any], props: Iterable[str] = (), note: str = "") -> Change:
+    return Change(
+        action=action,
+        urn=entry["urn"],
+        type=entry["type"],
+        name=entry["name"],
+        properties=tuple(props),
+        stateful=entry["type"] in STATEFUL_TYPES,
+        protected=bool(entry.get("protect")),
+        retained=bool(entry.get("retainOnDelete")),
+        note=note,
+    )
+
+
+def _inputs(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(entry.get("inputs") or {})
+
+
+def _pair_moves(
+    deleted: dict[str, dict[str, Any]], created: dict[str, dict[str, Any]]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Deletes and creates that are one resource moved under a new parent: same type and name.
+
+    A changed type stays a delete and a create: they are different resources to the provider.
+    """
+    olds: dict[tuple[str, str], list[str]] = {}
+    news: dict[tuple[str, str], list[str]] = {}
+    for urn, e in deleted.items():
+        olds.setdefault((e["type"], e["name"]), []).append(urn)
+    for urn, e in created.items():
+        news.setdefault((e["type"], e["name"]), []).append(urn)
+    return [
+        (deleted.pop(olds[k][0]), created.pop(news[k][0]))
+        for k in sorted(olds.keys() & news.keys())
+        if len(olds[k]) == 1 and len(news[k]) == 1
+    ]
+
+
+def _references(value: Any, refs: frozenset[str], prefix: str = "") -> list[str]:
+    """Paths of `value` holding one of `refs` (an id or ARN): equal, in a list, or inside a policy text."""
+    if isinstance(value, Mapping):
+        return [
+            p for k in sorted(value, key=str) for p in _references(value[k], refs, f"{prefix}.{k}" if prefix else k)
+        ]
+    if isinstance(value, list):
+        return [prefix] if any(_references(item, refs) for item in value) else []
+    if isinstance(value, str) and (value in refs or any(r.startswith("arn:") and r in value for r in refs)):
+        return [prefix or "(value)"]
+    return []
+
+
+def _identity(entry: Mapping[str, Any]) -> frozenset[str]:
+    inputs = entry.get("inputs") or {}
+    return frozenset(str(inputs[k]) for k in ("id", "arn") if isinstance(inputs.get(k), str) and inputs[k])
+
+
+def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
+    """Compare two plans of one stack, matching resources by URN.
+
+    Dependency lists are not compared: a dependency alone changes no cloud resource. But a replaced
+    resource gets a new id and ARN, so a resource that depends on it and holds its id is changed too:
+    replaced itself when the id sits in a property that forces replacement (a subnet's `vpcId`),
+    updated otherwise. Component resources carry no inputs, so only their creation or deletion shows.
+    """
+    before, after = _entries(old), _entries(new)
+    gone = {u: before[u] for u in sorted(before.keys() - after.keys())}
+    born = {u: after[u] for u in sorted(after.keys() - before.keys())}
+    moves = _pair_moves(gone, born)
+    kept = sorted(before.keys() & after.keys())
+    planned: dict[str, Change] = {}
+    unknown: set[str] = set()
+    hazards: list[str] = []
+    renewed: dict[str, frozenset[str]] = {was["urn"]: _identity(was) for was, _ in moves}
+    renewed.update({now["urn"]: _identity(was) for was, now in moves})
+
+    def classify(urn: str) -> Change | None:
+        was, now = before[urn], after[urn]
+        old_in, new_in = _inputs(was), _inputs(now)
+        paths = changed_paths(old_in, new_in)
+        cause = sorted(d for d in now.get("dependencies") or () if d in renewed)
+        refs = frozenset().union(*(renewed[d] for d in cause)) if cause else frozenset()
+        followed = [p for p in _references(old_in, refs) if p not in paths]
+        paths += followed
+        if bool(was.get("protect")) != bool(now.get("protect")):
+            paths.append("(protect)")
+        if not paths:
+            return None
+        note = ""
+        if followed:
+            names = ", ".join(_code(before[d]["name"] if d in before else d) for d in cause)
+            note = f"gets the new id of {names}"
+        triggers = replace_triggers(now["type"], old_in, new_in, paths, now.get("replaceOnChanges") or ())
+        if triggers:
+            protected = {**now, "protect": was.get("protect") or now.get("protect")}
+            return _change("replace", protected, triggers, note.replace("gets", "follows: gets"))
+        return _change("update", now, paths, note)
+
+    # Replacements renew ids, which can replace dependents in turn: repeat until nothing new is replaced.
+    while True:
+        for urn in kept:
+            change = classify(urn)
+            if change is not None:
+                planned[urn] = change
+        fresh = {u: _identity(before[u]) for u, c in planned.items() if c.action == "replace" and u not in renewed}
+        if not fresh:
+            break
+        renewed.update(fresh)
+
+    for urn, change in planned.items():
+        now = after[urn]
+        for prop, why in PROVIDER_HAZARDS.get(now["type"], {}).items():
+            if any(_covers(prop, p) for p in change.properties):
+                hazards.append(f"provider {_code(now['name'])}: {why}")
+        if change.action == "update" and now["custom"] and replace_rules(now["type"]) is None:
+            unknown.add(now["type"])
+
+    note = "new parent, so a new URN: created anew and the old one deleted unless an alias links them"
+    moved = [_change("replace", {**now, "protect": was.get("protect")}, ("(parent)",), note) for was, now in moves]
+
+    def of(action: Action, extra: Iterable[Change] = ()) -> tuple[Change, ...]:
+        chosen = [c for c in planned.values() if c.action == action] + list(extra)
+        return tuple(sorted(chosen, key=lambda c: c.urn))
+
+    return PlanDiff(
+        creates=of("create", (_change("create", e) for e in born.values())),
+        updates=of("update"),
+        replaces=of("replace", moved),
+        deletes=of("delete", (_change("delete", e) for e in gone.values())),
+        unknown_types=tuple(sorted(unknown)),
+        hazards=tuple(hazards),
+    )
+
+
+# --- Markdown for a pull request -------------------------------------------------------------------
+
+MAX_COMMENT_CHARS = 60_000
+"""GitHub refuses comments over 65,536 characters; folded details are dropped past this."""
+
+
+def _props(change: Change) -> str:
+    return ", ".join(_code(p) for p in change.properties) or "-"
+
+
+def _warning_line(stack: str, c: Change) -> str:
+    verb = "replaced" if c.action == "replace" else "deleted"
+    why = f" because of {_props(c)}" if c.properties else ""
+    flags: list[str] = []
+    if c.stateful:
+        flags.append(STATEFUL_REASONS[c.type])
+    if c.protected:
+        flags.append("protected: `pulumi up` refuses until protect is lifted")
+    if c.retained:
+        flags.append("retained on delete: the cloud resource stays, outside the stack")
+    if c.note:
+        flags.append(c.note)
+    return f"- **{_cell(stack)}**: {_code(c.name)} ({_code(c.type)}) is **{verb}**{why}. " + "; ".join(flags)
+
+
+def render_markdown(diffs_by_stack: Mapping[str, PlanDiff]) -> str:
+    """A PR comment: counts per stack, dangerous changes first, the rest folded per stack.
+
+    Stacks appear in the mapping's order; changes within a stack by action, then URN.
+    """
+    head = [
+        "## Infrastructure plan",
+        "",
+        "| Stack | Create | Update | Replace | Delete |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for stack, diff in diffs_by_stack.items():
+        n = diff.counts()
+        head.append(f"| {_cell(stack)} | {n['create']} | {n['update']} | {n['replace']} | {n['delete']} |")
+
+    danger = [
+        line
+        for stack, diff in diffs_by_stack.items()
+        for line in (
+            *(_warning_line(stack, c) for c in diff.dangerous),
+            *(f"- **{_cell(stack)}**: {h}" for h in diff.hazards),
+        )
+    ]
+    head += ["", "### :warning: Stateful or protected resources replaced or deleted", ""]
+    head += danger or ["None: no stateful or protected resource is replaced or deleted."]
+
+    details: list[str] = []
+    for stack, diff in diffs_by_stack.items():
+        if diff.is_empty():
+            details += ["", f"**{_cell(stack)}**: no changes."]
+            continue
+        n = diff.counts()
+        summary = ", ".join(f"{n[a]} {a}" for a in ("create", "update", "replace", "delete") if n[a])
+        details += [
+            "",
+            f"<details><summary>{_cell(stack)}: {summary}</summary>",
+            "",
+            "| Action | Resource | Type | Properties |",
+            "| --- | --- | --- | --- |",
+        ]
+        details += [
+            f"| {c.action} | {_code(c.name)} | {_code(c.type)} | {_cell(_props(c))} |"
+            for c in (*diff.replaces, *diff.deletes, *diff.updates, *diff.creates)
+        ]
+        if diff.unknown_types:
+            kinds = ", ".join(_code(t) for t in diff.unknown_types)
+            details += ["", f"Replace rules unknown for {kinds}: an update listed for them may be a replacement."]
+        details += ["", "</details>"]
+
+    text = "\n".join(head + details) + "\n"
+    if len(text) > MAX_COMMENT_CHARS:
+        text = "\n".join([*head, "", "_Per-resource details are too long for a comment; run the plan diff locally._"])
+        text += "\n"
+    return text
+
+
+# --- duration estimate -----------------------------------------------------------------------------
+
+#: Typical creation time in seconds of the slow resource types; everything else takes DEFAULT_SECONDS.
+TYPICAL_SECONDS: dict[str, int] = {
+    "aws:eks/cluster:Cluster": 600,
+    "aws:rds/instance:Instance": 600,
+    "aws:eks/nodeGroup:NodeGroup": 240,
+    "aws:ec2/natGateway:NatGateway": 120,
+    "kubernetes:helm.sh/v3:Release": 180,
+    "kubernetes:helm.sh/v4:Chart": 180,
+    "aws:eks/addon:Addon": 60,
+    "aws:lb/loadBalancer:LoadBalancer": 180,
+}
+DEFAULT_SECONDS = 5
+
+
+def typical_seconds(type_: str) -> int:
+    """Creation time of one resource of `type_`; providers are configuration and take none."""
+    if type_.startswith("pulumi:providers:"):
+        return 0
+    return TYPICAL_SECONDS.get(type_, DEFAULT_SECONDS)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Time to create a stack from nothing, and the dependency chain that sets it (URNs, first to last)."""
+
+    total_seconds: int
+    critical_path: tuple[str, ...]
+
+
+def estimate_duration(plan: Mapping[str, Any]) -> Estimate:
+    """Longest path through the dependency graph, each resource starting when its dependencies finish.
+
+    Only recorded dependencies are edges; a parent is not one. Components take no time: depending on
+    a component means waiting for all its children, so a component finishes with its last child.
+    """
+    entries = _entries(plan)
+    children: dict[str, list[str]] = {}
+    for urn, e in entries.items():
+        children.setdefault(str(e.get("parent", "")), []).append(urn)
+    finish: dict[str, int] = {}
+    previous: dict[str, str | None] = {}
+
+    def done(urn: str, visiting: frozenset[str]) -> int:
+        if urn in finish:
+            return finish[urn]
+        entry = entries.get(urn)
+        if entry is None or urn in visiting:
+            return 0  # outside the plan (or a cycle the engine would refuse anyway)
+        waits_for = sorted(set(entry.get("dependencies") or ()))
+        if not entry["custom"]:
+            waits_for += sorted(children.get(urn, ()))
+        start, via = 0, None
+        for dep in waits_for:
+            end = done(dep, visiting | {urn})
+            if end > start:
+                start, via = end, dep
+        finish[urn] = start + (typical_seconds(entry["type"]) if entry["custom"] else 0)
+        previous[urn] = via
+        return finish[urn]
+
+    for urn in sorted(entries):
+        done(urn, frozenset())
+    if not finish:
+        return Estimate(0, ())
+    last = min(finish, key=lambda u: (-finish[u], u))
+    chain: list[str] = []
+    node: str | None = last
+    while node is not None:
+        if entries[node]["custom"] and typical_seconds(entries[node]["type"]) > 0:
+            chain.append(node)
+        node = previous.get(node)
+    return Estimate(finish[last], tuple(reversed(chain)))
+
+
+def describe_estimate(plan: Mapping[str, Any], estimate: Estimate) -> list[str]:
+    """Human lines: the total, then each step of the critical path with its own time."""
+    entries = _entries(plan)
+    minutes, seconds = divmod(estimate.total_seconds, 60)
+    lines = [f"estimated creation from scratch: {minutes}m {seconds:02d}s ({estimate.total_seconds} s)"]
+    lines.append("critical path:")
+    for urn in estimate.critical_path:
+        e = entries[urn]
+        lines.append(f"  {typical_seconds(e['type']):>4} s  {e['name']} ({e['type']})")
+    return lines
