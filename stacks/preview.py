@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components.errors import HardstackError
-from components.plan import build_plan
+from components.plan import STATEFUL_TYPES, build_plan, describe_estimate, estimate_duration, replace_rules
 from components.testing import RecordedResource, Recording
 from stacks.offline import STACKS, run_stack
 
@@ -58,11 +58,33 @@ def _outputs(rec: Recording) -> list[str]:
     return lines
 
 
+def _duration(rec: Recording) -> list[str]:
+    plan = build_plan("", rec)
+    return ["## Fresh `pulumi up`", *(f"  {line}" for line in describe_estimate(plan, estimate_duration(plan)))]
+
+
+def _replacements(rec: Recording) -> list[str]:
+    """For each stateful resource, the property changes that would replace it (and lose its data)."""
+    lines = ["## Stateful resources and what would replace them"]
+    for r in sorted((r for r in rec if r.type in STATEFUL_TYPES), key=lambda r: (r.type, r.name)):
+        props = sorted(replace_rules(r.type) or ())
+        lines.append(f"  - {r.name} ({r.type}): {', '.join(props) if props else 'nothing (updates in place)'}")
+    return lines
+
+
 def _invokes(rec: Recording) -> list[str]:
     return [f"## Provider invokes ({len(rec.invokes)})", *(f"  - {i.token}" for i in rec.invokes)]
 
 
-SECTIONS: list[Callable[[Recording], list[str]]] = [_tree, _counts, _protected, _outputs, _invokes]
+SECTIONS: list[Callable[[Recording], list[str]]] = [
+    _tree,
+    _counts,
+    _protected,
+    _replacements,
+    _duration,
+    _outputs,
+    _invokes,
+]
 
 
 def render(stack: str, rec: Recording) -> str:

@@ -47,3 +47,17 @@ def test_sandbox_preview_shows_ids_from_the_aws_account(capsys: pytest.CaptureFi
     assert preview.main(["--stack", "test", "--sandbox"]) == 0
     out = capsys.readouterr().out
     assert 'vpcId: "vpc-' in out and 'vpcId: "net-id"' not in out
+
+
+def test_preview_estimates_a_fresh_up_and_names_the_chain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    section = out.split("## Fresh `pulumi up`")[1].split("##")[0]
+    assert "estimated creation from scratch" in section and "600 s  eks (aws:eks/cluster:Cluster)" in section
+
+
+def test_preview_lists_what_would_replace_each_stateful_resource(capsys: pytest.CaptureFixture[str]) -> None:
+    assert preview.main(["--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "- net (aws:ec2/vpc:Vpc): cidrBlock" in out
+    assert "- main (aws:rds/instance:Instance):" in out and "storageEncrypted" in out

@@ -148,3 +148,99 @@ def test_fleet_volumes_key_lets_auto_scaling_use_it(stacks: dict[str, Recording]
     assert {"AllowAutoScalingUse", "AllowAutoScalingGrants"} <= {s["Sid"] for s in policy["Statement"]}
     lt = stacks["prod"].one("aws:ec2/launchTemplate:LaunchTemplate", "app").inputs
     assert lt["blockDeviceMappings"][0]["ebs"]["kmsKeyId"] == key.inputs["arn"]
+
+
+# --- Kubernetes, application and data ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_stack_runs_cluster_platform_app_data_and_monitoring(stacks: dict[str, Recording], name: str) -> None:
+    rec = stacks[name]
+    for type_ in (
+        "hardstack:kubernetes:Cluster",
+        "hardstack:kubernetes:PlatformBaseline",
+        "hardstack:kubernetes:App",
+        "hardstack:data:Database",
+        "hardstack:data:DatabaseCredentialsSecret",
+        "hardstack:monitoring:KubernetesMonitoring",
+        "hardstack:monitoring:AlertTopic",
+        "hardstack:monitoring:ServiceAlarms",
+    ):
+        assert len(rec.of_type(type_)) == 1, type_
+    assert rec.outputs["kubeconfig"] and "kubeconfig" in rec.secret_outputs
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_kubernetes_objects_of_every_stack_match_the_schemas(stacks: dict[str, Recording], name: str) -> None:
+    from components.k8s_manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
+
+    manifests = manifests_from(stacks[name])
+    assert len(manifests) > 10
+    validate_manifests(manifests, KUBERNETES_SCHEMA_VERSION, custom_kinds={"ServiceMonitor", "PrometheusRule"})
+
+
+def test_workloads_run_on_the_cluster_provider(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    (k8s_provider,) = [r for r in rec.of_type("pulumi:providers:kubernetes")]
+    deployment = rec.one("kubernetes:apps/v1:Deployment")
+    assert deployment.provider.startswith(k8s_provider.urn)
+
+
+def test_prod_protects_the_database_buckets_and_keys(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    for type_ in ("aws:rds/instance:Instance", "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:eks/cluster:Cluster"):
+        resources = rec.of_type(type_)
+        assert resources and all(r.protect for r in resources), type_
+    for type_ in ("aws:rds/instance:Instance", "aws:s3/bucket:Bucket", "aws:kms/key:Key"):
+        assert all(r.retain_on_delete for r in rec.of_type(type_)), type_
+
+
+def test_test_stack_protects_nothing(stacks: dict[str, Recording]) -> None:
+    assert stacks["test"].protected() == []
+
+
+def test_prod_database_is_multi_az_with_30_day_backups_and_a_final_snapshot(stacks: dict[str, Recording]) -> None:
+    db = stacks["prod"].one("aws:rds/instance:Instance").inputs
+    assert db["multiAz"] is True and db["backupRetentionPeriod"] == 30 and db["deletionProtection"] is True
+    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"]
+    assert db["publiclyAccessible"] is False and db["storageEncrypted"] is True
+
+
+def test_app_receives_the_database_credentials_as_a_kubernetes_secret(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    secret = next(r for r in rec.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "database")
+    container = rec.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    assert [e["secretRef"]["name"] for e in container["envFrom"]] == ["database"]
+    assert secret.inputs["metadata"]["namespace"] == "app"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hardstack:dbInstanceClass", "db.r7g.xlarge"),
+        ("hardstack:dbAllocatedStorageGb", 500),
+        ("hardstack:fleetInstanceType", "m7i.xlarge"),
+        ("hardstack:tags", {"CostCenter": "42"}),
+        ("hardstack:clusterNodeInstanceTypes", ["m7i.large"]),
+    ],
+)
+def test_resizing_or_retagging_never_replaces_stateful_resources(key: str, value: object) -> None:
+    from components.plan import build_plan, diff_plans
+
+    before = build_plan("prod", run_stack("prod"))
+    after = build_plan("prod", run_stack("prod", {key: value}))
+    diff = diff_plans(before, after)
+    stateful = {"aws:rds/instance:Instance", "aws:s3/bucket:Bucket", "aws:kms/key:Key", "aws:eks/cluster:Cluster"}
+    lost = [c for c in diff.changes if c.action in ("replace", "delete") and c.type in stateful]
+    assert lost == [], lost
+    assert diff.changes  # the change is seen: an update, or a replaced node group (cattle, not state)
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_monitoring_volume_and_routes_follow_the_stack(stacks: dict[str, Recording], name: str) -> None:
+    release = stacks[name].one("kubernetes:helm.sh/v3:Release").inputs
+    values = release["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    size = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
+    assert size == {"test": "10Gi", "preprod": "20Gi", "prod": "50Gi"}[name]
+    assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
