@@ -129,6 +129,7 @@ def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
             "protect": r.protect,
             "retainOnDelete": r.retain_on_delete,
             "replaceOnChanges": sorted(r.replace_on_changes),
+            "ignoreChanges": sorted(r.ignore_changes),
             "dependencies": sorted(set(r.dependencies)),
             "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ())),
         }
@@ -582,7 +583,9 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     def classify(urn: str) -> Change | None:
         was, now = before[urn], after[urn]
         old_in, new_in = _inputs(was), _inputs(now)
-        paths = changed_paths(old_in, new_in)
+        # Properties the program tells the engine to ignore after creation never change the resource.
+        ignored = now.get("ignoreChanges") or ()
+        paths = [p for p in changed_paths(old_in, new_in) if not any(_covers(rule, p) for rule in ignored)]
         cause = sorted(d for d in now.get("dependencies") or () if d in renewed)
         refs = frozenset().union(*(renewed[d] for d in cause)) if cause else frozenset()
         followed = [p for p in _references(old_in, refs) if p not in paths]

@@ -418,3 +418,21 @@ def test_cli_diff_rev_plans_two_commits_in_worktrees_and_cleans_up(tmp_path: Pat
     assert "**test**: no changes." in done.stdout and "**preprod**: no changes." in done.stdout
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True)
     assert len(worktrees.stdout.strip().splitlines()) == 1
+
+
+def test_properties_the_program_ignores_after_creation_are_not_changes() -> None:
+    # The database ignores its seed snapshot once created: setting one later must not read as a
+    # replacement of the database, while a class change still shows as an update.
+    before = build_plan("prod", run_stack("prod"))
+    after = build_plan(
+        "prod",
+        run_stack(
+            "prod",
+            {
+                "hardstack:dbSnapshotIdentifier": "arn:aws:rds:eu-west-3:111122223333:snapshot:prod-main-2026-11-01",
+                "hardstack:dbInstanceClass": "db.m7g.xlarge",
+            },
+        ),
+    )
+    db = [c for c in diff_plans(before, after).changes if c.type == "aws:rds/instance:Instance"]
+    assert [(c.action, c.properties) for c in db] == [("update", ("instanceClass",))]
