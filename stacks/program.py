@@ -212,10 +212,12 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     return alb, fleet, inventory
 
 
-def build_data(base: Base) -> Database:
+def build_data(base: Base) -> tuple[Database, SecureBucket]:
     settings = base.settings
-    data_key = base.key("data", "database storage, Performance Insights and the master secret")
-    return Database(
+    data_key = base.key("data", "database, its master secret and the application bucket")
+    # The application's objects: versioned, SSE-KMS, private, TLS only, old versions expire.
+    bucket = SecureBucket("app-data", SecureBucketArgs(kms_key_arn=data_key.arn, protect=settings.protect), base.opts)
+    database = Database(
         "main",
         DatabaseArgs(
             context=base.context,
@@ -237,6 +239,7 @@ def build_data(base: Base) -> Database:
         ),
         base.opts,
     )
+    return database, bucket
 
 
 def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
@@ -403,7 +406,7 @@ def build(settings: Settings) -> dict[str, object]:
     """Compose the stack from validated settings; return what it exports."""
     base = build_network(settings)
     alb, fleet, inventory = build_fleet(base)
-    db = build_data(base)
+    db, bucket = build_data(base)
     exports: dict[str, object] = {}
     k8s_provider: k8s.Provider | None = None
     if settings.cluster_mode != "none":
@@ -429,6 +432,7 @@ def build(settings: Settings) -> dict[str, object]:
         "ansibleInventory": inventory,
         "dbEndpoint": db.endpoint,
         "dbSecretArn": db.master_user_secret_arn,
+        "appBucket": bucket.bucket,
         "alertTopicArn": alerts.arn,
         **exports,
     }

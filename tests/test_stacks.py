@@ -1,6 +1,10 @@
 import json
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from components.testing import Recording
 from stacks.offline import STACKS, run_stack
@@ -244,3 +248,57 @@ def test_monitoring_volume_and_routes_follow_the_stack(stacks: dict[str, Recordi
     size = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
     assert size == {"test": "10Gi", "preprod": "20Gi", "prod": "50Gi"}[name]
     assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
+
+
+def test_application_bucket_is_versioned_kms_encrypted_and_protected_in_prod(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    bucket = rec.one("hardstack:storage:SecureBucket", "app-data")
+    children = {r.type: r for r in rec.descendants_of(bucket)}
+    sse = children["aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"]
+    rule = sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert (
+        rule["sseAlgorithm"] == "aws:kms" and rule["kmsMasterKeyId"] == rec.one("aws:kms/key:Key", "data").inputs["arn"]
+    )
+    versioning = children["aws:s3/bucketVersioning:BucketVersioning"].inputs["versioningConfiguration"]
+    assert versioning["status"] == "Enabled"
+    assert children["aws:s3/bucket:Bucket"].protect and rec.outputs["appBucket"]
+
+
+def tool(name: str, package: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} not found: install the Debian package '{package}' (the test command does)")
+    return path
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_alertmanager_config_of_every_stack_passes_amtool(
+    stacks: dict[str, Recording], name: str, tmp_path: Path
+) -> None:
+    values = stacks[name].one("kubernetes:helm.sh/v3:Release").inputs["values"]
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump(values["alertmanager"]["config"]))
+    done = subprocess.run(
+        [tool("amtool", "prometheus-alertmanager"), "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_slo_rules_of_every_stack_pass_promtool(stacks: dict[str, Recording], name: str, tmp_path: Path) -> None:
+    (rule,) = stacks[name].of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    rules = tmp_path / "rules.yml"
+    rules.write_text(yaml.safe_dump(rule.inputs["spec"]))
+    done = subprocess.run(
+        [tool("promtool", "prometheus"), "check", "rules", str(rules)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
