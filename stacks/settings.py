@@ -8,10 +8,10 @@ Errors name the config key, show the value and say what is allowed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from components.addressing import validate_az_count, validate_vpc_cidr
@@ -133,6 +133,27 @@ class IngressSetting(FlowSetting):
     to: TargetGroup
 
 
+#: Field -> the component's check of one value, called with the value and the config key.
+_FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
+    "region": validate_region,
+    "vpc_cidr": validate_vpc_cidr,
+    "az_count": validate_az_count,
+    "log_retention_days": validate_log_retention,
+    "fleet_image_id": validate_image_id,
+    "fleet_instance_type": validate_instance_type,
+    "certificate_arn": validate_certificate_arn,
+    "cluster_version": validate_version,
+    "cluster_addon_versions": validate_addon_versions,
+    "db_engine_version": validate_engine_version,
+    "db_instance_class": validate_instance_class,
+    "db_snapshot_identifier": validate_snapshot_identifier,
+    "alarm_period_seconds": validate_alarm_period,
+    "monitoring_chart_version": validate_chart_version,
+    "prometheus_retention": validate_prometheus_duration,
+    "prometheus_volume_gb": validate_volume_gb,
+}
+
+
 class Settings(_Model):
     """Everything a stack needs, validated. Field docs say the default."""
 
@@ -239,21 +260,15 @@ class Settings(_Model):
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags added to every resource. Default: none beyond hardstack's own."""
 
-    @field_validator("region")
+    @field_validator(*_FIELD_CHECKS)
     @classmethod
-    def _region(cls, v: str) -> str:
-        return validate_region(v)
-
-    @field_validator("vpc_cidr")
-    @classmethod
-    def _cidr(cls, v: str) -> str:
-        validate_vpc_cidr(v, "hardstack:vpcCidr")
-        return v
-
-    @field_validator("az_count")
-    @classmethod
-    def _azs(cls, v: int) -> int:
-        return validate_az_count(v, "hardstack:azCount")
+    def _field(cls, value: Any, info: ValidationInfo) -> Any:
+        """One-value checks from the components, with errors naming the config key."""
+        if value is not None:
+            name = str(info.field_name)
+            alias = cls.model_fields[name].alias or ""
+            _FIELD_CHECKS[name](value, alias if ":" in alias else f"{NAMESPACE}:{to_camel(name)}")
+        return value
 
     @field_validator("nat_strategy", mode="before")
     @classmethod
@@ -261,11 +276,6 @@ class Settings(_Model):
         if v not in NAT_STRATEGIES:
             raise refuse("hardstack:natStrategy", v, f"one of {', '.join(NAT_STRATEGIES)}")
         return v
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, v: int) -> int:
-        return validate_log_retention(v, "hardstack:logRetentionDays")
 
     @field_validator("app_port")
     @classmethod
@@ -277,26 +287,6 @@ class Settings(_Model):
             raise refuse("hardstack:appPort", v, f"1024 to 65535 (the app runs unprivileged), not {NODE_EXPORTER_PORT}")
         return v
 
-    @field_validator("fleet_image_id")
-    @classmethod
-    def _image(cls, v: str) -> str:
-        return validate_image_id(v, "hardstack:fleetImageId")
-
-    @field_validator("fleet_instance_type")
-    @classmethod
-    def _instance_type(cls, v: str) -> str:
-        return validate_instance_type(v, "hardstack:fleetInstanceType")
-
-    @field_validator("certificate_arn")
-    @classmethod
-    def _certificate(cls, v: str | None) -> str | None:
-        return None if v is None else validate_certificate_arn(v, "hardstack:certificateArn")
-
-    @field_validator("cluster_version")
-    @classmethod
-    def _cluster_version(cls, v: str) -> str:
-        return validate_version(v, "hardstack:clusterVersion")
-
     @field_validator("cluster_node_instance_types")
     @classmethod
     def _node_types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
@@ -305,48 +295,6 @@ class Settings(_Model):
         for i, t in enumerate(v):
             validate_instance_type(t, f"hardstack:clusterNodeInstanceTypes[{i}]")
         return v
-
-    @field_validator("cluster_addon_versions")
-    @classmethod
-    def _addons(cls, v: dict[str, str]) -> dict[str, str]:
-        return dict(validate_addon_versions(v, "hardstack:clusterAddonVersions"))
-
-    @field_validator("db_engine_version")
-    @classmethod
-    def _db_version(cls, v: str) -> str:
-        validate_engine_version(v, "hardstack:dbEngineVersion")
-        return v
-
-    @field_validator("db_instance_class")
-    @classmethod
-    def _db_class(cls, v: str) -> str:
-        return validate_instance_class(v, "hardstack:dbInstanceClass")
-
-    @field_validator("db_snapshot_identifier")
-    @classmethod
-    def _db_snapshot(cls, v: str | None) -> str | None:
-        return None if v is None else validate_snapshot_identifier(v, "hardstack:dbSnapshotIdentifier")
-
-    @field_validator("alarm_period_seconds")
-    @classmethod
-    def _alarm_period(cls, v: int) -> int:
-        validate_alarm_period(v, "hardstack:alarmPeriodSeconds")
-        return v
-
-    @field_validator("monitoring_chart_version")
-    @classmethod
-    def _chart(cls, v: str) -> str:
-        return validate_chart_version(v, "hardstack:monitoringChartVersion")
-
-    @field_validator("prometheus_retention")
-    @classmethod
-    def _retention_time(cls, v: str) -> str:
-        return validate_prometheus_duration(v, "hardstack:prometheusRetention")
-
-    @field_validator("prometheus_volume_gb")
-    @classmethod
-    def _volume(cls, v: int) -> int:
-        return validate_volume_gb(v, "hardstack:prometheusVolumeGb")
 
     @model_validator(mode="after")
     def _checks(self) -> Settings:
