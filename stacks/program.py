@@ -8,7 +8,7 @@ baseline and the application, and supervision (CloudWatch alarms, Prometheus on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -66,9 +66,9 @@ class Base:
     context: AwsContext
     opts: pulumi.ResourceOptions
     provider: aws.Provider
-    network: Network
-    groups: dict[str, SecurityGroup]
-    keys: dict[str, EncryptionKey]
+    keys: dict[str, EncryptionKey] = field(default_factory=dict)
+    network: Network = field(init=False)
+    groups: dict[str, SecurityGroup] = field(default_factory=dict)
 
     def key(self, name: str, description: str, statements: list[dict[str, Any]] | None = None) -> EncryptionKey:
         key = EncryptionKey(
@@ -104,7 +104,7 @@ def build_network(settings: Settings) -> Base:
     )
     opts = pulumi.ResourceOptions(provider=provider)
     context = AwsContext.lookup(settings.region, pulumi.InvokeOptions(provider=provider))
-    base = Base(settings, stack, context, opts, provider, None, {}, {})  # type: ignore[arg-type]
+    base = Base(settings, stack, context, opts, provider)
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
     base.network = network = Network(
         "net",
