@@ -164,11 +164,11 @@ class Fleet(pulumi.ComponentResource):
                             "Resource": parameter_arns,
                         },
                         {
-                            # SecureString values decrypt through SSM only.
+                            # SecureString values decrypt through SSM only, with keys of this account.
                             "Sid": "DecryptThroughSsm",
                             "Effect": "Allow",
                             "Action": "kms:Decrypt",
-                            "Resource": "*",
+                            "Resource": ctx.arn("kms", "key/*"),
                             "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{ctx.region}.amazonaws.com"}},
                         },
                     ]

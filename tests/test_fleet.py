@@ -88,6 +88,7 @@ def test_instance_role_has_ssm_and_cloudwatch_agent_and_reads_only_its_parameter
     read, decrypt = policy["Statement"]
     assert read["Resource"] == ["arn:aws:ssm:eu-west-3:123456789012:parameter/app/db"]
     assert decrypt["Condition"]["StringEquals"]["kms:ViaService"] == "ssm.eu-west-3.amazonaws.com"
+    assert decrypt["Resource"] == "arn:aws:kms:eu-west-3:123456789012:key/*"
     trust = json.loads(rec.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
 
