@@ -242,7 +242,7 @@ def _secrets_script(service_name: str, region: str, secret_parameters: Mapping[s
         "set -euo pipefail",
         "umask 077",
         f"install -d -m 0700 -o root -g root /etc/{service_name}",
-        f'tmp="$(mktemp /etc/{service_name}/.secrets.XXXXXX)"',
+        f'tmp="$(mktemp -p /etc/{service_name})"',  # same directory: the final mv is atomic
         "trap 'rm -f \"$tmp\"' EXIT",
     ]
     for env_name, parameter in sorted(secret_parameters.items()):
