@@ -28,6 +28,7 @@ from components.context import AwsContext
 from components.errors import refuse
 from components.fleet import validate_instance_type, validate_sizes
 from components.iam import policy_document
+from components.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from components.network import validate_log_retention
 
 #: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
@@ -589,31 +590,12 @@ class Cluster(pulumi.ComponentResource):
             description=f"EKS node group {resource_name}",
             # Setting groups here replaces EKS's default, so the cluster group is listed explicitly.
             vpc_security_group_ids=[cluster_security_group_id, *args.node_security_group_ids],
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",  # IMDSv2 only
-                # Hop limit 1: pods (one network hop away) cannot reach IMDS and borrow the node role.
-                # Add-ons that call AWS use IRSA instead; vpc-cni runs on the host network, and the
-                # EBS CSI node plugin falls back to Kubernetes metadata. Workloads needing AWS get IRSA.
-                http_put_response_hop_limit=1,
-                instance_metadata_tags="disabled",
-            ),
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=spec.disk_gb,
-                        volume_type="gp3",
-                        encrypted="true",
-                        kms_key_id=args.volume_key_arn,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=node_tags)
-                for kind in ("instance", "volume", "network-interface")
-            ],
+            # Hop limit 1: pods (one network hop away) cannot reach IMDS and borrow the node role.
+            # Add-ons that call AWS use IRSA instead; vpc-cni runs on the host network, and the
+            # EBS CSI node plugin falls back to Kubernetes metadata. Workloads needing AWS get IRSA.
+            metadata_options=imdsv2_only(),
+            block_device_mappings=encrypted_root_volume(spec.disk_gb, args.volume_key_arn),
+            tag_specifications=tag_specifications(node_tags),
             tags=node_tags,
             opts=child,
         )

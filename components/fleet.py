@@ -20,6 +20,7 @@ from components.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from components.context import AwsContext
 from components.errors import refuse
 from components.iam import policy_document, service_assume_role_policy
+from components.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from components.userdata import validate_user_data
 
 _INSTANCE_TYPE = re.compile(
@@ -183,12 +184,7 @@ class Fleet(pulumi.ComponentResource):
             image_id=args.image_id,
             instance_type=args.instance_type,
             iam_instance_profile=aws.ec2.LaunchTemplateIamInstanceProfileArgs(arn=profile.arn),
-            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
-                http_endpoint="enabled",
-                http_tokens="required",  # IMDSv2 only
-                http_put_response_hop_limit=1,  # containers on the host cannot reach the instance role
-                instance_metadata_tags="disabled",
-            ),
+            metadata_options=imdsv2_only(),
             monitoring=aws.ec2.LaunchTemplateMonitoringArgs(enabled=True),
             ebs_optimized="true",
             network_interfaces=[
@@ -199,23 +195,9 @@ class Fleet(pulumi.ComponentResource):
                     security_groups=list(args.security_group_ids),
                 )
             ],
-            block_device_mappings=[
-                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
-                    device_name="/dev/xvda",
-                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
-                        volume_size=args.root_volume_gb,
-                        volume_type="gp3",
-                        encrypted="true",
-                        kms_key_id=args.kms_key_arn,
-                        delete_on_termination="true",
-                    ),
-                )
-            ],
+            block_device_mappings=encrypted_root_volume(args.root_volume_gb, args.kms_key_arn),
             user_data=base64.b64encode(args.user_data.encode()).decode() if args.user_data else None,
-            tag_specifications=[
-                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
-                for kind in ("instance", "volume", "network-interface")
-            ],
+            tag_specifications=tag_specifications(tags),
             update_default_version=True,
             tags=tags,
             opts=child,
