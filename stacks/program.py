@@ -28,7 +28,6 @@ from components import (
     SecurityGroupArgs,
 )
 from components.alarms import (
-    AlarmThresholds,
     AlbMetrics,
     AlertTopic,
     AlertTopicArgs,
@@ -346,8 +345,7 @@ def build_supervision(
         ),
         base.opts,
     )
-    thresholds = AlarmThresholds.for_environment(settings.environment)
-    thresholds = AlarmThresholds(**{**vars(thresholds), "period_seconds": settings.alarm_period_seconds})
+    thresholds = settings.thresholds()
     watched_fleet = FleetMetrics(asg_name=fleet.group_name)
     watched_alb = AlbMetrics(load_balancer=alb.arn_suffix, target_group=alb.target_group_arn_suffix)
     watched_db = RdsMetrics(db_instance_identifier=db.identifier)

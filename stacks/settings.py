@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from components.addressing import validate_az_count, validate_vpc_cidr
-from components.alarms import Subscription, parse_subscription
+from components.alarms import AlarmThresholds, Subscription, parse_subscription
 from components.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
 from components.cluster import (
     role_name_of,
@@ -244,6 +244,8 @@ class Settings(_Model):
     """SNS subscriptions `[{protocol, endpoint}]` of the alert topic. At least one in prod."""
     alarm_period_seconds: int
     """CloudWatch alarm period, a multiple of 60. Default: profile."""
+    alarm_thresholds: dict[str, float] = Field(default_factory=dict)
+    """Overrides of the recommended alarms' thresholds, e.g. `{cpuPercent: 70}`. Default: per environment."""
     monitoring_chart_version: str = CHART_VERSION
     prometheus_retention: str
     prometheus_volume_gb: int
@@ -383,6 +385,7 @@ class Settings(_Model):
 
     def _check_supervision(self) -> None:
         self.subscriptions()
+        self.thresholds()
         try:
             SLO(APP_SERVICE, self.app_slo_objective, error_query="e_total", total_query="t_total")
         except HardstackError as err:
@@ -398,6 +401,22 @@ class Settings(_Model):
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
             if self.heartbeat_receiver is None:
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
+
+    def thresholds(self) -> AlarmThresholds:
+        """The environment's alarm thresholds with the period and the overrides of these settings."""
+        where = "hardstack:alarmThresholds"
+        defaults = vars(AlarmThresholds.for_environment(self.environment))
+        overrides = {to_snake(k): v for k, v in self.alarm_thresholds.items()}
+        unknown = sorted(set(overrides) - set(defaults) | ({"period_seconds"} & set(overrides)))
+        if unknown:
+            known = ", ".join(sorted(to_camel(k) for k in defaults if k != "period_seconds"))
+            raise refuse(where, self.alarm_thresholds, f"keys among {known} (the period is alarmPeriodSeconds)")
+        # Whole-number thresholds arrive from config as numbers; keep their type.
+        typed = {k: type(defaults[k])(v) if isinstance(defaults[k], int) else v for k, v in overrides.items()}
+        try:
+            return AlarmThresholds(**{**defaults, "period_seconds": self.alarm_period_seconds, **typed})
+        except HardstackError as err:
+            raise HardstackError(f"{where}: {err}") from None
 
     def subscriptions(self) -> tuple[Subscription, ...]:
         return tuple(

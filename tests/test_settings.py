@@ -327,3 +327,18 @@ def test_alarm_period_not_a_multiple_of_60_is_refused(seconds: int) -> None:
 def test_retention_size_larger_than_the_volume_is_refused() -> None:
     msg = refused(prometheusRetentionSize="20GB", prometheusVolumeGb=10)
     assert "hardstack:prometheusRetentionSize" in msg and "20GB" in msg
+
+
+def test_alarm_thresholds_can_be_overridden_per_stack() -> None:
+    t = settings(alarmThresholds={"cpuPercent": 70, "rdsMaxConnections": 250}).thresholds()
+    assert (t.cpu_percent, t.rds_max_connections, t.period_seconds) == (70, 250, 300)
+
+
+def test_unknown_alarm_threshold_is_refused() -> None:
+    msg = refused(alarmThresholds={"cpuPercnt": 70})
+    assert "hardstack:alarmThresholds" in msg and "cpuPercent" in msg
+
+
+def test_out_of_range_alarm_threshold_is_refused() -> None:
+    msg = refused(alarmThresholds={"alb5xxRatio": 2})
+    assert "hardstack:alarmThresholds" in msg and "alb_5xx_ratio" in msg

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from components.testing import Recording
-from stacks.offline import STACKS, run_stack
+from stacks.offline import STACKS, run_stack, stack_config
 
 NAT = "aws:ec2/natGateway:NatGateway"
 EXPECTED_OUTPUTS = {
@@ -302,3 +302,59 @@ def test_slo_rules_of_every_stack_pass_promtool(stacks: dict[str, Recording], na
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
+
+
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters:
+- name: onprem
+  cluster: {server: "https://k8s.internal.example:6443", certificate-authority-data: Q0E=}
+contexts:
+- name: onprem
+  context: {cluster: onprem, user: deployer}
+current-context: onprem
+users:
+- name: deployer
+  user: {token: not-a-real-token}
+"""
+
+
+def test_existing_mode_runs_every_kubernetes_component_on_the_given_cluster() -> None:
+    rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
+    assert rec.of_type("aws:eks/cluster:Cluster") == []
+    for type_ in (
+        "hardstack:kubernetes:ExistingCluster",
+        "hardstack:kubernetes:PlatformBaseline",
+        "hardstack:kubernetes:App",
+        "hardstack:monitoring:KubernetesMonitoring",
+    ):
+        assert len(rec.of_type(type_)) == 1, type_
+    (provider,) = rec.of_type("pulumi:providers:kubernetes")
+    assert rec.one("kubernetes:apps/v1:Deployment").provider.startswith(provider.urn)
+
+
+def test_cluster_mode_none_skips_kubernetes() -> None:
+    rec = run_stack("test", {"hardstack:clusterMode": "none"})
+    assert not [r for r in rec if r.type.startswith("kubernetes:")]
+    assert len(rec.of_type("hardstack:monitoring:ServiceAlarms")) == 1
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_generated_promtool_tests_of_the_stack_slo_pass(name: str, tmp_path: Path) -> None:
+    from components.slo import promtool_tests
+    from stacks.program import app_slo
+    from stacks.settings import parse_settings
+
+    slo = app_slo(parse_settings(stack_config(name)))
+    (rule,) = run_stack(name).of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rule.inputs["spec"]))
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(promtool_tests([slo], "rules.yml")))
+    done = subprocess.run(
+        [tool("promtool", "prometheus"), "test", "rules", "tests.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
