@@ -7,7 +7,6 @@ inputs plus the computed attributes programs read (`id`, `arn`, `name`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -276,5 +275,4 @@ def run_program(
     finally:
         # A failed run may leave tasks behind; drop them so the next run starts clean.
         _settings.SETTINGS.rpc_manager.clear()
-        asyncio.set_event_loop(asyncio.new_event_loop())
     return recording
