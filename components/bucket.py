@@ -116,6 +116,7 @@ class SecureBucket(pulumi.ComponentResource):
             f"{name}-lifecycle",
             bucket=bucket.id,
             rules=[rule],
+            # Noncurrent-version rules are checked against the versioning state: set it first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         deny_plain_http: Statement = {

@@ -178,6 +178,7 @@ class Network(pulumi.ComponentResource):
                     subnet_id=subnets["public"][i].id,
                     connectivity_type="public",
                     tags=tagged(f"nat-{i}"),
+                    # A public NAT gateway only works once the VPC has its internet gateway.
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
                 )
             )

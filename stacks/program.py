@@ -305,6 +305,7 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App
             namespace=APP_NAMESPACE,
             secret_name=DB_SECRET_NAME,
         ),
+        # The namespace is passed by name, not as an output: wait for the baseline to create it.
         pulumi.ResourceOptions(providers=[base.provider, k8s_provider], depends_on=[baseline]),
     )
     migration = (
@@ -326,6 +327,7 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
         ),
+        # Its namespace and its database Secret are referenced by name.
         pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
     )
 
