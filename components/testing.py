@@ -162,7 +162,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
         state.setdefault(
             "arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.typ.rsplit(':', 1)[-1]}/{args.name}"
         )
-        for key, value in _computed(args.typ, args.name, self.region).items():
+        # RDS names its endpoint after the instance identifier when one is given.
+        computed_name = str(args.inputs.get("identifier") or args.name)
+        for key, value in _computed(args.typ, computed_name, self.region).items():
             state.setdefault(key, value)
         if args.typ == "aws:eks/cluster:Cluster":
             # Computed inside an input block: merged, not defaulted.

@@ -21,7 +21,7 @@ from components.cluster import (
     role_name_of,
     validate_existing_kubeconfig,
 )
-from components.testing import MOCK_ACCOUNT, HardstackMocks, Recording
+from components.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -42,21 +42,6 @@ ADDON = "aws:eks/addon:Addon"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 ASSOCIATION = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
-
-
-class ClusterMocks(HardstackMocks):
-    """Adds what EKS computes: endpoint, CA, OIDC issuer and the cluster security group."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        rid, state = super().new_resource(args)
-        if args.typ == CLUSTER:
-            state["endpoint"] = "https://0123456789ABCDEF.gr7.eu-west-3.eks.amazonaws.com"
-            state["certificateAuthority"] = {"data": "Q0EtREFUQQ=="}
-            state["identities"] = [{"oidcs": [{"issuer": ISSUER}]}]
-            state["vpcConfig"] = {**state["vpcConfig"], "clusterSecurityGroupId": "sg-cluster"}
-        if args.typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
-            state["arn"] = f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/{ISSUER.removeprefix('https://')}"
-        return rid, state
 
 
 def group(**kw: Any) -> NodeGroupSpec:
@@ -102,7 +87,7 @@ def eks(**kw: Any) -> Callable[[], None]:
 
 @pytest.fixture
 def rec(run: Run) -> Recording:
-    return run(eks(), mocks=ClusterMocks())
+    return run(eks())
 
 
 def plain(value: Any) -> Any:
@@ -158,7 +143,7 @@ def test_endpoint_is_private_only_by_default(rec: Recording) -> None:
 
 
 def test_public_endpoint_is_limited_to_the_given_cidrs(run: Run) -> None:
-    rec = run(eks(endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24"]), mocks=ClusterMocks())
+    rec = run(eks(endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24"]))
     vpc = cluster_inputs(rec)["vpcConfig"]
     assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
 
@@ -168,7 +153,7 @@ def test_version_is_pinned(rec: Recording) -> None:
 
 
 def test_protect_reaches_the_cluster_and_its_logs(run: Run) -> None:
-    rec = run(eks(protect=True), mocks=ClusterMocks())
+    rec = run(eks(protect=True))
     cluster = rec.one(CLUSTER)
     assert cluster.protect and cluster.inputs["deletionProtection"] is True
     logs = rec.one("aws:cloudwatch/logGroup:LogGroup")
@@ -196,8 +181,8 @@ def test_reordering_roles_keeps_every_name(run: Run) -> None:
         found = rec.of_type("aws:eks/accessEntry:AccessEntry") + rec.of_type(ASSOCIATION)
         return {r.name: r.inputs["principalArn"] for r in found}
 
-    before = names(run(eks(admin_role_arns=[ADMIN, OPS]), mocks=ClusterMocks()))
-    after = names(run(eks(admin_role_arns=[OPS, ADMIN]), mocks=ClusterMocks()))
+    before = names(run(eks(admin_role_arns=[ADMIN, OPS])))
+    after = names(run(eks(admin_role_arns=[OPS, ADMIN])))
     assert before == after
 
 
@@ -280,7 +265,7 @@ def test_node_volumes_are_encrypted_gp3_under_the_volume_key_and_no_key_pair(rec
 
 
 def test_nodes_keep_the_cluster_security_group_next_to_extra_groups(run: Run) -> None:
-    rec = run(eks(node_security_group_ids=["sg-extra"]), mocks=ClusterMocks())
+    rec = run(eks(node_security_group_ids=["sg-extra"]))
     template = rec.one("aws:ec2/launchTemplate:LaunchTemplate", "main-general").inputs
     assert template["vpcSecurityGroupIds"] == ["sg-cluster", "sg-extra"]
 
@@ -419,7 +404,7 @@ def refused_before_registering(run: Run, build: Callable[[], Any]) -> str:
         Cluster("main", build())
 
     with pytest.raises(HardstackError) as err:
-        run(program, mocks=ClusterMocks(), recording=recording)
+        run(program, recording=recording)
     assert len(recording) == 0
     return str(err.value)
 

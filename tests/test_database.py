@@ -22,39 +22,20 @@ from components.database import (
     validate_backup_retention,
     validate_engine_version,
 )
-from components.testing import MOCK_ACCOUNT, HardstackMocks, Recording
+from components.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
 KEY = f"arn:aws:kms:eu-west-3:{MOCK_ACCOUNT}:key/db"
 LOG_KEY = f"arn:aws:kms:eu-west-3:{MOCK_ACCOUNT}:key/logs"
-SECRET_ARN = f"arn:aws:secretsmanager:eu-west-3:{MOCK_ACCOUNT}:secret:rds!db-0123-AbCdEf"
-PASSWORD = "generated-by-rds"
+# What the shared mocks compute for the instance identifier `test-main` and answer for its secret.
+SECRET_ARN = f"arn:aws:secretsmanager:eu-west-3:{MOCK_ACCOUNT}:secret:rds!db-test-main"
+PASSWORD = "mock-password"
 INSTANCE = "aws:rds/instance:Instance"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 #: How the engine marks a secret value in serialized inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
-
-
-class DatabaseMocks(HardstackMocks):
-    """HardstackMocks plus what RDS computes and the managed secret's value."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        rid, state = super().new_resource(args)
-        if args.typ == INSTANCE:
-            address = f"{args.inputs['identifier']}.abcdefghijkl.{self.region}.rds.amazonaws.com"
-            state["address"] = address
-            state["endpoint"] = f"{address}:5432"
-            state["resourceId"] = "db-ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-            state["masterUserSecrets"] = [{"secretArn": SECRET_ARN, "kmsKeyId": KEY, "secretStatus": "active"}]
-        return rid, state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        if args.token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
-            value = json.dumps({"username": "app_owner", "password": PASSWORD})
-            return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": value}, []
-        return super().call(args)
 
 
 def args(**kw: Any) -> DatabaseArgs:
@@ -102,7 +83,7 @@ def database(**kw: Any) -> Callable[[], None]:
 @pytest.fixture
 def record(run: Run) -> Callable[..., Recording]:
     def _record(stack: str = "test", **kw: Any) -> Recording:
-        return run(database(**kw), stack=stack, mocks=DatabaseMocks())
+        return run(database(**kw), stack=stack)
 
     return _record
 
@@ -283,7 +264,7 @@ def credentials(run: Run) -> Recording:
             ),
         )
 
-    return run(program, mocks=DatabaseMocks())
+    return run(program)
 
 
 def test_kubernetes_secret_is_marked_secret_and_holds_the_managed_password(run: Run) -> None:
@@ -344,14 +325,14 @@ def test_connection_env_refuses_plain_connections() -> None:
 def test_bad_input_is_refused_before_anything_is_registered(run: Run, overrides: dict[str, Any], shown: str) -> None:
     recording = Recording()
     with pytest.raises(HardstackError, match=f"^{re.escape(shown)} is refused"):
-        run(database(**overrides), recording=recording, mocks=DatabaseMocks())
+        run(database(**overrides), recording=recording)
     assert len(recording) == 0
 
 
 def test_identifier_too_long_for_rds_is_refused_before_anything_is_registered(run: Run) -> None:
     recording = Recording()
     with pytest.raises(HardstackError, match="Database identifier = 'test-"):
-        run(lambda: Database("x" * 70, args()) and None, recording=recording, mocks=DatabaseMocks())
+        run(lambda: Database("x" * 70, args()) and None, recording=recording)
     assert len(recording) == 0
 
 

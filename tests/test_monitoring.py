@@ -37,7 +37,7 @@ from components.monitoring import (
     validate_severity_aliases,
 )
 from components.slo import SLO, compile_rules, to_yaml
-from components.testing import HardstackMocks, Recording
+from components.testing import Recording
 
 Run = Callable[..., Recording]
 
@@ -48,7 +48,8 @@ PASSWORD = "random:index/randomPassword:RandomPassword"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret value in recorded state
-MOCK_PASSWORD = "Zq8#mock-grafana-password-value-0123456789"
+# What the shared mocks give a RandomPassword as its result.
+MOCK_PASSWORD = "mock-password-monitoring-grafana-password"
 ROUTING_KEY = "R0UTINGKEY-0123456789abcdef0123456789"
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
 
@@ -63,16 +64,6 @@ SLOS = [
         error_query='http_requests_total{job="api",code=~"5.."}',
     )
 ]
-
-
-class MonitoringMocks(HardstackMocks):
-    """The random provider computes `result`; the shared mocks do not (yet)."""
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        rid, state = super().new_resource(args)
-        if args.typ == PASSWORD:
-            state["result"] = MOCK_PASSWORD
-        return rid, state
 
 
 def prod_args(**kw: Any) -> MonitoringArgs:
@@ -105,7 +96,7 @@ def program(args_factory: Callable[[], MonitoringArgs]) -> Callable[[], None]:
 
 @pytest.fixture
 def rec(run: Run) -> Recording:
-    return run(program(prod_args), stack="prod", mocks=MonitoringMocks())
+    return run(program(prod_args), stack="prod")
 
 
 def values(rec: Recording) -> dict[str, Any]:
@@ -117,7 +108,7 @@ def values(rec: Recording) -> dict[str, Any]:
 def refused_with_nothing_registered(run: Run, factory: Callable[[], MonitoringArgs], match: str) -> None:
     recording = Recording()
     with pytest.raises(HardstackError, match=match):
-        run(program(factory), recording=recording, mocks=MonitoringMocks())
+        run(program(factory), recording=recording)
     assert len(recording) == 0
 
 
@@ -283,7 +274,7 @@ def test_namespace_enforces_privileged_pod_security_for_node_exporter(rec: Recor
 
 
 def test_namespace_enforces_baseline_without_node_exporter(run: Run) -> None:
-    rec = run(program(lambda: prod_args(node_exporter=False)), mocks=MonitoringMocks())
+    rec = run(program(lambda: prod_args(node_exporter=False)))
     assert rec.one(NAMESPACE).inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
     assert values(rec)["nodeExporter"] == {"enabled": False}
 
@@ -370,7 +361,7 @@ def test_custom_resources_depend_on_the_release(rec: Recording) -> None:
 
 
 def test_no_slos_and_no_app_make_no_custom_resources(run: Run) -> None:
-    rec = run(program(lambda: MonitoringArgs(environment="test")), mocks=MonitoringMocks())
+    rec = run(program(lambda: MonitoringArgs(environment="test")))
     assert not rec.of_type(SERVICE_MONITOR) and not rec.of_type(PROMETHEUS_RULE)
     assert not [s for s in rec.of_type(SECRET) if s.name.endswith("receivers")]
 
