@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from components import AwsContext, Flow, Peer, Port, SecurityGroup, SecurityGroupArgs  # noqa: E402
-from components.fleet import Fleet, FleetArgs  # noqa: E402
-from components.testing import Recording, run_program  # noqa: E402
+from hardstack import AwsContext, Flow, Peer, Port, SecurityGroup, SecurityGroupArgs  # noqa: E402
+from hardstack.aws.fleet import Fleet, FleetArgs  # noqa: E402
+from hardstack.tooling.testing import Recording, run_program  # noqa: E402
 from stacks.offline import STACKS, run_stack  # noqa: E402
 
 CTX = AwsContext(region="eu-west-3", account_id="123456789012")

@@ -1,6 +1,6 @@
 """The hardstack policy pack: `pulumi preview --policy-pack policies` (run from the project root).
 
-Every policy here wraps a function of `components.policies`; no rule is written twice. The pack finds
+Every policy here wraps a function of `hardstack.tooling.policies`; no rule is written twice. The pack finds
 `components` through the `hardstack` package, which `requirements.txt` installs editable from this
 checkout (`-e ..`), so it always runs the rules of the tree it sits in.
 
@@ -30,7 +30,7 @@ from pulumi_policy import (
 )
 from pulumi_policy import Policy as EnginePolicy
 
-from components.policies import (
+from hardstack.tooling.policies import (
     ENVIRONMENTS,
     POLICIES,
     STACK_POLICIES,
@@ -117,7 +117,7 @@ if __name__ == "__main__":
     # Serves the engine until it stops the pack; importing this module (tests) does not.
     PolicyPack(
         name=PACK_NAME,
-        description="hardstack hardening: the rules of components.policies",
+        description="hardstack hardening: the rules of hardstack.tooling.policies",
         enforcement_level=EnforcementLevel.MANDATORY,
         policies=build_policies(),
     )

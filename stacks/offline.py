@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from components.testing import Recording, run_program
+from hardstack.tooling.testing import Recording, run_program
 
 STACKS_DIR = Path(__file__).resolve().parent
 STACKS = ("test", "preprod", "prod")
@@ -38,7 +38,7 @@ def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: b
     config = {**stack_config(stack), **(overrides or {})}
     if not sandbox:
         return run_program(main, stack=stack, config=config)
-    from components.sandbox import SandboxMocks
+    from hardstack.tooling.sandbox import SandboxMocks
 
     with SandboxMocks(str(config.get("aws:region", "eu-west-3"))) as mocks:
         return run_program(main, stack=stack, config=config, mocks=mocks)

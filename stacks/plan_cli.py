@@ -20,8 +20,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from components.errors import HardstackError
-from components.plan import (
+from hardstack.core.errors import HardstackError
+from hardstack.tooling.plan import (
     PlanDiff,
     build_plan,
     describe_estimate,
@@ -36,7 +36,7 @@ from stacks.offline import STACKS, run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Files a worktree needs to write plans; copied from this tree when the revision predates them.
-WRITER_FILES = ("components/plan.py", "stacks/plan_cli.py")
+WRITER_FILES = ("components/hardstack/tooling/plan.py", "stacks/plan_cli.py")
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
@@ -54,8 +54,11 @@ def _plans_at(rev: str, workdir: Path, stacks: Sequence[str]) -> dict[str, Path]
     _git("worktree", "add", "--detach", "--quiet", str(tree), rev)
     for rel in WRITER_FILES:
         if not (tree / rel).exists():
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, tree / rel)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
+    # The revision's own package (`components/hardstack`), not the installed one, answers its imports.
+    paths = [str(tree / "components"), str(tree), os.environ.get("PYTHONPATH")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
     plans: dict[str, Path] = {}
     for stack in stacks:
         target = workdir / f"{stack}.plan.json"

@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from components.errors import HardstackError
-from components.plan import STATEFUL_TYPES, build_plan, describe_estimate, estimate_duration, replace_rules
-from components.testing import RecordedResource, Recording
+from hardstack.core.errors import HardstackError
+from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, describe_estimate, estimate_duration, replace_rules
+from hardstack.tooling.testing import RecordedResource, Recording
 from stacks.offline import STACKS, run_stack
 
 

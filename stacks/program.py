@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import (
+from hardstack import (
     AwsContext,
     EncryptionKey,
     EncryptionKeyArgs,
@@ -27,29 +27,20 @@ from components import (
     SecurityGroup,
     SecurityGroupArgs,
 )
-from components.alarms import (
-    AlbMetrics,
-    AlertTopic,
-    AlertTopicArgs,
-    Dashboard,
-    DashboardArgs,
-    FleetMetrics,
-    RdsMetrics,
-    ServiceAlarms,
-    ServiceAlarmsArgs,
-    cloudwatch_alarms_key_statement,
-)
-from components.ansible import render_inventory
-from components.app import App, AppArgs, MigrationSpec
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
-from components.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
-from components.fleet import Fleet, FleetArgs
-from components.kms import autoscaling_service_statements, logs_service_statement
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.monitoring import Monitoring, MonitoringArgs
-from components.platform import PlatformBaseline, PlatformBaselineArgs
-from components.slo import SLO
+from hardstack.aws.alarms import AlbMetrics, FleetMetrics, RdsMetrics, ServiceAlarms, ServiceAlarmsArgs
+from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
+from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
+from hardstack.aws.dashboard import Dashboard, DashboardArgs
+from hardstack.aws.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
+from hardstack.aws.fleet import Fleet, FleetArgs
+from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
+from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
+from hardstack.core.ansible import render_inventory
+from hardstack.core.slo import SLO
+from hardstack.k8s.app import App, AppArgs, MigrationSpec
+from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
+from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
 
 #: The Kubernetes Secret holding the database connection; the app reads it as environment.

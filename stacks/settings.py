@@ -14,28 +14,33 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel, to_snake
 
-from components.addressing import validate_az_count, validate_vpc_cidr
-from components.alarms import AlarmThresholds, Subscription, parse_subscription
-from components.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
-from components.cluster import (
+from hardstack.aws.alarms import AlarmThresholds
+from hardstack.aws.cluster import (
     role_name_of,
     validate_addon_versions,
     validate_existing_kubeconfig,
     validate_public_access,
     validate_version,
 )
-from components.context import validate_region
-from components.database import (
+from hardstack.aws.context import validate_region
+from hardstack.aws.database import (
     validate_backup_retention,
     validate_engine_version,
     validate_instance_class,
     validate_snapshot_identifier,
     validate_storage,
 )
-from components.errors import HardstackError, refuse
-from components.fleet import validate_image_id, validate_instance_type, validate_sizes
-from components.load_balancer import validate_certificate_arn
-from components.monitoring import (
+from hardstack.aws.fleet import validate_image_id, validate_instance_type, validate_sizes
+from hardstack.aws.load_balancer import validate_certificate_arn
+from hardstack.aws.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
+from hardstack.aws.topic import Subscription, parse_subscription
+from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
+from hardstack.core.errors import HardstackError, refuse
+from hardstack.core.rules import Flow, Peer, Port
+from hardstack.core.slo import SLO, validate_alarm_period
+from hardstack.core.userdata import NODE_EXPORTER_PORT, render_cloud_init
+from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
+from hardstack.k8s.monitoring import (
     CHART_VERSION,
     Receiver,
     SecretRef,
@@ -46,10 +51,6 @@ from components.monitoring import (
     validate_routing,
     validate_volume_gb,
 )
-from components.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
-from components.rules import Flow, Peer, Port
-from components.slo import SLO, validate_alarm_period
-from components.userdata import NODE_EXPORTER_PORT, render_cloud_init
 
 NAMESPACE = "hardstack"
 Environment = Literal["test", "preprod", "prod"]

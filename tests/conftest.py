@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from components.testing import Recording, run_program
+from hardstack.tooling.testing import Recording, run_program
 from stacks.offline import run_stack
 
 

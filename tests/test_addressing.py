@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.addressing import AZ_SLOTS, MAX_AZS, MIN_AZS, TIERS, plan_addresses, subnet_cidr
-from components.errors import HardstackError
+from hardstack.core.addressing import AZ_SLOTS, MAX_AZS, MIN_AZS, TIERS, plan_addresses, subnet_cidr
+from hardstack.core.errors import HardstackError
 
 
 @st.composite

@@ -12,26 +12,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from components import AwsContext, HardstackError
-from components.alarms import (
-    AlarmThresholds,
-    AlbMetrics,
+from hardstack import AwsContext, HardstackError
+from hardstack.aws.alarms import AlarmThresholds, AlbMetrics, FleetMetrics, RdsMetrics, ServiceAlarms, ServiceAlarmsArgs
+from hardstack.aws.dashboard import Dashboard, DashboardArgs
+from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from hardstack.aws.topic import (
     AlertTopic,
     AlertTopicArgs,
-    Dashboard,
-    DashboardArgs,
-    FleetMetrics,
-    RdsMetrics,
-    ServiceAlarms,
-    ServiceAlarmsArgs,
     Subscription,
     cloudwatch_alarms_key_statement,
     parse_subscription,
 )
-from components.load_balancer import LoadBalancer, LoadBalancerArgs
-from components.sandbox import put_metric_alarm_request
-from components.slo import SLO
-from components.testing import MOCK_ACCOUNT, Recording
+from hardstack.core.slo import SLO
+from hardstack.tooling.sandbox import put_metric_alarm_request
+from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -221,7 +215,7 @@ EXPECTED: dict[str, tuple[dict[str, str], float, str]] = {
 
 @pytest.fixture(scope="module")
 def test_alarms() -> Recording:
-    from components.testing import run_program
+    from hardstack.tooling.testing import run_program
 
     built = service_args()
     return run_program(program_of(built))
@@ -342,7 +336,7 @@ def test_prod_alarms_earlier_than_test(field: str, stricter: str) -> None:
 @pytest.fixture(scope="module")
 def slo_alarms() -> Recording:
     """SLO alarms on a real LoadBalancer component, so the dimension arrives as an Output."""
-    from components.testing import run_program
+    from hardstack.tooling.testing import run_program
 
     def program() -> None:
         lb = LoadBalancer(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.ansible import (
+from hardstack.core.ansible import (
     ENVIRONMENT_TAG,
     ROLE_TAG,
     SSM_CONNECTION,
@@ -25,7 +25,7 @@ from components.ansible import (
     render_inventory,
     write_inventory,
 )
-from components.errors import HardstackError
+from hardstack.core.errors import HardstackError
 
 REPO = Path(__file__).resolve().parent.parent
 PLAYBOOK = REPO / "ansible" / "playbook.yml"

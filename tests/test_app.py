@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import HardstackError
-from components.app import (
+from hardstack import HardstackError
+from hardstack.k8s.app import (
     DEFAULT_IMAGE,
     METRICS_PORT_NAME,
     App,
@@ -20,13 +20,13 @@ from components.app import (
     parse_image,
     parse_quantity,
 )
-from components.k8s_manifests import (
+from hardstack.tooling.manifests import (
     KUBERNETES_SCHEMA_VERSION,
     InvalidManifest,
     manifests_from,
     validate_manifests,
 )
-from components.testing import Recording
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -480,8 +480,8 @@ def test_image_reference_splits_into_its_parts(
 
 
 def test_manifests_skip_helm_releases_and_unwrap_secrets() -> None:
-    from components.k8s_manifests import manifests_from
-    from components.testing import RecordedResource
+    from hardstack.tooling.manifests import manifests_from
+    from hardstack.tooling.testing import RecordedResource
 
     def recorded(type_: str, inputs: dict[str, Any]) -> RecordedResource:
         return RecordedResource(type_, "x", "urn:x", inputs, True, "", [], False, [], False, False, [], "")

@@ -1,8 +1,8 @@
 import json
 from collections.abc import Callable
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.testing import Recording
+from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 KEY = "arn:aws:kms:eu-west-3:123456789012:key/k"

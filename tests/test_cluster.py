@@ -9,8 +9,8 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import AwsContext, HardstackError
-from components.cluster import (
+from hardstack import AwsContext, HardstackError
+from hardstack.aws.cluster import (
     CLUSTER_LOG_TYPES,
     Cluster,
     ClusterArgs,
@@ -21,7 +21,7 @@ from components.cluster import (
     role_name_of,
     validate_existing_kubeconfig,
 )
-from components.testing import MOCK_ACCOUNT, Recording
+from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)

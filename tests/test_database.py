@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components import AwsContext, HardstackError
-from components.database import (
+from hardstack import AwsContext, HardstackError
+from hardstack.aws.database import (
     CA_CERT,
     SUPPORTED_MAJORS,
     Database,
@@ -22,7 +22,7 @@ from components.database import (
     validate_backup_retention,
     validate_engine_version,
 )
-from components.testing import MOCK_ACCOUNT, Recording
+from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)

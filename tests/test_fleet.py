@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from components import AwsContext, HardstackError
-from components.fleet import Fleet, FleetArgs
-from components.testing import Recording
-from components.userdata import render_cloud_init
+from hardstack import AwsContext, HardstackError
+from hardstack.aws.fleet import Fleet, FleetArgs
+from hardstack.core.userdata import render_cloud_init
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id="123456789012")

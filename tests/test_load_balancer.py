@@ -4,9 +4,9 @@ from typing import Any
 
 import pytest
 
-from components import AwsContext, HardstackError
-from components.load_balancer import TLS_POLICY, LoadBalancer, LoadBalancerArgs
-from components.testing import Recording
+from hardstack import AwsContext, HardstackError
+from hardstack.aws.load_balancer import TLS_POLICY, LoadBalancer, LoadBalancerArgs
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id="123456789012")

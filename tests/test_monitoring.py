@@ -12,9 +12,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.errors import HardstackError
-from components.k8s_manifests import manifests_from, validate_manifests
-from components.monitoring import (
+from hardstack.core.errors import HardstackError
+from hardstack.core.slo import SLO, compile_rules, to_yaml
+from hardstack.k8s.monitoring import (
     CHART_REPO,
     CHART_VERSION,
     GRAFANA_SECRET,
@@ -36,8 +36,8 @@ from components.monitoring import (
     validate_routing,
     validate_severity_aliases,
 )
-from components.slo import SLO, compile_rules, to_yaml
-from components.testing import Recording
+from hardstack.tooling.manifests import manifests_from, validate_manifests
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 

@@ -3,9 +3,9 @@ from collections.abc import Callable
 
 import pytest
 
-from components import AwsContext, HardstackError, Network, NetworkArgs
-from components.network import NatStrategy
-from components.testing import Recording
+from hardstack import AwsContext, HardstackError, Network, NetworkArgs
+from hardstack.aws.network import NatStrategy
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id="123456789012")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.plan import (
+from hardstack.tooling.plan import (
     KUBERNETES_REPLACE_ON_CHANGE,
     REPLACE_ON_CHANGE,
     SECRET,
@@ -30,7 +30,7 @@ from components.plan import (
     replace_triggers,
     write_plan,
 )
-from components.testing import Recording
+from hardstack.tooling.testing import Recording
 from stacks.offline import run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,7 +404,7 @@ def test_cli_diff_rev_plans_two_commits_in_worktrees_and_cleans_up(tmp_path: Pat
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=repo, check=True)
-    for rel in ("components/plan.py", "stacks/plan_cli.py"):
+    for rel in ("components/hardstack/tooling/plan.py", "stacks/plan_cli.py"):
         (repo / rel).write_bytes((ROOT / rel).read_bytes())
     prod = repo / "stacks" / "Pulumi.prod.yaml"
     prod.write_text(prod.read_text().replace("10.30.0.0/16", "10.31.0.0/16"))

@@ -5,10 +5,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components import HardstackError
-from components.k8s_manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
-from components.platform import PlatformBaseline, PlatformBaselineArgs
-from components.testing import Recording
+from hardstack import HardstackError
+from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
+from hardstack.tooling.manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
+from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
 NAMESPACE = "kubernetes:core/v1:Namespace"

@@ -19,8 +19,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from components.errors import HardstackError
-from components.policies import (
+from hardstack.core.errors import HardstackError
+from hardstack.tooling.policies import (
     POLICIES,
     STACK_POLICIES,
     Finding,
@@ -32,7 +32,7 @@ from components.policies import (
     resolve_environment,
     stack_of_urn,
 )
-from components.testing import Recording
+from hardstack.tooling.testing import Recording
 from stacks.offline import STACKS, run_stack
 
 PACK_FILE = Path(__file__).resolve().parent.parent / "policies" / "__main__.py"

@@ -1,9 +1,20 @@
+"""The package's shape is a contract: its public names, its layers and its conventions."""
+
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
-import components
+import hardstack
 
+PACKAGE = Path(hardstack.__file__).parent
+#: Layer -> the hardstack layers it may import. Arrows only point down.
+ALLOWED = {
+    "core": {"core"},
+    "aws": {"core", "aws"},
+    "k8s": {"core", "k8s"},
+    "tooling": {"core", "aws", "k8s", "tooling"},
+}
 PUBLIC = {
     "AddressPlan",
     "AlarmThresholds",
@@ -35,6 +46,7 @@ PUBLIC = {
     "MigrationSpec",
     "Monitoring",
     "MonitoringArgs",
+    "Naming",
     "Network",
     "NetworkArgs",
     "NodeGroupSpec",
@@ -55,28 +67,82 @@ PUBLIC = {
     "ServiceAlarmsArgs",
     "SubnetPlan",
     "Subscription",
+    "Tier",
     "plan_addresses",
 }
 
 
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Imports outside `if TYPE_CHECKING:` blocks."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            node.body = []
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
 def test_public_api_is_exactly_what_we_promise() -> None:
-    assert set(components.__all__) == PUBLIC
-    assert all(hasattr(components, name) for name in components.__all__)
+    assert set(hardstack.__all__) == PUBLIC
+    assert all(hasattr(hardstack, name) for name in hardstack.__all__)
 
 
-def test_components_import_from_the_installed_package(tmp_path: Path) -> None:
+def test_every_module_sits_in_one_layer() -> None:
+    loose = [p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py"]
+    assert loose == []
+    assert {p.name for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(ALLOWED)
+
+
+def test_layers_import_only_downwards() -> None:
+    wrong = []
+    for layer, allowed in ALLOWED.items():
+        for path in (PACKAGE / layer).glob("*.py"):
+            for module in _imports(path):
+                parts = module.split(".")
+                if parts[0] == "hardstack" and len(parts) > 1 and parts[1] not in allowed:
+                    wrong.append(f"{layer}/{path.name} imports {module}")
+    assert wrong == []
+
+
+def test_core_imports_no_pulumi_at_run_time() -> None:
+    wrong = [
+        f"core/{path.name} imports {module}"
+        for path in (PACKAGE / "core").glob("*.py")
+        for module in _runtime_imports(path)
+        if module.split(".")[0].startswith("pulumi")
+    ]
+    assert wrong == []
+
+
+def test_package_ships_its_type_marker(tmp_path: Path) -> None:
     # Run outside the checkout so only the installed distribution can answer.
-    code = (
-        "import importlib.resources, components\n"
-        "from components import Network, SecurityGroup, EncryptionKey, Fleet, Cluster, App, Database, Monitoring\n"
-        "assert importlib.resources.files('components').joinpath('py.typed').is_file()\n"
-        "print(components.__file__)\n"
-    )
+    code = "import importlib.resources; print(importlib.resources.files('hardstack').joinpath('py.typed').is_file())"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
-    assert "components" in out.stdout
+    assert out.stdout.strip() == "True"
 
 
 def test_component_type_tokens_follow_the_convention() -> None:
-    sources = (Path(components.__file__).parent).glob("*.py")
-    tokens = [line for f in sources for line in f.read_text().splitlines() if 'super().__init__("hardstack:' in line]
-    assert tokens and all(line.split('"')[1].count(":") == 2 for line in tokens)
+    tokens = [
+        line
+        for f in PACKAGE.rglob("*.py")
+        for line in f.read_text().splitlines()
+        if 'super().__init__("hardstack:' in line
+    ]
+    assert len(tokens) >= 15
+    assert all(line.split('"')[1].count(":") == 2 for line in tokens)

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.errors import HardstackError
-from components.rules import ADMIN_PORTS, Flow, Peer, Port
+from hardstack.core.errors import HardstackError
+from hardstack.core.rules import ADMIN_PORTS, Flow, Peer, Port
 
 ports = st.integers(min_value=0, max_value=65535)
 

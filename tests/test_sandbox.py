@@ -8,10 +8,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.errors import HardstackError
-from components.rules import WORLD_CIDRS, WORLD_OPEN_PORTS
-from components.sandbox import UNSUPPORTED, SandboxMocks
-from components.testing import Recording, run_program
+from hardstack.core.errors import HardstackError
+from hardstack.core.rules import WORLD_CIDRS, WORLD_OPEN_PORTS
+from hardstack.tooling.sandbox import UNSUPPORTED, SandboxMocks
+from hardstack.tooling.testing import Recording, run_program
 from stacks.offline import stack_config
 from stacks.program import main
 

@@ -2,8 +2,8 @@ from collections.abc import Callable
 
 import pytest
 
-from components import Flow, HardstackError, Peer, Port, SecurityGroup, SecurityGroupArgs
-from components.testing import Recording
+from hardstack import Flow, HardstackError, Peer, Port, SecurityGroup, SecurityGroupArgs
+from hardstack.tooling.testing import Recording
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"

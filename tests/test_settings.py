@@ -3,8 +3,8 @@ from typing import Any
 
 import pytest
 
-from components.errors import HardstackError
-from components.testing import Recording
+from hardstack.core.errors import HardstackError
+from hardstack.tooling.testing import Recording
 from stacks.offline import stack_config
 from stacks.settings import PROFILES, parse_settings
 
@@ -136,7 +136,7 @@ def test_profiles_cover_every_environment() -> None:
 
 
 def test_bad_config_registers_nothing() -> None:
-    from components.testing import run_program
+    from hardstack.tooling.testing import run_program
     from stacks.program import main
 
     rec = Recording()

@@ -12,8 +12,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.errors import HardstackError
-from components.slo import (
+from hardstack.core.errors import HardstackError
+from hardstack.core.slo import (
     BURN_POLICY,
     SEVERITIES,
     SLO,

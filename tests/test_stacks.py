@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.testing import Recording
+from hardstack.tooling.testing import Recording
 from stacks.offline import STACKS, run_stack, stack_config
 
 NAT = "aws:ec2/natGateway:NatGateway"
@@ -176,7 +176,7 @@ def test_every_stack_runs_cluster_platform_app_data_and_monitoring(stacks: dict[
 
 @pytest.mark.parametrize("name", STACKS)
 def test_kubernetes_objects_of_every_stack_match_the_schemas(stacks: dict[str, Recording], name: str) -> None:
-    from components.k8s_manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
+    from hardstack.tooling.manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
 
     manifests = manifests_from(stacks[name])
     assert len(manifests) > 10
@@ -229,7 +229,7 @@ def test_app_receives_the_database_credentials_as_a_kubernetes_secret(stacks: di
     ],
 )
 def test_resizing_or_retagging_never_replaces_stateful_resources(key: str, value: object) -> None:
-    from components.plan import build_plan, diff_plans
+    from hardstack.tooling.plan import build_plan, diff_plans
 
     before = build_plan("prod", run_stack("prod"))
     after = build_plan("prod", run_stack("prod", {key: value}))
@@ -341,7 +341,7 @@ def test_cluster_mode_none_skips_kubernetes() -> None:
 
 @pytest.mark.parametrize("name", STACKS)
 def test_generated_promtool_tests_of_the_stack_slo_pass(name: str, tmp_path: Path) -> None:
-    from components.slo import promtool_tests
+    from hardstack.core.slo import promtool_tests
     from stacks.program import app_slo
     from stacks.settings import parse_settings
 

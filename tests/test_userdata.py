@@ -12,8 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.errors import HardstackError
-from components.userdata import (
+from hardstack.core.errors import HardstackError
+from hardstack.core.userdata import (
     NODE_EXPORTER_SHA256,
     NODE_EXPORTER_VERSION,
     USER_DATA_LIMIT_BYTES,

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.errors import refuse
-from components.k8s_manifests import KUBERNETES_SCHEMA_VERSION
+from hardstack.core.errors import refuse
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -31,6 +30,9 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
 PSA_LEVEL = "restricted"
+
+#: Kubernetes minor release the manifests are validated against (and Pod Security is pinned to).
+KUBERNETES_SCHEMA_VERSION = "1.33"
 
 
 def pod_security_labels(version: str = f"v{KUBERNETES_SCHEMA_VERSION}") -> dict[str, str]:

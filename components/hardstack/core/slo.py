@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from components.errors import refuse
+from hardstack.core.errors import refuse
 
 SEVERITIES: tuple[str, ...] = ("page", "ticket")
 PERIODS_DAYS: tuple[int, ...] = (28, 30)

@@ -26,10 +26,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.context import AwsContext
-from components.errors import refuse
-from components.iam import service_assume_role_policy
-from components.network import validate_log_retention
+from hardstack.aws.context import AwsContext
+from hardstack.aws.iam import service_assume_role_policy
+from hardstack.aws.network import validate_log_retention
+from hardstack.core.errors import refuse
 
 #: PostgreSQL major versions this component is tested against (parameter-group family `postgres<N>`).
 SUPPORTED_MAJORS = frozenset({14, 15, 16, 17})

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import refuse
-from components.rules import Direction, Flow, Peer, Port
+from hardstack.core.errors import refuse
+from hardstack.core.rules import Direction, Flow, Peer, Port
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 
-from components.errors import refuse
-from components.rules import ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS
+from hardstack.core.errors import refuse
+from hardstack.core.rules import ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS
 
 Enforcement = Literal["mandatory", "advisory"]
 ENVIRONMENTS = ("test", "preprod", "prod")
@@ -396,7 +396,7 @@ def log_group_encrypted(
 ) -> list[str]:
     """Log groups use a customer KMS key (CloudWatch encrypts them anyway; a key adds access control)."""
     if resource_type == LOG_GROUP and not _get(props, "kmsKeyId"):
-        return ["kmsKeyId is not set: give the logs key ARN (components.kms.logs_service_statement)"]
+        return ["kmsKeyId is not set: give the logs key ARN (hardstack.aws.kms.logs_service_statement)"]
     return []
 
 
@@ -600,7 +600,7 @@ def check_flow_logs(resources: Sequence[Any], environment: str | None = None) ->
     stack = list(_stack_resources(resources))
     flows = [r for r in stack if r.type == FLOW_LOG]
     return [
-        Finding(f"{vpc.label} has no aws:ec2/flowLog:FlowLog: add one (components.network does)", vpc.urn)
+        Finding(f"{vpc.label} has no aws:ec2/flowLog:FlowLog: add one (hardstack.aws.network does)", vpc.urn)
         for vpc in stack
         if vpc.type == VPC and not any(_refers_to(flow, vpc) for flow in flows)
     ]

@@ -22,8 +22,8 @@ import pulumi
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
-from components.errors import HardstackError
-from components.testing import HardstackMocks
+from hardstack.core.errors import HardstackError
+from hardstack.tooling.testing import HardstackMocks
 
 #: AWS types the sandbox cannot create because moto does not implement their APIs.
 UNSUPPORTED = frozenset(

@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from components.errors import refuse
+from hardstack.core.errors import refuse
 
 Tier = Literal["public", "private", "isolated"]
 TIERS: tuple[Tier, ...] = ("public", "private", "isolated")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-import pulumi
+if TYPE_CHECKING:  # types only: the core layer imports no Pulumi at run time
+    import pulumi
 
-from components.errors import refuse
+from hardstack.core.errors import refuse
 
 Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "all"]
 PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp", "icmp", "icmpv6", "all")

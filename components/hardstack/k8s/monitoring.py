@@ -34,8 +34,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.errors import refuse
-from components.slo import SEVERITIES, SLO, compile_rules, validate_severity
+from hardstack.core.errors import refuse
+from hardstack.core.slo import SEVERITIES, SLO, compile_rules, validate_severity
 
 Environment = Literal["test", "preprod", "prod"]
 ENVIRONMENTS: tuple[str, ...] = ("test", "preprod", "prod")

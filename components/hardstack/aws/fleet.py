@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.ansible import ENVIRONMENT_TAG, ROLE_TAG
-from components.context import AwsContext
-from components.errors import refuse
-from components.iam import policy_document, service_assume_role_policy
-from components.launch import encrypted_root_volume, imdsv2_only, tag_specifications
-from components.userdata import validate_user_data
+from hardstack.aws.context import AwsContext
+from hardstack.aws.iam import policy_document, service_assume_role_policy
+from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
+from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from hardstack.core.errors import refuse
+from hardstack.core.userdata import validate_user_data
 
 _INSTANCE_TYPE = re.compile(
     r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
@@ -90,7 +90,7 @@ class FleetArgs:
     desired_capacity: int = 1
     """Initial capacity; afterwards the CPU policy owns it (Pulumi ignores drift of this field)."""
     user_data: str = ""
-    """cloud-init document (see `components.userdata.render_cloud_init`); at most 16 KB, no secrets."""
+    """cloud-init document (see `hardstack.core.userdata.render_cloud_init`); at most 16 KB, no secrets."""
     secret_parameters: Sequence[str] = ()
     """SSM parameter names the instances may read at boot. Default: none."""
     kms_key_arn: pulumi.Input[str]

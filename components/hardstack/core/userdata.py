@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from components.errors import refuse
+from hardstack.core.errors import refuse
 
 # AWS refuses user data over 16 KB (counted before base64 encoding).
 USER_DATA_LIMIT_BYTES = 16384

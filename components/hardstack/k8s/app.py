@@ -31,8 +31,8 @@ from decimal import Decimal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.errors import refuse
-from components.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
+from hardstack.core.errors import refuse
+from hardstack.k8s.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
 
 #: Default workload: podinfo, a small public web app that serves Prometheus metrics on its own port.
 DEFAULT_IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.2"

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from components.errors import refuse
+from hardstack.core.errors import refuse
 
 ENVIRONMENT_TAG = "Environment"
 ROLE_TAG = "Role"

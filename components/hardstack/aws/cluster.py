@@ -24,12 +24,12 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.context import AwsContext
-from components.errors import refuse
-from components.fleet import validate_instance_type, validate_sizes
-from components.iam import policy_document
-from components.launch import encrypted_root_volume, imdsv2_only, tag_specifications
-from components.network import validate_log_retention
+from hardstack.aws.context import AwsContext
+from hardstack.aws.fleet import validate_instance_type, validate_sizes
+from hardstack.aws.iam import policy_document
+from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
+from hardstack.aws.network import validate_log_retention
+from hardstack.core.errors import refuse
 
 #: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
 SUPPORTED_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
@@ -232,7 +232,7 @@ class ClusterArgs:
     """Customer KMS key for envelope encryption of Kubernetes secrets."""
     volume_key_arn: pulumi.Input[str]
     """Customer KMS key for node root volumes and EBS CSI volumes. Its policy must let the Auto Scaling
-    service-linked role use it (see `components.kms.autoscaling_service_statements`)."""
+    service-linked role use it (see `hardstack.aws.kms.autoscaling_service_statements`)."""
     admin_role_arns: Sequence[str]
     """IAM roles granted cluster admin through access entries. At least one: nobody else is admin."""
     readonly_role_arns: Sequence[str] = ()

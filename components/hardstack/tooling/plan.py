@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from components.errors import refuse
-from components.testing import Recording
+from hardstack.core.errors import refuse
+from hardstack.tooling.testing import Recording
 
 PLAN_VERSION = 1
 SECRET = "[secret]"  # noqa: S105  # the mask, not a password

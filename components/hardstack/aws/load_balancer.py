@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.bucket import SecureBucket, SecureBucketArgs
-from components.context import AwsContext
-from components.errors import refuse
-from components.iam import Statement
+from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
+from hardstack.aws.context import AwsContext
+from hardstack.aws.iam import Statement
+from hardstack.core.errors import refuse
 
 #: TLS 1.3 with TLS 1.2 fallback, forward secrecy only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"

@@ -17,10 +17,10 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.addressing import AddressPlan, Tier, plan_addresses
-from components.context import AwsContext
-from components.errors import refuse
-from components.iam import policy_document, service_assume_role_policy
+from hardstack.aws.context import AwsContext
+from hardstack.aws.iam import policy_document, service_assume_role_policy
+from hardstack.core.addressing import AddressPlan, Tier, plan_addresses
+from hardstack.core.errors import refuse
 
 NatStrategy = Literal["none", "single", "per_az"]
 NAT_STRATEGIES: tuple[NatStrategy, ...] = ("none", "single", "per_az")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.errors import refuse
-from components.iam import Statement, policy_document
+from hardstack.aws.iam import Statement, policy_document
+from hardstack.core.errors import refuse
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,9 +13,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.context import AwsContext
-from components.errors import refuse
-from components.iam import Statement, policy_document
+from hardstack.aws.context import AwsContext
+from hardstack.aws.iam import Statement, policy_document
+from hardstack.core.errors import refuse
 
 
 @dataclass(frozen=True, kw_only=True)

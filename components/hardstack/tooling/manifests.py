@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
-import kubernetes_validate  # type: ignore[import-untyped]
+from hardstack.k8s.platform import KUBERNETES_SCHEMA_VERSION
 
-#: Kubernetes minor release the manifests are validated against (and Pod Security is pinned to).
-KUBERNETES_SCHEMA_VERSION = "1.33"
+__all__ = ["KUBERNETES_SCHEMA_VERSION", "InvalidManifest", "manifests_from", "validate_manifests"]
 
 #: State keys the mock runtime adds to every resource; no Kubernetes object has them at top level.
 _NOT_IN_OBJECTS = frozenset({"id", "urn", "arn", "name", "status"})
 
 
 class Recorded(Protocol):
-    """The parts of a recorded registration this module reads (see components.testing)."""
+    """The parts of a recorded registration this module reads (see hardstack.tooling.testing)."""
 
     type: str
     name: str
@@ -94,6 +93,10 @@ def validate_manifests(
     Kinds in `custom_kinds` (custom resources such as ServiceMonitor, whose schemas ship with their
     operator) are skipped; any other kind without a schema is an error, so nothing passes unchecked.
     """
+    try:
+        import kubernetes_validate  # type: ignore[import-untyped]  # optional: the `validate` extra
+    except ImportError:
+        raise ImportError("validate_manifests needs kubernetes-validate: pip install 'hardstack[validate]'") from None
     problems: list[str] = []
     for manifest in manifests:
         if manifest.get("kind") in custom_kinds:

@@ -1,0 +1,2 @@
+"""Pure logic, no Pulumi import: address plans, ports/peers/flows, tiers, naming, SLO maths,
+user-data and inventory rendering, errors and argument documentation. Imported by every layer above."""
