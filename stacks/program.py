@@ -67,6 +67,7 @@ class Base:
                 context=self.context,
                 description=f"hardstack {self.stack}: {description}",
                 service_statements=statements or [],
+                tier=self.settings.tier,
                 protect=self.settings.protect,
             ),
             self.opts,
@@ -103,6 +104,7 @@ def build_network(settings: Settings) -> Base:
             cidr=settings.vpc_cidr,
             az_count=settings.az_count,
             nat=settings.nat_strategy,
+            tier=settings.tier,
             flow_logs=settings.flow_logs,
             log_retention_days=settings.log_retention_days,
             log_key_arn=logs_key.arn,
@@ -161,7 +163,8 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             security_group_id=base.groups["lb"].id,
             app_port=settings.app_port,
             certificate_arn=settings.certificate_arn,
-            allow_plain_http=settings.environment == "test",
+            allow_plain_http=not settings.tier.serves_https_only,
+            tier=settings.tier,
             deletion_protection=settings.alb_deletion_protection,
             access_logs=settings.alb_access_logs,
             log_retention_days=settings.log_retention_days,
@@ -186,13 +189,16 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             target_group_arns=[alb.target_group_arn],
             min_healthy_percentage=90,
             environment=settings.environment,
+            tier=settings.tier,
             role=APP_SERVICE,
         ),
         opts,
     )
     # Ansible's SSM connection moves module files through a bucket; objects live a day.
     transfer = SecureBucket(
-        "ansible-transfer", SecureBucketArgs(versioning=False, expiration_days=1, protect=settings.protect), opts
+        "ansible-transfer",
+        SecureBucketArgs(versioning=False, expiration_days=1, tier=settings.tier, protect=settings.protect),
+        opts,
     )
     inventory = transfer.bucket.apply(
         lambda bucket: render_inventory(
@@ -206,7 +212,9 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
     settings = base.settings
     data_key = base.key("data", "database, its master secret and the application bucket")
     # The application's objects: versioned, SSE-KMS, private, TLS only, old versions expire.
-    bucket = SecureBucket("app-data", SecureBucketArgs(kms_key_arn=data_key.arn, protect=settings.protect), base.opts)
+    bucket = SecureBucket(
+        "app-data", SecureBucketArgs(kms_key_arn=data_key.arn, tier=settings.tier, protect=settings.protect), base.opts
+    )
     database = Database(
         "main",
         DatabaseArgs(
@@ -215,7 +223,7 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
             security_group_ids=[base.groups["data"].id],
             kms_key_arn=data_key.arn,
             log_key_arn=base.keys["logs"].arn,
-            environment=settings.environment,
+            tier=settings.tier,
             engine_version=settings.db_engine_version,
             instance_class=settings.db_instance_class,
             allocated_storage_gb=settings.db_allocated_storage_gb,
@@ -247,7 +255,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             version=settings.cluster_version,
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.subnet_ids["private"],
-            environment=settings.environment,
+            tier=settings.tier,
             secrets_key_arn=secrets_key.arn,
             volume_key_arn=base.keys["volumes"].arn,
             log_key_arn=base.keys["logs"].arn,
@@ -281,7 +289,10 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App
     baseline = PlatformBaseline(
         "platform",
         PlatformBaselineArgs(
-            namespaces=[APP_NAMESPACE], volume_kms_key_arn=base.keys["volumes"].arn, protect=settings.protect
+            namespaces=[APP_NAMESPACE],
+            volume_kms_key_arn=base.keys["volumes"].arn,
+            tier=settings.tier,
+            protect=settings.protect,
         ),
         k8s_opts,
     )
@@ -308,7 +319,7 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App
         APP_SERVICE,
         AppArgs(
             namespace=APP_NAMESPACE,
-            environment=settings.environment,
+            tier=settings.tier,
             image=settings.app_image,
             replicas=settings.app_replicas,
             hpa_max_replicas=settings.app_max_replicas,
@@ -333,7 +344,6 @@ def build_supervision(
         AlertTopicArgs(
             context=context,
             kms_key_arn=alerts_key.arn,
-            environment=settings.environment,
             subscriptions=settings.subscriptions(),
         ),
         base.opts,
@@ -346,7 +356,7 @@ def build_supervision(
         "app",
         ServiceAlarmsArgs(
             topic_arn=alerts.arn,
-            environment=settings.environment,
+            tier=settings.tier,
             thresholds=thresholds,
             fleet=watched_fleet,
             alb=watched_alb,
@@ -360,7 +370,7 @@ def build_supervision(
         "app",
         DashboardArgs(
             context=context,
-            environment=settings.environment,
+            tier=settings.tier,
             thresholds=thresholds,
             fleet=watched_fleet,
             alb=watched_alb,
@@ -372,7 +382,7 @@ def build_supervision(
         Monitoring(
             "monitoring",
             MonitoringArgs(
-                environment=settings.environment,
+                tier=settings.tier,
                 chart_version=settings.monitoring_chart_version,
                 prometheus_retention=settings.prometheus_retention,
                 prometheus_retention_size=settings.prometheus_retention_size,

@@ -1,6 +1,6 @@
 """Stack settings: `pulumi.Config` read once, validated into one typed model.
 
-The per-environment profile below is the one place where test, preprod and prod differ. A stack's
+The per-tier profile below is the one place where development, staging and production differ. A stack's
 `Pulumi.<stack>.yaml` may override any profile value; unsafe overrides are refused in prod.
 Errors name the config key, show the value and say what is allowed.
 """
@@ -8,6 +8,7 @@ Errors name the config key, show the value and say what is allowed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -38,6 +39,7 @@ from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.errors import HardstackError, refuse
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
+from hardstack.core.tier import TIERS, Tier, parse_tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT, render_cloud_init
 from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
 from hardstack.k8s.monitoring import (
@@ -53,8 +55,9 @@ from hardstack.k8s.monitoring import (
 )
 
 NAMESPACE = "hardstack"
-Environment = Literal["test", "preprod", "prod"]
-ENVIRONMENTS: tuple[Environment, ...] = ("test", "preprod", "prod")
+#: Tier of the environment names hardstack ships stacks for; any other name sets `hardstack:tier`.
+DEFAULT_TIERS: dict[str, Tier] = {"test": Tier.DEVELOPMENT, "preprod": Tier.STAGING, "prod": Tier.PRODUCTION}
+_ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 TargetGroup = Literal["lb", "app", "data"]
 ClusterMode = Literal["managed", "existing", "none"]
 #: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
@@ -70,7 +73,7 @@ ADDON_VERSIONS = {
     "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
 }
 
-# What differs between environments, in one table: config key -> (test, preprod, prod).
+# What differs between tiers, in one table: config key -> (development, staging, production).
 # fmt: off
 _PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
     "azCount":                   (2,              2,               3),
@@ -103,8 +106,8 @@ _PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
     "appSloObjective":           ("0.99",         "0.995",         "0.999"),
 }
 # fmt: on
-PROFILES: dict[Environment, dict[str, Any]] = {
-    env: {key: values[i] for key, values in _PROFILE_TABLE.items()} for i, env in enumerate(ENVIRONMENTS)
+PROFILES: dict[Tier, dict[str, Any]] = {
+    tier: {key: values[i] for key, values in _PROFILE_TABLE.items()} for i, tier in enumerate(Tier)
 }
 
 
@@ -160,7 +163,11 @@ class Settings(_Model):
 
     region: str = Field(alias="aws:region")
     """AWS region (config `aws:region`). Required."""
-    environment: Environment
+    environment: str
+    """Name of the environment (tags, inventory, alarm text), such as test, preprod, prod or eu-prod. Required."""
+    tier: Tier
+    """development, staging or production: picks the profile and the safety enforced. Default: from the
+    environment name for test, preprod and prod; required for any other name."""
     """test, preprod or prod: picks the profile. Required."""
     vpc_cidr: str
     """Private VPC range, /16 to /22. Required."""
@@ -323,14 +330,14 @@ class Settings(_Model):
             self.user_data()  # rendered and checked (16 KB, no secrets) before anything is registered
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
-        if self.certificate_arn is None and self.environment != "test":
+        if self.certificate_arn is None and self.tier.serves_https_only:
             raise refuse(
-                "hardstack:certificateArn", None, f"an ACM certificate ARN: {self.environment} serves HTTPS only"
+                "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
             )
         self._check_cluster()
         self._check_app_and_data()
         self._check_supervision()
-        if self.environment == "prod":
+        if self.tier.is_production:
             if self.fleet_min_size < self.az_count:
                 raise refuse(
                     "hardstack:fleetMinSize",
@@ -357,7 +364,7 @@ class Settings(_Model):
         validate_public_access(
             self.cluster_endpoint_public_access,
             self.cluster_public_access_cidrs,
-            self.environment,
+            self.tier,
             "hardstack:clusterPublicAccessCidrs",
         )
         if not self.cluster_admin_role_arns:
@@ -372,16 +379,16 @@ class Settings(_Model):
                 role_name_of(arn, f"hardstack:{key}[{i}]")
 
     def _check_app_and_data(self) -> None:
-        validate_image(self.app_image, self.environment, "hardstack:appImage")
-        validate_replicas(self.app_replicas, self.environment, "hardstack:appReplicas")
+        validate_image(self.app_image, self.tier, "hardstack:appImage")
+        validate_replicas(self.app_replicas, self.tier, "hardstack:appReplicas")
         validate_autoscaling_max(self.app_max_replicas, self.app_replicas, "hardstack:appMaxReplicas")
         validate_storage(
             self.db_allocated_storage_gb,
             self.db_max_allocated_storage_gb,
             ("hardstack:dbAllocatedStorageGb", "hardstack:dbMaxAllocatedStorageGb"),
         )
-        validate_backup_retention(self.db_backup_retention_days, self.environment, "hardstack:dbBackupRetentionDays")
-        if self.environment == "prod" and not self.db_deletion_protection:
+        validate_backup_retention(self.db_backup_retention_days, self.tier, "hardstack:dbBackupRetentionDays")
+        if self.tier.is_production and not self.db_deletion_protection:
             raise refuse("hardstack:dbDeletionProtection", False, "on in prod")
 
     def _check_supervision(self) -> None:
@@ -396,8 +403,8 @@ class Settings(_Model):
         )
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
         self.receivers()
-        if self.environment == "prod":
-            validate_page_receivers(self.environment, routes["page"], "hardstack:alertRoutes")
+        if self.tier.is_production:
+            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
             if self.heartbeat_receiver is None:
@@ -406,7 +413,7 @@ class Settings(_Model):
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""
         where = "hardstack:alarmThresholds"
-        defaults = vars(AlarmThresholds.for_environment(self.environment))
+        defaults = vars(AlarmThresholds.for_tier(self.tier))
         overrides = {to_snake(k): v for k, v in self.alarm_thresholds.items()}
         unknown = sorted(set(overrides) - set(defaults) | ({"period_seconds"} & set(overrides)))
         if unknown:
@@ -480,10 +487,20 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile."""
     env = config.get(f"{NAMESPACE}:environment")
     if env is None:
-        raise HardstackError(f"{NAMESPACE}:environment is required: one of {', '.join(ENVIRONMENTS)}")
-    if env not in ENVIRONMENTS:
-        raise refuse(f"{NAMESPACE}:environment", env, f"one of {', '.join(ENVIRONMENTS)}")
-    values: dict[str, Any] = dict(PROFILES[env])
+        raise HardstackError(
+            f"{NAMESPACE}:environment is required: a name such as test, preprod, prod or eu-prod "
+            f"(`pulumi config set {NAMESPACE}:environment <name>`)"
+        )
+    if not isinstance(env, str) or not _ENVIRONMENT_NAME.match(env):
+        raise refuse(f"{NAMESPACE}:environment", env, "1-32 lowercase letters, digits and '-', starting with a letter")
+    raw_tier = config.get(f"{NAMESPACE}:tier", DEFAULT_TIERS.get(env))
+    if raw_tier is None:
+        raise HardstackError(
+            f"{NAMESPACE}:tier is required for environment {env!r}: one of {', '.join(TIERS)} "
+            f"(`pulumi config set {NAMESPACE}:tier production`)"
+        )
+    tier = parse_tier(raw_tier, f"{NAMESPACE}:tier")
+    values: dict[str, Any] = {**PROFILES[tier], "tier": tier}
     for key, value in config.items():
         ns, _, name = key.partition(":")
         if ns == NAMESPACE:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardstack.core.addressing import AZ_SLOTS, MAX_AZS, MIN_AZS, TIERS, plan_addresses, subnet_cidr
+from hardstack.core.addressing import AZ_SLOTS, MAX_AZS, MIN_AZS, SUBNET_TIERS, plan_addresses, subnet_cidr
 from hardstack.core.errors import HardstackError
 
 
@@ -53,7 +53,7 @@ def test_adding_a_tier_never_moves_existing_subnets(cidr: str, azs: int) -> None
 @given(vpc_cidrs())
 def test_every_reserved_slot_fits_and_subnets_are_valid_aws_sizes(cidr: str) -> None:
     vpc = ipaddress.ip_network(cidr)
-    slots = [subnet_cidr(vpc, t, i) for t in TIERS for i in range(AZ_SLOTS)]  # type: ignore[arg-type]
+    slots = [subnet_cidr(vpc, t, i) for t in SUBNET_TIERS for i in range(AZ_SLOTS)]  # type: ignore[arg-type]
     assert all(s.subnet_of(vpc) and 16 <= s.prefixlen <= 28 for s in slots)  # type: ignore[arg-type]
     assert len({s for s in slots}) == len(slots)
 

@@ -23,7 +23,9 @@ from hardstack.aws.topic import (
     cloudwatch_alarms_key_statement,
     parse_subscription,
 )
+from hardstack.core.naming import Naming
 from hardstack.core.slo import SLO
+from hardstack.core.tier import Tier
 from hardstack.tooling.sandbox import put_metric_alarm_request
 from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
@@ -44,13 +46,14 @@ API_SLO = SLO(
     total_query='http_requests_total{job="api"}',
     error_query='http_requests_total{job="api",code=~"5.."}',
 )
+TIERS = {"test": Tier.DEVELOPMENT, "preprod": Tier.STAGING, "prod": Tier.PRODUCTION}
 EMAIL = Subscription("email", "oncall@example.com")
 HOOK = Subscription("https", "https://hooks.example.com/alerts")
 QUEUE = Subscription("sqs", f"arn:aws:sqs:eu-west-3:{MOCK_ACCOUNT}:alerts")
 
 
 def topic(**kw: Any) -> Callable[[], None]:
-    built = AlertTopicArgs(**{"context": CTX, "kms_key_arn": KEY, "environment": "test", **kw})
+    built = AlertTopicArgs(**{"context": CTX, "kms_key_arn": KEY, **kw})
 
     def program() -> None:
         AlertTopic("alerts", built)
@@ -61,7 +64,8 @@ def topic(**kw: Any) -> Callable[[], None]:
 def service_args(environment: str = "test", **kw: Any) -> ServiceAlarmsArgs:
     base: dict[str, Any] = {
         "topic_arn": TOPIC_ARN,
-        "environment": environment,
+        "tier": TIERS[environment],
+        "naming": Naming((environment,)),
         "fleet": FleetMetrics(asg_name="app-asg"),
         "alb": AlbMetrics(load_balancer=LB, target_group=TG),
         "rds": RdsMetrics(db_instance_identifier="appdb"),
@@ -189,13 +193,13 @@ def test_subscription_setting_errors_name_the_config_key() -> None:
 
 def test_the_same_endpoint_twice_is_refused() -> None:
     with pytest.raises(HardstackError, match=r"subscriptions = 'email:oncall@example.com'"):
-        AlertTopicArgs(context=CTX, kms_key_arn=KEY, environment="test", subscriptions=[EMAIL, EMAIL])
+        AlertTopicArgs(context=CTX, kms_key_arn=KEY, subscriptions=[EMAIL, EMAIL])
 
 
 # --- recommended alarms --------------------------------------------------------------------------
 
-TEST = AlarmThresholds.for_environment("test")
-PROD = AlarmThresholds.for_environment("prod")
+TEST = AlarmThresholds.for_tier(Tier.DEVELOPMENT)
+PROD = AlarmThresholds.for_tier(Tier.PRODUCTION)
 
 #: suffix -> (dimensions of every metric, threshold for the test profile, treat_missing_data)
 EXPECTED: dict[str, tuple[dict[str, str], float, str]] = {
@@ -308,9 +312,9 @@ def test_more_datapoints_than_evaluation_periods_is_refused() -> None:
         dataclasses.replace(TEST, evaluation_periods=3, datapoints_to_alarm=4)
 
 
-def test_unknown_environment_without_thresholds_is_refused() -> None:
-    with pytest.raises(HardstackError, match=r"environment = 'staging' is refused"):
-        service_args("staging")
+def test_unknown_tier_without_thresholds_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"tier = 'prod' is refused: one of development, staging, production"):
+        ServiceAlarmsArgs(topic_arn=TOPIC_ARN, tier="prod")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -348,13 +352,14 @@ def slo_alarms() -> Recording:
                 security_group_id="sg-lb",
                 app_port=8080,
                 allow_plain_http=True,
+                tier=Tier.DEVELOPMENT,
             ),
         )
         ServiceAlarms(
             "app",
             ServiceAlarmsArgs(
                 topic_arn=TOPIC_ARN,
-                environment="test",
+                tier=Tier.DEVELOPMENT,
                 alb=AlbMetrics(load_balancer=lb.arn_suffix, target_group=lb.target_group_arn_suffix),
                 slos=[API_SLO],
             ),
@@ -367,11 +372,13 @@ def test_slo_composite_rule_names_both_windows_of_each_condition(slo_alarms: Rec
     page = slo_alarms.one(COMPOSITE, "app-api-availability-burn-page").inputs
     windows = {r.inputs["name"] for r in slo_alarms.of_type(ALARM) if "-burn-page-" in r.name}
     referenced = set(re.findall(r'ALARM\("([^"]+)"\)', page["alarmRule"]))
-    assert referenced == windows == {f"test-app-api-availability-burn-page-{w}" for w in ("1h", "5m", "6h", "30m")}
     assert (
-        '(ALARM("test-app-api-availability-burn-page-1h") AND ALARM("test-app-api-availability-burn-page-5m"))'
-        in (page["alarmRule"])
+        referenced
+        == windows
+        == {f"hardstack-test-app-api-availability-burn-page-{w}" for w in ("1h", "5m", "6h", "30m")}
     )
+    name = "hardstack-test-app-api-availability-burn-page"
+    assert f'(ALARM("{name}-1h") AND ALARM("{name}-5m"))' in page["alarmRule"]
 
 
 def test_slo_composites_notify_the_topic_and_windows_do_not(slo_alarms: Recording) -> None:
@@ -404,7 +411,7 @@ def test_slos_without_a_load_balancer_are_refused() -> None:
 def test_dashboard_body_is_json_graphing_the_alarmed_metrics(run: Run) -> None:
     built = DashboardArgs(
         context=CTX,
-        environment="test",
+        tier=Tier.DEVELOPMENT,
         fleet=FleetMetrics(asg_name="app-asg"),
         alb=AlbMetrics(load_balancer=LB, target_group=TG),
         rds=RdsMetrics(db_instance_identifier="appdb"),
@@ -416,7 +423,7 @@ def test_dashboard_body_is_json_graphing_the_alarmed_metrics(run: Run) -> None:
     board = run(program).one("aws:cloudwatch/dashboard:Dashboard").inputs
     body = json.loads(board["dashboardBody"])
     graphed = {(m[0], m[1], m[3]) for w in body["widgets"] for m in w["properties"]["metrics"] if isinstance(m[0], str)}
-    assert board["dashboardName"] == "test-app"
+    assert board["dashboardName"] == "hardstack-test-app"
     assert {
         ("AWS/AutoScaling", "GroupInServiceInstances", "app-asg"),
         ("AWS/EC2", "CPUUtilization", "app-asg"),

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hardstack import HardstackError
+from hardstack.core.tier import Tier
 from hardstack.k8s.app import (
     DEFAULT_IMAGE,
     METRICS_PORT_NAME,
@@ -41,7 +42,7 @@ def app(**kw: Any) -> Callable[[], None]:
     """A program that builds the args inside it, so a refusal happens under the recorder."""
 
     def program() -> None:
-        built = App("shop", AppArgs(**{"namespace": "apps", "environment": "test", **kw}))
+        built = App("shop", AppArgs(**{"namespace": "apps", "tier": Tier.DEVELOPMENT, **kw}))
         pulumi.export("service", built.service_name)
         if built.migration_job_name is not None:
             pulumi.export("job", built.migration_job_name)
@@ -278,7 +279,7 @@ def test_no_database_egress_without_database_subnets(rec: Recording) -> None:
 def test_children_use_the_provider_the_caller_passes(run: Run) -> None:
     def program() -> None:
         cluster = k8s.Provider("cluster", kubeconfig="{}")
-        App("shop", AppArgs(namespace="apps", environment="test"), pulumi.ResourceOptions(provider=cluster))
+        App("shop", AppArgs(namespace="apps", tier=Tier.DEVELOPMENT), pulumi.ResourceOptions(provider=cluster))
 
     rec = run(program)
     provider_urn = rec.one("pulumi:providers:kubernetes", "cluster").urn
@@ -291,7 +292,7 @@ def test_children_use_the_provider_the_caller_passes(run: Run) -> None:
 
 def everything() -> Callable[[], None]:
     return app(
-        environment="prod",
+        tier=Tier.PRODUCTION,
         replicas=3,
         host="shop.example.com",
         tls_secret_name="shop-tls",
@@ -353,12 +354,12 @@ def test_image_without_tag_or_digest_is_refused(run: Run) -> None:
 
 
 def test_latest_is_refused_in_prod(run: Run) -> None:
-    message, recording = refused(run, environment="prod", image="ghcr.io/acme/shop:latest")
+    message, recording = refused(run, tier=Tier.PRODUCTION, image="ghcr.io/acme/shop:latest")
     assert "image = 'ghcr.io/acme/shop:latest'" in message and "prod" in message and len(recording) == 0
 
 
 def test_latest_is_refused_in_preprod(run: Run) -> None:
-    message, recording = refused(run, environment="preprod", image="ghcr.io/acme/shop:latest")
+    message, recording = refused(run, tier=Tier.STAGING, image="ghcr.io/acme/shop:latest")
     assert "image = 'ghcr.io/acme/shop:latest'" in message and len(recording) == 0
 
 
@@ -368,7 +369,7 @@ def test_latest_is_allowed_in_test(run: Run) -> None:
 
 def test_digest_pins_an_image_in_prod(run: Run) -> None:
     image = f"ghcr.io/acme/shop@{DIGEST}"
-    c = container(run(app(environment="prod", image=image)))
+    c = container(run(app(tier=Tier.PRODUCTION, image=image)))
     assert c["image"] == image and c["imagePullPolicy"] == "IfNotPresent"
 
 
@@ -379,12 +380,12 @@ def test_malformed_digest_is_refused(run: Run) -> None:
 
 def test_unpinned_migration_image_is_refused(run: Run) -> None:
     bad = MigrationSpec(image="ghcr.io/acme/migrate:latest", command=["./migrate"])
-    message, recording = refused(run, environment="prod", migration=bad)
+    message, recording = refused(run, tier=Tier.PRODUCTION, migration=bad)
     assert "migration.image = 'ghcr.io/acme/migrate:latest'" in message and len(recording) == 0
 
 
 def test_one_replica_is_refused_in_prod(run: Run) -> None:
-    message, recording = refused(run, environment="prod", replicas=1)
+    message, recording = refused(run, tier=Tier.PRODUCTION, replicas=1)
     assert "replicas = 1" in message and "prod" in message and len(recording) == 0
 
 
@@ -397,7 +398,7 @@ def test_bad_quantity_is_refused(run: Run) -> None:
     recording = Recording()
 
     def program() -> None:
-        App("shop", AppArgs(namespace="apps", environment="test", resources=Resources(memory_limit="256MB")))
+        App("shop", AppArgs(namespace="apps", tier=Tier.DEVELOPMENT, resources=Resources(memory_limit="256MB")))
 
     with pytest.raises(HardstackError, match=r"resources\.memory_limit = '256MB'"):
         run(program, recording=recording)
@@ -427,13 +428,13 @@ def test_bad_namespace_is_refused(run: Run) -> None:
 def test_bad_app_name_is_refused(run: Run) -> None:
     recording = Recording()
     with pytest.raises(HardstackError, match="name = '1shop'"):
-        run(lambda: App("1shop", AppArgs(namespace="apps", environment="test")) and None, recording=recording)
+        run(lambda: App("1shop", AppArgs(namespace="apps", tier=Tier.DEVELOPMENT)) and None, recording=recording)
     assert len(recording) == 0
 
 
-def test_unknown_environment_is_refused() -> None:
-    with pytest.raises(HardstackError, match="environment = 'production'"):
-        AppArgs(namespace="apps", environment="production")
+def test_unknown_tier_is_refused() -> None:
+    with pytest.raises(HardstackError, match="tier = 'prod' is refused"):
+        AppArgs(namespace="apps", tier="prod")  # type: ignore[arg-type]
 
 
 # --- pure logic -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from hardstack.aws.cluster import (
     role_name_of,
     validate_existing_kubeconfig,
 )
+from hardstack.core.tier import Tier
 from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
@@ -61,7 +62,7 @@ def args(**kw: Any) -> ClusterArgs:
         "version": "1.32",
         "vpc_id": "vpc-1",
         "subnet_ids": ["subnet-a", "subnet-b"],
-        "environment": "test",
+        "tier": Tier.DEVELOPMENT,
         "secrets_key_arn": SECRETS_KEY,
         "volume_key_arn": VOLUME_KEY,
         "admin_role_arns": [ADMIN, OPS],
@@ -426,14 +427,14 @@ def test_desired_size_outside_the_range_is_refused() -> None:
 
 def test_prod_refuses_a_public_endpoint_open_to_the_internet(run: Run) -> None:
     message = refused_before_registering(
-        run, lambda: args(environment="prod", endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"])
+        run, lambda: args(tier=Tier.PRODUCTION, endpoint_public_access=True, public_access_cidrs=["0.0.0.0/0"])
     )
     assert "public_access_cidrs = '0.0.0.0/0'" in message
 
 
 def test_prod_refuses_the_ipv6_internet_too() -> None:
     with pytest.raises(HardstackError, match="public_access_cidrs = '::/0'"):
-        args(environment="prod", endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24", "::/0"])
+        args(tier=Tier.PRODUCTION, endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24", "::/0"])
 
 
 def test_public_endpoint_without_cidrs_is_refused() -> None:

@@ -22,6 +22,8 @@ from hardstack.aws.database import (
     validate_backup_retention,
     validate_engine_version,
 )
+from hardstack.core.naming import Naming
+from hardstack.core.tier import Tier
 from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
@@ -29,7 +31,7 @@ CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
 KEY = f"arn:aws:kms:eu-west-3:{MOCK_ACCOUNT}:key/db"
 LOG_KEY = f"arn:aws:kms:eu-west-3:{MOCK_ACCOUNT}:key/logs"
 # What the shared mocks compute for the instance identifier `test-main` and answer for its secret.
-SECRET_ARN = f"arn:aws:secretsmanager:eu-west-3:{MOCK_ACCOUNT}:secret:rds!db-test-main"
+SECRET_ARN = f"arn:aws:secretsmanager:eu-west-3:{MOCK_ACCOUNT}:secret:rds!db-hardstack-test-main"
 PASSWORD = "mock-password"
 INSTANCE = "aws:rds/instance:Instance"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
@@ -45,14 +47,14 @@ def args(**kw: Any) -> DatabaseArgs:
         "security_group_ids": ["sg-data"],
         "kms_key_arn": KEY,
         "log_key_arn": LOG_KEY,
-        "environment": "test",
+        "tier": Tier.DEVELOPMENT,
         "deletion_protection": False,
     }
     return DatabaseArgs(**{**base, **kw})
 
 
 PROD: dict[str, Any] = {
-    "environment": "prod",
+    "tier": Tier.PRODUCTION,
     "engine_version": "16.6",
     "instance_class": "db.m7g.large",
     "allocated_storage_gb": 100,
@@ -129,7 +131,7 @@ def test_prod_keeps_30_days_of_backups_deletion_protection_and_a_stable_final_sn
 ) -> None:
     db = instance(record(stack="prod", **PROD))
     assert db["backupRetentionPeriod"] == 30 and db["deletionProtection"] is True
-    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == "prod-main-final"
+    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == "hardstack-prod-main-final"
     assert db["copyTagsToSnapshot"] is True
 
 
@@ -177,7 +179,10 @@ def test_parameter_group_forces_tls_for_the_engine_major(
 def test_log_groups_are_made_before_the_instance_with_retention_and_key(record: Callable[..., Recording]) -> None:
     rec = record(log_retention_days=30)
     groups = {r.inputs["name"]: r for r in rec.of_type(LOG_GROUP)}
-    assert set(groups) == {"/aws/rds/instance/test-main/postgresql", "/aws/rds/instance/test-main/upgrade"}
+    assert set(groups) == {
+        "/aws/rds/instance/hardstack-test-main/postgresql",
+        "/aws/rds/instance/hardstack-test-main/upgrade",
+    }
     assert all(g.inputs["retentionInDays"] == 30 and g.inputs["kmsKeyId"] == LOG_KEY for g in groups.values())
     assert {g.urn for g in groups.values()} <= set(rec.one(INSTANCE).dependencies)
     assert instance(rec)["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
@@ -196,7 +201,7 @@ def test_enhanced_monitoring_every_minute_through_its_own_role(record: Callable[
 
 def test_snapshot_restore_copies_under_our_key_and_never_replaces_afterwards(record: Callable[..., Recording]) -> None:
     source = f"arn:aws:rds:eu-west-3:{MOCK_ACCOUNT}:snapshot:rds:prod-main-2025-01-31-02-05"
-    rec = record(stack="preprod", environment="preprod", snapshot_identifier=source)
+    rec = record(stack="preprod", tier=Tier.STAGING, snapshot_identifier=source)
     copy = rec.one("aws:rds/snapshotCopy:SnapshotCopy")
     db = rec.one(INSTANCE)
     assert copy.inputs["sourceDbSnapshotIdentifier"] == source and copy.inputs["kmsKeyId"] == KEY
@@ -240,7 +245,7 @@ def test_class_storage_and_tag_changes_keep_the_identifier_and_names(record: Cal
 
 def test_outputs_give_the_endpoint_and_the_secret_arn_not_the_password(record: Callable[..., Recording]) -> None:
     out = record().outputs
-    assert out["identifier"] == "test-main" and out["port"] == 5432
+    assert out["identifier"] == "hardstack-test-main" and out["port"] == 5432
     assert out["endpoint"] == f"{out['address']}:5432" and out["resourceId"].startswith("db-")
     assert out["secretArn"] == SECRET_ARN and (out["database"], out["username"]) == ("app", "app_owner")
     assert PASSWORD not in json.dumps(out)
@@ -271,7 +276,7 @@ def test_kubernetes_secret_is_marked_secret_and_holds_the_managed_password(run: 
     secret = credentials(run).one(K8S_SECRET).inputs
     data = secret["stringData"]
     assert SECRET_SIG in data
-    assert data["value"]["PGPASSWORD"] == PASSWORD and data["value"]["PGHOST"].startswith("test-main.")
+    assert data["value"]["PGPASSWORD"] == PASSWORD and data["value"]["PGHOST"].startswith("hardstack-test-main.")
     assert secret["metadata"]["namespace"] == "shop" and secret["metadata"]["name"] == "database"
 
 
@@ -303,7 +308,9 @@ def test_connection_env_refuses_plain_connections() -> None:
 @pytest.mark.parametrize(
     ("overrides", "shown"),
     [
-        ({"environment": "prod", "backup_retention_days": 0}, "backup_retention_days = 0"),
+        ({"tier": Tier.PRODUCTION, "backup_retention_days": 6}, "backup_retention_days = 6"),
+        ({"tier": Tier.PRODUCTION, "final_snapshot": False}, "final_snapshot = False"),
+        ({"tier": Tier.PRODUCTION, "protect": False}, "protect = False"),
         ({"backup_retention_days": 36}, "backup_retention_days = 36"),
         ({"engine_version": "13.4"}, "engine_version = '13.4'"),
         ({"engine_version": "16.x"}, "engine_version = '16.x'"),
@@ -317,8 +324,8 @@ def test_connection_env_refuses_plain_connections() -> None:
         ({"master_username": "1user"}, "master_username = '1user'"),
         ({"database_name": "template1"}, "database_name = 'template1'"),
         ({"snapshot_identifier": "prod snapshot"}, "snapshot_identifier = 'prod snapshot'"),
-        ({"environment": "prod", "deletion_protection": False}, "deletion_protection = False"),
-        ({"subnet_ids": ["subnet-iso-a"]}, "subnet_ids = 1"),
+        ({"tier": Tier.PRODUCTION, "deletion_protection": False}, "deletion_protection = False"),
+        ({"subnet_ids": ["subnet-iso-a"]}, "subnet_ids = ['subnet-iso-a']"),
         ({"log_retention_days": 10}, "log_retention_days = 10"),
     ],
 )
@@ -331,7 +338,7 @@ def test_bad_input_is_refused_before_anything_is_registered(run: Run, overrides:
 
 def test_identifier_too_long_for_rds_is_refused_before_anything_is_registered(run: Run) -> None:
     recording = Recording()
-    with pytest.raises(HardstackError, match="Database identifier = 'test-"):
+    with pytest.raises(HardstackError, match="Database identifier = 'hardstack-test-"):
         run(lambda: Database("x" * 70, args()) and None, recording=recording)
     assert len(recording) == 0
 
@@ -352,17 +359,22 @@ def test_supported_versions_map_to_their_major(major: int, minor: int | None) ->
     assert validate_engine_version(version) == major
 
 
-@given(st.integers(1, 35), st.sampled_from(["test", "preprod", "prod"]))
-def test_any_nonzero_retention_up_to_35_days_is_accepted(days: int, environment: str) -> None:
-    assert validate_backup_retention(days, environment) == days
+@given(st.integers(1, 35), st.sampled_from([Tier.DEVELOPMENT, Tier.STAGING]))
+def test_any_nonzero_retention_up_to_35_days_is_accepted_outside_production(days: int, tier: Tier) -> None:
+    assert validate_backup_retention(days, tier) == days
+
+
+@given(st.integers(7, 35))
+def test_production_accepts_a_week_or_more_of_backups(days: int) -> None:
+    assert validate_backup_retention(days, Tier.PRODUCTION) == days
 
 
 def test_backup_retention_refusal_names_the_config_key() -> None:
     with pytest.raises(HardstackError, match=r"^hardstack:dbBackupRetentionDays = 0 is refused"):
-        validate_backup_retention(0, "prod", "hardstack:dbBackupRetentionDays")
+        validate_backup_retention(0, Tier.PRODUCTION, "hardstack:dbBackupRetentionDays")
 
 
 @given(st.from_regex(r"[a-z][a-z0-9]{0,20}", fullmatch=True), st.sampled_from(["test", "preprod", "prod"]))
-def test_identifier_depends_only_on_stack_and_name(name: str, stack: str) -> None:
-    identifier = database_identifier(name, stack)
-    assert identifier == f"{stack}-{name}" and log_group_name(identifier, "postgresql").endswith("/postgresql")
+def test_identifier_depends_only_on_project_stack_and_name(name: str, stack: str) -> None:
+    identifier = database_identifier(Naming.of("shop", stack), name)
+    assert identifier == f"shop-{stack}-{name}" and log_group_name(identifier, "postgresql").endswith("/postgresql")

@@ -7,6 +7,7 @@ import pytest
 
 from hardstack import AwsContext, HardstackError
 from hardstack.aws.fleet import Fleet, FleetArgs
+from hardstack.core.tier import Tier
 from hardstack.core.userdata import render_cloud_init
 from hardstack.tooling.testing import Recording
 
@@ -25,6 +26,7 @@ def args(**kw: Any) -> FleetArgs:
         "image_id": "ami-0123456789abcdef0",
         "kms_key_arn": "arn:aws:kms:eu-west-3:123456789012:key/k",
         "environment": "test",
+        "tier": Tier.DEVELOPMENT,
         "user_data": USER_DATA,
         "secret_parameters": ["/app/db"],
         "target_group_arns": ["arn:aws:elasticloadbalancing:eu-west-3:123456789012:targetgroup/app/1"],

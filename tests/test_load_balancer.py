@@ -1,4 +1,5 @@
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -6,6 +7,7 @@ import pytest
 
 from hardstack import AwsContext, HardstackError
 from hardstack.aws.load_balancer import TLS_POLICY, LoadBalancer, LoadBalancerArgs
+from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
@@ -22,6 +24,7 @@ def args(**kw: Any) -> LoadBalancerArgs:
         "security_group_id": "sg-lb",
         "app_port": 8080,
         "certificate_arn": CERT,
+        "tier": Tier.DEVELOPMENT,
     }
     return LoadBalancerArgs(**{**base, **kw})
 
@@ -91,3 +94,26 @@ def test_new_regions_deliver_logs_through_the_service_principal(run: Run) -> Non
     policy = json.loads(rec.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     delivery = next(s for s in policy["Statement"] if s["Sid"] == "AllowAlbLogDelivery")
     assert delivery["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+
+
+def test_production_turns_on_deletion_protection_and_access_logs_by_default(run: Run) -> None:
+    rec = run(alb(tier=Tier.PRODUCTION))
+    lb = rec.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    assert lb["enableDeletionProtection"] is True and lb["accessLogs"]["enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        ({"tier": Tier.PRODUCTION, "deletion_protection": False}, "deletion_protection = False"),
+        ({"tier": Tier.PRODUCTION, "access_logs": False}, "access_logs = False"),
+        ({"tier": Tier.STAGING, "certificate_arn": None, "allow_plain_http": True}, "allow_plain_http = True"),
+    ],
+)
+def test_production_safety_cannot_be_turned_off(overrides: dict[str, Any], shown: str) -> None:
+    with pytest.raises(HardstackError, match=f"^{re.escape(shown)} is refused"):
+        args(**overrides)
+
+
+def test_internal_load_balancer_is_private_when_asked(run: Run) -> None:
+    assert run(alb(internal=True)).one("aws:lb/loadBalancer:LoadBalancer").inputs["internal"] is True

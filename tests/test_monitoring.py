@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from hardstack.core.errors import HardstackError
 from hardstack.core.slo import SLO, compile_rules, to_yaml
+from hardstack.core.tier import Tier
 from hardstack.k8s.monitoring import (
     CHART_REPO,
     CHART_VERSION,
@@ -68,7 +69,7 @@ SLOS = [
 
 def prod_args(**kw: Any) -> MonitoringArgs:
     base: dict[str, Any] = {
-        "environment": "prod",
+        "tier": Tier.PRODUCTION,
         "receivers": [ONCALL, TICKETS, HEARTBEAT],
         "receiver_secrets": {
             "pagerduty-routing-key": pulumi.Output.secret(ROUTING_KEY),
@@ -114,7 +115,7 @@ def refused_with_nothing_registered(run: Run, factory: Callable[[], MonitoringAr
 
 def prod_config(**kw: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "environment": "prod",
+        "tier": Tier.PRODUCTION,
         "receivers": [ONCALL, TICKETS, HEARTBEAT],
         "page_receivers": ["oncall"],
         "ticket_receivers": ["tickets"],
@@ -160,7 +161,7 @@ def test_amtool_accepts_every_receiver_kind(tmp_path: Path) -> None:
 
 
 def test_amtool_accepts_the_test_config_without_receivers(tmp_path: Path) -> None:
-    result = amtool_check(tmp_path, alertmanager_config(environment="test"))
+    result = amtool_check(tmp_path, alertmanager_config(tier=Tier.DEVELOPMENT))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -337,7 +338,7 @@ def test_prod_config_has_no_null_receiver() -> None:
 
 
 def test_test_config_may_default_to_a_null_receiver() -> None:
-    config = alertmanager_config(environment="test")
+    config = alertmanager_config(tier=Tier.DEVELOPMENT)
     assert config["route"]["receiver"] == NULL_RECEIVER and config["receivers"] == [{"name": NULL_RECEIVER}]
 
 
@@ -361,7 +362,7 @@ def test_custom_resources_depend_on_the_release(rec: Recording) -> None:
 
 
 def test_no_slos_and_no_app_make_no_custom_resources(run: Run) -> None:
-    rec = run(program(lambda: MonitoringArgs(environment="test")))
+    rec = run(program(lambda: MonitoringArgs(tier=Tier.DEVELOPMENT)))
     assert not rec.of_type(SERVICE_MONITOR) and not rec.of_type(PROMETHEUS_RULE)
     assert not [s for s in rec.of_type(SECRET) if s.name.endswith("receivers")]
 
@@ -413,14 +414,14 @@ def test_null_route_in_prod_is_refused() -> None:
     config["receivers"].append({"name": "drop"})
     config["route"]["routes"][1]["receiver"] = "drop"
     with pytest.raises(HardstackError, match=r"alertmanager route default > severity=~\"page\|critical\" = 'drop'"):
-        refuse_null_routes(config, "prod")
-    refuse_null_routes(config, "test")
+        refuse_null_routes(config, Tier.PRODUCTION)
+    refuse_null_routes(config, Tier.DEVELOPMENT)
 
 
 def test_null_default_route_in_prod_is_refused() -> None:
-    config = alertmanager_config(environment="test")
+    config = alertmanager_config(tier=Tier.DEVELOPMENT)
     with pytest.raises(HardstackError, match=r"alertmanager route default = 'blackhole'"):
-        refuse_null_routes(config, "prod", "alertmanager route")
+        refuse_null_routes(config, Tier.PRODUCTION, "alertmanager route")
 
 
 @pytest.mark.parametrize("severity", ["critical", "Page", ""])
@@ -441,8 +442,8 @@ def test_alias_keys_that_are_not_other_severities_are_refused(aliases: dict[str,
 
 def test_page_receivers_refusal_names_the_setting() -> None:
     with pytest.raises(HardstackError, match=r"hardstack:pageReceivers = \[\]"):
-        validate_page_receivers("prod", [], "hardstack:pageReceivers")
-    validate_page_receivers("test", [])
+        validate_page_receivers(Tier.PRODUCTION, [], "hardstack:pageReceivers")
+    validate_page_receivers(Tier.DEVELOPMENT, [])
 
 
 @pytest.mark.parametrize("version", ["65", "65.1", "v65.1.0", "65.1.0-rc1", "latest", "", "~65.1.0", "065.1.0"])

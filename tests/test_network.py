@@ -1,11 +1,15 @@
 import json
+import re
 from collections.abc import Callable
+from typing import Any
 
+import pulumi
 import pytest
 
 from hardstack import AwsContext, HardstackError, Network, NetworkArgs
 from hardstack.aws.network import NatStrategy
-from hardstack.tooling.testing import Recording
+from hardstack.core.tier import Tier
+from hardstack.tooling.testing import HardstackMocks, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id="123456789012")
@@ -13,7 +17,7 @@ SUBNET, RT, ROUTE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable", "a
 
 
 def network(**kw: object) -> Callable[[], None]:
-    args = {"context": CTX, "cidr": "10.0.0.0/16", "az_count": 3, **kw}
+    args = {"context": CTX, "cidr": "10.0.0.0/16", "az_count": 3, "tier": Tier.DEVELOPMENT, **kw}
 
     def program() -> None:
         Network("net", NetworkArgs(**args))  # type: ignore[arg-type]
@@ -102,7 +106,7 @@ def test_flow_logs_go_to_an_encrypted_retained_group_through_a_least_privilege_r
     assert "*" not in json.dumps(statement["Action"])
 
 
-def test_flow_logs_can_be_turned_off(run: Run) -> None:
+def test_flow_logs_can_be_turned_off_outside_production(run: Run) -> None:
     assert run(network(flow_logs=False)).of_type("aws:ec2/flowLog:FlowLog") == []
 
 
@@ -110,6 +114,49 @@ def test_protect_covers_the_vpc_and_subnets_only_when_asked(run: Run) -> None:
     kept = {r.type for r in run(network(protect=True)).protected()}
     assert kept == {"aws:ec2/vpc:Vpc", SUBNET}
     assert run(network()).protected() == []
+
+
+def test_protect_given_to_the_component_reaches_the_vpc_and_subnets(run: Run) -> None:
+    def program() -> None:
+        args = NetworkArgs(context=CTX, cidr="10.0.0.0/16", az_count=2, tier=Tier.DEVELOPMENT)
+        Network("net", args, pulumi.ResourceOptions(protect=True, retain_on_delete=True))
+
+    rec = run(program)
+    vpc, subnets = rec.one("aws:ec2/vpc:Vpc"), rec.of_type(SUBNET)
+    assert vpc.protect and vpc.retain_on_delete and all(s.protect and s.retain_on_delete for s in subnets)
+
+
+def test_production_protects_the_vpc_and_subnets_without_being_asked(run: Run) -> None:
+    kept = {r.type for r in run(network(tier=Tier.PRODUCTION)).protected()}
+    assert {"aws:ec2/vpc:Vpc", SUBNET} <= kept
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [({"flow_logs": False}, "flow_logs = False"), ({"protect": False}, "protect = False")],
+)
+def test_production_refuses_turning_its_safety_off(overrides: dict[str, object], shown: str) -> None:
+    with pytest.raises(HardstackError, match=f"^{re.escape(shown)} is refused"):
+        NetworkArgs(context=CTX, cidr="10.0.0.0/16", tier=Tier.PRODUCTION, **overrides)  # type: ignore[arg-type]
+
+
+def test_more_azs_than_the_region_offers_is_refused_before_any_resource(run: Run) -> None:
+    class ThreeZones(HardstackMocks):
+        def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+                return {"names": ["eu-west-3a", "eu-west-3b", "eu-west-3c"], "id": "eu-west-3"}, []
+            return super().call(args)
+
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^az_count = 4 is refused: at most the 3 available AZs of eu-west-3"):
+        run(network(az_count=4), mocks=ThreeZones(), recording=rec)
+    assert len(rec) == 0
+
+
+def test_pinned_availability_zones_are_used_in_order(run: Run) -> None:
+    rec = run(network(az_count=2, availability_zones=["eu-west-3c", "eu-west-3a"]))
+    zones = {s.name: s.inputs["availabilityZone"] for s in rec.of_type(SUBNET)}
+    assert zones["net-private-0"] == "eu-west-3c" and zones["net-public-1"] == "eu-west-3a"
 
 
 def test_unknown_nat_strategy_is_refused() -> None:

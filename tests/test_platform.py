@@ -6,6 +6,7 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from hardstack import HardstackError
+from hardstack.core.tier import Tier
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from hardstack.tooling.manifests import KUBERNETES_SCHEMA_VERSION, manifests_from, validate_manifests
 from hardstack.tooling.testing import Recording
@@ -19,7 +20,9 @@ KEY = "arn:aws:kms:eu-west-3:123456789012:key/k"
 
 def baseline(**kw: Any) -> Callable[[], None]:
     def program() -> None:
-        built = PlatformBaseline("base", PlatformBaselineArgs(**{"namespaces": ["shop", "billing"], **kw}))
+        built = PlatformBaseline(
+            "base", PlatformBaselineArgs(**{"namespaces": ["shop", "billing"], "tier": Tier.DEVELOPMENT, **kw})
+        )
         pulumi.export("namespaces", built.namespace_names)
         pulumi.export("storage_class", built.storage_class_name)
 
@@ -96,6 +99,12 @@ def test_protect_retains_volumes_and_keeps_namespaces(run: Run) -> None:
 
 def test_without_protect_nothing_is_protected(rec: Recording) -> None:
     assert rec.protected() == []
+
+
+def test_production_protects_namespaces_and_retains_volumes(run: Run) -> None:
+    rec = run(baseline(tier=Tier.PRODUCTION))
+    assert {r.type for r in rec.protected()} >= {"kubernetes:core/v1:Namespace", STORAGE_CLASS}
+    assert rec.one(STORAGE_CLASS).inputs["reclaimPolicy"] == "Retain"
 
 
 def test_namespace_names_are_outputs(rec: Recording) -> None:

@@ -11,9 +11,10 @@ PACKAGE = Path(hardstack.__file__).parent
 #: Layer -> the hardstack layers it may import. Arrows only point down.
 ALLOWED = {
     "core": {"core"},
-    "aws": {"core", "aws"},
-    "k8s": {"core", "k8s"},
-    "tooling": {"core", "aws", "k8s", "tooling"},
+    "base": {"core", "base"},
+    "aws": {"core", "base", "aws"},
+    "k8s": {"core", "base", "k8s"},
+    "tooling": {"core", "base", "aws", "k8s", "tooling"},
 }
 PUBLIC = {
     "AddressPlan",

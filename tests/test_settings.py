@@ -4,6 +4,7 @@ from typing import Any
 import pytest
 
 from hardstack.core.errors import HardstackError
+from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
 from stacks.offline import stack_config
 from stacks.settings import PROFILES, parse_settings
@@ -71,9 +72,25 @@ def test_unknown_nat_strategy_is_refused() -> None:
     assert "hardstack:natStrategy" in msg and "'dual'" in msg and "per_az" in msg
 
 
-def test_unknown_environment_is_refused() -> None:
-    msg = refused(environment="staging")
-    assert "hardstack:environment" in msg and "'staging'" in msg and "preprod" in msg
+def test_an_environment_name_of_its_own_needs_a_tier() -> None:
+    msg = refused(environment="eu-prod")
+    assert msg.startswith("hardstack:tier is required for environment 'eu-prod'")
+    assert "development, staging, production" in msg
+
+
+def test_any_environment_name_works_with_a_tier() -> None:
+    config = {**stack_config("prod"), "hardstack:environment": "eu-prod", "hardstack:tier": "production"}
+    settings = parse_settings(config)
+    assert settings.environment == "eu-prod" and settings.tier is Tier.PRODUCTION and settings.protect
+
+
+def test_unknown_tier_is_refused() -> None:
+    msg = refused(tier="prod")
+    assert msg.startswith("hardstack:tier = 'prod' is refused: one of development, staging, production")
+
+
+def test_environment_name_aws_would_refuse_is_refused() -> None:
+    assert refused(environment="EU.prod").startswith("hardstack:environment = 'EU.prod' is refused")
 
 
 def test_world_open_admin_port_is_refused() -> None:
@@ -131,8 +148,8 @@ def test_prod_refuses_unsafe_opt_outs(key: str, value: Any) -> None:
     settings(**{key: value})  # the same opt-out is allowed in test
 
 
-def test_profiles_cover_every_environment() -> None:
-    assert set(PROFILES) == {"test", "preprod", "prod"}
+def test_profiles_cover_every_tier() -> None:
+    assert set(PROFILES) == set(Tier)
 
 
 def test_bad_config_registers_nothing() -> None:

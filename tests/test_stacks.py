@@ -90,7 +90,8 @@ def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -
 
 
 def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
-    assert all(len(rec.invokes) <= 3 for rec in stacks.values())
+    # region check, AZs, caller identity, the database secret: each answered once per program.
+    assert all(len(rec.invokes) <= 4 for rec in stacks.values())
 
 
 @pytest.mark.parametrize("name", STACKS)

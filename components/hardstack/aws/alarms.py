@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from hardstack.aws.topic import validate_environment
+from hardstack.base.component import Component, stack_naming
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.naming import Naming
 from hardstack.core.slo import SLO, compile_cloudwatch_alarms, validate_alarm_period
+from hardstack.core.tier import Tier, parse_tier
 
-ENVIRONMENTS: tuple[str, ...] = ("test", "preprod", "prod")
 LOAD_BALANCER_PLACEHOLDER = "app/hardstack-placeholder/0"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _GIB = 1024**3
@@ -29,7 +31,7 @@ _MIB = 1024**2
 
 @dataclass(frozen=True, kw_only=True)
 class AlarmThresholds:
-    """When the recommended alarms fire. Defaults are prod's; `for_environment` gives each environment's."""
+    """When the recommended alarms fire. Defaults are production's; `for_tier` gives each tier's."""
 
     period_seconds: int = 60
     """Length of one datapoint, a multiple of 60. Default: 60."""
@@ -53,7 +55,7 @@ class AlarmThresholds:
     """Connections above which to alarm; set about 80% of the instance class's max_connections. Default: 400."""
 
     PROFILES: ClassVar[dict[str, dict[str, Any]]] = {
-        "test": {
+        "development": {
             "period_seconds": 300,
             "evaluation_periods": 3,
             "datapoints_to_alarm": 3,
@@ -65,7 +67,7 @@ class AlarmThresholds:
             "rds_freeable_memory_bytes": 128 * _MIB,
             "rds_max_connections": 90,
         },
-        "preprod": {
+        "staging": {
             "cpu_percent": 85.0,
             "alb_5xx_ratio": 0.02,
             "alb_p99_latency_seconds": 1.5,
@@ -74,7 +76,7 @@ class AlarmThresholds:
             "rds_freeable_memory_bytes": 256 * _MIB,
             "rds_max_connections": 180,
         },
-        "prod": {},
+        "production": {},
     }
 
     def __post_init__(self) -> None:
@@ -103,11 +105,10 @@ class AlarmThresholds:
                 raise refuse(f"thresholds.{key}", value, "a whole number of bytes, 1 or more")
 
     @classmethod
-    def for_environment(cls, environment: str, where: str = "environment") -> AlarmThresholds:
-        """test alarms late and on clear breakage; preprod and prod at one-minute resolution, prod strictest."""
-        if environment not in cls.PROFILES:
-            raise refuse(where, environment, f"one of {', '.join(ENVIRONMENTS)} (or pass thresholds)")
-        return cls(**cls.PROFILES[environment])
+    def for_tier(cls, tier: Tier, where: str = "tier") -> AlarmThresholds:
+        """development alarms late and on clear breakage; staging and production at one-minute
+        resolution, production strictest."""
+        return cls(**cls.PROFILES[parse_tier(tier, where).value])
 
 
 # --- what to watch -------------------------------------------------------------------------------
@@ -144,14 +145,18 @@ class RdsMetrics:
 # --- alarms --------------------------------------------------------------------------------------
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class ServiceAlarmsArgs:
     topic_arn: pulumi.Input[str]
     """Alert topic (`AlertTopic.arn`): every alarm notifies it on ALARM and on OK."""
-    environment: str
-    """Environment; part of every alarm name, so stacks sharing an account never collide."""
+    tier: Tier = Tier.PRODUCTION
+    """Picks the default thresholds. Default: production."""
+    naming: Naming | None = None
+    """Prefix of every alarm name, so stacks and projects sharing an account never collide. Default:
+    the Pulumi project and stack."""
     thresholds: AlarmThresholds | None = None
-    """When alarms fire. Default: `AlarmThresholds.for_environment(environment)`."""
+    """When alarms fire. Default: `AlarmThresholds.for_tier(tier)`."""
     fleet: FleetMetrics | None = None
     """Fleet alarms: in-service below desired, CPU, status checks. Default: none."""
     alb: AlbMetrics | None = None
@@ -163,11 +168,11 @@ class ServiceAlarmsArgs:
     slos: Sequence[SLO] = ()
     """SLOs alarmed by burn rate on the ALB (needs `alb`); composites notify, windows do not. Default: none."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        validate_environment(self.environment)
         if self.thresholds is None:
-            object.__setattr__(self, "thresholds", AlarmThresholds.for_environment(self.environment))
+            object.__setattr__(self, "thresholds", AlarmThresholds.for_tier(self.tier))
         elif not isinstance(self.thresholds, AlarmThresholds):
             raise refuse("thresholds", self.thresholds, "an AlarmThresholds")
         if self.slos and self.alb is None:
@@ -496,15 +501,16 @@ def slo_alarm_args(
     return metric_alarms, composites
 
 
-class ServiceAlarms(pulumi.ComponentResource):
-    """Alarm names are `<environment>-<name>-<suffix>`; resource names `<name>-<suffix>`."""
+class ServiceAlarms(Component):
+    """Alarm names are `<naming prefix>-<name>-<suffix>`; resource names `<name>-<suffix>`."""
 
     alarm_names: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: ServiceAlarmsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not _NAME.match(name):
             raise refuse("ServiceAlarms name", name, "1-100 letters, digits, '.', '_' or '-' (part of alarm names)")
-        prefix = f"{args.environment}-{name}"
+        naming = args.naming or stack_naming()
+        prefix = naming.flat(name, 200)
         # Everything is built before the component registers, so a compile error leaves nothing behind.
         alarms = recommended_alarms(prefix, args)
         slo_alarms: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -519,13 +525,13 @@ class ServiceAlarms(pulumi.ComponentResource):
                 )
                 for slo in args.slos
             ]
-        super().__init__("hardstack:monitoring:ServiceAlarms", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:monitoring:ServiceAlarms", name, opts)
+        child = self.child()
         names: list[pulumi.Output[str]] = []
         for suffix, alarm_args in alarms.items():
             names.append(aws.cloudwatch.MetricAlarm(f"{name}-{suffix}", args=alarm_args, opts=child).name)
-        # Resource names drop the environment prefix of the alarm names, like the recommended alarms'.
-        env_prefix = f"{args.environment}-"
+        # Resource names drop the naming prefix of the alarm names, like the recommended alarms'.
+        env_prefix = prefix.removesuffix(name)
         for windows, composites in slo_alarms:
             created = [
                 aws.cloudwatch.MetricAlarm(alarm_name.removeprefix(env_prefix), args=alarm_args, opts=child)
@@ -533,7 +539,7 @@ class ServiceAlarms(pulumi.ComponentResource):
             ]
             names += [alarm.name for alarm in created]
             # CloudWatch refuses a rule naming alarms that do not exist yet.
-            after = pulumi.ResourceOptions(parent=self, depends_on=created)
+            after = self.child(depends_on=created)
             for alarm_name, composite_args in composites.items():
                 composite = aws.cloudwatch.CompositeAlarm(
                     alarm_name.removeprefix(env_prefix), args=composite_args, opts=after

@@ -14,9 +14,13 @@ import pulumi
 import pulumi_aws as aws
 
 from hardstack.aws.iam import Statement, policy_document
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class SecureBucketArgs:
     kms_key_arn: pulumi.Input[str] | None = None
@@ -31,18 +35,23 @@ class SecureBucketArgs:
     policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] | None = None
     """Extra bucket-policy statements (e.g. log delivery), built from the bucket ARN.
     Default: none; a deny of non-TLS access is always there."""
-    protect: bool = False
-    """Protect and retain the bucket (its data) on delete. Default: off."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: in production the bucket is always protected. Default: production."""
+    protect: bool | None = None
+    """Protect and retain the bucket (its data) on delete. Default: inherit the options given to the
+    component (`ResourceOptions(protect=...)`); forced on in production, where False is refused."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        resolve_protect(parse_tier(self.tier), self.protect)
         if self.noncurrent_version_days < 1:
             raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
         if self.expiration_days is not None and self.expiration_days < 1:
             raise refuse("expiration_days", self.expiration_days, "1 or more days, or None to keep objects")
 
 
-class SecureBucket(pulumi.ComponentResource):
+class SecureBucket(Component):
     bucket: pulumi.Output[str]
     arn: pulumi.Output[str]
 
@@ -52,13 +61,13 @@ class SecureBucket(pulumi.ComponentResource):
         args: SecureBucketArgs,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("hardstack:storage:SecureBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:storage:SecureBucket", name, opts)
+        child = self.child()
         bucket = aws.s3.Bucket(
             name,
             force_destroy=False,
             tags={**args.tags, "Name": name},
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=self.kept(resolve_protect(args.tier, args.protect)),
         )
         block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
@@ -117,7 +126,7 @@ class SecureBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             rules=[rule],
             # Noncurrent-version rules are checked against the versioning state: set it first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+            opts=self.child(depends_on=[versioning]),
         )
         deny_plain_http: Statement = {
             "Sid": "DenyInsecureTransport",
@@ -133,7 +142,7 @@ class SecureBucket(pulumi.ComponentResource):
             bucket=bucket.id,
             policy=policy_document([deny_plain_http, *extra]),
             # A policy put before the public access block can be refused as public.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[block]),
+            opts=self.child(depends_on=[block]),
         )
         self.bucket = bucket.bucket
         self.arn = bucket.arn

@@ -29,7 +29,11 @@ from hardstack.aws.fleet import validate_instance_type, validate_sizes
 from hardstack.aws.iam import policy_document
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from hardstack.aws.network import validate_log_retention
+from hardstack.base.component import Component, IdList, id_list, join_ids, known_length
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.naming import Naming
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 #: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
 SUPPORTED_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
@@ -67,10 +71,8 @@ def role_name_of(arn: str, where: str = "role_arn") -> str:
     return found.group("name")
 
 
-def validate_public_access(
-    public: bool, cidrs: Sequence[str], environment: str, where: str = "public_access_cidrs"
-) -> None:
-    """No CIDRs without a public endpoint; some with it; never the whole internet in prod."""
+def validate_public_access(public: bool, cidrs: Sequence[str], tier: Tier, where: str = "public_access_cidrs") -> None:
+    """No CIDRs without a public endpoint; some with it; never the whole internet in production."""
     if not public:
         if cidrs:
             raise refuse(where, list(cidrs), "empty while endpoint_public_access is off (the endpoint is private)")
@@ -82,8 +84,8 @@ def validate_public_access(
             network = ipaddress.ip_network(cidr, strict=True)
         except (TypeError, ValueError):
             raise refuse(where, cidr, "CIDR blocks such as 203.0.113.0/24 (host bits zero)") from None
-        if network.prefixlen == 0 and environment == "prod":
-            raise refuse(where, cidr, "named office or VPN ranges in prod, not the whole internet")
+        if network.prefixlen == 0 and tier.is_production:
+            raise refuse(where, cidr, "named office or VPN ranges in production, not the whole internet")
 
 
 def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
@@ -97,9 +99,9 @@ def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_ver
     return versions
 
 
-def cluster_name(stack: str, name: str) -> str:
+def cluster_name(naming: Naming, name: str) -> str:
     """The EKS cluster's physical name; the control-plane log group is named after it."""
-    value = f"hardstack-{stack}-{name}"
+    value = naming.flat(name, 100)
     if not _CLUSTER_NAME.match(value):
         raise refuse("name", value, "letters, digits, '-' and '_', at most 100 (from the stack and component name)")
     return value
@@ -173,6 +175,7 @@ def irsa_trust_policy(
     )
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class NodeGroupSpec:
     """One managed node group. Its `name` keys its resources: renaming replaces the group."""
@@ -182,7 +185,9 @@ class NodeGroupSpec:
     instance_types: Sequence[str]
     """x86 instance types, most preferred first. Changing them replaces the group (EKS rule)."""
     min_size: int
+    """Fewest nodes."""
     max_size: int
+    """Most nodes."""
     desired_size: int
     """Initial size; afterwards the cluster autoscaler owns it (Pulumi ignores its drift)."""
     disk_gb: int = 50
@@ -216,6 +221,7 @@ class NodeGroupSpec:
             raise refuse(f"{where}.max_unavailable_percent", self.max_unavailable_percent, "1 to 100")
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class ClusterArgs:
     context: AwsContext
@@ -224,10 +230,11 @@ class ClusterArgs:
     """Pinned Kubernetes minor version, one of SUPPORTED_VERSIONS. Upgrades go one minor at a time."""
     vpc_id: pulumi.Input[str]
     """VPC of the subnets; exposed as `vpc_id` for in-cluster controllers that need it."""
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: IdList
     """Private subnets in at least two AZs: control-plane network interfaces and nodes."""
-    environment: str
-    """Environment name; in prod the public endpoint may not be open to the whole internet."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production keeps the cluster protected (EKS deletion protection on) and refuses a
+    public endpoint open to the whole internet. Default: production."""
     secrets_key_arn: pulumi.Input[str]
     """Customer KMS key for envelope encryption of Kubernetes secrets."""
     volume_key_arn: pulumi.Input[str]
@@ -249,22 +256,27 @@ class ClusterArgs:
     """Retention of the control-plane log group. Default: 90."""
     log_key_arn: pulumi.Input[str] | None = None
     """Customer KMS key for the control-plane log group. Default: none, CloudWatch's own encryption."""
-    node_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    node_security_group_ids: IdList = ()
     """Groups added to the nodes next to the cluster security group. Default: none."""
     kubeconfig_role_arn: str | None = None
     """Role the kubeconfig assumes for `aws eks get-token`. Default: none, the caller's own identity."""
-    protect: bool = False
-    """Protect the cluster and its log group and turn on EKS deletion protection. Default: off."""
+    protect: bool | None = None
+    """Protect the cluster and its log group and turn on EKS deletion protection. Default: inherit the
+    options given to the component; forced on in production, where False is refused."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        tier = parse_tier(self.tier)
+        resolve_protect(tier, self.protect)
         validate_version(self.version)
-        if len(self.subnet_ids) < 2:
-            raise refuse("subnet_ids", list(self.subnet_ids), "private subnets in at least two availability zones")
+        # A list from another stack arrives as one Output: its length is checked by EKS at deploy.
+        if (known_length(self.subnet_ids) or 2) < 2:
+            raise refuse("subnet_ids", self.subnet_ids, "private subnets in at least two availability zones")
         for where, value in (("secrets_key_arn", self.secrets_key_arn), ("volume_key_arn", self.volume_key_arn)):
             if isinstance(value, str) and not _KMS_ARN.match(value):
                 raise refuse(where, value, "a KMS key ARN such as arn:aws:kms:eu-west-3:123456789012:key/<id>")
-        validate_public_access(self.endpoint_public_access, self.public_access_cidrs, self.environment)
+        validate_public_access(self.endpoint_public_access, self.public_access_cidrs, tier)
         validate_log_retention(self.log_retention_days)
         if not self.admin_role_arns:
             raise refuse("admin_role_arns", [], "at least one role: the creator gets no admin access")
@@ -289,7 +301,7 @@ def _managed_policy(partition: str, policy: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{policy}"
 
 
-class Cluster(pulumi.ComponentResource):
+class Cluster(Component):
     """Pass `provider` to Kubernetes resources: `pulumi.ResourceOptions(provider=cluster.provider)`."""
 
     cluster_name: pulumi.Output[str]
@@ -304,12 +316,14 @@ class Cluster(pulumi.ComponentResource):
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        physical = cluster_name(pulumi.get_stack(), name)  # before any registration: a bad name registers nothing
-        super().__init__("hardstack:kubernetes:Cluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        physical = cluster_name(args.context.names, name)  # before any registration: a bad name registers nothing
+        super().__init__("hardstack:kubernetes:Cluster", name, opts)
+        self._context = args.context
+        protect = resolve_protect(args.tier, args.protect)
+        child = self.child()
         ctx = args.context
         partition = ctx.partition
-        tags = {**args.tags, "Name": physical}
+        tags = {**args.context.tags, **args.tags, "Name": physical}
 
         # EKS writes to this group once it exists; creating it first keeps our retention and key.
         logs = aws.cloudwatch.LogGroup(
@@ -318,12 +332,13 @@ class Cluster(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_key_arn,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=self.kept(protect),
         )
 
         # The trust policies below are the ones AWS documents for EKS; no source conditions.
         cluster_role = aws.iam.Role(
             f"{name}-cluster",
+            **args.context.role_args(),
             description=f"EKS control plane of {physical}",
             assume_role_policy=_service_trust("eks.amazonaws.com"),
             tags=tags,
@@ -357,7 +372,7 @@ class Cluster(pulumi.ComponentResource):
             version=args.version,
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
-                subnet_ids=list(args.subnet_ids),
+                subnet_ids=id_list(args.subnet_ids),
                 endpoint_private_access=True,
                 endpoint_public_access=args.endpoint_public_access,
                 public_access_cidrs=list(args.public_access_cidrs) if args.endpoint_public_access else None,
@@ -373,11 +388,9 @@ class Cluster(pulumi.ComponentResource):
             ),
             # The managed add-ons below install vpc-cni, kube-proxy and CoreDNS; no unmanaged copies.
             bootstrap_self_managed_addons=False,
-            deletion_protection=args.protect,
+            deletion_protection=bool(protect or self._given_protect),
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self, protect=args.protect, depends_on=[logs, cluster_policy, secrets_policy]
-            ),
+            opts=self.kept(protect, depends_on=[logs, cluster_policy, secrets_policy]),
         )
 
         access: list[pulumi.Resource] = []
@@ -401,7 +414,7 @@ class Cluster(pulumi.ComponentResource):
                     principal_arn=arn,
                     policy_arn=f"arn:{partition}:eks::aws:cluster-access-policy/{policy}",
                     access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+                    opts=self.child(depends_on=[entry]),
                 )
                 access += [entry, association]
 
@@ -417,6 +430,7 @@ class Cluster(pulumi.ComponentResource):
 
         node_role = aws.iam.Role(
             f"{name}-nodes",
+            **args.context.role_args(),
             description=f"EKS nodes of {physical}",
             assume_role_policy=_service_trust("ec2.amazonaws.com"),
             tags=tags,
@@ -490,7 +504,7 @@ class Cluster(pulumi.ComponentResource):
                 service_account_role_arn=role_arn,
                 configuration_values=json.dumps(configuration) if configuration else None,
                 tags=tags,
-                opts=pulumi.ResourceOptions(parent=self, depends_on=list(after)),
+                opts=self.child(depends_on=list(after)),
             )
 
         # Networking first: nodes only turn Ready once vpc-cni and kube-proxy run on them.
@@ -527,7 +541,7 @@ class Cluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             name,
             kubeconfig=self.kubeconfig,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*access, *networking, *after_nodes]),
+            opts=self.child(depends_on=[*access, *networking, *after_nodes]),
         )
 
         self.cluster_name = cluster.name
@@ -561,9 +575,10 @@ class Cluster(pulumi.ComponentResource):
         policy_arn: str,
         tags: Mapping[str, str],
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         role = aws.iam.Role(
             resource_name,
+            **self._context.role_args(),
             description=f"IRSA: kube-system/{service_account}",
             assume_role_policy=irsa_trust_policy(provider_arn, issuer, "kube-system", service_account),
             tags=dict(tags),
@@ -583,13 +598,13 @@ class Cluster(pulumi.ComponentResource):
         tags: Mapping[str, str],
         after: Sequence[pulumi.Resource],
     ) -> aws.eks.NodeGroup:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         node_tags = {**tags, "Name": resource_name}
         template = aws.ec2.LaunchTemplate(
             resource_name,
             description=f"EKS node group {resource_name}",
             # Setting groups here replaces EKS's default, so the cluster group is listed explicitly.
-            vpc_security_group_ids=[cluster_security_group_id, *args.node_security_group_ids],
+            vpc_security_group_ids=join_ids([cluster_security_group_id], args.node_security_group_ids),
             # Hop limit 1: pods (one network hop away) cannot reach IMDS and borrow the node role.
             # Add-ons that call AWS use IRSA instead; vpc-cni runs on the host network, and the
             # EBS CSI node plugin falls back to Kubernetes metadata. Workloads needing AWS get IRSA.
@@ -605,7 +620,7 @@ class Cluster(pulumi.ComponentResource):
             resource_name,
             cluster_name=cluster.name,
             node_role_arn=node_role_arn,
-            subnet_ids=list(args.subnet_ids),
+            subnet_ids=id_list(args.subnet_ids),
             ami_type=AMI_TYPE,
             instance_types=list(spec.instance_types),
             # The version is a string in the EKS schema; a new template version rolls the nodes.
@@ -619,9 +634,7 @@ class Cluster(pulumi.ComponentResource):
             labels={**spec.labels, "hardstack/node-group": spec.name},
             tags=node_tags,
             # The cluster autoscaler owns the node count after creation; an update must not undo it.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]
-            ),
+            opts=self.child(depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]),
         )
 
 
@@ -629,6 +642,7 @@ def _service_trust(service: str) -> pulumi.Output[str]:
     return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class ExistingClusterArgs:
     kubeconfig: pulumi.Input[str]
@@ -639,16 +653,16 @@ class ExistingClusterArgs:
             validate_existing_kubeconfig(self.kubeconfig)
 
 
-class ExistingCluster(pulumi.ComponentResource):
+class ExistingCluster(Component):
     """A cluster this stack does not create: only a kubernetes Provider for it, as `provider`."""
 
     provider: k8s.Provider
 
     def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:kubernetes:ExistingCluster", name, None, opts)
+        super().__init__("hardstack:kubernetes:ExistingCluster", name, opts)
         self.provider = k8s.Provider(
             name,
             kubeconfig=pulumi.Output.secret(args.kubeconfig),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.register_outputs({})

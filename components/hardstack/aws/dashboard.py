@@ -14,8 +14,11 @@ import pulumi_aws as aws
 
 from hardstack.aws.alarms import AlarmThresholds, AlbMetrics, FleetMetrics, RdsMetrics
 from hardstack.aws.context import AwsContext
-from hardstack.aws.topic import validate_environment
+from hardstack.base.component import Component, stack_naming
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.naming import Naming
+from hardstack.core.tier import Tier
 
 # --- dashboard -----------------------------------------------------------------------------------
 
@@ -151,28 +154,32 @@ def dashboard_widgets(
     return widgets
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class DashboardArgs:
     context: AwsContext
     """Region the metrics live in."""
-    environment: str
-    """Environment; the dashboard is named `<environment>-<name>`."""
+    tier: Tier = Tier.PRODUCTION
+    """Picks the default thresholds. Default: production."""
+    naming: Naming | None = None
+    """The dashboard is named `<naming prefix>-<name>`. Default: the Pulumi project and stack."""
     thresholds: AlarmThresholds | None = None
-    """Alarm thresholds drawn on the graphs. Default: `AlarmThresholds.for_environment(environment)`."""
+    """Alarm thresholds drawn on the graphs. Default: `AlarmThresholds.for_tier(tier)`."""
     fleet: FleetMetrics | None = None
+    """Fleet graphs. Default: none."""
     alb: AlbMetrics | None = None
+    """Load balancer graphs. Default: none."""
     rds: RdsMetrics | None = None
     """What to graph (the same values as `ServiceAlarmsArgs`). At least one is required."""
 
     def __post_init__(self) -> None:
-        validate_environment(self.environment)
         if self.thresholds is None:
-            object.__setattr__(self, "thresholds", AlarmThresholds.for_environment(self.environment))
+            object.__setattr__(self, "thresholds", AlarmThresholds.for_tier(self.tier))
         if self.fleet is None and self.alb is None and self.rds is None:
             raise refuse("fleet/alb/rds", None, "at least one of them: an empty dashboard is refused by CloudWatch")
 
 
-class Dashboard(pulumi.ComponentResource):
+class Dashboard(Component):
     dashboard_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -180,12 +187,12 @@ class Dashboard(pulumi.ComponentResource):
             raise refuse("Dashboard name", name, "1-200 letters, digits, '_' or '-' (CloudWatch dashboard names)")
         assert args.thresholds is not None  # set by DashboardArgs
         widgets = dashboard_widgets(args.context.region, args.thresholds, fleet=args.fleet, alb=args.alb, rds=args.rds)
-        super().__init__("hardstack:monitoring:Dashboard", name, None, opts)
+        super().__init__("hardstack:monitoring:Dashboard", name, opts)
         board = aws.cloudwatch.Dashboard(
             name,
-            dashboard_name=f"{args.environment}-{name}",
+            dashboard_name=(args.naming or stack_naming()).flat(name, 255),
             dashboard_body=pulumi.Output.json_dumps({"widgets": widgets}),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=self.child(),
         )
         self.dashboard_arn = board.dashboard_arn
         self.register_outputs({"dashboard_arn": self.dashboard_arn})

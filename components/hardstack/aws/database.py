@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +29,11 @@ import pulumi_kubernetes as k8s
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import service_assume_role_policy
 from hardstack.aws.network import validate_log_retention
+from hardstack.base.component import Component, IdList, id_list, known_length
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.naming import Naming
+from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 #: PostgreSQL major versions this component is tested against (parameter-group family `postgres<N>`).
 SUPPORTED_MAJORS = frozenset({14, 15, 16, 17})
@@ -43,6 +47,8 @@ PERFORMANCE_INSIGHTS_DAYS = 7
 MONITORING_INTERVAL = 60
 #: Statements slower than this (ms) are logged.
 SLOW_STATEMENT_MS = 1000
+#: Fewest days of automated backups production accepts.
+PRODUCTION_MIN_BACKUP_DAYS = 7
 SSL_MODES = ("require", "verify-ca", "verify-full")
 
 _VERSION = re.compile(r"^(\d{2})(\.\d{1,2})?$")
@@ -56,7 +62,6 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _MAINTENANCE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
-_ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
@@ -91,12 +96,14 @@ def validate_instance_class(value: str, where: str = "instance_class") -> str:
     return value
 
 
-def validate_backup_retention(days: int, environment: str, where: str = "backup_retention_days") -> int:
-    """0..35 days; prod refuses 0 (no automated backups, no point-in-time recovery)."""
+def validate_backup_retention(days: int, tier: Tier, where: str = "backup_retention_days") -> int:
+    """0..35 days; production refuses fewer than 7 (0 means no automated backups, no point-in-time recovery)."""
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 35:
         raise refuse(where, days, "a whole number of days from 0 to 35")
-    if days == 0 and environment == "prod":
-        raise refuse(where, days, "1 to 35 in prod: 0 turns off automated backups and point-in-time recovery")
+    if days < PRODUCTION_MIN_BACKUP_DAYS and tier.is_production:
+        raise refuse(
+            where, days, f"{PRODUCTION_MIN_BACKUP_DAYS} to 35 in production: a week of point-in-time recovery at least"
+        )
     return days
 
 
@@ -140,14 +147,14 @@ def validate_snapshot_identifier(value: str, where: str = "snapshot_identifier")
     return value
 
 
-def database_identifier(name: str, stack: str) -> str:
-    """The RDS identifier: from the component and stack names only, so no size or tag change renames it."""
-    identifier = f"{stack}-{name}".lower()
+def database_identifier(naming: Naming, name: str) -> str:
+    """The RDS identifier: from the naming prefix and component name only, so no size or tag change renames it."""
+    identifier = naming.flat(name, 63, "Database identifier").lower()
     if not _RDS_ID.match(identifier):
         raise refuse(
             "Database identifier",
             identifier,
-            "'<stack>-<name>' of letters, digits and single hyphens, starting with a letter, 63 at most",
+            "'<prefix>-<name>' of letters, digits and single hyphens, starting with a letter, 63 at most",
         )
     return identifier
 
@@ -199,20 +206,22 @@ def password_from_secret(secret_string: str) -> str:
     return value
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class DatabaseArgs:
     context: AwsContext
     """Region and account."""
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: IdList
     """Isolated subnets (no route out), two or more AZs."""
-    security_group_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: IdList
     """The data group: 5432 from the app groups only, no egress."""
     kms_key_arn: pulumi.Input[str]
     """Customer key for storage, Performance Insights and the managed master secret."""
     log_key_arn: pulumi.Input[str]
     """Customer key of the log groups (its policy must let CloudWatch Logs use it)."""
-    environment: str
-    """Environment name; `prod` refuses turning off backups or deletion protection."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production requires 7+ days of backups, deletion protection, a final snapshot
+    and protection. Default: production."""
     engine_version: str = "16"
     """PostgreSQL version, `16` or `16.6`. Default: 16. RDS applies minor upgrades itself, so a pinned
     minor must be raised once RDS has moved past it (a lower pin reads as a downgrade)."""
@@ -225,15 +234,16 @@ class DatabaseArgs:
     multi_az: bool = False
     """Standby in a second AZ with automatic failover. Default: off."""
     backup_retention_days: int = 7
-    """Automated backups and point-in-time recovery, 0..35 days. Default: 7; 0 is refused in prod."""
+    """Automated backups and point-in-time recovery, 0..35 days. Default: 7; under 7 is refused in production."""
     backup_window: str = "02:00-03:00"
     """Daily UTC backup window. Default: 02:00-03:00."""
     maintenance_window: str = "sun:03:30-sun:04:30"
     """Weekly UTC maintenance window, not overlapping the backups. Default: sun:03:30-sun:04:30."""
     deletion_protection: bool = True
-    """Refuse API deletion. Default: on; off is refused in prod."""
+    """Refuse API deletion. Default: on; off is refused in production."""
     final_snapshot: bool | None = None
-    """Take `<identifier>-final` when the instance is deleted. Default: on in prod or when protected."""
+    """Take a final snapshot when the instance is deleted. Default: on in production or when protected;
+    off is refused in production."""
     database_name: str = "app"
     """Database created at launch. Default: app. With a snapshot, the snapshot's database is kept."""
     master_username: str = "app_owner"
@@ -249,32 +259,34 @@ class DatabaseArgs:
     """Let IAM roles log in with tokens (grant `rds_iam` to the users). Default: on."""
     log_retention_days: int = 90
     """Retention of the exported PostgreSQL logs. Default: 90."""
-    protect: bool = False
-    """Protect the instance and retain it on delete. Default: off."""
+    protect: bool | None = None
+    """Protect the instance and retain it on delete. Default: inherit the options given to the
+    component; forced on in production, where False is refused."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.environment, str) or not _ENVIRONMENT.match(self.environment):
-            raise refuse("environment", self.environment, "a lower-case name such as test, preprod or prod")
+        tier = parse_tier(self.tier)
+        resolve_protect(tier, self.protect)
+        require_in_production(tier, self.final_snapshot is not False, "final_snapshot", False, "a final snapshot")
         validate_engine_version(self.engine_version)
         validate_instance_class(self.instance_class)
         validate_storage(self.allocated_storage_gb, self.max_allocated_storage_gb)
-        validate_backup_retention(self.backup_retention_days, self.environment)
+        validate_backup_retention(self.backup_retention_days, tier)
         validate_username(self.master_username)
         validate_database_name(self.database_name)
         if self.snapshot_identifier is not None:
             validate_snapshot_identifier(self.snapshot_identifier)
         validate_log_retention(self.log_retention_days)
-        if len(self.subnet_ids) < 2:
-            raise refuse("subnet_ids", len(self.subnet_ids), "isolated subnets in at least two AZs (RDS requires it)")
-        if not self.security_group_ids:
+        if (known_length(self.subnet_ids) or 2) < 2:
+            raise refuse("subnet_ids", self.subnet_ids, "isolated subnets in at least two AZs (RDS requires it)")
+        if known_length(self.security_group_ids) == 0:
             raise refuse("security_group_ids", [], "at least one group (the data group: 5432 from the app only)")
         if not _WINDOW.match(self.backup_window):
             raise refuse("backup_window", self.backup_window, "hh:mm-hh:mm in UTC, such as 02:00-03:00")
         if not _MAINTENANCE.match(self.maintenance_window):
             raise refuse("maintenance_window", self.maintenance_window, "ddd:hh:mm-ddd:hh:mm in UTC")
-        if self.environment == "prod" and not self.deletion_protection:
-            raise refuse("deletion_protection", False, "on in prod")
+        require_in_production(tier, self.deletion_protection, "deletion_protection", False, "deletion protection on")
 
     @property
     def major_version(self) -> int:
@@ -282,10 +294,12 @@ class DatabaseArgs:
 
     @property
     def takes_final_snapshot(self) -> bool:
-        return self.final_snapshot if self.final_snapshot is not None else self.environment == "prod" or self.protect
+        if self.final_snapshot is not None:
+            return self.final_snapshot
+        return self.tier.is_production or bool(self.protect)
 
 
-class Database(pulumi.ComponentResource):
+class Database(Component):
     """Point clients at `address`:`port` with TLS; the password is in `master_user_secret_arn`."""
 
     identifier: str
@@ -299,17 +313,17 @@ class Database(pulumi.ComponentResource):
     username: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        identifier = database_identifier(name, pulumi.get_stack())  # refused before anything registers
-        super().__init__("hardstack:data:Database", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        identifier = database_identifier(args.context.names, name)  # refused before anything registers
+        super().__init__("hardstack:data:Database", name, opts)
+        child = self.child()
         ctx = args.context
-        tags = {**args.tags, "Name": identifier}
+        tags = {**args.context.tags, **args.tags, "Name": identifier}
         major = args.major_version
 
         subnet_group = aws.rds.SubnetGroup(
             name,
             description=f"{identifier}: isolated subnets",
-            subnet_ids=list(args.subnet_ids),
+            subnet_ids=id_list(args.subnet_ids),
             tags=tags,
             opts=child,
         )
@@ -328,6 +342,7 @@ class Database(pulumi.ComponentResource):
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring",
+            **args.context.role_args(),
             description=f"RDS enhanced monitoring of {identifier}",
             assume_role_policy=service_assume_role_policy(
                 "monitoring.rds.amazonaws.com", source_account=ctx.account_id
@@ -363,9 +378,7 @@ class Database(pulumi.ComponentResource):
                 kms_key_id=args.kms_key_arn,
                 copy_tags=False,
                 tags=tags,
-                opts=pulumi.ResourceOptions(
-                    parent=self, ignore_changes=["sourceDbSnapshotIdentifier"], delete_before_replace=True
-                ),
+                opts=self.child(ignore_changes=["sourceDbSnapshotIdentifier"], delete_before_replace=True),
             )
             snapshot = seed.id  # the copy's identifier
 
@@ -391,7 +404,7 @@ class Database(pulumi.ComponentResource):
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=PORT,
             db_subnet_group_name=subnet_group.name,
-            vpc_security_group_ids=list(args.security_group_ids),
+            vpc_security_group_ids=id_list(args.security_group_ids),
             parameter_group_name=parameter_group.name,
             publicly_accessible=False,
             multi_az=args.multi_az,
@@ -415,11 +428,9 @@ class Database(pulumi.ComponentResource):
             apply_immediately=False,
             snapshot_identifier=snapshot,
             tags=tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
+            opts=self.kept(
+                resolve_protect(args.tier, args.protect),
                 depends_on=[*log_groups, monitoring_policy],
-                protect=args.protect,
-                retain_on_delete=args.protect,
                 ignore_changes=ignored,
             ),
         )
@@ -450,13 +461,17 @@ class Database(pulumi.ComponentResource):
         )
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class DatabaseCredentialsSecretArgs:
     master_user_secret_arn: pulumi.Input[str]
     """`Database.master_user_secret_arn`: the RDS-managed secret holding the password."""
     address: pulumi.Input[str]
+    """Database host (`Database.address`)."""
     port: pulumi.Input[int]
+    """Database port (`Database.port`)."""
     database: pulumi.Input[str]
+    """Database name (`Database.database_name`)."""
     username: pulumi.Input[str]
     """Connection fields: `Database.address`, `.port`, `.database_name`, `.username`."""
     namespace: str
@@ -475,7 +490,7 @@ class DatabaseCredentialsSecretArgs:
             raise refuse("sslmode", self.sslmode, f"one of {', '.join(SSL_MODES)}")
 
 
-class DatabaseCredentialsSecret(pulumi.ComponentResource):
+class DatabaseCredentialsSecret(Component):
     """PG* variables plus PGPASSWORD in a Kubernetes Secret, for `envFrom` in the app's pods.
 
     Pass the Kubernetes provider (and the AWS provider the invoke uses) through `opts.providers`.
@@ -489,7 +504,7 @@ class DatabaseCredentialsSecret(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DatabaseCredentialsSecretArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("hardstack:data:DatabaseCredentialsSecret", name, None, opts)
+        super().__init__("hardstack:data:DatabaseCredentialsSecret", name, opts)
         version = aws.secretsmanager.get_secret_version_output(
             secret_id=args.master_user_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -509,7 +524,7 @@ class DatabaseCredentialsSecret(pulumi.ComponentResource):
             ),
             type="Opaque",
             string_data=string_data,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+            opts=self.child(additional_secret_outputs=["data", "stringData"]),
         )
         self.secret_name = secret.metadata.apply(lambda m: m.name)
         self.register_outputs({"secret_name": self.secret_name})

@@ -19,8 +19,11 @@ import pulumi_aws as aws
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
+from hardstack.base.component import Component, IdList, id_list, known_length
 from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier
 from hardstack.core.userdata import validate_user_data
 
 _INSTANCE_TYPE = re.compile(
@@ -73,20 +76,27 @@ def validate_sizes(min_size: int, max_size: int, desired: int, names: tuple[str,
         raise refuse(want, desired, f"between {lo} ({min_size}) and {hi} ({max_size})")
 
 
+#: Fewest instances a production fleet runs.
+PRODUCTION_MIN_SIZE = 2
+
+
+@documented
 @dataclass(frozen=True, kw_only=True)
 class FleetArgs:
     context: AwsContext
     """Region and account."""
-    subnet_ids: Sequence[pulumi.Input[str]]
+    subnet_ids: IdList
     """Private subnets, one per AZ: instances spread over all of them."""
-    security_group_ids: Sequence[pulumi.Input[str]]
+    security_group_ids: IdList
     """Groups for the instances (the app group: app port from the load balancer only)."""
     image_id: str
     """Pinned AMI id. Changing it rolls the fleet through an instance refresh."""
     instance_type: str = "t3.micro"
     """EC2 instance type. Default: t3.micro."""
     min_size: int = 1
+    """Fewest instances. Default: 1 (2 or more in production)."""
     max_size: int = 2
+    """Most instances the CPU policy may run. Default: 2."""
     desired_capacity: int = 1
     """Initial capacity; afterwards the CPU policy owns it (Pulumi ignores drift of this field)."""
     user_data: str = ""
@@ -106,19 +116,25 @@ class FleetArgs:
     cpu_target_percent: float = 50.0
     """Average CPU the scaling policy aims for. Default: 50."""
     environment: str
-    """Environment tag (Ansible inventory key)."""
+    """Environment tag (Ansible inventory key), any name such as prod or eu-prod."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production runs at least two instances (one host is a single point of failure).
+    Default: production."""
     role: str = "app"
     """Role tag (Ansible inventory key). Default: app."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        if parse_tier(self.tier).is_production and self.min_size < PRODUCTION_MIN_SIZE:
+            raise refuse("min_size", self.min_size, f"{PRODUCTION_MIN_SIZE} or more in production")
         validate_image_id(self.image_id)
         validate_instance_type(self.instance_type)
         validate_sizes(self.min_size, self.max_size, self.desired_capacity)
         validate_user_data(self.user_data)
-        if not self.subnet_ids:
-            raise refuse("subnet_ids", list(self.subnet_ids), "at least one private subnet")
-        if not self.security_group_ids:
+        if known_length(self.subnet_ids) == 0:
+            raise refuse("subnet_ids", [], "at least one private subnet")
+        if known_length(self.security_group_ids) == 0:
             raise refuse("security_group_ids", [], "at least one security group (the default group is emptied)")
         if not 8 <= self.root_volume_gb <= 16384:
             raise refuse("root_volume_gb", self.root_volume_gb, "8 to 16384 GiB")
@@ -130,20 +146,22 @@ class FleetArgs:
             raise refuse("role", self.role, "lower-case letters, digits and '-', at most 32")
 
 
-class Fleet(pulumi.ComponentResource):
+class Fleet(Component):
     group_name: pulumi.Output[str]
     launch_template_id: pulumi.Output[str]
     role_arn: pulumi.Output[str]
+    role_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:compute:Fleet", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:compute:Fleet", name, opts)
+        child = self.child()
         ctx = args.context
         inventory_tags = {ENVIRONMENT_TAG: args.environment, ROLE_TAG: args.role}
-        tags = {**args.tags, **inventory_tags, "Name": name}
+        tags = {**ctx.tags, **args.tags, **inventory_tags, "Name": name}
 
         role = aws.iam.Role(
             name,
+            **args.context.role_args(),
             description=f"Instances of fleet {name}: SSM sessions and the CloudWatch agent",
             assume_role_policy=service_assume_role_policy("ec2.amazonaws.com", source_account=ctx.account_id),
             tags=tags,
@@ -192,7 +210,7 @@ class Fleet(pulumi.ComponentResource):
                     device_index=0,
                     associate_public_ip_address="false",
                     delete_on_termination="true",
-                    security_groups=list(args.security_group_ids),
+                    security_groups=id_list(args.security_group_ids),
                 )
             ],
             block_device_mappings=encrypted_root_volume(args.root_volume_gb, args.kms_key_arn),
@@ -204,7 +222,7 @@ class Fleet(pulumi.ComponentResource):
         )
         group = aws.autoscaling.Group(
             name,
-            vpc_zone_identifiers=list(args.subnet_ids),
+            vpc_zone_identifiers=id_list(args.subnet_ids),
             min_size=args.min_size,
             max_size=args.max_size,
             desired_capacity=args.desired_capacity,
@@ -228,7 +246,7 @@ class Fleet(pulumi.ComponentResource):
                 aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True) for k, v in sorted(tags.items())
             ],
             # The scaling policy owns desired capacity after creation; an update must not undo it.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"]),
+            opts=self.child(ignore_changes=["desiredCapacity"]),
         )
         aws.autoscaling.Policy(
             f"{name}-cpu",
@@ -246,6 +264,12 @@ class Fleet(pulumi.ComponentResource):
         self.group_name = group.name
         self.launch_template_id = template.id
         self.role_arn = role.arn
+        self.role_name = role.name
         self.register_outputs(
-            {"group_name": self.group_name, "launch_template_id": self.launch_template_id, "role_arn": self.role_arn}
+            {
+                "group_name": self.group_name,
+                "launch_template_id": self.launch_template_id,
+                "role_arn": self.role_arn,
+                "role_name": self.role_name,
+            }
         )

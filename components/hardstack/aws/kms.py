@@ -15,9 +15,13 @@ import pulumi_aws as aws
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement, policy_document
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class EncryptionKeyArgs:
     context: AwsContext
@@ -28,11 +32,16 @@ class EncryptionKeyArgs:
     """Extra key-policy statements letting AWS services use the key. Default: none, only the account."""
     deletion_window_days: int = 30
     """Waiting period before deletion (7..30). Default: 30, the longest AWS allows."""
-    protect: bool = False
-    """Protect the key and retain it on delete (data encrypted with it would be lost). Default: off."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: in production the key is always protected. Default: production."""
+    protect: bool | None = None
+    """Protect the key and retain it on delete (data encrypted with it would be lost). Default: inherit
+    the options given to the component; forced on in production, where False is refused."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the key. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        resolve_protect(parse_tier(self.tier), self.protect)
         if not 7 <= self.deletion_window_days <= 30:
             raise refuse("deletion_window_days", self.deletion_window_days, "a whole number from 7 to 30")
 
@@ -77,7 +86,7 @@ def autoscaling_service_statements(context: AwsContext) -> list[dict[str, Any]]:
     ]
 
 
-class EncryptionKey(pulumi.ComponentResource):
+class EncryptionKey(Component):
     """A symmetric key; pass `arn` to log groups, volumes, databases, topics and buckets."""
 
     arn: pulumi.Output[str]
@@ -86,9 +95,9 @@ class EncryptionKey(pulumi.ComponentResource):
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9/_-]{1,200}", name):
             raise refuse("EncryptionKey name", name, "letters, digits, '/', '_' and '-' (it becomes a KMS alias)")
-        super().__init__("hardstack:security:EncryptionKey", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        super().__init__("hardstack:security:EncryptionKey", name, opts)
+        child = self.child()
+        kept = self.kept(resolve_protect(args.tier, args.protect))
         # The account root keeps administration so IAM policies can grant use; services get
         # only what they list.
         statements: list[Statement] = [
@@ -109,12 +118,12 @@ class EncryptionKey(pulumi.ComponentResource):
             key_usage="ENCRYPT_DECRYPT",
             customer_master_key_spec="SYMMETRIC_DEFAULT",
             policy=policy_document(statements),
-            tags={**args.tags, "Name": name},
+            tags={**args.context.tags, **args.tags, "Name": name},
             opts=kept,
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/hardstack/{pulumi.get_stack()}/{name}",
+            name=args.context.names.alias(name),
             target_key_id=key.key_id,
             opts=child,
         )

@@ -8,7 +8,7 @@ asked for by name), and with access logs a `SecureBucket` (SSE-S3: ALB log deliv
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -17,7 +17,10 @@ import pulumi_aws as aws
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement
+from hardstack.base.component import Component, IdList, id_list, known_length
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 #: TLS 1.3 with TLS 1.2 fallback, forward secrecy only.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -58,12 +61,14 @@ def validate_certificate_arn(arn: str, where: str = "certificate_arn") -> str:
     return arn
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class LoadBalancerArgs:
     context: AwsContext
     """Region and account."""
     vpc_id: pulumi.Input[str]
-    subnet_ids: Sequence[pulumi.Input[str]]
+    """VPC of the target group."""
+    subnet_ids: IdList
     """Public subnets, one per AZ (two or more)."""
     security_group_id: pulumi.Input[str]
     """The load balancer's group: 80/443 in, the app port out to the fleet."""
@@ -72,20 +77,35 @@ class LoadBalancerArgs:
     certificate_arn: str | None = None
     """ACM certificate for the HTTPS listener. Required unless `allow_plain_http`."""
     allow_plain_http: bool = False
-    """Unsafe: serve plain HTTP when there is no certificate. Default: off (stacks allow it in test only)."""
+    """Unsafe: serve plain HTTP when there is no certificate. Default: off; refused outside development."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: staging and production serve HTTPS only; production also requires deletion
+    protection and access logs. Default: production."""
+    internal: bool = False
+    """An internal (private) load balancer in private subnets, reachable only inside the VPC. Default: off,
+    internet-facing."""
     health_check_path: str = "/"
     """Path the target group probes. Default: /."""
-    deletion_protection: bool = False
-    """Refuse API deletion of the load balancer. Default: off (on in prod)."""
-    access_logs: bool = False
-    """Deliver access logs to an encrypted bucket made here. Default: off (on in prod)."""
+    deletion_protection: bool | None = None
+    """Refuse API deletion of the load balancer. Default: on in production (where off is refused), else off."""
+    access_logs: bool | None = None
+    """Deliver access logs to an encrypted bucket made here. Default: on in production (where off is
+    refused), else off."""
     log_retention_days: int = 365
     """Days access logs are kept. Default: 365."""
-    protect: bool = False
-    """Protect the access-log bucket. Default: off."""
+    protect: bool | None = None
+    """Protect the access-log bucket. Default: inherit the options given to the component; forced on in
+    production."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        tier = parse_tier(self.tier)
+        resolve_protect(tier, self.protect)
+        if self.allow_plain_http and tier.serves_https_only:
+            raise refuse("allow_plain_http", True, f"off in {tier}: only a development tier may serve plain HTTP")
+        require_in_production(tier, self.deletion_protection is not False, "deletion_protection", False, "on")
+        require_in_production(tier, self.access_logs is not False, "access_logs", False, "on")
         if self.certificate_arn is not None:
             validate_certificate_arn(self.certificate_arn)
         elif not self.allow_plain_http:
@@ -94,8 +114,8 @@ class LoadBalancerArgs:
             raise refuse("app_port", self.app_port, "a port from 1 to 65535")
         if not _HEALTH_PATH.match(self.health_check_path):
             raise refuse("health_check_path", self.health_check_path, "an absolute URL path such as /healthz")
-        if len(self.subnet_ids) < 2:
-            raise refuse("subnet_ids", len(self.subnet_ids), "public subnets in at least two AZs")
+        if (known_length(self.subnet_ids) or 2) < 2:
+            raise refuse("subnet_ids", self.subnet_ids, "public subnets in at least two AZs")
 
 
 def log_delivery_statements(context: AwsContext, prefix: str) -> Callable[[pulumi.Output[str]], list[Statement]]:
@@ -123,27 +143,30 @@ def log_delivery_statements(context: AwsContext, prefix: str) -> Callable[[pulum
     return build
 
 
-class LoadBalancer(pulumi.ComponentResource):
+class LoadBalancer(Component):
     arn: pulumi.Output[str]
     arn_suffix: pulumi.Output[str]
     dns_name: pulumi.Output[str]
     zone_id: pulumi.Output[str]
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
+    http_listener_arn: pulumi.Output[str]
+    https_listener_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:network:LoadBalancer", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "Name": name}
+        super().__init__("hardstack:network:LoadBalancer", name, opts)
+        child = self.child()
+        tags = {**args.context.tags, **args.tags, "Name": name}
 
         access_logs = None
-        if args.access_logs:
+        if args.access_logs or (args.access_logs is None and args.tier.is_production):
             prefix = name
             logs = SecureBucket(
                 f"{name}-logs",
                 SecureBucketArgs(
                     expiration_days=args.log_retention_days,
                     policy_statements=log_delivery_statements(args.context, prefix),
+                    tier=args.tier,
                     protect=args.protect,
                     tags=args.tags,
                 ),
@@ -154,12 +177,14 @@ class LoadBalancer(pulumi.ComponentResource):
         lb = aws.lb.LoadBalancer(
             name,
             load_balancer_type="application",
-            internal=False,
+            internal=args.internal,
             security_groups=[args.security_group_id],
-            subnets=list(args.subnet_ids),
+            subnets=id_list(args.subnet_ids),
             drop_invalid_header_fields=True,
             desync_mitigation_mode="defensive",
-            enable_deletion_protection=args.deletion_protection,
+            enable_deletion_protection=(
+                args.deletion_protection if args.deletion_protection is not None else args.tier.is_production
+            ),
             enable_http2=True,
             idle_timeout=60,
             access_logs=access_logs,
@@ -187,8 +212,9 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
+        https = None
         if args.certificate_arn is not None:
-            aws.lb.Listener(
+            https = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=lb.arn,
                 port=443,
@@ -205,7 +231,7 @@ class LoadBalancer(pulumi.ComponentResource):
             )
         else:
             http_action = forward
-        aws.lb.Listener(
+        http = aws.lb.Listener(
             f"{name}-http",
             load_balancer_arn=lb.arn,
             port=80,
@@ -220,4 +246,15 @@ class LoadBalancer(pulumi.ComponentResource):
         self.zone_id = lb.zone_id
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
-        self.register_outputs({"arn": self.arn, "dns_name": self.dns_name, "target_group_arn": self.target_group_arn})
+        self.http_listener_arn = http.arn
+        self.https_listener_arn = https.arn if https is not None else None
+        self.register_outputs(
+            {
+                "arn": self.arn,
+                "dns_name": self.dns_name,
+                "zone_id": self.zone_id,
+                "target_group_arn": self.target_group_arn,
+                "http_listener_arn": self.http_listener_arn,
+                "https_listener_arn": self.https_listener_arn,
+            }
+        )

@@ -10,7 +10,7 @@ rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,8 +19,11 @@ import pulumi_aws as aws
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import policy_document, service_assume_role_policy
-from hardstack.core.addressing import AddressPlan, Tier, plan_addresses
+from hardstack.base.component import Component
+from hardstack.core.addressing import AddressPlan, SubnetTier, plan_addresses
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 NatStrategy = Literal["none", "single", "per_az"]
 NAT_STRATEGIES: tuple[NatStrategy, ...] = ("none", "single", "per_az")
@@ -50,7 +53,7 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
-_ELB_ROLE_TAG: dict[Tier, str] = {
+_ELB_ROLE_TAG: dict[SubnetTier, str] = {
     "public": "kubernetes.io/role/elb",
     "private": "kubernetes.io/role/internal-elb",
 }
@@ -62,6 +65,7 @@ def validate_log_retention(days: int, where: str = "log_retention_days") -> int:
     return days
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class NetworkArgs:
     context: AwsContext
@@ -73,17 +77,33 @@ class NetworkArgs:
     nat: NatStrategy = "per_az"
     """Private-subnet egress: `none`, one `single` NAT gateway, or `per_az` (survives an AZ loss).
     Default: per_az."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production keeps flow logs on and the VPC and subnets protected. Default: production."""
     flow_logs: bool = True
-    """Log all VPC traffic to CloudWatch. Default: on."""
+    """Log all VPC traffic to CloudWatch. Default: on; off is refused in production."""
     log_retention_days: int = 365
     """Flow log retention. Default: 365 days."""
     log_key_arn: pulumi.Input[str] | None = None
     """KMS key for the flow log group (its policy must let CloudWatch Logs use it). Default: AWS-owned key."""
-    protect: bool = False
-    """Protect the VPC and subnets against deletion. Default: off (stacks turn it on in prod)."""
+    protect: bool | None = None
+    """Protect the VPC and subnets against deletion. Default: inherit the options given to the
+    component; forced on in production, where False is refused."""
+    availability_zones: Sequence[str] | None = None
+    """AZ names to use, in order (pin them so a change in the region's list never moves subnets).
+    Default: the first `az_count` available AZs of the region, looked up once before any resource."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        tier = parse_tier(self.tier)
+        resolve_protect(tier, self.protect)
+        require_in_production(tier, self.flow_logs, "flow_logs", self.flow_logs, "VPC flow logs stay on")
+        if self.availability_zones is not None and len(self.availability_zones) < self.az_count:
+            raise refuse(
+                "availability_zones",
+                list(self.availability_zones),
+                f"at least az_count ({self.az_count}) AZ names",
+            )
         if self.nat not in NAT_STRATEGIES:
             raise refuse("nat", self.nat, f"one of {', '.join(NAT_STRATEGIES)}")
         validate_log_retention(self.log_retention_days)
@@ -93,19 +113,39 @@ class NetworkArgs:
         return plan_addresses(self.cidr, self.az_count)
 
 
-class Network(pulumi.ComponentResource):
+def _zones(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[str]:
+    """The AZ names the subnets use, checked against what the region offers."""
+    if args.availability_zones is not None:
+        return list(args.availability_zones[: args.az_count])
+    provider = opts.provider if opts is not None else None
+    # A blocking invoke: the count is known before any resource, so a short region fails cleanly.
+    found = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=pulumi.InvokeOptions(provider=provider, parent=opts.parent if opts else None),
+    )
+    zones = list(found.names or [])
+    if len(zones) < args.az_count:
+        raise refuse(
+            "az_count", args.az_count, f"at most the {len(zones)} available AZs of {args.context.region}: {zones}"
+        )
+    return zones[: args.az_count]
+
+
+class Network(Component):
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
-    subnet_ids: dict[Tier, list[pulumi.Output[str]]]
-    route_table_ids: dict[Tier, list[pulumi.Output[str]]]
+    subnet_ids: dict[SubnetTier, list[pulumi.Output[str]]]
+    route_table_ids: dict[SubnetTier, list[pulumi.Output[str]]]
     plan: AddressPlan
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         plan = args.plan  # validates CIDR and AZ count before anything is registered
-        super().__init__("hardstack:network:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
-        tags = dict(args.tags)
+        names = _zones(args, opts)  # a region with too few AZs is refused before anything registers
+        super().__init__("hardstack:network:Network", name, opts)
+        child = self.child()
+        kept = self.kept(resolve_protect(args.tier, args.protect))
+        tags = {**args.context.tags, **args.tags}
 
         def tagged(suffix: str, **extra: str) -> dict[str, str]:
             return {**tags, "Name": f"{name}-{suffix}", **extra}
@@ -121,22 +161,7 @@ class Network(pulumi.ComponentResource):
         # Take over the default group and leave it empty: nothing can use it by accident.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, tags=tagged("default-sg"), opts=child)
 
-        zones = aws.get_availability_zones_output(
-            state="available",
-            filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        )
-
-        def zone(i: int) -> pulumi.Output[str]:
-            def pick(names: list[str]) -> str:
-                if i >= len(names):
-                    raise refuse("az_count", args.az_count, f"at most the {len(names)} AZs of {args.context.region}")
-                return names[i]
-
-            names: pulumi.Output[list[str]] = zones.names
-            return names.apply(pick)
-
-        subnets: dict[Tier, list[aws.ec2.Subnet]] = {"public": [], "private": [], "isolated": []}
+        subnets: dict[SubnetTier, list[aws.ec2.Subnet]] = {"public": [], "private": [], "isolated": []}
         for s in plan.subnets:
             role = {_ELB_ROLE_TAG[s.tier]: "1"} if s.tier in _ELB_ROLE_TAG else {}
             subnets[s.tier].append(
@@ -144,7 +169,7 @@ class Network(pulumi.ComponentResource):
                     f"{name}-{s.tier}-{s.az_index}",
                     vpc_id=vpc.id,
                     cidr_block=s.cidr,
-                    availability_zone=zone(s.az_index),
+                    availability_zone=names[s.az_index],
                     # Public subnets hold load balancers and NAT gateways, which get their
                     # addresses explicitly; nothing launched there gets a public IP by default.
                     map_public_ip_on_launch=False,
@@ -179,11 +204,11 @@ class Network(pulumi.ComponentResource):
                     connectivity_type="public",
                     tags=tagged(f"nat-{i}"),
                     # A public NAT gateway only works once the VPC has its internet gateway.
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                    opts=self.child(depends_on=[igw]),
                 )
             )
 
-        route_tables: dict[Tier, list[aws.ec2.RouteTable]] = {
+        route_tables: dict[SubnetTier, list[aws.ec2.RouteTable]] = {
             "public": [public_rt],
             "private": [],
             "isolated": [],
@@ -235,11 +260,11 @@ class Network(pulumi.ComponentResource):
         )
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
-        child = pulumi.ResourceOptions(parent=self)
+        child = self.child()
         ctx = args.context
         group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
-            name=f"/hardstack/{pulumi.get_stack()}/{name}/vpc-flow-logs",
+            name=ctx.names.path(name, "vpc-flow-logs"),
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_key_arn,
             tags=tags,
@@ -247,6 +272,7 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
+            **ctx.role_args(),
             description=f"VPC flow logs of {name} write to their log group",
             assume_role_policy=service_assume_role_policy(
                 "vpc-flow-logs.amazonaws.com",

@@ -20,6 +20,8 @@ import pulumi_aws as aws
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement, policy_document
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import HardstackError, refuse
 
 PROTOCOLS: tuple[str, ...] = ("email", "https", "sqs", "lambda")
@@ -127,20 +129,19 @@ def parse_subscription(value: object, where: str) -> Subscription:
         raise HardstackError(f"{where}: {err}") from None
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class AlertTopicArgs:
     context: AwsContext
     """Region and account: only this account's CloudWatch alarms may publish."""
     kms_key_arn: pulumi.Input[str]
     """Customer KMS key; its policy needs `cloudwatch_alarms_key_statement(context)`."""
-    environment: str
-    """Environment the alerts come from (shown as the topic's display name)."""
     subscriptions: Sequence[Subscription] = ()
     """Where alerts go. Default: none (subscribe later, e.g. from a chat integration)."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        validate_environment(self.environment)
         seen: set[str] = set()
         for sub in self.subscriptions:
             if not isinstance(sub, Subscription):
@@ -186,18 +187,18 @@ def topic_policy_statements(context: AwsContext, topic_arn: pulumi.Input[str]) -
     ]
 
 
-class AlertTopic(pulumi.ComponentResource):
+class AlertTopic(Component):
     """Pass `arn` to `ServiceAlarmsArgs.topic_arn` and `name` to `failed_deliveries_topic_name`."""
 
     arn: pulumi.Output[str]
     name: pulumi.Output[str]
 
     def __init__(self, name: str, args: AlertTopicArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:monitoring:AlertTopic", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:monitoring:AlertTopic", name, opts)
+        child = self.child()
         topic = aws.sns.Topic(
             name,
-            display_name=f"hardstack {args.environment} alerts",
+            display_name=f"{'/'.join(args.context.names.segments)} alerts"[:100],
             kms_master_key_id=args.kms_key_arn,
             # SHA256 signatures on deliveries (SHA1 is the default).
             signature_version=2,

@@ -19,8 +19,8 @@ from typing import Literal
 
 from hardstack.core.errors import refuse
 
-Tier = Literal["public", "private", "isolated"]
-TIERS: tuple[Tier, ...] = ("public", "private", "isolated")
+SubnetTier = Literal["public", "private", "isolated"]
+SUBNET_TIERS: tuple[SubnetTier, ...] = ("public", "private", "isolated")
 
 #: AZ slots reserved per tier: more than the 6 AZs we allow, so the plan never needs rework.
 AZ_SLOTS = 8
@@ -40,7 +40,7 @@ class _TierSlot:
     subnet_prefix_diff: int  # each AZ subnet's size relative to the VPC
 
 
-_LAYOUT: dict[Tier, _TierSlot] = {
+_LAYOUT: dict[SubnetTier, _TierSlot] = {
     "private": _TierSlot(1, 0, 4),
     "public": _TierSlot(3, 4, 6),
     "isolated": _TierSlot(3, 5, 6),
@@ -49,7 +49,7 @@ _LAYOUT: dict[Tier, _TierSlot] = {
 
 @dataclass(frozen=True, order=True)
 class SubnetPlan:
-    tier: Tier
+    tier: SubnetTier
     az_index: int
     cidr: str
 
@@ -64,14 +64,14 @@ class AddressPlan:
     az_count: int
     subnets: tuple[SubnetPlan, ...]
 
-    def of_tier(self, tier: Tier) -> tuple[SubnetPlan, ...]:
+    def of_tier(self, tier: SubnetTier) -> tuple[SubnetPlan, ...]:
         return tuple(s for s in self.subnets if s.tier == tier)
 
     def as_dict(self) -> dict[str, list[dict[str, object]]]:
         """Plain data for stack outputs: tier -> [{az_index, cidr, usable_ips}]."""
         return {
             tier: [{"az_index": s.az_index, "cidr": s.cidr, "usable_ips": s.usable_ips} for s in self.of_tier(tier)]
-            for tier in TIERS
+            for tier in SUBNET_TIERS
         }
 
 
@@ -88,7 +88,7 @@ def validate_vpc_cidr(cidr: str, where: str = "vpc_cidr") -> ipaddress.IPv4Netwo
         raise refuse(
             where,
             cidr,
-            f"too small for the plan ({len(TIERS)} tiers x {AZ_SLOTS} AZ slots, smallest subnet /28): "
+            f"too small for the plan ({len(SUBNET_TIERS)} tiers x {AZ_SLOTS} AZ slots, smallest subnet /28): "
             f"use a /{hi} or larger",
         )
     if net.prefixlen < lo:
@@ -102,7 +102,7 @@ def validate_az_count(az_count: int, where: str = "az_count") -> int:
     return az_count
 
 
-def subnet_cidr(vpc: ipaddress.IPv4Network, tier: Tier, az_index: int) -> ipaddress.IPv4Network:
+def subnet_cidr(vpc: ipaddress.IPv4Network, tier: SubnetTier, az_index: int) -> ipaddress.IPv4Network:
     """The fixed slot of (tier, az_index): depends on nothing else, which is what makes it append-only."""
     slot = _LAYOUT[tier]
     block_size = vpc.num_addresses >> slot.block_prefix_diff
@@ -112,7 +112,7 @@ def subnet_cidr(vpc: ipaddress.IPv4Network, tier: Tier, az_index: int) -> ipaddr
     return ipaddress.IPv4Network((start, vpc.prefixlen + slot.subnet_prefix_diff))
 
 
-def plan_addresses(vpc_cidr: str, az_count: int, tiers: tuple[Tier, ...] = TIERS) -> AddressPlan:
+def plan_addresses(vpc_cidr: str, az_count: int, tiers: tuple[SubnetTier, ...] = SUBNET_TIERS) -> AddressPlan:
     vpc = validate_vpc_cidr(vpc_cidr)
     validate_az_count(az_count)
     subnets = tuple(SubnetPlan(tier, i, str(subnet_cidr(vpc, tier, i))) for tier in tiers for i in range(az_count))

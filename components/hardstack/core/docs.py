@@ -10,6 +10,7 @@ import ast
 import dataclasses
 import inspect
 import textwrap
+from enum import Enum
 from typing import Any, TypeVar
 
 T = TypeVar("T", bound=type)
@@ -37,17 +38,23 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def _default(f: dataclasses.Field[Any]) -> str:
+    if isinstance(f.default, Enum):
+        return repr(f.default.value)
     if f.default is not dataclasses.MISSING:
         return repr(f.default)
-    if f.default_factory is not dataclasses.MISSING:
-        return repr(f.default_factory())
+    factory: Any = f.default_factory
+    if factory is not dataclasses.MISSING:
+        return repr(factory())
     return "required"
 
 
 def documented(cls: T) -> T:
     """Append a `Fields:` section (name, default, meaning) to a dataclass's docstring."""
     docs = field_docs(cls)
-    lines = [f"{inspect.cleandoc(cls.__doc__ or cls.__name__)}", "", "Fields:"]
+    own = cls.__doc__ or ""
+    if own.startswith(f"{cls.__name__}("):  # the signature dataclass writes when there is no docstring
+        own = f"Arguments of {cls.__name__.removesuffix('Args')}."
+    lines = [inspect.cleandoc(own), "", "Fields:"]
     for f in dataclasses.fields(cls):
         lines.append(f"    {f.name} (default: {_default(f)})")
         lines += [f"        {line}" for line in docs.get(f.name, "(undocumented)").splitlines()]

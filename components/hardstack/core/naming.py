@@ -55,11 +55,11 @@ class Naming:
         """The default: project and stack, each checked (a stack name with a dot is refused here)."""
         return cls((validate_segment(project, "Pulumi project name"), validate_segment(stack, "Pulumi stack name")))
 
-    def flat(self, name: str, max_length: int = 255) -> str:
+    def flat(self, name: str, max_length: int = 255, where: str = "name") -> str:
         """A flat name (cluster, RDS identifier, alarm): `<segments>-<name>`, at most `max_length`."""
         text = self.formatter(self.segments, name) if self.formatter else "-".join([*self.segments, name])
         if len(text) > max_length:
-            raise refuse("name", text, f"at most {max_length} characters for this AWS name: shorten the prefix")
+            raise refuse(where, text, f"at most {max_length} characters for this AWS name: shorten the prefix or name")
         return text
 
     def path(self, *parts: str, lead: str = "/") -> str:

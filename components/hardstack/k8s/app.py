@@ -31,7 +31,10 @@ from decimal import Decimal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier
 from hardstack.k8s.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
 
 #: Default workload: podinfo, a small public web app that serves Prometheus metrics on its own port.
@@ -46,8 +49,6 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 PART_OF = "hardstack"
 #: Non-root user and group the containers run as (above the range base images use for their users).
 RUN_AS_ID = 10001
-ENVIRONMENTS = ("test", "preprod", "prod")
-PINNED_ENVIRONMENTS = ("preprod", "prod")
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 #: Longest app name that leaves room for `-migrate-<8 hex>` in a 63-character Job name.
@@ -95,13 +96,13 @@ def parse_image(value: str, where: str = "image") -> ImageRef:
     return ImageRef(repository, tag, digest or None)
 
 
-def validate_image(value: str, environment: str, where: str = "image") -> ImageRef:
-    """An image pinned by tag or digest; `latest` only outside preprod and prod, unless a digest pins it."""
+def validate_image(value: str, tier: Tier, where: str = "image") -> ImageRef:
+    """An image pinned by tag or digest; `latest` only in development, unless a digest pins it."""
     ref = parse_image(value, where)
     if ref.tag is None and ref.digest is None:
         raise refuse(where, value, "a pinned image: add a version tag (repo:1.2.3) or a digest (repo@sha256:...)")
-    if ref.tag == "latest" and ref.digest is None and environment in PINNED_ENVIRONMENTS:
-        raise refuse(where, value, f"a version tag or digest in {environment}: 'latest' moves under a running release")
+    if ref.tag == "latest" and ref.digest is None and tier is not Tier.DEVELOPMENT:
+        raise refuse(where, value, f"a version tag or digest in {tier}: 'latest' moves under a running release")
     return ref
 
 
@@ -125,11 +126,11 @@ def parse_quantity(value: str, where: str) -> Decimal:
     return amount
 
 
-def validate_replicas(replicas: int, environment: str, where: str = "replicas") -> int:
+def validate_replicas(replicas: int, tier: Tier, where: str = "replicas") -> int:
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 1:
         raise refuse(where, replicas, "a whole number, 1 or more")
-    if environment == "prod" and replicas < 2:
-        raise refuse(where, replicas, "2 or more in prod, so one pod can be drained or fail without an outage")
+    if tier.is_production and replicas < 2:
+        raise refuse(where, replicas, "2 or more in production, so one pod can be drained or fail without an outage")
     return replicas
 
 
@@ -140,12 +141,6 @@ def validate_autoscaling_max(max_replicas: int, replicas: int, where: str = "hpa
     if max_replicas < replicas:
         raise refuse(where, max_replicas, f"at least replicas ({replicas}), the autoscaler's minimum")
     return max_replicas
-
-
-def validate_environment(value: str, where: str = "environment") -> str:
-    if value not in ENVIRONMENTS:
-        raise refuse(where, value, f"one of {', '.join(ENVIRONMENTS)}")
-    return value
 
 
 def validate_port(value: int, where: str) -> int:
@@ -211,6 +206,7 @@ class Resources:
         )
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class MigrationSpec:
     """A one-off command run to completion before each release's rollout (schema migrations)."""
@@ -225,12 +221,14 @@ class MigrationSpec:
             raise refuse("migration.command", self.command, 'a non-empty list of strings, e.g. ["./migrate", "up"]')
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class AppArgs:
     namespace: str
     """Namespace the app runs in (created beforehand, e.g. by PlatformBaseline). Required."""
-    environment: str
-    """test, preprod or prod: prod requires 2+ replicas; preprod and prod refuse `latest`. Required."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production requires 2+ replicas; staging and production refuse `latest`.
+    Default: production."""
     image: str = DEFAULT_IMAGE
     """Container image, pinned by tag or digest. Default: DEFAULT_IMAGE (podinfo)."""
     command: Sequence[str] | None = None
@@ -279,12 +277,12 @@ class AppArgs:
     """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
 
     def __post_init__(self) -> None:
-        validate_environment(self.environment)
+        tier = parse_tier(self.tier)
         validate_dns_label(self.namespace, "namespace")
-        validate_image(self.image, self.environment)
+        validate_image(self.image, tier)
         if self.command is not None and (isinstance(self.command, str) or not self.command):
             raise refuse("command", self.command, "a non-empty list of strings, or None for the image's own")
-        validate_replicas(self.replicas, self.environment)
+        validate_replicas(self.replicas, tier)
         validate_port(self.container_port, "container_port")
         validate_port(self.metrics_port, "metrics_port")
         if self.metrics_port == self.container_port:
@@ -303,7 +301,7 @@ class AppArgs:
         if self.env_from_secret is not None:
             validate_dns_subdomain(self.env_from_secret, "env_from_secret")
         if self.migration is not None:
-            validate_image(self.migration.image, self.environment, "migration.image")
+            validate_image(self.migration.image, tier, "migration.image")
         validate_dns_label(self.ingress_namespace, "ingress_namespace")
         validate_dns_label(self.monitoring_namespace, "monitoring_namespace")
         validate_cidrs(self.database_cidrs)
@@ -402,7 +400,7 @@ def http_probe(path: str, period: int) -> k8s.core.v1.ProbeArgs:
 # --- component --------------------------------------------------------------------------------
 
 
-class App(pulumi.ComponentResource):
+class App(Component):
     """Deployment, Service, Ingress, autoscaler, disruption budget and network rules for one app."""
 
     service_name: pulumi.Output[str]
@@ -411,8 +409,8 @@ class App(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_app_name(name)
-        super().__init__("hardstack:kubernetes:App", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:kubernetes:App", name, opts)
+        child = self.child()
         ns = args.namespace
         labels = {NAME_LABEL: name, PART_OF_LABEL: PART_OF}
         # The server selector names the component so migration pods never join the Service or the budget.

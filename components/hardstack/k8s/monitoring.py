@@ -34,11 +34,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.slo import SEVERITIES, SLO, compile_rules, validate_severity
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
-Environment = Literal["test", "preprod", "prod"]
-ENVIRONMENTS: tuple[str, ...] = ("test", "preprod", "prod")
 ReceiverKind = Literal["pagerduty", "slack", "webhook", "email"]
 RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
 
@@ -96,13 +97,6 @@ _NON_ROOT = {
 # --- validation (exported for settings: `where` names the config key) --------------------------------
 
 
-def validate_environment(value: object, where: str = "environment") -> str:
-    if value not in ENVIRONMENTS:
-        raise refuse(where, value, f"one of {', '.join(ENVIRONMENTS)}")
-    assert isinstance(value, str)
-    return value
-
-
 def validate_chart_version(value: object, where: str = "chart_version") -> str:
     if not isinstance(value, str) or not _SEMVER.match(value):
         raise refuse(where, value, f"an exact chart release MAJOR.MINOR.PATCH such as {CHART_VERSION} (no ranges)")
@@ -158,10 +152,10 @@ def validate_name(value: object, where: str) -> str:
     return value
 
 
-def validate_page_receivers(environment: str, page_receivers: Sequence[str], where: str = "page_receivers") -> None:
-    """In prod, fast error-budget burns must reach someone on call."""
-    if environment == "prod" and not page_receivers:
-        raise refuse(where, list(page_receivers), "at least one receiver in prod: page alerts must reach someone")
+def validate_page_receivers(tier: Tier, page_receivers: Sequence[str], where: str = "page_receivers") -> None:
+    """In production, fast error-budget burns must reach someone on call."""
+    if tier.is_production and not page_receivers:
+        raise refuse(where, list(page_receivers), "at least one receiver in production: page alerts must reach someone")
 
 
 def validate_routing(routing: Mapping[str, Sequence[str]], where: str = "alert_routes") -> dict[str, tuple[str, ...]]:
@@ -196,9 +190,9 @@ def _walk(route: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[st
         yield from _walk(child, f"{path} > {', '.join(child.get('matchers', [])) or 'any'}")
 
 
-def refuse_null_routes(config: Mapping[str, Any], environment: str, where: str = "alertmanager route") -> None:
-    """In prod, refuse any route (the default included) ending in a receiver that notifies no one."""
-    if environment != "prod":
+def refuse_null_routes(config: Mapping[str, Any], tier: Tier, where: str = "alertmanager route") -> None:
+    """In production, refuse any route (the default included) ending in a receiver that notifies no one."""
+    if not tier.is_production:
         return
     null = _null_receivers(config)
     for path, route in _walk(config["route"], "default"):
@@ -206,7 +200,7 @@ def refuse_null_routes(config: Mapping[str, Any], environment: str, where: str =
             raise refuse(
                 f"{where} {path}",
                 route["receiver"],
-                "in prod a receiver that notifies someone: a null receiver drops alerts silently",
+                "in production a receiver that notifies someone: a null receiver drops alerts silently",
             )
 
 
@@ -340,7 +334,7 @@ def _severity_matcher(severity: str, aliases: Mapping[str, str]) -> str:
 
 def alertmanager_config(
     *,
-    environment: str,
+    tier: Tier,
     receivers: Sequence[Receiver] = (),
     page_receivers: Sequence[str] = (),
     ticket_receivers: Sequence[str] = (),
@@ -348,7 +342,7 @@ def alertmanager_config(
     severity_aliases: Mapping[str, str] = DEFAULT_SEVERITY_ALIASES,
 ) -> dict[str, Any]:
     """The Alertmanager configuration (see the module docstring); refuses what would lose alerts."""
-    validate_environment(environment)
+    tier = parse_tier(tier)
     aliases = validate_severity_aliases(severity_aliases)
     known = [r.name for r in receivers]
     if len(set(known)) != len(known):
@@ -361,8 +355,8 @@ def alertmanager_config(
             raise refuse(where, list(names), "each receiver once")
     if heartbeat_receiver is not None and heartbeat_receiver not in known:
         raise refuse("heartbeat_receiver", heartbeat_receiver, f"a name from receivers ({', '.join(known) or 'none'})")
-    validate_page_receivers(environment, page_receivers)
-    if environment == "prod" and heartbeat_receiver is None:
+    validate_page_receivers(tier, page_receivers)
+    if tier.is_production and heartbeat_receiver is None:
         raise refuse(
             "heartbeat_receiver",
             None,
@@ -426,7 +420,7 @@ def alertmanager_config(
         "inhibit_rules": inhibit,
         "receivers": [r.config() for r in receivers] + ([{"name": NULL_RECEIVER}] if NULL_RECEIVER in used else []),
     }
-    refuse_null_routes(config, environment)
+    refuse_null_routes(config, tier)
     return config
 
 
@@ -517,10 +511,12 @@ def service_monitor_spec(app_name: str, app_namespace: str) -> dict[str, Any]:
 # --- component --------------------------------------------------------------------------------------
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
-    environment: Environment
-    """test, preprod or prod. Prod refuses missing page/heartbeat receivers and null routes. Required."""
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production refuses missing page/heartbeat receivers and null routes, and protects
+    the namespace and release. Default: production."""
     namespace: str = "monitoring"
     """Namespace made for the stack. Default: monitoring."""
     chart_version: str = CHART_VERSION
@@ -556,12 +552,12 @@ class MonitoringArgs:
     """Run node-exporter (needs a `privileged` namespace). Default: on; off enforces `baseline`."""
     timeout_seconds: int = 900
     """Helm install/upgrade timeout; a failed install is rolled back (atomic). Default: 900."""
-    protect: bool = False
+    protect: bool | None = None
     """Protect the namespace (it holds the Prometheus volume) and the release; retain the namespace on
-    delete. Default: off."""
+    delete. Default: inherit the options given to the component; forced on in production."""
 
     def __post_init__(self) -> None:
-        validate_environment(self.environment)
+        resolve_protect(parse_tier(self.tier), self.protect)
         validate_name(self.namespace, "namespace")
         validate_chart_version(self.chart_version)
         validate_prometheus_duration(self.prometheus_retention)
@@ -588,7 +584,7 @@ class MonitoringArgs:
 
     def alertmanager_config(self) -> dict[str, Any]:
         return alertmanager_config(
-            environment=self.environment,
+            tier=self.tier,
             receivers=self.receivers,
             page_receivers=self.page_receivers,
             ticket_receivers=self.ticket_receivers,
@@ -608,21 +604,21 @@ class MonitoringArgs:
         )
 
 
-class Monitoring(pulumi.ComponentResource):
+class Monitoring(Component):
     """kube-prometheus-stack on the cluster of the Kubernetes provider passed in `opts`."""
 
     namespace: pulumi.Output[str]
     release_status: pulumi.Output[Any]
 
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:monitoring:KubernetesMonitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__("hardstack:monitoring:KubernetesMonitoring", name, opts)
+        child = self.child()
         labels = {"app.kubernetes.io/part-of": "hardstack", "app.kubernetes.io/managed-by": "pulumi"}
 
         ns = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.namespace, labels=namespace_labels(args.node_exporter)),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=self.kept(resolve_protect(args.tier, args.protect)),
         )
         namespace = ns.metadata.apply(lambda m: m.name)
 
@@ -668,10 +664,10 @@ class Monitoring(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=args.timeout_seconds,
             max_history=10,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=secrets, protect=args.protect),
+            opts=self.child(depends_on=secrets, protect=resolve_protect(args.tier, args.protect)),
         )
         # The CRDs come with the release: custom resources wait for it.
-        after_release = pulumi.ResourceOptions(parent=self, depends_on=[release])
+        after_release = self.child(depends_on=[release])
 
         if args.app_name is not None:
             k8s.apiextensions.CustomResource(

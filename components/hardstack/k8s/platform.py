@@ -19,7 +19,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from hardstack.base.component import Component
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -73,6 +76,7 @@ def validate_namespaces(namespaces: Sequence[str], where: str = "namespaces") ->
     return list(namespaces)
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class PlatformBaselineArgs:
     namespaces: Sequence[str]
@@ -85,11 +89,16 @@ class PlatformBaselineArgs:
     """Annotate the class as the cluster default, so claims without a class get encrypted gp3. Default: on."""
     pod_security_version: str = f"v{KUBERNETES_SCHEMA_VERSION}"
     """Kubernetes minor the `restricted` profile is pinned to, so upgrades never tighten it unannounced."""
-    protect: bool = False
+    tier: Tier = Tier.PRODUCTION
+    """Safety enforced: production protects the namespaces and the class and retains volumes. Default:
+    production."""
+    protect: bool | None = None
     """Protect the namespaces and the class; keep namespaces on delete and volumes on claim deletion
-    (reclaimPolicy Retain instead of Delete). Default: off (on in prod)."""
+    (reclaimPolicy Retain instead of Delete). Default: inherit the options given to the component;
+    forced on in production."""
 
     def __post_init__(self) -> None:
+        resolve_protect(parse_tier(self.tier), self.protect)
         validate_namespaces(self.namespaces)
         validate_dns_subdomain(self.storage_class_name, "storage_class_name")
         if not re.fullmatch(r"v1\.\d{1,2}|latest", self.pod_security_version):
@@ -104,16 +113,17 @@ def storage_class_parameters(kms_key_arn: pulumi.Input[str] | None) -> dict[str,
     return params
 
 
-class PlatformBaseline(pulumi.ComponentResource):
+class PlatformBaseline(Component):
     """Namespaces for applications, each under `restricted` Pod Security and default-deny networking."""
 
     namespace_names: pulumi.Output[list[str]]
     storage_class_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: PlatformBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("hardstack:kubernetes:PlatformBaseline", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        super().__init__("hardstack:kubernetes:PlatformBaseline", name, opts)
+        child = self.child()
+        protect = resolve_protect(args.tier, args.protect)
+        kept = self.kept(protect)
 
         annotations = {DEFAULT_CLASS_ANNOTATION: "true"} if args.make_default_storage_class else {}
         storage_class = k8s.storage.v1.StorageClass(
@@ -121,7 +131,7 @@ class PlatformBaseline(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.storage_class_name, annotations=annotations),
             provisioner=EBS_CSI_PROVISIONER,
             parameters=storage_class_parameters(args.volume_kms_key_arn),
-            reclaim_policy="Retain" if args.protect else "Delete",
+            reclaim_policy="Retain" if (protect or self._given_protect) else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             # Parameters and reclaimPolicy are immutable: a change replaces the class under the same
