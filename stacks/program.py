@@ -90,11 +90,20 @@ def app_slo(settings: Settings) -> SLO:
 
 def build_network(settings: Settings) -> Base:
     project, stack = pulumi.get_project(), pulumi.get_stack()
-    provider = aws.Provider(
-        "aws", region=settings.region, default_tags=aws.ProviderDefaultTagsArgs(tags=settings.base_tags(project, stack))
-    )
+    naming = settings.naming(project, stack)  # a stack name AWS would refuse fails here, before any resource
+    tags = settings.base_tags(project, stack)
+    provider = aws.Provider("aws", region=settings.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
     opts = pulumi.ResourceOptions(provider=provider)
-    context = AwsContext.lookup(settings.region, pulumi.InvokeOptions(provider=provider))
+    context = AwsContext.lookup(
+        settings.region,
+        pulumi.InvokeOptions(provider=provider),
+        naming=naming,
+        iam_path=settings.iam_path,
+        permissions_boundary_arn=settings.permissions_boundary_arn,
+        # Provider default tags never reach what Auto Scaling and node groups launch: the launch
+        # templates carry these.
+        tags=tags,
+    )
     base = Base(settings, stack, context, opts, provider)
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
     base.network = network = Network(

@@ -23,7 +23,7 @@ from hardstack.aws.cluster import (
     validate_public_access,
     validate_version,
 )
-from hardstack.aws.context import validate_region
+from hardstack.aws.context import validate_iam_path, validate_policy_arn, validate_region
 from hardstack.aws.database import (
     validate_backup_retention,
     validate_engine_version,
@@ -37,8 +37,10 @@ from hardstack.aws.network import NAT_STRATEGIES, NatStrategy, validate_log_rete
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.errors import HardstackError, refuse
+from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
+from hardstack.core.tags import validate_tags
 from hardstack.core.tier import TIERS, Tier, parse_tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT, render_cloud_init
 from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
@@ -139,6 +141,8 @@ class IngressSetting(FlowSetting):
 
 #: Field -> the component's check of one value, called with the value and the config key.
 _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
+    "iam_path": validate_iam_path,
+    "permissions_boundary_arn": validate_policy_arn,
     "region": validate_region,
     "vpc_cidr": validate_vpc_cidr,
     "az_count": validate_az_count,
@@ -268,7 +272,15 @@ class Settings(_Model):
     alert_secrets: dict[str, str] = Field(default_factory=dict, repr=False)
     """Secret config: receiver secret key -> value (PagerDuty routing key, Slack webhook URL)."""
     tags: dict[str, str] = Field(default_factory=dict)
-    """Tags added to every resource. Default: none beyond hardstack's own."""
+    """Tags added to every resource, including what Auto Scaling groups and node groups launch. Default:
+    none beyond hardstack's own (Project, Environment, Stack, ManagedBy)."""
+    name_prefix: tuple[str, ...] = ()
+    """Segments that start every AWS-visible name (aliases, log groups, cluster, database, alarms), e.g.
+    `[acme, payments, prod]`. Default: the Pulumi project and stack."""
+    iam_path: str = "/"
+    """Path of every IAM role the stack creates, e.g. `/platform/`. Default: /."""
+    permissions_boundary_arn: str | None = None
+    """Managed policy set as the permissions boundary of every role the stack creates. Default: none."""
 
     @field_validator(*_FIELD_CHECKS)
     @classmethod
@@ -279,6 +291,22 @@ class Settings(_Model):
             alias = cls.model_fields[name].alias or ""
             _FIELD_CHECKS[name](value, alias if ":" in alias else f"{NAMESPACE}:{to_camel(name)}")
         return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: dict[str, str]) -> dict[str, str]:
+        return validate_tags(v, "hardstack:tags")
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _name_prefix(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if v:
+            Naming(v)  # checks each segment
+        return v
+
+    def naming(self, project: str, stack: str) -> Naming:
+        """The naming in force: `hardstack:namePrefix`, or the project and stack (refused if AWS would be)."""
+        return Naming(self.name_prefix) if self.name_prefix else Naming.of(project, stack)
 
     @field_validator("nat_strategy", mode="before")
     @classmethod

@@ -1,3 +1,4 @@
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -359,3 +360,53 @@ def test_unknown_alarm_threshold_is_refused() -> None:
 def test_out_of_range_alarm_threshold_is_refused() -> None:
     msg = refused(alarmThresholds={"alb5xxRatio": 2})
     assert "hardstack:alarmThresholds" in msg and "alb_5xx_ratio" in msg
+
+
+def test_company_conventions_reach_every_role_and_name() -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    boundary = "arn:aws:iam::123456789012:policy/platform-boundary"
+    config = {
+        **stack_config("test"),
+        "hardstack:namePrefix": ["acme", "shop"],
+        "hardstack:iamPath": "/platform/",
+        "hardstack:permissionsBoundaryArn": boundary,
+    }
+    rec = run_program(main, stack="test", config=config)
+    roles = rec.of_type("aws:iam/role:Role")
+    assert roles and all(r.inputs["path"] == "/platform/" for r in roles)
+    assert all(r.inputs["permissionsBoundary"] == boundary for r in roles)
+    aliases = [r.inputs["name"] for r in rec.of_type("aws:kms/alias:Alias")]
+    assert aliases and all(a.startswith("alias/acme/shop/") for a in aliases)
+    assert rec.one("aws:eks/cluster:Cluster").inputs["name"] == "acme-shop-eks"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        ("iamPath", "platform", "hardstack:iamPath = 'platform' is refused"),
+        ("permissionsBoundaryArn", "boundary", "hardstack:permissionsBoundaryArn = 'boundary' is refused"),
+        ("tags", {"aws:owner": "me"}, "hardstack:tags key = 'aws:owner' is refused"),
+        ("tags", {"Owner": "x" * 300}, "hardstack:tags[Owner] = "),
+        ("namePrefix", ["acme.corp"], "naming.segments[0] = 'acme.corp' is refused"),
+    ],
+)
+def test_conventions_aws_would_refuse_are_refused_before_any_resource(key: str, value: object, shown: str) -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = Recording()
+    with pytest.raises(HardstackError, match=re.escape(shown)):
+        run_program(main, stack="test", config={**stack_config("test"), f"hardstack:{key}": value}, recording=rec)
+    assert len(rec) == 0
+
+
+def test_a_stack_name_aws_would_refuse_in_names_is_refused_before_any_resource() -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^Pulumi stack name = 'eu\.test' is refused"):
+        run_program(main, stack="eu.test", config=stack_config("test"), recording=rec)
+    assert len(rec) == 0

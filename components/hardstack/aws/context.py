@@ -34,6 +34,18 @@ _IAM_PATH = re.compile(r"^/([\x21-\x7e]{1,510}/)?$")
 _POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 
 
+def validate_iam_path(value: object, where: str = "iam_path") -> str:
+    if not isinstance(value, str) or not _IAM_PATH.match(value):
+        raise refuse(where, value, "a path that starts and ends with '/', such as /platform/")
+    return value
+
+
+def validate_policy_arn(value: object, where: str = "permissions_boundary_arn") -> str:
+    if not isinstance(value, str) or not _POLICY_ARN.match(value):
+        raise refuse(where, value, "a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary")
+    return value
+
+
 @documented
 @dataclass(frozen=True)
 class AwsContext:
@@ -59,14 +71,9 @@ class AwsContext:
 
     def __post_init__(self) -> None:
         validate_region(self.region, "region")
-        if not _IAM_PATH.match(self.iam_path):
-            raise refuse("iam_path", self.iam_path, "a path that starts and ends with '/', such as /platform/")
-        if self.permissions_boundary_arn is not None and not _POLICY_ARN.match(self.permissions_boundary_arn):
-            raise refuse(
-                "permissions_boundary_arn",
-                self.permissions_boundary_arn,
-                "a managed policy ARN such as arn:aws:iam::123456789012:policy/boundary",
-            )
+        validate_iam_path(self.iam_path)
+        if self.permissions_boundary_arn is not None:
+            validate_policy_arn(self.permissions_boundary_arn)
         validate_tags(self.tags, "tags")
 
     @property
