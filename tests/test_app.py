@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardstack import HardstackError
+from hardstack import Flow, HardstackError, Peer, Port
 from hardstack.core.tier import Tier
 from hardstack.k8s.app import (
     DEFAULT_IMAGE,
@@ -497,3 +497,53 @@ def test_manifests_skip_helm_releases_and_unwrap_secrets() -> None:
         [recorded("kubernetes:helm.sh/v3:Release", {"chart": "c"}), recorded("kubernetes:core/v1:Secret", secret)]
     )
     assert manifests == [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "stringData": {"k": "v"}}]
+
+
+# --- any conformant cluster: namespace resource, extra env, labels, egress --------------------------
+
+
+def test_a_namespace_resource_is_waited_for(run: Run) -> None:
+    def program() -> None:
+        ns = k8s.core.v1.Namespace("apps", metadata=k8s.meta.v1.ObjectMetaArgs(name="apps"))
+        App("shop", AppArgs(namespace=ns, tier=Tier.DEVELOPMENT))
+
+    rec = run(program)
+    ns_urn = rec.one("kubernetes:core/v1:Namespace").urn
+    deployment = rec.one(DEPLOYMENT)
+    assert deployment.inputs["metadata"]["namespace"] == "apps" and ns_urn in deployment.dependencies
+
+
+def test_extra_environment_reaches_the_container_as_plain_values(run: Run) -> None:
+    env = container(run(app(env={"LOG_LEVEL": "debug", "FEATURE_X": "on"})))["env"]
+    assert env == [{"name": "FEATURE_X", "value": "on"}, {"name": "LOG_LEVEL", "value": "debug"}]
+
+
+def test_extra_labels_are_on_every_object_and_pod(run: Run) -> None:
+    rec = run(app(labels={"team": "payments"}))
+    objects = [r for r in rec if r.type.startswith("kubernetes:")]
+    assert objects and all(r.inputs["metadata"]["labels"]["team"] == "payments" for r in objects)
+    assert rec.one(DEPLOYMENT).inputs["spec"]["template"]["metadata"]["labels"]["team"] == "payments"
+
+
+def test_egress_flows_get_one_policy_each_keyed_by_what_they_allow(run: Run) -> None:
+    flow = Flow(Port.tcp(443), Peer.cidr("10.20.0.0/16"), "partner API")
+    found = policies(run(app(egress=[flow])))
+    spec = found[f"shop-allow-egress-{flow.key}"]
+    assert spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kw", "shown"),
+    [
+        ({"env": {"1BAD": "x"}}, "env key = '1BAD'"),
+        ({"labels": {"app.kubernetes.io/name": "x"}}, "labels key = 'app.kubernetes.io/name'"),
+        ({"labels": {"team": "no spaces"}}, "labels[team] = 'no spaces'"),
+        ({"egress": [Flow(Port.tcp(443), Peer.group("sg-1", "db"), "db")]}, "egress[0] = "),
+    ],
+)
+def test_bad_conventions_are_refused_before_anything_is_registered(run: Run, kw: dict[str, Any], shown: str) -> None:
+    message, recording = refused(run, **kw)
+    assert message.startswith(shown) and len(recording) == 0

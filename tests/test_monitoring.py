@@ -216,7 +216,6 @@ def test_retention_size_and_volume_are_in_the_values(rec: Recording) -> None:
     assert spec["retention"] == "15d" and spec["retentionSize"] == "45GB"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim == {
-        "storageClassName": "gp3",
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "50Gi"}},
     }
@@ -513,3 +512,11 @@ def test_secrets_never_reach_the_rendered_values() -> None:
     )
     text = json.dumps(rendered)
     assert "_file" in text and ROUTING_KEY not in text and 'password":' not in text.lower()
+
+
+def test_prometheus_volume_takes_the_cluster_default_class_unless_named() -> None:
+    spec = MonitoringArgs(tier=Tier.DEVELOPMENT).helm_values()["prometheus"]["prometheusSpec"]
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert "storageClassName" not in claim
+    named = MonitoringArgs(tier=Tier.DEVELOPMENT, storage_class_name="fast").helm_values()["prometheus"]
+    assert named["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "fast"

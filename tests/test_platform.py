@@ -165,3 +165,14 @@ def test_empty_namespace_list_is_refused(run: Run) -> None:
 def test_bad_storage_class_name_is_refused(run: Run) -> None:
     message, recording = refused(run, storage_class_name="GP3 Encrypted")
     assert "storage_class_name = 'GP3 Encrypted'" in message and len(recording) == 0
+
+
+def test_another_clusters_provisioner_takes_its_own_parameters(run: Run) -> None:
+    params = {"type": "pd-ssd", "disk-encryption-kms-key": "projects/p/locations/l/keyRings/r/cryptoKeys/k"}
+    sc = run(baseline(storage_provisioner="pd.csi.storage.gke.io", storage_parameters=params)).one(STORAGE_CLASS)
+    assert sc.inputs["provisioner"] == "pd.csi.storage.gke.io" and sc.inputs["parameters"] == params
+
+
+def test_another_provisioner_without_parameters_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"^storage_parameters = None is refused"):
+        PlatformBaselineArgs(namespaces=["shop"], storage_provisioner="pd.csi.storage.gke.io")

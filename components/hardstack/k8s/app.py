@@ -24,7 +24,7 @@ import hashlib
 import ipaddress
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,6 +34,7 @@ import pulumi_kubernetes as k8s
 from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.rules import Flow
 from hardstack.core.tier import Tier, parse_tier
 from hardstack.k8s.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
 
@@ -54,6 +55,9 @@ HOST_KEY = "kubernetes.io/hostname"
 #: Longest app name that leaves room for `-migrate-<8 hex>` in a 63-character Job name.
 MAX_NAME = 40
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -224,8 +228,9 @@ class MigrationSpec:
 @documented
 @dataclass(frozen=True, kw_only=True)
 class AppArgs:
-    namespace: str
-    """Namespace the app runs in (created beforehand, e.g. by PlatformBaseline). Required."""
+    namespace: str | k8s.core.v1.Namespace
+    """Namespace the app runs in: its name (created beforehand, e.g. by PlatformBaseline) or the Namespace
+    resource itself, which the app then waits for. Required."""
     tier: Tier = Tier.PRODUCTION
     """Safety enforced: production requires 2+ replicas; staging and production refuse `latest`.
     Default: production."""
@@ -273,12 +278,38 @@ class AppArgs:
     """CIDRs of the database subnets the app may reach on `database_port`. Default: none."""
     database_port: int = 5432
     """Database port. Default: 5432 (PostgreSQL)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra plain environment variables of the app and migration containers (no secrets: use
+    `env_from_secret`). Default: none."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels on every object and pod (e.g. team, cost centre). Default: none."""
+    egress: Sequence[Flow] = ()
+    """Extra outbound flows of the app's pods to CIDR peers (`Flow(Port.tcp(443), Peer.cidr(...), why)`),
+    each its own NetworkPolicy keyed by what it allows. Default: none beyond DNS and the database."""
     run_as_id: int = RUN_AS_ID
     """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
-        validate_dns_label(self.namespace, "namespace")
+        if isinstance(self.namespace, str):
+            validate_dns_label(self.namespace, "namespace")
+        elif not isinstance(self.namespace, k8s.core.v1.Namespace):
+            raise refuse("namespace", self.namespace, "a namespace name or a kubernetes.core.v1.Namespace")
+        for key in self.env:
+            if not isinstance(key, str) or not _ENV_NAME.match(key):
+                raise refuse("env key", key, "a C identifier such as LOG_LEVEL")
+            if not isinstance(self.env[key], str):
+                raise refuse(f"env[{key}]", f"<{type(self.env[key]).__name__}>", "a string")
+        for key, value in self.labels.items():
+            if not isinstance(key, str) or not _LABEL_KEY.match(key) or key.startswith("app.kubernetes.io/"):
+                raise refuse("labels key", key, "a label key such as team or example.com/team (not app.kubernetes.io/)")
+            if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+                raise refuse(f"labels[{key}]", value, "a label value: up to 63 letters, digits, '-', '_' or '.'")
+        for i, flow in enumerate(self.egress):
+            if not isinstance(flow, Flow) or flow.peer.kind != "cidr" or flow.port.protocol not in ("tcp", "udp"):
+                raise refuse(
+                    f"egress[{i}]", flow, "a Flow to a CIDR peer over TCP or UDP (NetworkPolicies know no groups)"
+                )
         validate_image(self.image, tier)
         if self.command is not None and (isinstance(self.command, str) or not self.command):
             raise refuse("command", self.command, "a non-empty list of strings, or None for the image's own")
@@ -377,6 +408,10 @@ def tmp_mount() -> k8s.core.v1.VolumeMountArgs:
     return k8s.core.v1.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")  # noqa: S108 - an emptyDir, not host /tmp
 
 
+def plain_env(env: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs] | None:
+    return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())] or None
+
+
 def env_from(secret: str | None) -> list[k8s.core.v1.EnvFromSourceArgs] | None:
     if secret is None:
         return None
@@ -411,8 +446,10 @@ class App(Component):
         validate_app_name(name)
         super().__init__("hardstack:kubernetes:App", name, opts)
         child = self.child()
-        ns = args.namespace
-        labels = {NAME_LABEL: name, PART_OF_LABEL: PART_OF}
+        ns: pulumi.Input[str] = (
+            args.namespace if isinstance(args.namespace, str) else args.namespace.metadata.apply(lambda m: m.name)
+        )
+        labels = {**args.labels, NAME_LABEL: name, PART_OF_LABEL: PART_OF}
         # The server selector names the component so migration pods never join the Service or the budget.
         server = {NAME_LABEL: name, COMPONENT_LABEL: "server"}
 
@@ -454,6 +491,7 @@ class App(Component):
                                 image_pull_policy=image_pull_policy(args.migration.image),
                                 command=list(args.migration.command),
                                 env_from=env_from(args.env_from_secret),
+                                env=plain_env(args.env),
                                 resources=args.resources.args(),
                                 security_context=container_security_context(),
                                 volume_mounts=[tmp_mount()],
@@ -483,6 +521,7 @@ class App(Component):
             security_context=container_security_context(),
             volume_mounts=[tmp_mount()],
             env_from=env_from(args.env_from_secret),
+            env=plain_env(args.env),
         )
         spread = [
             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -666,5 +705,17 @@ def network_policies(
                     ports=[tcp(args.database_port)],
                 )
             ],
+        )
+    for flow in args.egress:
+        port = k8s.networking.v1.NetworkPolicyPortArgs(
+            protocol=flow.port.protocol.upper(),
+            port=flow.port.from_port,
+            end_port=flow.port.to_port if flow.port.to_port != flow.port.from_port else None,
+        )
+        peer = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=flow.peer.value))
+        policies[f"allow-egress-{flow.key}"] = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Egress"],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[peer], ports=[port])],
         )
     return policies

@@ -446,7 +446,7 @@ def helm_values(
     retention: str,
     retention_size: str,
     volume_gb: int,
-    storage_class_name: str,
+    storage_class_name: str | None,
     alertmanager: Mapping[str, Any],
     alertmanager_secrets: Sequence[str] = (),
     grafana_admin_secret: str = GRAFANA_SECRET,
@@ -476,8 +476,9 @@ def helm_values(
                 "securityContext": dict(_NON_ROOT),
                 "storageSpec": {
                     "volumeClaimTemplate": {
+                        # Without a class name the claim takes the cluster's default class.
                         "spec": {
-                            "storageClassName": storage_class_name,
+                            **({"storageClassName": storage_class_name} if storage_class_name else {}),
                             "accessModes": ["ReadWriteOnce"],
                             "resources": {"requests": {"storage": f"{volume_gb}Gi"}},
                         }
@@ -527,8 +528,9 @@ class MonitoringArgs:
     """Size cap on the retained blocks (base 2 units), at most 90% of the volume. Default: 45GB."""
     prometheus_volume_gb: int = 50
     """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 50."""
-    storage_class_name: str = "gp3"
-    """StorageClass for the Prometheus volume (an encrypted EBS CSI class). Default: gp3."""
+    storage_class_name: str | None = None
+    """StorageClass of the Prometheus volume (it must allow volume expansion to grow it). Default: none,
+    the cluster's default class (PlatformBaseline makes its encrypted class the default)."""
     receivers: Sequence[Receiver] = ()
     """Alertmanager receivers. Default: none (outside prod, alerts then go to a null receiver)."""
     receiver_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -563,7 +565,8 @@ class MonitoringArgs:
         validate_prometheus_duration(self.prometheus_retention)
         validate_volume_gb(self.prometheus_volume_gb)
         validate_retention_size(self.prometheus_retention_size, self.prometheus_volume_gb)
-        validate_name(self.storage_class_name, "storage_class_name")
+        if self.storage_class_name is not None:
+            validate_name(self.storage_class_name, "storage_class_name")
         if self.app_name is not None and not _LABEL_VALUE.match(self.app_name):
             raise refuse("app_name", self.app_name, "a label value: letters, digits, '-', '_' or '.'")
         validate_name(self.app_namespace, "app_namespace")

@@ -13,7 +13,7 @@ here creates or reaches for a cluster.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -85,6 +85,12 @@ class PlatformBaselineArgs:
     """Name of the encrypted gp3 StorageClass. Default: gp3-encrypted."""
     volume_kms_key_arn: pulumi.Input[str] | None = None
     """Customer KMS key that encrypts the volumes. Default: none, the account's EBS default key."""
+    storage_provisioner: str = EBS_CSI_PROVISIONER
+    """CSI provisioner of the class. Default: the EBS CSI driver (EKS); another cluster names its own,
+    with `storage_parameters`."""
+    storage_parameters: Mapping[str, pulumi.Input[str]] | None = None
+    """Parameters of the class. Default: encrypted gp3 (under `volume_kms_key_arn`) for the EBS CSI
+    driver; required for another provisioner."""
     make_default_storage_class: bool = True
     """Annotate the class as the cluster default, so claims without a class get encrypted gp3. Default: on."""
     pod_security_version: str = f"v{KUBERNETES_SCHEMA_VERSION}"
@@ -101,6 +107,11 @@ class PlatformBaselineArgs:
         resolve_protect(parse_tier(self.tier), self.protect)
         validate_namespaces(self.namespaces)
         validate_dns_subdomain(self.storage_class_name, "storage_class_name")
+        validate_dns_subdomain(self.storage_provisioner, "storage_provisioner")
+        if self.storage_provisioner != EBS_CSI_PROVISIONER and self.storage_parameters is None:
+            raise refuse(
+                "storage_parameters", None, f"the parameters {self.storage_provisioner} needs (encryption included)"
+            )
         if not re.fullmatch(r"v1\.\d{1,2}|latest", self.pod_security_version):
             raise refuse("pod_security_version", self.pod_security_version, "a Kubernetes minor such as v1.33")
 
@@ -129,8 +140,12 @@ class PlatformBaseline(Component):
         storage_class = k8s.storage.v1.StorageClass(
             f"{name}-{args.storage_class_name}",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.storage_class_name, annotations=annotations),
-            provisioner=EBS_CSI_PROVISIONER,
-            parameters=storage_class_parameters(args.volume_kms_key_arn),
+            provisioner=args.storage_provisioner,
+            parameters=(
+                dict(args.storage_parameters)
+                if args.storage_parameters is not None
+                else storage_class_parameters(args.volume_kms_key_arn)
+            ),
             reclaim_policy="Retain" if (protect or self._given_protect) else "Delete",
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
