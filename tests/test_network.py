@@ -184,3 +184,14 @@ def test_outputs_expose_ids_per_tier_and_the_plan(run: Run) -> None:
     assert rec.outputs["subnets"]["isolated"] == ["net-isolated-0-id", "net-isolated-1-id"]
     assert rec.outputs["tables"]["public"] == ["net-public-id"]
     assert rec.outputs["plan"]["private"][0] == {"az_index": 0, "cidr": "10.0.0.0/20", "usable_ips": 4091}
+
+
+def test_outputs_give_the_nat_gateways_internet_gateway_and_flow_log_group(run: Run) -> None:
+    def program() -> None:
+        net = Network("net", NetworkArgs(context=CTX, cidr="10.0.0.0/16", az_count=2, nat="per_az"))
+        pulumi.export("nats", net.nat_gateway_ids)
+        pulumi.export("igw", net.internet_gateway_id)
+        pulumi.export("flow_logs", net.flow_log_group_name)
+
+    out = run(program).outputs
+    assert len(out["nats"]) == 2 and out["igw"] and out["flow_logs"].endswith("/net/vpc-flow-logs")

@@ -310,6 +310,8 @@ class Cluster(Component):
     oidc_provider_arn: pulumi.Output[str]
     oidc_provider_url: pulumi.Output[str]
     node_role_arn: pulumi.Output[str]
+    node_role_name: pulumi.Output[str]
+    cluster_role_arn: pulumi.Output[str]
     cluster_security_group_id: pulumi.Output[str]
     vpc_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
@@ -550,6 +552,8 @@ class Cluster(Component):
         self.oidc_provider_arn = oidc.arn
         self.oidc_provider_url = issuer
         self.node_role_arn = node_role.arn
+        self.node_role_name = node_role.name
+        self.cluster_role_arn = cluster_role.arn
         self.cluster_security_group_id = security_group_id
         self.vpc_id = pulumi.Output.from_input(args.vpc_id)
         self.register_outputs(
@@ -560,6 +564,8 @@ class Cluster(Component):
                 "oidc_provider_arn": self.oidc_provider_arn,
                 "oidc_provider_url": self.oidc_provider_url,
                 "node_role_arn": self.node_role_arn,
+                "node_role_name": self.node_role_name,
+                "cluster_role_arn": self.cluster_role_arn,
                 "cluster_security_group_id": self.cluster_security_group_id,
                 "vpc_id": self.vpc_id,
                 "kubeconfig": self.kubeconfig,

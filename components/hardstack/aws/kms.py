@@ -91,6 +91,7 @@ class EncryptionKey(Component):
 
     arn: pulumi.Output[str]
     key_id: pulumi.Output[str]
+    alias_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9/_-]{1,200}", name):
@@ -121,7 +122,7 @@ class EncryptionKey(Component):
             tags={**args.context.tags, **args.tags, "Name": name},
             opts=kept,
         )
-        aws.kms.Alias(
+        alias = aws.kms.Alias(
             f"{name}-alias",
             name=args.context.names.alias(name),
             target_key_id=key.key_id,
@@ -129,4 +130,5 @@ class EncryptionKey(Component):
         )
         self.arn = key.arn
         self.key_id = key.key_id
-        self.register_outputs({"arn": self.arn, "key_id": self.key_id})
+        self.alias_name = alias.name
+        self.register_outputs({"arn": self.arn, "key_id": self.key_id, "alias_name": self.alias_name})

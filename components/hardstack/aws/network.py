@@ -137,6 +137,9 @@ class Network(Component):
     vpc_cidr: pulumi.Output[str]
     subnet_ids: dict[SubnetTier, list[pulumi.Output[str]]]
     route_table_ids: dict[SubnetTier, list[pulumi.Output[str]]]
+    nat_gateway_ids: list[pulumi.Output[str]]
+    internet_gateway_id: pulumi.Output[str]
+    flow_log_group_name: pulumi.Output[str] | None
     plan: AddressPlan
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -241,16 +244,20 @@ class Network(Component):
             opts=child,
         )
 
-        if args.flow_logs:
-            self._flow_logs(name, args, vpc, tagged("flow-logs"))
+        self.flow_log_group_name = self._flow_logs(name, args, vpc, tagged("flow-logs")) if args.flow_logs else None
 
         self.vpc_id = vpc.id
         self.vpc_cidr = vpc.cidr_block
         self.plan = plan
         self.subnet_ids = {tier: [s.id for s in subnets[tier]] for tier in subnets}
         self.route_table_ids = {tier: [rt.id for rt in route_tables[tier]] for tier in route_tables}
+        self.nat_gateway_ids = [nat.id for nat in nats]
+        self.internet_gateway_id = igw.id
         self.register_outputs(
             {
+                "nat_gateway_ids": self.nat_gateway_ids,
+                "internet_gateway_id": self.internet_gateway_id,
+                "flow_log_group_name": self.flow_log_group_name,
                 "vpc_id": self.vpc_id,
                 "vpc_cidr": self.vpc_cidr,
                 "subnet_ids": self.subnet_ids,
@@ -259,7 +266,7 @@ class Network(Component):
             }
         )
 
-    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> None:
+    def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> pulumi.Output[str]:
         child = self.child()
         ctx = args.context
         group = aws.cloudwatch.LogGroup(
@@ -309,3 +316,5 @@ class Network(Component):
             tags=tags,
             opts=child,
         )
+        name_out: pulumi.Output[str] = group.name
+        return name_out
