@@ -4,11 +4,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pulumi
-
 import test_cluster
 import test_database
 import test_fleet
 import test_load_balancer
+
 from hardstack import Cluster, Database, Fleet, LoadBalancer
 from hardstack.tooling.testing import Recording
 
