@@ -45,6 +45,8 @@ from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
 
 #: The Kubernetes Secret holding the database connection; the app reads it as environment.
 DB_SECRET_NAME = "database"  # noqa: S105 - the name of a Secret object, not a secret
+#: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
+PLATFORM_STORAGE_CLASS = "gp3-encrypted"
 
 
 @dataclass
@@ -168,7 +170,8 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
         LoadBalancerArgs(
             context=context,
             vpc_id=base.network.vpc_id,
-            subnet_ids=base.network.subnet_ids["public"],
+            # An internet-facing ALB is refused until its subnets route to the internet gateway.
+            subnet_ids=base.network.routed_subnet_ids["public"],
             security_group_id=base.groups["lb"].id,
             app_port=settings.app_port,
             certificate_arn=settings.certificate_arn,
@@ -185,7 +188,8 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
         "app",
         FleetArgs(
             context=context,
-            subnet_ids=base.network.subnet_ids["private"],
+            # Hosts boot once: they start only when their subnets route out (NAT or endpoints).
+            subnet_ids=base.network.routed_subnet_ids["private"],
             security_group_ids=[base.groups["app"].id],
             image_id=settings.fleet_image_id,
             instance_type=settings.fleet_instance_type,
@@ -264,6 +268,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             version=settings.cluster_version,
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.subnet_ids["private"],
+            node_subnet_ids=base.network.routed_subnet_ids["private"],
             tier=settings.tier,
             secrets_key_arn=secrets_key.arn,
             volume_key_arn=base.keys["volumes"].arn,
@@ -292,13 +297,14 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
     return cluster.provider, cluster
 
 
-def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App:
+def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tuple[App, PlatformBaseline]:
     settings = base.settings
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
     baseline = PlatformBaseline(
         "platform",
         PlatformBaselineArgs(
             namespaces=[APP_NAMESPACE],
+            storage_class_name=PLATFORM_STORAGE_CLASS,
             volume_kms_key_arn=base.keys["volumes"].arn,
             tier=settings.tier,
             protect=settings.protect,
@@ -340,11 +346,16 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> App
         ),
         # Its namespace and its database Secret are referenced by name.
         pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
-    )
+    ), baseline
 
 
 def build_supervision(
-    base: Base, alb: LoadBalancer, fleet: Fleet, db: Database, k8s_provider: k8s.Provider | None
+    base: Base,
+    alb: LoadBalancer,
+    fleet: Fleet,
+    db: Database,
+    k8s_provider: k8s.Provider | None,
+    platform: PlatformBaseline | None,
 ) -> AlertTopic:
     settings, context = base.settings, base.context
     alerts_key = base.key("alerts", "alert topic", [cloudwatch_alarms_key_statement(context)])
@@ -387,7 +398,7 @@ def build_supervision(
         ),
         base.opts,
     )
-    if k8s_provider is not None:
+    if k8s_provider is not None and platform is not None:
         Monitoring(
             "monitoring",
             MonitoringArgs(
@@ -396,7 +407,7 @@ def build_supervision(
                 prometheus_retention=settings.prometheus_retention,
                 prometheus_retention_size=settings.prometheus_retention_size,
                 prometheus_volume_gb=settings.prometheus_volume_gb,
-                storage_class_name="gp3-encrypted",
+                storage_class_name=PLATFORM_STORAGE_CLASS,
                 receivers=settings.receivers(),
                 receiver_secrets={k: pulumi.Output.secret(v) for k, v in settings.alert_secrets.items()},
                 page_receivers=settings.alert_routes.get("page", ()),
@@ -407,7 +418,9 @@ def build_supervision(
                 app_namespace=APP_NAMESPACE,
                 protect=settings.protect,
             ),
-            pulumi.ResourceOptions(provider=k8s_provider),
+            # The Prometheus claim names the baseline's StorageClass: a claim made before its class
+            # stays Pending and the atomic Helm release times out.
+            pulumi.ResourceOptions(provider=k8s_provider, depends_on=[platform.storage_class]),
         )
     return alerts
 
@@ -419,13 +432,14 @@ def build(settings: Settings) -> dict[str, object]:
     db, bucket = build_data(base)
     exports: dict[str, object] = {}
     k8s_provider: k8s.Provider | None = None
+    platform: PlatformBaseline | None = None
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
-        app = build_workloads(base, k8s_provider, db)
+        app, platform = build_workloads(base, k8s_provider, db)
         exports["appNamespace"] = app.namespace
         if cluster is not None:
             exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}
-    alerts = build_supervision(base, alb, fleet, db, k8s_provider)
+    alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform)
     network = base.network
     return {
         "environment": settings.environment,

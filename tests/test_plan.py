@@ -30,6 +30,7 @@ from hardstack.tooling.plan import (
     replace_triggers,
     write_plan,
 )
+from hardstack.tooling.plan import waits_for as plan_waits_for
 from hardstack.tooling.testing import Recording
 from stacks.offline import run_stack
 
@@ -345,23 +346,36 @@ def test_a_straight_chain_takes_the_sum_of_its_steps(types: list[str]) -> None:
 
 
 def test_prod_estimate_exceeds_a_nat_gateway_and_names_a_real_dependency_chain(prod_plan: dict[str, Any]) -> None:
-    by_urn = {r["urn"]: r for r in prod_plan["resources"]}
-
-    def waits_for(later: str, earlier: str) -> bool:
-        # Directly, or through a component that contains the earlier resource.
-        deps = by_urn[later]["dependencies"]
-        node = by_urn[earlier]["parent"]
-        ancestors = set()
-        while node in by_urn:
-            ancestors.add(node)
-            node = by_urn[node]["parent"]
-        return earlier in deps or bool(ancestors & set(deps))
-
     estimate = estimate_duration(prod_plan)
 
     assert estimate.total_seconds > TYPICAL_SECONDS["aws:ec2/natGateway:NatGateway"]
     path = estimate.critical_path
-    assert len(path) >= 2 and all(waits_for(b, a) for a, b in itertools.pairwise(path))
+    assert len(path) >= 2 and all(a in plan_waits_for(prod_plan, b) for a, b in itertools.pairwise(path))
+
+
+def test_prod_critical_path_is_what_aws_forces(prod_plan: dict[str, Any]) -> None:
+    # cluster -> CNI -> nodes -> CSI -> chart: nothing else serialised in front of the control plane.
+    types = [entry_of(prod_plan, urn)["type"] for urn in estimate_duration(prod_plan).critical_path]
+    order = [
+        "aws:eks/cluster:Cluster",
+        "aws:eks/addon:Addon",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/addon:Addon",
+        "kubernetes:helm.sh/v3:Release",
+    ]
+    positions = [types.index(t, types.index(order[i - 1]) + 1 if i else 0) for i, t in enumerate(order)]
+    assert positions == sorted(positions)
+    assert "aws:ec2/natGateway:NatGateway" not in types
+
+
+def entry_of(plan: dict[str, Any], urn: str) -> dict[str, Any]:
+    return next(r for r in plan["resources"] if r["urn"] == urn)
+
+
+def test_a_kubernetes_object_waits_for_its_provider_and_what_the_provider_needs(prod_plan: dict[str, Any]) -> None:
+    deployment = next(r for r in prod_plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment")
+    cluster = next(r for r in prod_plan["resources"] if r["type"] == "aws:eks/cluster:Cluster")
+    assert deployment["provider"] and cluster["urn"] in plan_waits_for(prod_plan, deployment["urn"])
 
 
 # --- command line ----------------------------------------------------------------------------------

@@ -256,6 +256,10 @@ class ClusterArgs:
     """Retention of the control-plane log group. Default: 90."""
     log_key_arn: pulumi.Input[str] | None = None
     """Customer KMS key for the control-plane log group. Default: none, CloudWatch's own encryption."""
+    node_subnet_ids: IdList | None = None
+    """Subnets of the nodes, when they must wait for more than the control plane's (pass
+    `Network.routed_subnet_ids["private"]`: nodes need their NAT route or endpoints to join). Default:
+    `subnet_ids`."""
     node_security_group_ids: IdList = ()
     """Groups added to the nodes next to the cluster security group. Default: none."""
     kubeconfig_role_arn: str | None = None
@@ -626,7 +630,7 @@ class Cluster(Component):
             resource_name,
             cluster_name=cluster.name,
             node_role_arn=node_role_arn,
-            subnet_ids=id_list(args.subnet_ids),
+            subnet_ids=id_list(args.node_subnet_ids if args.node_subnet_ids is not None else args.subnet_ids),
             ami_type=AMI_TYPE,
             instance_types=list(spec.instance_types),
             # The version is a string in the EKS schema; a new template version rolls the nodes.

@@ -159,6 +159,7 @@ class LoadBalancer(Component):
         tags = {**args.context.tags, **args.tags, "Name": name}
 
         access_logs = None
+        logs_ready: list[pulumi.Resource] = []
         if args.access_logs or (args.access_logs is None and args.tier.is_production):
             prefix = name
             logs = SecureBucket(
@@ -173,6 +174,8 @@ class LoadBalancer(Component):
                 child,
             )
             access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket, prefix=prefix, enabled=True)
+            # ELB writes a test object when logging is turned on: the bucket policy must exist first.
+            logs_ready.append(logs)
 
         lb = aws.lb.LoadBalancer(
             name,
@@ -189,7 +192,7 @@ class LoadBalancer(Component):
             idle_timeout=60,
             access_logs=access_logs,
             tags=tags,
-            opts=child,
+            opts=self.child(depends_on=logs_ready),
         )
         target_group = aws.lb.TargetGroup(
             f"{name}-app",

@@ -10,7 +10,8 @@ rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,10 +20,12 @@ import pulumi_aws as aws
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import policy_document, service_assume_role_policy
+from hardstack.aws.security_group import SecurityGroup, SecurityGroupArgs
 from hardstack.base.component import Component
 from hardstack.core.addressing import AddressPlan, SubnetTier, plan_addresses
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 NatStrategy = Literal["none", "single", "per_az"]
@@ -52,6 +55,14 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+
+_SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
+#: What EKS nodes need without NAT: image pulls (ECR API, registry; layers come from S3 through the
+#: gateway endpoint), IAM roles for service accounts (STS), the EC2 API for the CNI, EKS Pod Identity
+#: and node auth, and CloudWatch Logs.
+NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs")
+#: What the fleet's hosts need without NAT: Session Manager and the CloudWatch agent.
+FLEET_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "logs", "monitoring")
 
 _ELB_ROLE_TAG: dict[SubnetTier, str] = {
     "public": "kubernetes.io/role/elb",
@@ -88,6 +99,10 @@ class NetworkArgs:
     protect: bool | None = None
     """Protect the VPC and subnets against deletion. Default: inherit the options given to the
     component; forced on in production, where False is refused."""
+    interface_endpoints: Sequence[str] = ()
+    """AWS services reached through interface endpoints from the private subnets, e.g. `("ecr.api",
+    "ecr.dkr", "sts")`: what hosts and nodes need when there is no NAT (`NODE_ENDPOINTS`,
+    `FLEET_ENDPOINTS`). Default: none."""
     availability_zones: Sequence[str] | None = None
     """AZ names to use, in order (pin them so a change in the region's list never moves subnets).
     Default: the first `az_count` available AZs of the region, looked up once before any resource."""
@@ -98,6 +113,11 @@ class NetworkArgs:
         tier = parse_tier(self.tier)
         resolve_protect(tier, self.protect)
         require_in_production(tier, self.flow_logs, "flow_logs", self.flow_logs, "VPC flow logs stay on")
+        for i, service in enumerate(self.interface_endpoints):
+            if not isinstance(service, str) or not _SERVICE.match(service):
+                raise refuse(f"interface_endpoints[{i}]", service, "an endpoint service suffix such as ecr.api or sts")
+        if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
+            raise refuse("interface_endpoints", list(self.interface_endpoints), "each service once")
         if self.availability_zones is not None and len(self.availability_zones) < self.az_count:
             raise refuse(
                 "availability_zones",
@@ -132,11 +152,20 @@ def _zones(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[str]:
     return zones[: args.az_count]
 
 
+def ready_id(subnet: aws.ec2.Subnet, needs: Sequence[pulumi.CustomResource]) -> pulumi.Output[str]:
+    """The subnet's id, known only once `needs` (its association and default route) exist."""
+    ids: pulumi.Output[str] = pulumi.Output.all(subnet.id, *(r.id for r in needs)).apply(lambda v: str(v[0]))
+    return ids
+
+
 class Network(Component):
     vpc_id: pulumi.Output[str]
     vpc_cidr: pulumi.Output[str]
     subnet_ids: dict[SubnetTier, list[pulumi.Output[str]]]
     route_table_ids: dict[SubnetTier, list[pulumi.Output[str]]]
+    routed_subnet_ids: dict[SubnetTier, list[pulumi.Output[str]]]
+    """The same ids, known only once each subnet's association and default route (and, without NAT, the
+    interface endpoints) exist: give these to what launches hosts or internet-facing load balancers."""
     nat_gateway_ids: list[pulumi.Output[str]]
     internet_gateway_id: pulumi.Output[str]
     flow_log_group_name: pulumi.Output[str] | None
@@ -183,17 +212,22 @@ class Network(Component):
 
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tagged("igw"), opts=child)
         public_rt = aws.ec2.RouteTable(f"{name}-public", vpc_id=vpc.id, tags=tagged("public"), opts=child)
-        aws.ec2.Route(
+        public_route = aws.ec2.Route(
             f"{name}-public-default",
             route_table_id=public_rt.id,
             destination_cidr_block="0.0.0.0/0",
             gateway_id=igw.id,
             opts=child,
         )
+        # What a subnet's users need before they start, beyond the subnet itself: its association and
+        # its default route. The ids handed out carry them, so every consumer waits (see `ready_ids`).
+        ready: dict[SubnetTier, list[list[pulumi.CustomResource]]] = {"public": [], "private": [], "isolated": []}
         for i, subnet in enumerate(subnets["public"]):
-            aws.ec2.RouteTableAssociation(
+            assoc = aws.ec2.RouteTableAssociation(
                 f"{name}-public-{i}", subnet_id=subnet.id, route_table_id=public_rt.id, opts=child
             )
+            # An internet-facing ALB is refused in a VPC whose subnets have no internet gateway route.
+            ready["public"].append([assoc, public_route])
 
         nat_count = {"none": 0, "single": 1, "per_az": args.az_count}[args.nat]
         nats = []
@@ -220,16 +254,20 @@ class Network(Component):
             for i, subnet in enumerate(subnets[tier]):
                 rt = aws.ec2.RouteTable(f"{name}-{tier}-{i}", vpc_id=vpc.id, tags=tagged(f"{tier}-{i}"), opts=child)
                 route_tables[tier].append(rt)
-                aws.ec2.RouteTableAssociation(
+                assoc = aws.ec2.RouteTableAssociation(
                     f"{name}-{tier}-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child
                 )
+                ready[tier].append([assoc])
                 if tier == "private" and nats:
-                    aws.ec2.Route(
-                        f"{name}-private-{i}-default",
-                        route_table_id=rt.id,
-                        destination_cidr_block="0.0.0.0/0",
-                        nat_gateway_id=nats[i % len(nats)].id,  # per_az: same-AZ NAT
-                        opts=child,
+                    # Hosts boot once: cloud-init that runs before this route exists never gets its agents.
+                    ready[tier][-1].append(
+                        aws.ec2.Route(
+                            f"{name}-private-{i}-default",
+                            route_table_id=rt.id,
+                            destination_cidr_block="0.0.0.0/0",
+                            nat_gateway_id=nats[i % len(nats)].id,  # per_az: same-AZ NAT
+                            opts=child,
+                        )
                     )
                 # Isolated tables get no default route: data tiers never reach the internet.
 
@@ -243,6 +281,8 @@ class Network(Component):
             tags=tagged("s3"),
             opts=child,
         )
+        endpoints = self._interface_endpoints(name, args, plan.vpc_cidr, vpc, subnets["private"], tagged)
+        ready["private"] = [[*deps, *endpoints] for deps in ready["private"]]
 
         self.flow_log_group_name = self._flow_logs(name, args, vpc, tagged("flow-logs")) if args.flow_logs else None
 
@@ -250,6 +290,9 @@ class Network(Component):
         self.vpc_cidr = vpc.cidr_block
         self.plan = plan
         self.subnet_ids = {tier: [s.id for s in subnets[tier]] for tier in subnets}
+        self.routed_subnet_ids = {
+            tier: [ready_id(s, deps) for s, deps in zip(subnets[tier], ready[tier], strict=True)] for tier in subnets
+        }
         self.route_table_ids = {tier: [rt.id for rt in route_tables[tier]] for tier in route_tables}
         self.nat_gateway_ids = [nat.id for nat in nats]
         self.internet_gateway_id = igw.id
@@ -265,6 +308,43 @@ class Network(Component):
                 "address_plan": plan.as_dict(),
             }
         )
+
+    def _interface_endpoints(
+        self,
+        name: str,
+        args: NetworkArgs,
+        vpc_cidr: str,
+        vpc: aws.ec2.Vpc,
+        private: Sequence[aws.ec2.Subnet],
+        tagged: Callable[..., dict[str, str]],
+    ) -> list[pulumi.CustomResource]:
+        """Interface endpoints in the private subnets, reachable on 443 from the VPC only."""
+        if not args.interface_endpoints:
+            return []
+        group = SecurityGroup(
+            f"{name}-endpoints",
+            SecurityGroupArgs(
+                vpc_id=vpc.id,
+                description="interface endpoints: HTTPS from the VPC",
+                ingress=[Flow(Port.HTTPS, Peer.cidr(vpc_cidr), "HTTPS from the VPC to AWS APIs")],
+                tags=args.tags,
+            ),
+            self.child(),
+        )
+        return [
+            aws.ec2.VpcEndpoint(
+                f"{name}-{service.replace('.', '-')}",
+                vpc_id=vpc.id,
+                service_name=f"com.amazonaws.{args.context.region}.{service}",
+                vpc_endpoint_type="Interface",
+                private_dns_enabled=True,  # the SDKs' default endpoint names resolve to the endpoint
+                subnet_ids=[s.id for s in private],
+                security_group_ids=[group.id],
+                tags=tagged(service),
+                opts=self.child(),
+            )
+            for service in args.interface_endpoints
+        ]
 
     def _flow_logs(self, name: str, args: NetworkArgs, vpc: aws.ec2.Vpc, tags: dict[str, str]) -> pulumi.Output[str]:
         child = self.child()
@@ -290,7 +370,7 @@ class Network(Component):
             opts=child,
         )
         # Least privilege: write to this one group only.
-        aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
             policy=policy_document(
@@ -314,7 +394,8 @@ class Network(Component):
             iam_role_arn=role.arn,
             max_aggregation_interval=60,
             tags=tags,
-            opts=child,
+            # CreateFlowLogs checks that the role may write to the group: its policy must exist first.
+            opts=self.child(depends_on=[role_policy]),
         )
         name_out: pulumi.Output[str] = group.name
         return name_out

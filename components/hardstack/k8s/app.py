@@ -472,6 +472,14 @@ class App(Component):
                 **extra,
             )
 
+        # The namespace denies all traffic by default: pods started before their policies (the migration
+        # Job) cannot reach DNS or the database and fail.
+        policies = [
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-{policy_name}", metadata=meta(f"{name}-{policy_name}"), spec=spec, opts=child
+            )
+            for policy_name, spec in network_policies(name, args, server).items()
+        ]
         rollout_after: list[pulumi.Resource] = []
         self.migration_job_name = None
         if args.migration is not None:
@@ -501,7 +509,9 @@ class App(Component):
                     ),
                 ),
                 # A Job's pod template is immutable: any other change replaces it under the same name.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)),
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(delete_before_replace=True, depends_on=policies)
+                ),
             )
             rollout_after.append(job)
             self.migration_job_name = job.metadata.name
@@ -644,11 +654,6 @@ class App(Component):
             ),
             opts=child,
         )
-        for policy_name, spec in network_policies(name, args, server).items():
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy_name}", metadata=meta(f"{name}-{policy_name}"), spec=spec, opts=child
-            )
-
         self.service_name = service_name
         self.namespace = pulumi.Output.from_input(ns)
         self.register_outputs({"service_name": self.service_name, "namespace": self.namespace})

@@ -129,6 +129,8 @@ class PlatformBaseline(Component):
 
     namespace_names: pulumi.Output[list[str]]
     storage_class_name: pulumi.Output[str]
+    storage_class: k8s.storage.v1.StorageClass
+    """The class itself, for `depends_on` of what claims volumes from it."""
 
     def __init__(self, name: str, args: PlatformBaselineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hardstack:kubernetes:PlatformBaseline", name, opts)
@@ -184,6 +186,7 @@ class PlatformBaseline(Component):
             names.append(namespace.metadata.name)
 
         self.namespace_names = pulumi.Output.all(*names).apply(list)
+        self.storage_class = storage_class
         self.storage_class_name = storage_class.metadata.name
         self.register_outputs({"namespace_names": self.namespace_names, "storage_class_name": self.storage_class_name})
 

@@ -131,6 +131,7 @@ def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
             "replaceOnChanges": sorted(r.replace_on_changes),
             "ignoreChanges": sorted(r.ignore_changes),
             "dependencies": sorted(set(r.dependencies)),
+            "provider": provider_urn(r.provider),
             "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ())),
         }
         for r in recording
@@ -145,6 +146,11 @@ def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
         "resources": sorted(resources, key=lambda r: r["urn"]),
         "outputs": outputs,
     }
+
+
+def provider_urn(reference: str) -> str:
+    """The URN of a provider reference (`<urn>::<id>`), or "" for the default provider."""
+    return reference.rsplit("::", 1)[0] if reference else ""
 
 
 def empty_plan(stack: str) -> dict[str, Any]:
@@ -752,18 +758,75 @@ class Estimate:
     critical_path: tuple[str, ...]
 
 
-def estimate_duration(plan: Mapping[str, Any]) -> Estimate:
-    """Longest path through the dependency graph, each resource starting when its dependencies finish.
+def _gates(entry: Mapping[str, Any], entries: Mapping[str, Any]) -> list[str]:
+    """What a resource's own start waits for: its dependencies and its provider (a Kubernetes object
+    waits for its provider, which waits for the cluster its kubeconfig names)."""
+    gates = set(entry.get("dependencies") or ())
+    provider = str(entry.get("provider") or "")
+    if provider in entries:
+        gates.add(provider)
+    return sorted(gates)
 
-    Only recorded dependencies are edges; a parent is not one. Components take no time: depending on
-    a component means waiting for all its children, so a component finishes with its last child.
+
+def waits_for(plan: Mapping[str, Any], urn: str) -> set[str]:
+    """Every resource the engine finishes before `urn` starts, transitively.
+
+    A resource waits for its dependencies and its provider, and for whatever its parent waits for (a
+    child registers only after its parent, and a component registers after its `depends_on`). A
+    dependency on a component is already recorded as one on each of its children.
+    """
+    entries = _entries(plan)
+    memo: dict[str, frozenset[str]] = {}
+
+    def before(node: str, visiting: frozenset[str]) -> frozenset[str]:
+        if node in memo:
+            return memo[node]
+        entry = entries.get(node)
+        if entry is None or node in visiting:
+            return frozenset()
+        found: set[str] = set()
+        for gate in _gates(entry, entries):
+            found |= {gate, *before(gate, visiting | {node})}
+        parent = str(entry.get("parent", ""))
+        if parent in entries:
+            found |= before(parent, visiting | {node})
+        memo[node] = frozenset(found)
+        return memo[node]
+
+    return set(before(urn, frozenset()))
+
+
+def estimate_duration(plan: Mapping[str, Any]) -> Estimate:
+    """Longest path through the graph the engine waits on, each resource starting when its
+    dependencies and provider finish and its parent may start.
+
+    Components take no time: depending on a component means waiting for all its children, so a
+    component finishes with its last child.
     """
     entries = _entries(plan)
     children: dict[str, list[str]] = {}
     for urn, e in entries.items():
         children.setdefault(str(e.get("parent", "")), []).append(urn)
+    starts: dict[str, tuple[int, str | None]] = {}
     finish: dict[str, int] = {}
     previous: dict[str, str | None] = {}
+
+    def start(urn: str, visiting: frozenset[str]) -> tuple[int, str | None]:
+        if urn in starts:
+            return starts[urn]
+        entry = entries[urn]
+        at, via = 0, None
+        for dep in _gates(entry, entries):
+            end = done(dep, visiting | {urn})
+            if end > at:
+                at, via = end, dep
+        parent = str(entry.get("parent", ""))
+        if parent in entries and parent not in visiting:
+            parent_at, parent_via = start(parent, visiting | {urn})
+            if parent_at > at:
+                at, via = parent_at, parent_via
+        starts[urn] = (at, via)
+        return starts[urn]
 
     def done(urn: str, visiting: frozenset[str]) -> int:
         if urn in finish:
@@ -771,17 +834,17 @@ def estimate_duration(plan: Mapping[str, Any]) -> Estimate:
         entry = entries.get(urn)
         if entry is None or urn in visiting:
             return 0  # outside the plan (or a cycle the engine would refuse anyway)
-        waits_for = sorted(set(entry.get("dependencies") or ()))
-        if not entry["custom"]:
-            waits_for += sorted(children.get(urn, ()))
-        start, via = 0, None
-        for dep in waits_for:
-            end = done(dep, visiting | {urn})
-            if end > start:
-                start, via = end, dep
-        finish[urn] = start + (typical_seconds(entry["type"]) if entry["custom"] else 0)
-        previous[urn] = via
-        return finish[urn]
+        at, via = start(urn, visiting)
+        if entry["custom"]:
+            end = at + typical_seconds(entry["type"])
+        else:
+            end = at
+            for child in sorted(children.get(urn, ())):
+                child_end = done(child, visiting | {urn})
+                if child_end > end:
+                    end, via = child_end, child
+        finish[urn], previous[urn] = end, via
+        return end
 
     for urn in sorted(entries):
         done(urn, frozenset())
@@ -790,7 +853,9 @@ def estimate_duration(plan: Mapping[str, Any]) -> Estimate:
     last = min(finish, key=lambda u: (-finish[u], u))
     chain: list[str] = []
     node: str | None = last
-    while node is not None:
+    seen: set[str] = set()
+    while node is not None and node not in seen:
+        seen.add(node)
         if entries[node]["custom"] and typical_seconds(entries[node]["type"]) > 0:
             chain.append(node)
         node = previous.get(node)
