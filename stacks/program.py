@@ -115,6 +115,7 @@ def build_network(settings: Settings) -> Base:
             cidr=settings.vpc_cidr,
             az_count=settings.az_count,
             nat=settings.nat_strategy,
+            interface_endpoints=settings.interface_endpoints(),
             tier=settings.tier,
             flow_logs=settings.flow_logs,
             log_retention_days=settings.log_retention_days,

@@ -33,7 +33,7 @@ from hardstack.aws.database import (
 )
 from hardstack.aws.fleet import validate_image_id, validate_instance_type, validate_sizes
 from hardstack.aws.load_balancer import validate_certificate_arn
-from hardstack.aws.network import NAT_STRATEGIES, NatStrategy, validate_log_retention
+from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.errors import HardstackError, refuse
@@ -303,6 +303,14 @@ class Settings(_Model):
         if v:
             Naming(v)  # checks each segment
         return v
+
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """Without NAT, what hosts and nodes reach AWS through: they could not pull images, get
+        credentials or talk to Session Manager otherwise."""
+        if self.nat_strategy != "none":
+            return ()
+        wanted = FLEET_ENDPOINTS + (NODE_ENDPOINTS if self.cluster_mode == "managed" else ())
+        return tuple(dict.fromkeys(wanted))
 
     def naming(self, project: str, stack: str) -> Naming:
         """The naming in force: `hardstack:namePrefix`, or the project and stack (refused if AWS would be)."""

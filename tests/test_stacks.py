@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hardstack.tooling.plan import build_plan, waits_for
 from hardstack.tooling.testing import Recording
 from stacks.offline import STACKS, run_stack, stack_config
 
@@ -359,3 +360,14 @@ def test_generated_promtool_tests_of_the_stack_slo_pass(name: str, tmp_path: Pat
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_no_nat_with_a_managed_cluster_brings_the_endpoints_nodes_and_hosts_need() -> None:
+    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+    endpoints = rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    names = {r.inputs["serviceName"].removeprefix("com.amazonaws.eu-west-3.") for r in endpoints}
+    assert {"ecr.api", "ecr.dkr", "sts", "ec2", "eks-auth", "ssm", "ssmmessages", "ec2messages", "logs", "s3"} <= names
+    assert rec.of_type("aws:ec2/natGateway:NatGateway") == []
+    interface = {r.urn for r in endpoints if r.inputs["vpcEndpointType"] == "Interface"}
+    nodes = rec.one("aws:eks/nodeGroup:NodeGroup")
+    assert interface <= waits_for(build_plan("test", rec), nodes.urn)
