@@ -290,7 +290,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
                 )
             ],
             node_security_group_ids=[base.groups["app"].id],
-            addon_versions=settings.cluster_addon_versions,
+            addon_versions=settings.cluster_addon_versions or None,
             protect=settings.protect,
         ),
         base.opts,

@@ -17,8 +17,8 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
+    addon_versions_for,
     role_name_of,
-    validate_addon_versions,
     validate_existing_kubeconfig,
     validate_public_access,
     validate_version,
@@ -66,14 +66,6 @@ ClusterMode = Literal["managed", "existing", "none"]
 APP_SERVICE = "app"
 APP_NAMESPACE = "app"
 
-#: Add-on versions for the pinned Kubernetes version; refresh with
-#: `aws eks describe-addon-versions --kubernetes-version <v> --addon-name <name>`.
-ADDON_VERSIONS = {
-    "vpc-cni": "v1.19.5-eksbuild.1",
-    "coredns": "v1.12.1-eksbuild.2",
-    "kube-proxy": "v1.33.0-eksbuild.2",
-    "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
-}
 
 # What differs between tiers, in one table: config key -> (development, staging, production).
 # fmt: off
@@ -151,7 +143,6 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "fleet_instance_type": validate_instance_type,
     "certificate_arn": validate_certificate_arn,
     "cluster_version": validate_version,
-    "cluster_addon_versions": validate_addon_versions,
     "db_engine_version": validate_engine_version,
     "db_instance_class": validate_instance_class,
     "db_snapshot_identifier": validate_snapshot_identifier,
@@ -222,8 +213,9 @@ class Settings(_Model):
     """IAM roles granted cluster admin / read-only. Admins are required in managed mode."""
     cluster_kubeconfig_role_arn: str | None = None
     """Role the exported kubeconfig assumes. Default: the caller's identity."""
-    cluster_addon_versions: dict[str, str] = Field(default_factory=lambda: dict(ADDON_VERSIONS))
-    """Pinned EKS add-on versions. Default: ADDON_VERSIONS."""
+    cluster_addon_versions: dict[str, str] = Field(default_factory=dict)
+    """EKS add-on versions over the pinned table for `clusterVersion` (hardstack.aws.cluster.ADDON_VERSIONS).
+    Default: the table's; a version the table lacks needs all four add-ons here."""
     kubeconfig: str | None = Field(default=None, repr=False)
     """Secret kubeconfig of an existing cluster (`cluster_mode: existing`)."""
 
@@ -396,6 +388,9 @@ class Settings(_Model):
             self.cluster_node_max_size,
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
+        )
+        addon_versions_for(
+            self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions"
         )
         validate_public_access(
             self.cluster_endpoint_public_access,

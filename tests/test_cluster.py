@@ -11,12 +11,15 @@ from hypothesis import strategies as st
 
 from hardstack import AwsContext, HardstackError
 from hardstack.aws.cluster import (
+    ADDON_VERSIONS,
     CLUSTER_LOG_TYPES,
+    REQUIRED_ADDONS,
     Cluster,
     ClusterArgs,
     ExistingCluster,
     ExistingClusterArgs,
     NodeGroupSpec,
+    addon_versions_for,
     render_kubeconfig,
     role_name_of,
     validate_existing_kubeconfig,
@@ -37,7 +40,7 @@ VERSIONS = {
     "kube-proxy": "v1.32.0-eksbuild.2",
     "coredns": "v1.11.4-eksbuild.2",
     "aws-ebs-csi-driver": "v1.38.1-eksbuild.2",
-}
+}  # explicit versions for 1.32, over the pinned table
 CLUSTER = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -448,9 +451,30 @@ def test_malformed_cidr_is_refused() -> None:
 
 
 def test_missing_addon_version_is_refused_with_the_list() -> None:
-    partial = {k: v for k, v in VERSIONS.items() if k != "coredns"}
+    partial = {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.34.1-eksbuild.2"}
     with pytest.raises(HardstackError, match=r"addon_versions = .*vpc-cni, kube-proxy, coredns, aws-ebs-csi-driver"):
-        args(addon_versions=partial)
+        args(version="1.34", addon_versions=partial)
+
+
+def test_a_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
+    with pytest.raises(HardstackError, match=r"^addon_versions = \{\} is refused: the versions of .* Kubernetes 1.34"):
+        args(version="1.34", addon_versions=None)
+
+
+@pytest.mark.parametrize("version", sorted(ADDON_VERSIONS))
+def test_every_pinned_minor_has_all_addons_and_its_own_kube_proxy(version: str) -> None:
+    chosen = addon_versions_for(version)
+    assert set(chosen) == set(REQUIRED_ADDONS) and chosen["kube-proxy"].startswith(f"v{version}.")
+
+
+def test_kube_proxy_of_another_minor_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"addon_versions\[kube-proxy\] = 'v1.33.5-eksbuild.2' is refused"):
+        args(version="1.32", addon_versions={"kube-proxy": "v1.33.5-eksbuild.2"})
+
+
+def test_node_groups_carry_the_cluster_version(run: Run) -> None:
+    groups = run(eks(version="1.33", addon_versions=None)).of_type("aws:eks/nodeGroup:NodeGroup")
+    assert groups and all(g.inputs["version"] == "1.33" for g in groups)
 
 
 def test_unpinned_addon_version_is_refused() -> None:

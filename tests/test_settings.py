@@ -410,3 +410,8 @@ def test_a_stack_name_aws_would_refuse_in_names_is_refused_before_any_resource()
     with pytest.raises(HardstackError, match=r"^Pulumi stack name = 'eu\.test' is refused"):
         run_program(main, stack="eu.test", config=stack_config("test"), recording=rec)
     assert len(rec) == 0
+
+
+def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
+    msg = refused(clusterVersion="1.34")
+    assert msg.startswith("hardstack:clusterAddonVersions = {} is refused") and "Kubernetes 1.34" in msg

@@ -88,6 +88,51 @@ def validate_public_access(public: bool, cidrs: Sequence[str], tier: Tier, where
             raise refuse(where, cidr, "named office or VPN ranges in production, not the whole internet")
 
 
+#: Add-on versions per Kubernetes minor: the latest EKS add-on builds listed in the EKS user guide's
+#: version tables (kube-proxy, CoreDNS, VPC CNI pages) for each minor. Refresh with
+#: `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <addon>`. A supported minor
+#: missing here needs its versions given explicitly (`addon_versions`, `hardstack:clusterAddonVersions`).
+ADDON_VERSIONS: dict[str, dict[str, str]] = {
+    "1.31": {
+        "vpc-cni": "v1.20.1-eksbuild.3",
+        "coredns": "v1.11.4-eksbuild.24",
+        "kube-proxy": "v1.31.13-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    },
+    "1.32": {
+        "vpc-cni": "v1.20.1-eksbuild.3",
+        "coredns": "v1.11.4-eksbuild.24",
+        "kube-proxy": "v1.32.9-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    },
+    "1.33": {
+        "vpc-cni": "v1.20.1-eksbuild.3",
+        "coredns": "v1.12.4-eksbuild.1",
+        "kube-proxy": "v1.33.5-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    },
+}
+
+
+def addon_versions_for(
+    version: str, overrides: Mapping[str, str] | None = None, where: str = "addon_versions"
+) -> dict[str, str]:
+    """The pinned add-on versions of a Kubernetes minor, with `overrides` on top; kube-proxy must match the minor."""
+    chosen = {**ADDON_VERSIONS.get(version, {}), **(overrides or {})}
+    if not chosen:
+        raise refuse(
+            where,
+            dict(overrides or {}),
+            f"the versions of {', '.join(REQUIRED_ADDONS)} for Kubernetes {version}: hardstack pins them for "
+            f"{', '.join(ADDON_VERSIONS)} only (see `aws eks describe-addon-versions --kubernetes-version {version}`)",
+        )
+    validate_addon_versions(chosen, where)
+    proxy = chosen["kube-proxy"]
+    if not proxy.startswith(f"v{version}."):
+        raise refuse(f"{where}[kube-proxy]", proxy, f"a kube-proxy build of Kubernetes {version} (v{version}.x-eksbuild.n)")
+    return chosen
+
+
 def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
     missing = [a for a in REQUIRED_ADDONS if a not in versions]
     unknown = sorted(set(versions) - set(REQUIRED_ADDONS))
@@ -246,8 +291,9 @@ class ClusterArgs:
     """IAM roles granted the view policy cluster-wide. Default: none."""
     node_groups: Sequence[NodeGroupSpec]
     """Managed node groups; at least one (CoreDNS and the EBS CSI controller run on them)."""
-    addon_versions: Mapping[str, str]
-    """Pinned versions of vpc-cni, kube-proxy, coredns and aws-ebs-csi-driver, all required."""
+    addon_versions: Mapping[str, str] | None = None
+    """Versions of vpc-cni, kube-proxy, coredns and aws-ebs-csi-driver, over the pinned table for `version`
+    (`ADDON_VERSIONS`). Default: the table's; a version the table lacks needs all four here."""
     endpoint_public_access: bool = False
     """Expose the API endpoint on the internet as well. Default: off, private endpoint only."""
     public_access_cidrs: Sequence[str] = ()
@@ -298,7 +344,12 @@ class ClusterArgs:
         names = [g.name for g in self.node_groups]
         if len(set(names)) != len(names):
             raise refuse("node_groups", names, "distinct node group names")
-        validate_addon_versions(self.addon_versions)
+        addon_versions_for(self.version, self.addon_versions)
+
+    @property
+    def resolved_addon_versions(self) -> dict[str, str]:
+        """The add-on versions in force for `version`."""
+        return addon_versions_for(self.version, self.addon_versions)
 
 
 def _managed_policy(partition: str, policy: str) -> str:
@@ -326,6 +377,7 @@ class Cluster(Component):
         super().__init__("hardstack:kubernetes:Cluster", name, opts)
         self._context = args.context
         protect = resolve_protect(args.tier, args.protect)
+        addon_versions = args.resolved_addon_versions
         child = self.child()
         ctx = args.context
         partition = ctx.partition
@@ -504,7 +556,7 @@ class Cluster(Component):
                 f"{name}-{addon_name}",
                 cluster_name=cluster.name,
                 addon_name=addon_name,
-                addon_version=args.addon_versions[addon_name],
+                addon_version=addon_versions[addon_name],
                 resolve_conflicts_on_create="OVERWRITE",
                 resolve_conflicts_on_update="OVERWRITE",
                 service_account_role_arn=role_arn,
@@ -632,6 +684,8 @@ class Cluster(Component):
             node_role_arn=node_role_arn,
             subnet_ids=id_list(args.node_subnet_ids if args.node_subnet_ids is not None else args.subnet_ids),
             ami_type=AMI_TYPE,
+            # Nodes follow the control plane: without a version they keep their first AMI's Kubernetes.
+            version=args.version,
             instance_types=list(spec.instance_types),
             # The version is a string in the EKS schema; a new template version rolls the nodes.
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
