@@ -20,6 +20,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
 from hardstack.core.errors import HardstackError
+from hardstack.core.rules import ADMIN_PEERS_ALLOWED, Flow, Peer, Port
 from hardstack.tooling.policies import (
     POLICIES,
     STACK_POLICIES,
@@ -109,6 +110,27 @@ VIOLATIONS: dict[str, tuple[str, str, dict[str, Any], str | None, str]] = {
     "range-spanning-80-to-443": ("no-world-open-admin-ports", INGRESS_RULE, world(80.0, to=443.0), "test", "80-443"),
     "udp-443-from-the-internet": ("no-world-open-admin-ports", INGRESS_RULE, world(443.0, "udp"), "test", "udp 443"),
     "inline-rdp": ("no-world-open-admin-ports", SG, inline(3389, ["0.0.0.0/0"]), "test", "3389 RDP"),
+    "ssh-from-a-public-slash-8": (
+        "no-world-open-admin-ports",
+        INGRESS_RULE,
+        world(22.0, cidr="11.0.0.0/8"),
+        "test",
+        "to public 11.0.0.0/8",
+    ),
+    "inline-rdp-from-half-the-internet": (
+        "no-world-open-admin-ports",
+        SG,
+        inline(3389, ["10.0.0.0/8", "128.0.0.0/1"]),
+        "test",
+        "3389 RDP) to public 128.0.0.0/1",
+    ),
+    "all-protocols-from-a-public-ipv6-range": (
+        "no-world-open-admin-ports",
+        INGRESS_RULE,
+        world(-1.0, protocol="-1", cidr="2a00:1450::/32"),
+        "test",
+        "SSM Session Manager",
+    ),
     "rule-resource-ssh": (
         "no-world-open-admin-ports",
         SG_RULE,
@@ -255,6 +277,25 @@ COMPLIANT: dict[str, tuple[str, str, dict[str, Any], str | None]] = {
     "https-from-the-internet": ("no-world-open-admin-ports", INGRESS_RULE, world(443.0), "prod"),
     "http-from-ipv6-internet": ("no-world-open-admin-ports", INGRESS_RULE, world(80.0, cidr="::/0"), "prod"),
     "ssh-from-the-office": ("no-world-open-admin-ports", INGRESS_RULE, world(22.0, cidr="10.1.0.0/16"), "prod"),
+    "ssh-from-carrier-grade-nat": (
+        "no-world-open-admin-ports",
+        INGRESS_RULE,
+        world(22.0, cidr="100.64.0.0/10"),
+        "prod",
+    ),
+    "ssh-from-an-ipv6-ula": ("no-world-open-admin-ports", INGRESS_RULE, world(22.0, cidr="fd00:1::/64"), "prod"),
+    "app-port-from-a-public-range": (
+        "no-world-open-admin-ports",
+        INGRESS_RULE,
+        world(8443.0, cidr="11.0.0.0/8"),
+        "prod",
+    ),
+    "icmp-from-a-public-range": (
+        "no-world-open-admin-ports",
+        INGRESS_RULE,
+        world(3.0, protocol="icmp", to=4.0, cidr="11.0.0.0/8"),
+        "prod",
+    ),
     "all-protocols-from-a-group": (
         "no-world-open-admin-ports",
         INGRESS_RULE,
@@ -372,6 +413,20 @@ def test_every_policy_has_a_violating_and_a_compliant_case() -> None:
     accepted = {case[0] for case in COMPLIANT.values()}
 
     assert violated == accepted == set(BY_NAME)
+
+
+def test_policy_and_component_refuse_public_admin_ports_for_the_same_reason() -> None:
+    (message,) = BY_NAME["no-world-open-admin-ports"].check(INGRESS_RULE, world(22.0, cidr="11.0.0.0/8"))
+    with pytest.raises(HardstackError) as refused:
+        Flow(Port.SSH, Peer.cidr("11.0.0.0/8"), "ssh").refuse_world_open("ingress")
+
+    assert ADMIN_PEERS_ALLOWED in message and ADMIN_PEERS_ALLOWED in str(refused.value)
+
+
+def test_world_open_admin_port_is_reported_once_with_the_world_message() -> None:
+    messages = BY_NAME["no-world-open-admin-ports"].check(INGRESS_RULE, world(22.0))
+
+    assert len(messages) == 1 and "to 0.0.0.0/0: only tcp 80 and 443" in messages[0]
 
 
 def test_policies_ignore_other_resource_types() -> None:

@@ -94,3 +94,55 @@ def test_self_peer_references_the_group_itself(run: Run) -> None:
     rec = run(group([Flow(Port.tcp(7946), Peer.self_(), "cluster gossip")]))
     rule = rec.one(INGRESS, "web-in-tcp-7946-self")
     assert rule.inputs["referencedSecurityGroupId"] == "web-id"
+
+
+def test_admin_port_from_a_public_slash_8_is_refused(run: Run) -> None:
+    rec = Recording()
+    ssh = Flow(Port.SSH, Peer.cidr("11.0.0.0/8"), "ssh from a public range")
+    with pytest.raises(HardstackError, match=r"^ingress\[1\] = 'tcp-22 from 11\.0\.0\.0/8.*SSM Session Manager"):
+        run(group([WEB[0], ssh]), recording=rec)
+    assert len(rec) == 0
+
+
+def test_admin_port_added_later_from_a_public_range_is_refused(run: Run) -> None:
+    def program() -> None:
+        web = SecurityGroup("web", SecurityGroupArgs(vpc_id="vpc-1", description="web"))
+        web.allow_ingress(Flow(Port.RDP, Peer.cidr("128.0.0.0/1"), "rdp"))
+
+    with pytest.raises(HardstackError, match=r"^web ingress = 'tcp-3389 from 128\.0\.0\.0/1"):
+        run(program)
+
+
+def test_admin_port_from_private_ranges_and_groups_is_allowed(run: Run) -> None:
+    flows = [
+        Flow(Port.SSH, Peer.cidr("100.64.0.0/10"), "ssh over the carrier-grade NAT VPN"),
+        Flow(Port.SSH, Peer.cidr("fd00:1::/64"), "ssh over the ULA VPN"),
+        Flow(Port.RDP, Peer.cidr("10.1.0.0/16"), "rdp from the office"),
+        Flow(Port.POSTGRES, Peer.group("sg-0123", "app"), "database from the app"),
+    ]
+    assert len(run(group(flows)).of_type(INGRESS)) == 4
+
+
+@pytest.mark.parametrize("description", ["accès web", "web \U0001f680", "web\nadmin", "x" * 256])
+def test_group_description_ec2_refuses_is_refused_before_any_resource(run: Run, description: str) -> None:
+    def program() -> None:
+        SecurityGroup("web", SecurityGroupArgs(vpc_id="vpc-1", description=description))
+
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^description = .* is refused: at most 255 characters of a-z"):
+        run(program, recording=rec)
+    assert len(rec) == 0
+
+
+def test_rule_description_ec2_refuses_is_refused_before_any_resource(run: Run) -> None:
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^flow description = 'accès web' is refused: .*EC2 refuses 'è'"):
+        run(group([Flow(Port.HTTPS, Peer.any_ipv4(), "accès web")]), recording=rec)
+    assert len(rec) == 0
+
+
+def test_group_and_rule_descriptions_reach_aws_as_given(run: Run) -> None:
+    rec = run(group(WEB))
+    assert rec.one("aws:ec2/securityGroup:SecurityGroup").inputs["description"] == "hardstack web: web"
+    rule = rec.one(INGRESS, "web-in-tcp-8443-cidr-10-1-0-0-16")
+    assert rule.inputs["description"] == "office"

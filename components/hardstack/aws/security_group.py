@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
-from hardstack.core.rules import Direction, Flow, Peer, Port
+from hardstack.core.rules import Direction, Flow, Peer, Port, check_description
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -32,19 +33,23 @@ def _check_flows(flows: Sequence[Flow], direction: Direction, where: str) -> Non
         seen[flow.key] = i
 
 
+@documented
 @dataclass(frozen=True, kw_only=True)
 class SecurityGroupArgs:
     vpc_id: pulumi.Input[str]
     """VPC that owns the group."""
     description: str
-    """What the group is for (changing it replaces the group, so keep it stable)."""
+    """What the group is for (changing it replaces the group, so keep it stable). EC2 accepts ASCII
+    letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* only; flow descriptions follow the same rule."""
     ingress: Sequence[Flow] = ()
     """Allowed inbound flows. Default: none, all inbound is denied."""
     egress: Sequence[Flow] = ()
     """Allowed outbound flows. Default: none, all outbound is denied (AWS's allow-all is removed)."""
     tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
+        check_description(self.description, "description")
         _check_flows(self.ingress, "ingress", "ingress")
         _check_flows(self.egress, "egress", "egress")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -44,6 +45,57 @@ ADMIN_PORTS: dict[int, str] = {
 }
 
 _LABEL = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+#: Why admin ports never face the internet, and what they may face instead.
+ADMIN_PEERS_ALLOWED = (
+    "no admin port faces the internet: hosts are administered through SSM Session Manager; open admin "
+    "ports only to private ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, fc00::/7, "
+    "link-local) or to a security group"
+)
+#: RFC 6598 shared address space (carrier-grade NAT): not private for `ipaddress`, not global either.
+_SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def is_public_cidr(cidr: str) -> bool:
+    """True when any address of `cidr` is reachable from the internet; False for text that is no CIDR.
+
+    `is_private` of a network holds only when the whole range lies inside one special-purpose block
+    (RFC 1918, loopback, link-local, ULA, documentation...), so a supernet straddling private and
+    public space (0.0.0.0/1, 8.0.0.0/6) counts as public. Carrier-grade NAT space is neither private
+    nor global to `ipaddress` and is checked on its own; IPv4-mapped IPv6 ranges are judged by the
+    IPv4 range they map.
+    """
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except (TypeError, ValueError):
+        return False  # not a network: EC2 refuses it, so it opens nothing
+    if isinstance(net, ipaddress.IPv6Network) and net.subnet_of(_IPV4_MAPPED):
+        mapped = ipaddress.IPv4Address(int(net.network_address) & 0xFFFFFFFF)
+        return is_public_cidr(f"{mapped}/{net.prefixlen - 96}")
+    if isinstance(net, ipaddress.IPv4Network) and net.subnet_of(_SHARED_ADDRESS_SPACE):
+        return False
+    return not net.is_private
+
+
+#: What EC2 accepts in security group descriptions and rule descriptions (CreateSecurityGroup
+#: GroupDescription, IpRange / Ipv6Range / security group rule Description).
+DESCRIPTION_CHARACTERS = frozenset(string.ascii_letters + string.digits + " ._-:/()#,@[]+=&;{}!$*")
+DESCRIPTION_MAX_LENGTH = 255
+_DESCRIPTION_ALLOWED = "at most 255 characters of a-z, A-Z, 0-9, spaces and ._-:/()#,@[]+=&;{}!$*"
+
+
+def check_description(text: object, where: str) -> str:
+    """`text` if EC2 accepts it as a security group or rule description, else a refusal naming `where`."""
+    if not isinstance(text, str) or not text.strip():
+        raise refuse(where, text, f"say what it is for, in {_DESCRIPTION_ALLOWED}")
+    if len(text) > DESCRIPTION_MAX_LENGTH:
+        raise refuse(where, text, f"{_DESCRIPTION_ALLOWED}; this one has {len(text)}")
+    bad = sorted({c for c in text if c not in DESCRIPTION_CHARACTERS})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise refuse(where, text, f"{_DESCRIPTION_ALLOWED}; EC2 refuses {shown}")
+    return text
 
 
 @dataclass(frozen=True)
@@ -201,6 +253,11 @@ class Peer:
         return self.kind == "cidr" and self.value in WORLD_CIDRS
 
     @property
+    def is_public(self) -> bool:
+        """A CIDR with any internet address in it (groups, prefix lists and self are not CIDRs)."""
+        return self.kind == "cidr" and is_public_cidr(self.value)
+
+    @property
     def key(self) -> str:
         if self.kind == "cidr":
             return "cidr-" + re.sub(r"[^0-9a-f]+", "-", self.value.lower()).strip("-")
@@ -235,40 +292,41 @@ class Flow:
     description: str
 
     def __post_init__(self) -> None:
-        if not self.description.strip():
-            raise refuse("flow description", self.description, "say why the flow exists")
-        # AWS accepts 255 characters from a limited set in rule descriptions.
-        if len(self.description) > 255 or not re.fullmatch(r"[\w .:/()#,@\[\]+=&;{}!$*-]*", self.description):
-            raise refuse(
-                "flow description",
-                self.description,
-                "at most 255 characters of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*",
-            )
+        # The description becomes the rule's, and EC2 accepts only 255 ASCII characters of a set.
+        check_description(self.description, "flow description")
 
     @property
     def key(self) -> str:
         return f"{self.port.key}-{self.peer.key}"
 
     def refuse_world_open(self, direction: Direction, where: str = "flow") -> None:
-        """Inbound from the internet is allowed only on 80/443, never for all protocols."""
-        if direction != "ingress" or not self.peer.is_world:
+        """Inbound from the internet: from anywhere only tcp 80/443, never all protocols; from any
+        public range (0.0.0.0/1, a public /8 or /32, public IPv6), no admin port either.
+        """
+        if direction != "ingress" or not self.peer.is_public:
             return
         port = self.port
-        if port.protocol == "all":
-            raise refuse(
-                where,
-                f"{port.key} from {self.peer.value}",
-                "all-protocol rules from the internet are never allowed; open only tcp 80/443 to it",
-            )
-        if not (port.protocol == "tcp" and port.from_port == port.to_port and port.from_port in WORLD_OPEN_PORTS):
-            admin = port.admin_ports()
-            what = f" (admin port {', '.join(admin)})" if admin else ""
-            raise refuse(
-                where,
-                f"{port.key} from {self.peer.value}{what}",
-                "only tcp 80 and 443 may be open to the internet; reach hosts through SSM Session "
-                "Manager or restrict the peer to a private CIDR or a security group",
-            )
+        if self.peer.is_world:
+            if port.protocol == "all":
+                raise refuse(
+                    where,
+                    f"{port.key} from {self.peer.value}",
+                    "all-protocol rules from the internet are never allowed; open only tcp 80/443 to it",
+                )
+            if not (port.protocol == "tcp" and port.from_port == port.to_port and port.from_port in WORLD_OPEN_PORTS):
+                admin = port.admin_ports()
+                what = f" (admin port {', '.join(admin)})" if admin else ""
+                raise refuse(
+                    where,
+                    f"{port.key} from {self.peer.value}{what}",
+                    "only tcp 80 and 443 may be open to the internet; reach hosts through SSM Session "
+                    "Manager or restrict the peer to a private CIDR or a security group",
+                )
+            return
+        admin = port.admin_ports()
+        if admin:
+            what = "all ports, admin ports included" if port.protocol == "all" else f"admin port {', '.join(admin)}"
+            raise refuse(where, f"{port.key} from {self.peer.value} ({what})", ADMIN_PEERS_ALLOWED)
 
     def with_description(self, description: str) -> Flow:
         return Flow(self.port, self.peer, description)

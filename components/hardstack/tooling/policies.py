@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 
 from hardstack.core.errors import refuse
-from hardstack.core.rules import ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS
+from hardstack.core.rules import ADMIN_PEERS_ALLOWED, ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS, is_public_cidr
 
 Enforcement = Literal["mandatory", "advisory"]
 ENVIRONMENTS = ("test", "preprod", "prod")
@@ -200,26 +200,37 @@ def _is_prod(environment: str | None) -> bool:
 
 def _open_port_violation(protocol: Any, from_port: Any, to_port: Any, sources: Sequence[str], what: str) -> list[str]:
     world = sorted(set(sources) & WORLD_CIDRS)
-    if not world:
+    # Narrower public ranges (0.0.0.0/1, a public /8 or /32) may reach web and app ports, not admin ports.
+    public = sorted({s for s in sources if s not in WORLD_CIDRS and is_public_cidr(s)})
+    if not world and not public:
         return []
     proto = str(protocol).lower() if protocol is not None else "?"
     low, high = _number(from_port), _number(to_port)
+    web_only = False
     if proto in ("-1", "all"):
         shown = "all protocols and ports"
+        admin_exposed = True
     elif low is None:
         shown = f"{proto} (ports unset)"
+        admin_exposed = False
     else:
         first, last = int(low), int(high if high is not None else low)
-        if proto in ("tcp", "6") and first == last and first in WORLD_OPEN_PORTS:
-            return []
+        web_only = proto in ("tcp", "6") and first == last and first in WORLD_OPEN_PORTS
         shown = f"{proto} {first}" if first == last else f"{proto} {first}-{last}"
         admin = [f"{port} {label}" for port, label in ADMIN_PORTS.items() if first <= port <= last]
         if admin:
             shown += f" (admin: {', '.join(admin)})"
-    return [
-        f"{what} opens {shown} to {', '.join(world)}: only tcp 80 and 443 may be reached from the internet; "
-        "restrict the source to a CIDR or a security group"
-    ]
+        # For ICMP the "ports" are type and code: no admin service behind them.
+        admin_exposed = bool(admin) and proto in ("tcp", "6", "udp", "17")
+    messages: list[str] = []
+    if world and not web_only:
+        messages.append(
+            f"{what} opens {shown} to {', '.join(world)}: only tcp 80 and 443 may be reached from the internet; "
+            "restrict the source to a CIDR or a security group"
+        )
+    if public and admin_exposed:
+        messages.append(f"{what} opens {shown} to public {', '.join(public)}: {ADMIN_PEERS_ALLOWED}")
+    return messages
 
 
 def no_world_open_admin_ports(
@@ -229,7 +240,8 @@ def no_world_open_admin_ports(
     environment: str | None = None,
     protect: bool | None = None,
 ) -> list[str]:
-    """Ingress from 0.0.0.0/0 or ::/0 only to tcp 80 and 443; never all protocols."""
+    """Ingress from 0.0.0.0/0 or ::/0 only to tcp 80 and 443, never all protocols; from any other
+    public range, no admin port (nor all protocols, which include them)."""
     if resource_type == INGRESS_RULE:
         sources = [s for s in (_get(props, "cidrIpv4"), _get(props, "cidrIpv6")) if isinstance(s, str)]
         return _open_port_violation(
