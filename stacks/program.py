@@ -20,6 +20,7 @@ from hardstack import (
     EncryptionKey,
     EncryptionKeyArgs,
     Flow,
+    HardstackError,
     Network,
     NetworkArgs,
     Peer,
@@ -61,8 +62,15 @@ class Base:
     keys: dict[str, EncryptionKey] = field(default_factory=dict)
     network: Network = field(init=False)
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
+    autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
 
-    def key(self, name: str, description: str, statements: list[dict[str, Any]] | None = None) -> EncryptionKey:
+    def key(
+        self,
+        name: str,
+        description: str,
+        statements: list[dict[str, Any]] | None = None,
+        after: list[pulumi.Resource] | None = None,
+    ) -> EncryptionKey:
         key = EncryptionKey(
             name,
             EncryptionKeyArgs(
@@ -72,7 +80,7 @@ class Base:
                 tier=self.settings.tier,
                 protect=self.settings.protect,
             ),
-            self.opts,
+            pulumi.ResourceOptions.merge(self.opts, pulumi.ResourceOptions(depends_on=after or [])),
         )
         self.keys[name] = key
         return key
@@ -107,6 +115,7 @@ def build_network(settings: Settings) -> Base:
         tags=tags,
     )
     base = Base(settings, stack, context, opts, provider)
+    base.autoscaling_role = autoscaling_role(base)  # first: a missing role fails before any cloud resource
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
     base.network = network = Network(
         "net",
@@ -163,9 +172,37 @@ def build_network(settings: Settings) -> Base:
     return base
 
 
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+
+
+def autoscaling_role(base: Base) -> list[pulumi.Resource]:
+    """The account's Auto Scaling service-linked role: created here when asked, else checked to exist."""
+    if base.settings.create_auto_scaling_service_role:
+        role = aws.iam.ServiceLinkedRole(
+            "autoscaling",
+            aws_service_name="autoscaling.amazonaws.com",
+            # Account-wide, shared with every group of the account: a stack's destroy leaves it.
+            opts=pulumi.ResourceOptions.merge(base.opts, pulumi.ResourceOptions(retain_on_delete=True)),
+        )
+        return [role]
+    try:
+        aws.iam.get_role(name=AUTOSCALING_ROLE, opts=pulumi.InvokeOptions(provider=base.provider))
+    except Exception as err:  # the invoke's own error says only "not found"
+        raise HardstackError(
+            f"{AUTOSCALING_ROLE} does not exist in this account (the volumes key policy names it): set "
+            "`pulumi config set hardstack:createAutoScalingServiceRole true` to create it with the stack, or "
+            "run `aws iam create-service-linked-role --aws-service-name autoscaling.amazonaws.com` once"
+        ) from err
+    return []
+
+
 def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     settings, context, opts = base.settings, base.context, base.opts
-    volumes_key = base.key("volumes", "EBS volumes", autoscaling_service_statements(context))
+    # KMS refuses a key policy that names a principal that does not exist: the Auto Scaling
+    # service-linked role must exist before the volumes key.
+    volumes_key = base.key(
+        "volumes", "EBS volumes", autoscaling_service_statements(context), after=base.autoscaling_role
+    )
     alb = LoadBalancer(
         "web",
         LoadBalancerArgs(

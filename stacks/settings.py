@@ -269,6 +269,10 @@ class Settings(_Model):
     name_prefix: tuple[str, ...] = ()
     """Segments that start every AWS-visible name (aliases, log groups, cluster, database, alarms), e.g.
     `[acme, payments, prod]`. Default: the Pulumi project and stack."""
+    create_auto_scaling_service_role: bool = False
+    """Create the account's Auto Scaling service-linked role with the stack (kept on destroy: other groups
+    of the account share it). Default: off, the role must exist (the first Auto Scaling group of an
+    account creates it); the program checks and says how to create it."""
     iam_path: str = "/"
     """Path of every IAM role the stack creates, e.g. `/platform/`. Default: /."""
     permissions_boundary_arn: str | None = None
@@ -389,9 +393,7 @@ class Settings(_Model):
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
-        addon_versions_for(
-            self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions"
-        )
+        addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
         validate_public_access(
             self.cluster_endpoint_public_access,
             self.cluster_public_access_cidrs,

@@ -2,7 +2,9 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 import yaml
 
@@ -91,8 +93,8 @@ def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -
 
 
 def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
-    # region check, AZs, caller identity, the database secret: each answered once per program.
-    assert all(len(rec.invokes) <= 4 for rec in stacks.values())
+    # region check, AZs, caller identity, the Auto Scaling role check, the database secret: once each.
+    assert all(len(rec.invokes) <= 5 for rec in stacks.values())
 
 
 @pytest.mark.parametrize("name", STACKS)
@@ -371,3 +373,38 @@ def test_no_nat_with_a_managed_cluster_brings_the_endpoints_nodes_and_hosts_need
     interface = {r.urn for r in endpoints if r.inputs["vpcEndpointType"] == "Interface"}
     nodes = rec.one("aws:eks/nodeGroup:NodeGroup")
     assert interface <= waits_for(build_plan("test", rec), nodes.urn)
+
+
+def test_the_autoscaling_service_role_is_created_first_when_asked() -> None:
+    rec = run_stack("test", {"hardstack:createAutoScalingServiceRole": True})
+    role = rec.one("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert role.inputs["awsServiceName"] == "autoscaling.amazonaws.com" and role.retain_on_delete
+    volumes = next(r for r in rec.of_type("aws:kms/key:Key") if r.name == "volumes")
+    assert role.urn in waits_for(build_plan("test", rec), volumes.urn)
+    assert not any(i.token == "aws:iam/getRole:getRole" for i in rec.invokes)
+
+
+def test_a_missing_autoscaling_service_role_is_refused_with_the_fix() -> None:
+    from hardstack import HardstackError
+    from hardstack.tooling.testing import HardstackMocks, run_program
+    from stacks.program import main
+
+    class NotFound(grpc.RpcError):
+        """How a provider's failed invoke reaches the program: a gRPC error with details."""
+
+        def code(self) -> grpc.StatusCode:
+            return grpc.StatusCode.UNKNOWN
+
+        def details(self) -> str:
+            return "NoSuchEntity: The role with name AWSServiceRoleForAutoScaling cannot be found"
+
+    class NoRole(HardstackMocks):
+        def call(self, args: Any) -> Any:
+            if args.token == "aws:iam/getRole:getRole":
+                raise NotFound()
+            return super().call(args)
+
+    rec = Recording()
+    with pytest.raises(HardstackError, match="createAutoScalingServiceRole true"):
+        run_program(main, stack="test", config=stack_config("test"), mocks=NoRole(), recording=rec)
+    assert [r.type for r in rec] == ["pulumi:providers:aws"]

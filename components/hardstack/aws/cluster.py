@@ -129,7 +129,9 @@ def addon_versions_for(
     validate_addon_versions(chosen, where)
     proxy = chosen["kube-proxy"]
     if not proxy.startswith(f"v{version}."):
-        raise refuse(f"{where}[kube-proxy]", proxy, f"a kube-proxy build of Kubernetes {version} (v{version}.x-eksbuild.n)")
+        raise refuse(
+            f"{where}[kube-proxy]", proxy, f"a kube-proxy build of Kubernetes {version} (v{version}.x-eksbuild.n)"
+        )
     return chosen
 
 
