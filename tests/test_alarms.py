@@ -466,3 +466,27 @@ def test_composite_alarms_match_the_cloudwatch_api_shape(run: Run) -> None:
         }
         validate_parameters(request, shape.input_shape)
     assert len(composites) == 2
+
+
+@pytest.mark.parametrize(
+    ("period", "evaluations", "ok"),
+    [(60, 1440, True), (60, 1441, False), (300, 288, True), (300, 289, False), (3600, 168, True), (3600, 169, False)],
+)
+def test_alarm_evaluation_follows_cloudwatchs_limits(period: int, evaluations: int, ok: bool) -> None:
+    build = lambda: dataclasses.replace(TEST, period_seconds=period, evaluation_periods=evaluations)  # noqa: E731
+    if ok:
+        assert build().evaluation_periods == evaluations
+    else:
+        with pytest.raises(
+            HardstackError, match=rf"^thresholds.evaluation_periods x period = '{evaluations} x {period} s'"
+        ):
+            build()
+
+
+def test_settings_refuse_an_alarm_span_cloudwatch_refuses() -> None:
+    from stacks.offline import stack_config
+    from stacks.settings import parse_settings
+
+    config = {**stack_config("test"), "hardstack:alarmThresholds": {"evaluationPeriods": 300}}
+    with pytest.raises(HardstackError, match=r"^hardstack:alarmThresholds: thresholds.evaluation_periods x period"):
+        parse_settings(config)

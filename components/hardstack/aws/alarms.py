@@ -18,7 +18,7 @@ from hardstack.base.component import Component, stack_naming
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
-from hardstack.core.slo import SLO, compile_cloudwatch_alarms, validate_alarm_period
+from hardstack.core.slo import SLO, compile_cloudwatch_alarms, validate_alarm_evaluation, validate_alarm_period
 from hardstack.core.tier import Tier, parse_tier
 
 LOAD_BALANCER_PLACEHOLDER = "app/hardstack-placeholder/0"
@@ -91,7 +91,9 @@ class AlarmThresholds:
                 self.datapoints_to_alarm,
                 f"at most evaluation_periods ({self.evaluation_periods})",
             )
-        validate_alarm_period(self.period_seconds * self.evaluation_periods, "thresholds.evaluation_periods x period")
+        validate_alarm_evaluation(
+            self.period_seconds, self.evaluation_periods, "thresholds.evaluation_periods x period"
+        )
         for key in ("cpu_percent", "rds_cpu_percent"):
             if not 0 < getattr(self, key) <= 100:
                 raise refuse(f"thresholds.{key}", getattr(self, key), "a percentage above 0, at most 100")

@@ -98,6 +98,24 @@ def validate_alarm_period(seconds: object, where: str) -> int:
     return seconds
 
 
+#: Longest span (period x evaluation periods) CloudWatch evaluates: a day for periods under an hour.
+CLOUDWATCH_MAX_SHORT_PERIOD_SPAN = 24 * 3600
+
+
+def validate_alarm_evaluation(period: int, evaluation_periods: int, where: str) -> int:
+    """What CloudWatch's PutMetricAlarm accepts: period x evaluation periods at most one day when the
+    period is under an hour, at most seven days otherwise. Returns the span in seconds."""
+    span = period * evaluation_periods
+    short = period < 3600
+    limit = CLOUDWATCH_MAX_SHORT_PERIOD_SPAN if short else CLOUDWATCH_MAX_EVALUATION_SECONDS
+    if span > limit:
+        rule = "one day with a period under an hour" if short else "seven days"
+        raise refuse(
+            where, f"{evaluation_periods} x {period} s", f"at most {limit} s in all: CloudWatch evaluates {rule}"
+        )
+    return span
+
+
 def window_seconds(window: str) -> int:
     """'5m' -> 300, '3d' -> 259200."""
     match = re.fullmatch(r"([1-9][0-9]*)([mhd])", window)
@@ -628,7 +646,9 @@ def compile_cloudwatch_alarms(
     for c in slo.conditions():
         names = []
         for role, window in (("long", c.long_window), ("short", c.short_window)):
-            period = validate_alarm_period(window_seconds(window), f"{slo.slo_id} {c.severity} {role} window period")
+            where = f"{slo.slo_id} {c.severity} {role} window period"
+            period = validate_alarm_period(window_seconds(window), where)
+            validate_alarm_evaluation(period, 1, where)
             name = f"{base}-burn-{c.severity}-{window}"
             names.append(name)
 
@@ -696,6 +716,7 @@ __all__ = [
     "render_rules_yaml",
     "scaled_factor",
     "to_yaml",
+    "validate_alarm_evaluation",
     "validate_alarm_period",
     "validate_severity",
     "window_seconds",
