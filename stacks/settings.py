@@ -435,7 +435,13 @@ class Settings(_Model):
             self.prometheus_retention_size, self.prometheus_volume_gb, "hardstack:prometheusRetentionSize"
         )
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
-        self.receivers()
+        for i, receiver in enumerate(self.receivers()):
+            key = receiver.secret_ref.key if receiver.secret_ref is not None else None
+            if key is not None and key not in self.alert_secrets and self.cluster_mode != "none":
+                raise HardstackError(
+                    f"hardstack:alertReceivers[{i}] ({receiver.name}) needs the secret {key!r}, which is not set: "
+                    f"`pulumi config set --secret --path 'hardstack:alertSecrets.{key}' <value>`"
+                )
         if self.tier.is_production:
             validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:

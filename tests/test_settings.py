@@ -1,8 +1,10 @@
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from hardstack.core.errors import HardstackError
 from hardstack.core.tier import Tier
@@ -415,3 +417,33 @@ def test_a_stack_name_aws_would_refuse_in_names_is_refused_before_any_resource()
 def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
     msg = refused(clusterVersion="1.34")
     assert msg.startswith("hardstack:clusterAddonVersions = {} is refused") and "Kubernetes 1.34" in msg
+
+
+def test_a_receiver_secret_that_is_not_set_is_demanded_with_the_command() -> None:
+    config = {**stack_config("prod")}
+    config.pop("hardstack:alertSecrets")
+    with pytest.raises(HardstackError) as err:
+        parse_settings(config)
+    assert "pulumi config set --secret --path 'hardstack:alertSecrets.pagerduty-routing-key' <value>" in str(err.value)
+
+
+def test_no_stack_file_carries_a_value_the_cli_cannot_decrypt() -> None:
+    from stacks.offline import STACKS_DIR
+
+    for path in STACKS_DIR.glob("Pulumi.*.yaml"):
+        assert "replace-me" not in path.read_text() and "secure: v1:" not in path.read_text(), path.name
+
+
+def test_the_cli_finds_the_programs_dependencies_where_it_looks() -> None:
+    # The pip toolchain runs `pip install -r requirements.txt` in the program's directory (`main`),
+    # so paths in it are relative to stacks/ and to policies/ for the pack.
+    root = Path(__file__).resolve().parent.parent
+    program = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    main_dir = root / program["main"]
+    lines = [line for line in (main_dir / "requirements.txt").read_text().splitlines() if line.startswith("-e ")]
+    target = lines[0].removeprefix("-e ").split("[")[0]
+    assert (main_dir / target / "pyproject.toml").is_file() and "[stacks]" in lines[0]
+    pack = [
+        line for line in (root / "policies" / "requirements.txt").read_text().splitlines() if line.startswith("-e ")
+    ]
+    assert (root / "policies" / pack[0].removeprefix("-e ").split("[")[0] / "pyproject.toml").is_file()
