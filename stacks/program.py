@@ -63,6 +63,7 @@ class Base:
     network: Network = field(init=False)
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
+    deployer_arn: str | None = None
 
     def key(
         self,
@@ -116,6 +117,8 @@ def build_network(settings: Settings) -> Base:
     )
     base = Base(settings, stack, context, opts, provider)
     base.autoscaling_role = autoscaling_role(base)  # first: a missing role fails before any cloud resource
+    if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
+        base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
     base.network = network = Network(
         "net",
@@ -315,8 +318,12 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             admin_role_arns=settings.cluster_admin_role_arns,
             readonly_role_arns=settings.cluster_readonly_role_arns,
             kubeconfig_role_arn=settings.cluster_kubeconfig_role_arn,
-            endpoint_public_access=settings.cluster_endpoint_public_access,
-            public_access_cidrs=settings.cluster_public_access_cidrs,
+            # Whoever runs `pulumi up` signs the Kubernetes provider in when the kubeconfig assumes no role.
+            deployer_principal_arn=base.deployer_arn,
+            endpoint_public_access=settings.deployer_location == "internet",
+            public_access_cidrs=settings.deployer_cidrs if settings.deployer_location == "internet" else (),
+            deployer_cidrs=settings.deployer_cidrs if settings.deployer_location == "vpc" else (),
+            deployer_security_group_ids=list(settings.deployer_security_group_ids),
             node_groups=[
                 NodeGroupSpec(
                     name="general",

@@ -19,6 +19,7 @@ from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
     addon_versions_for,
     role_name_of,
+    validate_deployer,
     validate_existing_kubeconfig,
     validate_public_access,
     validate_version,
@@ -205,9 +206,15 @@ class Settings(_Model):
     cluster_node_max_size: int
     cluster_node_desired_size: int
     """Kubernetes version and node group. Default: profile."""
-    cluster_endpoint_public_access: bool = False
-    cluster_public_access_cidrs: tuple[str, ...] = ()
-    """Public API endpoint, only for the listed CIDRs (never the internet in prod). Default: private only."""
+    deployer_location: Literal["internet", "vpc"] | None = None
+    """Where `pulumi up` runs, so it can reach the cluster API it creates: `internet` (a laptop or a hosted
+    CI runner: the public endpoint opens to `deployerCidrs` only, never 0.0.0.0/0 in production) or `vpc`
+    (a runner inside the VPC or over VPN: the endpoint stays private and `deployerCidrs` /
+    `deployerSecurityGroupIds` are admitted on 443). Required in managed mode."""
+    deployer_cidrs: tuple[str, ...] = ()
+    """The deployer's addresses: public egress ranges (`internet`) or private ranges (`vpc`). Default: none."""
+    deployer_security_group_ids: tuple[str, ...] = ()
+    """Security groups of in-VPC runners admitted to the API (`vpc`). Default: none."""
     cluster_admin_role_arns: tuple[str, ...] = ()
     cluster_readonly_role_arns: tuple[str, ...] = ()
     """IAM roles granted cluster admin / read-only. Admins are required in managed mode."""
@@ -394,12 +401,7 @@ class Settings(_Model):
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
         addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
-        validate_public_access(
-            self.cluster_endpoint_public_access,
-            self.cluster_public_access_cidrs,
-            self.tier,
-            "hardstack:clusterPublicAccessCidrs",
-        )
+        self._check_deployer()
         if not self.cluster_admin_role_arns:
             raise refuse(
                 "hardstack:clusterAdminRoleArns", [], "at least one IAM role ARN: the creator gets no admin access"
@@ -410,6 +412,35 @@ class Settings(_Model):
         ):
             for i, arn in enumerate(arns):
                 role_name_of(arn, f"hardstack:{key}[{i}]")
+        role = self.cluster_kubeconfig_role_arn
+        if role is not None and role not in self.cluster_admin_role_arns:
+            raise refuse(
+                "hardstack:clusterKubeconfigRoleArn",
+                role,
+                "one of hardstack:clusterAdminRoleArns: the Kubernetes provider signs in as this role",
+            )
+
+    def _check_deployer(self) -> None:
+        location = self.deployer_location
+        if location is None:
+            raise HardstackError(
+                "hardstack:deployerLocation is required with a managed cluster: where `pulumi up` runs, `internet` "
+                "(with hardstack:deployerCidrs, your public egress ranges) or `vpc` (with the runner's private "
+                "ranges or security groups); otherwise the cluster is created and every Kubernetes resource times out"
+            )
+        if location == "internet":
+            validate_public_access(True, self.deployer_cidrs, self.tier, "hardstack:deployerCidrs")
+            if self.deployer_security_group_ids:
+                raise refuse(
+                    "hardstack:deployerSecurityGroupIds", list(self.deployer_security_group_ids), "empty for internet"
+                )
+        else:
+            validate_deployer(
+                False,
+                self.deployer_cidrs,
+                self.deployer_security_group_ids,
+                ("hardstack:deployerCidrs", "hardstack:deployerSecurityGroupIds"),
+            )
 
     def _check_app_and_data(self) -> None:
         validate_image(self.app_image, self.tier, "hardstack:appImage")

@@ -73,6 +73,7 @@ def args(**kw: Any) -> ClusterArgs:
         "node_groups": [group()],
         "addon_versions": VERSIONS,
         "log_retention_days": 90,
+        "deployer_cidrs": ["10.0.0.0/20"],
     }
     return ClusterArgs(**{**base, **kw})
 
@@ -526,3 +527,39 @@ def test_bad_node_groups_are_refused(kw: dict[str, Any], fragment: str) -> None:
 def test_vpc_cni_enforces_network_policies(rec: Recording) -> None:
     cni = next(r for r in rec.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "vpc-cni")
     assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+
+
+# --- deployer access -------------------------------------------------------------------------------
+
+
+def test_a_private_endpoint_admits_the_deployers_range_and_runner_on_443(run: Run) -> None:
+    rec = run(eks(deployer_cidrs=["10.0.0.0/20"], deployer_security_group_ids=["sg-runner"]))
+    rules = rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert {(r.inputs.get("cidrIpv4"), r.inputs.get("referencedSecurityGroupId")) for r in rules} == {
+        ("10.0.0.0/20", None),
+        (None, "sg-runner"),
+    }
+    assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 443 for r in rules)
+    provider = rec.one("pulumi:providers:kubernetes")
+    assert {r.urn for r in rules} <= set(provider.dependencies)
+
+
+def test_a_private_endpoint_nobody_can_reach_is_refused(run: Run) -> None:
+    message = refused_before_registering(run, lambda: args(deployer_cidrs=[]))
+    assert message.startswith("deployer_cidrs = [] is refused") and "cannot reach" in message
+
+
+def test_a_public_deployer_range_for_the_private_endpoint_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"^deployer_cidrs = '8.8.8.0/24' is refused: private ranges"):
+        args(deployer_cidrs=["8.8.8.0/24"])
+
+
+def test_a_public_endpoint_for_listed_ranges_needs_no_in_vpc_deployer(run: Run) -> None:
+    rec = run(eks(deployer_cidrs=[], endpoint_public_access=True, public_access_cidrs=["198.51.100.0/24"]))
+    vpc = rec.one(CLUSTER).inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True and vpc["publicAccessCidrs"] == ["198.51.100.0/24"]
+
+
+def test_a_kubeconfig_role_that_is_not_an_admin_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"^kubeconfig_role_arn = .* is refused: one of admin_role_arns"):
+        args(kubeconfig_role_arn="arn:aws:iam::123456789012:role/ci-deployer")

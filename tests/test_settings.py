@@ -20,6 +20,8 @@ BASE = {
     "hardstack:vpcCidr": "10.10.0.0/16",
     "hardstack:fleetImageId": "ami-0123456789abcdef0",
     "hardstack:clusterAdminRoleArns": ["arn:aws:iam::111122223333:role/platform-admin"],
+    "hardstack:deployerLocation": "internet",
+    "hardstack:deployerCidrs": ["198.51.100.0/24"],
 }
 
 
@@ -246,13 +248,47 @@ def test_unknown_kubernetes_version_is_refused() -> None:
 
 
 def test_prod_public_endpoint_open_to_the_internet_is_refused() -> None:
-    msg = prod(clusterEndpointPublicAccess=True, clusterPublicAccessCidrs=["0.0.0.0/0"])
-    assert "hardstack:clusterPublicAccessCidrs" in msg and "0.0.0.0/0" in msg
+    msg = prod(deployerLocation="internet", deployerCidrs=["0.0.0.0/0"])
+    assert "hardstack:deployerCidrs" in msg and "0.0.0.0/0" in msg
 
 
 def test_test_may_open_the_endpoint_to_a_listed_cidr() -> None:
-    s = settings(clusterEndpointPublicAccess=True, clusterPublicAccessCidrs=["203.0.113.0/24"])
-    assert s.cluster_public_access_cidrs == ("203.0.113.0/24",)
+    s = settings(deployerLocation="internet", deployerCidrs=["203.0.113.0/24"])
+    assert s.deployer_cidrs == ("203.0.113.0/24",)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "shown"),
+    [
+        ({"deployerLocation": None}, "hardstack:deployerLocation is required"),
+        ({"deployerLocation": "internet", "deployerCidrs": []}, "hardstack:deployerCidrs = [] is refused"),
+        ({"deployerLocation": "vpc", "deployerCidrs": []}, "hardstack:deployerCidrs = [] is refused"),
+        ({"deployerLocation": "vpc", "deployerCidrs": ["8.8.8.0/24"]}, "hardstack:deployerCidrs = '8.8.8.0/24'"),
+        (
+            {"clusterKubeconfigRoleArn": "arn:aws:iam::111122223333:role/ci"},
+            "hardstack:clusterKubeconfigRoleArn = 'arn:aws:iam::111122223333:role/ci' is refused",
+        ),
+    ],
+)
+def test_a_deployer_that_cannot_reach_or_sign_in_to_the_cluster_is_refused(
+    overrides: dict[str, Any], shown: str
+) -> None:
+    config = {**BASE, **{f"hardstack:{k}": v for k, v in overrides.items()}}
+    config = {k: v for k, v in config.items() if v is not None}
+    with pytest.raises(HardstackError) as err:
+        parse_settings(config)
+    assert str(err.value).startswith(shown)
+
+
+def test_the_identity_running_up_gets_cluster_admin() -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = run_program(main, stack="test", config=stack_config("test"))
+    entries = {r.name: r.inputs["principalArn"] for r in rec.of_type("aws:eks/accessEntry:AccessEntry")}
+    assert entries["eks-access-deployer"] == "arn:aws:iam::123456789012:user/preview"
+    admin = rec.one("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "eks-admin-deployer")
+    assert admin.inputs["policyArn"].endswith("AmazonEKSClusterAdminPolicy")
 
 
 def test_node_group_min_above_max_is_refused() -> None:

@@ -33,6 +33,7 @@ from hardstack.base.component import Component, IdList, id_list, join_ids, known
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
+from hardstack.core.rules import Peer, is_public_cidr
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 #: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
@@ -49,6 +50,7 @@ AMI_TYPE = "AL2023_x86_64_STANDARD"
 STS_AUDIENCE = "sts.amazonaws.com"
 
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 _KMS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-eksbuild\.\d+)?$")
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -133,6 +135,34 @@ def addon_versions_for(
             f"{where}[kube-proxy]", proxy, f"a kube-proxy build of Kubernetes {version} (v{version}.x-eksbuild.n)"
         )
     return chosen
+
+
+def validate_deployer(
+    public: bool,
+    cidrs: Sequence[str],
+    groups: object,
+    where: tuple[str, str] = ("deployer_cidrs", "deployer_security_group_ids"),
+) -> None:
+    """Where `pulumi up` runs must reach the API: the public endpoint (listed CIDRs), or, private only,
+    a private range or runner security group admitted to the cluster security group on 443."""
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except (TypeError, ValueError):
+            raise refuse(where[0], cidr, "CIDR blocks such as 10.0.0.0/20 (host bits zero)") from None
+        if is_public_cidr(str(network)):
+            raise refuse(
+                where[0], cidr, "private ranges: the private endpoint is reached from inside the VPC or over VPN"
+            )
+    if known_length(groups) is None:
+        raise refuse(where[1], "<Output>", "a plain list (one ingress rule is made per group, named by its position)")
+    if not public and not cidrs and known_length(groups) == 0:
+        raise refuse(
+            where[0],
+            [],
+            "a runner's private range or security group (or a public endpoint for listed CIDRs): with a "
+            "private-only endpoint and neither, `pulumi up` cannot reach the cluster it creates",
+        )
 
 
 def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
@@ -297,9 +327,17 @@ class ClusterArgs:
     """Versions of vpc-cni, kube-proxy, coredns and aws-ebs-csi-driver, over the pinned table for `version`
     (`ADDON_VERSIONS`). Default: the table's; a version the table lacks needs all four here."""
     endpoint_public_access: bool = False
-    """Expose the API endpoint on the internet as well. Default: off, private endpoint only."""
+    """Expose the API endpoint on the internet as well, to `public_access_cidrs` only (a deployer on a
+    laptop or a hosted CI runner). Default: off, private endpoint only."""
     public_access_cidrs: Sequence[str] = ()
     """Sources allowed to the public endpoint; required with it. Default: none."""
+    deployer_cidrs: Sequence[str] = ()
+    """Private ranges inside the VPC (or connected to it) admitted on 443 to the cluster security group:
+    where an in-VPC runner or a VPN reaches the private endpoint from. Default: none."""
+    deployer_security_group_ids: IdList = ()
+    """Security groups (an in-VPC runner's) admitted on 443 to the cluster security group. Default: none.
+    With a private-only endpoint, a deployer CIDR or group is required: otherwise `pulumi up` creates
+    the cluster and then times out on every Kubernetes resource."""
     log_retention_days: int = 90
     """Retention of the control-plane log group. Default: 90."""
     log_key_arn: pulumi.Input[str] | None = None
@@ -311,7 +349,11 @@ class ClusterArgs:
     node_security_group_ids: IdList = ()
     """Groups added to the nodes next to the cluster security group. Default: none."""
     kubeconfig_role_arn: str | None = None
-    """Role the kubeconfig assumes for `aws eks get-token`. Default: none, the caller's own identity."""
+    """Role the kubeconfig assumes for `aws eks get-token`, one of `admin_role_arns`. Default: none, the
+    caller's own identity (give it as `deployer_principal_arn`)."""
+    deployer_principal_arn: str | None = None
+    """The IAM role or user `pulumi up` runs as when the kubeconfig assumes no role: it gets a cluster-admin
+    access entry (unless already an admin), so the Kubernetes provider is authorised. Default: none."""
     protect: bool | None = None
     """Protect the cluster and its log group and turn on EKS deletion protection. Default: inherit the
     options given to the component; forced on in production, where False is refused."""
@@ -329,6 +371,7 @@ class ClusterArgs:
             if isinstance(value, str) and not _KMS_ARN.match(value):
                 raise refuse(where, value, "a KMS key ARN such as arn:aws:kms:eu-west-3:123456789012:key/<id>")
         validate_public_access(self.endpoint_public_access, self.public_access_cidrs, tier)
+        validate_deployer(self.endpoint_public_access, self.deployer_cidrs, self.deployer_security_group_ids)
         validate_log_retention(self.log_retention_days)
         if not self.admin_role_arns:
             raise refuse("admin_role_arns", [], "at least one role: the creator gets no admin access")
@@ -341,6 +384,17 @@ class ClusterArgs:
                 seen[key] = arn
         if self.kubeconfig_role_arn is not None:
             role_name_of(self.kubeconfig_role_arn, "kubeconfig_role_arn")
+            if self.kubeconfig_role_arn not in self.admin_role_arns:
+                raise refuse(
+                    "kubeconfig_role_arn",
+                    self.kubeconfig_role_arn,
+                    "one of admin_role_arns: the Kubernetes provider signs in as this role, and without an "
+                    "admin access entry every Kubernetes resource gets 401",
+                )
+        if self.deployer_principal_arn is not None and not _PRINCIPAL_ARN.match(self.deployer_principal_arn):
+            raise refuse(
+                "deployer_principal_arn", self.deployer_principal_arn, "an IAM role or user ARN (the session's issuer)"
+            )
         if not self.node_groups:
             raise refuse("node_groups", [], "at least one node group")
         names = [g.name for g in self.node_groups]
@@ -453,13 +507,17 @@ class Cluster(Component):
             opts=self.kept(protect, depends_on=[logs, cluster_policy, secrets_policy]),
         )
 
-        access: list[pulumi.Resource] = []
+        access: list[pulumi.Resource] = self._deployer_rules(name, args, cluster)
+        deployer = args.deployer_principal_arn
+        extra_admin = [deployer] if deployer is not None and deployer not in args.admin_role_arns else []
         for arns, policy, kind in (
+            (extra_admin, "AmazonEKSClusterAdminPolicy", "admin"),
             (args.admin_role_arns, "AmazonEKSClusterAdminPolicy", "admin"),
             (args.readonly_role_arns, "AmazonEKSViewPolicy", "view"),
         ):
             for arn in arns:
-                key = role_name_of(arn)  # named by role, so reordering the list renames nothing
+                # Named by role, so reordering the list renames nothing; the deployer has its own name.
+                key = "deployer" if arns is extra_admin else role_name_of(arn)
                 entry = aws.eks.AccessEntry(
                     f"{name}-access-{key}",
                     cluster_name=cluster.name,
@@ -629,6 +687,42 @@ class Cluster(Component):
                 "kubeconfig": self.kubeconfig,
             }
         )
+
+    def _deployer_rules(self, name: str, args: ClusterArgs, cluster: aws.eks.Cluster) -> list[pulumi.Resource]:
+        """HTTPS to the API from the deployer's private range or runner group: the Kubernetes provider
+        talks to the private endpoint through the cluster security group."""
+        group_id = cluster.vpc_config.cluster_security_group_id
+        rules: list[pulumi.Resource] = []
+        for cidr in args.deployer_cidrs:
+            rules.append(
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-api-from-{Peer.cidr(cidr).key}",
+                    security_group_id=group_id,
+                    description="Kubernetes API from the deployer",
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_ipv4=cidr if ":" not in cidr else None,
+                    cidr_ipv6=cidr if ":" in cidr else None,
+                    opts=self.child(),
+                )
+            )
+        groups = args.deployer_security_group_ids
+        if isinstance(groups, list | tuple):
+            for i, group in enumerate(groups):
+                rules.append(
+                    aws.vpc.SecurityGroupIngressRule(
+                        f"{name}-api-from-runner-{i}",
+                        security_group_id=group_id,
+                        description="Kubernetes API from the deployer's runner",
+                        ip_protocol="tcp",
+                        from_port=443,
+                        to_port=443,
+                        referenced_security_group_id=group,
+                        opts=self.child(),
+                    )
+                )
+        return rules
 
     def _irsa_role(
         self,

@@ -65,6 +65,8 @@ class AwsContext:
     """Path of every IAM role the components create, e.g. `/platform/`. Default: /."""
     permissions_boundary_arn: str | None = None
     """Managed policy set as the permissions boundary of every role the components create. Default: none."""
+    caller_arn: str | None = None
+    """Who runs the program (`get_caller_identity`), set by `lookup`. Default: unknown."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on every taggable resource, including what Auto Scaling groups and node groups launch
     (provider default tags never reach those). Default: none."""
@@ -92,14 +94,23 @@ class AwsContext:
         A `get_region` invoke, waited for here, refuses a region other than the provider's before
         any resource is registered: ARNs, endpoints and AZ names built from `region` would otherwise
         point at another region than the one resources land in. Then one `get_caller_identity`
-        invoke for the account id.
+        invoke, waited for too, for the account id and the deployer's identity (`caller_arn`).
         """
         validate_region(region)
         provider_region = aws.get_region(opts=opts).region
         if provider_region != region:
             raise refuse("region", region, f"the region of the AWS provider, {provider_region or 'unknown'}")
-        identity = aws.get_caller_identity_output(opts=opts)
-        return cls(region=region, account_id=identity.account_id, **conventions)
+        identity = aws.get_caller_identity(opts=opts)
+        return cls(region=region, account_id=identity.account_id, caller_arn=identity.arn, **conventions)
+
+    def deployer_principal_arn(self, opts: pulumi.InvokeOptions | None = None) -> str | None:
+        """The IAM role (or user) behind `caller_arn`: an assumed-role session resolves to its role."""
+        if self.caller_arn is None:
+            return None
+        if ":assumed-role/" not in self.caller_arn:
+            return self.caller_arn
+        issuer = aws.iam.get_session_context(arn=self.caller_arn, opts=opts).issuer_arn
+        return issuer or None
 
     @property
     def root_arn(self) -> pulumi.Output[str]:
