@@ -45,8 +45,9 @@ RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
 
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
-#: Pinned chart release; bump deliberately (the chart's CRDs and defaults change between majors).
-CHART_VERSION = "89.2.2"
+#: Pinned chart release, a tag of the chart's repository (kube-prometheus-stack-88.5.3) whose
+#: values.yaml holds every key `helm_values` sets; bump deliberately (CRDs and defaults change).
+CHART_VERSION = "88.5.3"
 #: Fixed Helm release name: it prefixes every object the chart makes, so autonaming would scatter suffixes.
 RELEASE_NAME = "kube-prometheus-stack"
 #: Secret (in the monitoring namespace) this component writes `receiver_secrets` into.
