@@ -73,23 +73,13 @@ PUBLIC = {
 }
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, *, at_run_time: bool = False) -> set[str]:
+    """Modules a file imports; with `at_run_time`, not those under `if TYPE_CHECKING:`."""
     tree = ast.parse(path.read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-    return found
-
-
-def _runtime_imports(path: Path) -> set[str]:
-    """Imports outside `if TYPE_CHECKING:` blocks."""
-    tree = ast.parse(path.read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            node.body = []
+    if at_run_time:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+                node.body = []
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -125,7 +115,7 @@ def test_core_imports_no_pulumi_at_run_time() -> None:
     wrong = [
         f"core/{path.name} imports {module}"
         for path in (PACKAGE / "core").glob("*.py")
-        for module in _runtime_imports(path)
+        for module in _imports(path, at_run_time=True)
         if module.split(".")[0].startswith("pulumi")
     ]
     assert wrong == []

@@ -692,37 +692,29 @@ class Cluster(Component):
         """HTTPS to the API from the deployer's private range or runner group: the Kubernetes provider
         talks to the private endpoint through the cluster security group."""
         group_id = cluster.vpc_config.cluster_security_group_id
-        rules: list[pulumi.Resource] = []
-        for cidr in args.deployer_cidrs:
-            rules.append(
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-api-from-{Peer.cidr(cidr).key}",
-                    security_group_id=group_id,
-                    description="Kubernetes API from the deployer",
-                    ip_protocol="tcp",
-                    from_port=443,
-                    to_port=443,
-                    cidr_ipv4=cidr if ":" not in cidr else None,
-                    cidr_ipv6=cidr if ":" in cidr else None,
-                    opts=self.child(),
-                )
-            )
+        sources: list[tuple[str, str, dict[str, Any]]] = [
+            (Peer.cidr(cidr).key, "the deployer", {"cidr_ipv6" if ":" in cidr else "cidr_ipv4": cidr})
+            for cidr in args.deployer_cidrs
+        ]
         groups = args.deployer_security_group_ids
         if isinstance(groups, list | tuple):
-            for i, group in enumerate(groups):
-                rules.append(
-                    aws.vpc.SecurityGroupIngressRule(
-                        f"{name}-api-from-runner-{i}",
-                        security_group_id=group_id,
-                        description="Kubernetes API from the deployer's runner",
-                        ip_protocol="tcp",
-                        from_port=443,
-                        to_port=443,
-                        referenced_security_group_id=group,
-                        opts=self.child(),
-                    )
-                )
-        return rules
+            sources += [
+                (f"runner-{i}", "the deployer's runner", {"referenced_security_group_id": group})
+                for i, group in enumerate(groups)
+            ]
+        return [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-from-{key}",
+                security_group_id=group_id,
+                description=f"Kubernetes API from {who}",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                **source,
+                opts=self.child(),
+            )
+            for key, who, source in sources
+        ]
 
     def _irsa_role(
         self,

@@ -697,30 +697,23 @@ def network_policies(
             pod_selector=every_pod, policy_types=["Egress"], egress=[dns_egress_rule()]
         ),
     }
+
+    def egress(
+        cidrs: Sequence[str], port: k8s.networking.v1.NetworkPolicyPortArgs
+    ) -> k8s.networking.v1.NetworkPolicySpecArgs:
+        peers = [k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c)) for c in cidrs]
+        return k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=every_pod,
+            policy_types=["Egress"],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=peers, ports=[port])],
+        )
+
     if args.database_cidrs:
-        policies["allow-database"] = k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod,
-            policy_types=["Egress"],
-            egress=[
-                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                    to=[
-                        k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))
-                        for cidr in args.database_cidrs
-                    ],
-                    ports=[tcp(args.database_port)],
-                )
-            ],
-        )
+        policies["allow-database"] = egress(args.database_cidrs, tcp(args.database_port))
     for flow in args.egress:
+        end = flow.port.to_port if flow.port.to_port != flow.port.from_port else None
         port = k8s.networking.v1.NetworkPolicyPortArgs(
-            protocol=flow.port.protocol.upper(),
-            port=flow.port.from_port,
-            end_port=flow.port.to_port if flow.port.to_port != flow.port.from_port else None,
+            protocol=flow.port.protocol.upper(), port=flow.port.from_port, end_port=end
         )
-        peer = k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=flow.peer.value))
-        policies[f"allow-egress-{flow.key}"] = k8s.networking.v1.NetworkPolicySpecArgs(
-            pod_selector=every_pod,
-            policy_types=["Egress"],
-            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[peer], ports=[port])],
-        )
+        policies[f"allow-egress-{flow.key}"] = egress([flow.peer.value], port)
     return policies
