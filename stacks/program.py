@@ -422,6 +422,7 @@ def build_supervision(
         ServiceAlarmsArgs(
             topic_arn=alerts.arn,
             tier=settings.tier,
+            naming=context.names,
             thresholds=thresholds,
             fleet=watched_fleet,
             alb=watched_alb,

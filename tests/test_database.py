@@ -378,3 +378,16 @@ def test_backup_retention_refusal_names_the_config_key() -> None:
 def test_identifier_depends_only_on_project_stack_and_name(name: str, stack: str) -> None:
     identifier = database_identifier(Naming.of("shop", stack), name)
     assert identifier == f"shop-{stack}-{name}" and log_group_name(identifier, "postgresql").endswith("/postgresql")
+
+
+def test_protection_given_through_the_options_also_takes_a_final_snapshot(run: Run) -> None:
+    def program() -> None:
+        Database("main", args(tier=Tier.STAGING), pulumi.ResourceOptions(protect=True))
+
+    db = run(program).one(INSTANCE)
+    assert db.protect and db.retain_on_delete and db.inputs["skipFinalSnapshot"] is False
+
+
+def test_staging_keeps_backups() -> None:
+    with pytest.raises(HardstackError, match=r"^backup_retention_days = 0 is refused: 1 to 35 in staging"):
+        args(tier=Tier.STAGING, backup_retention_days=0)

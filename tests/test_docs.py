@@ -29,3 +29,10 @@ def test_documented_shows_the_default_and_the_meaning() -> None:
         """How many. Default: 3."""
 
     assert "size (default: 3)\n        How many. Default: 3." in (ExampleArgs.__doc__ or "")
+
+
+def test_a_tier_given_by_name_is_stored_as_a_tier() -> None:
+    from hardstack import AwsContext, NetworkArgs, Tier
+
+    args = NetworkArgs(context=AwsContext(region="eu-west-3", account_id="1"), cidr="10.0.0.0/16", tier="staging")  # type: ignore[arg-type]
+    assert args.tier is Tier.STAGING

@@ -483,3 +483,13 @@ def test_the_cli_finds_the_programs_dependencies_where_it_looks() -> None:
         line for line in (root / "policies" / "requirements.txt").read_text().splitlines() if line.startswith("-e ")
     ]
     assert (root / "policies" / pack[0].removeprefix("-e ").split("[")[0] / "pyproject.toml").is_file()
+
+
+def test_the_name_prefix_reaches_alarms_and_the_dashboard() -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = run_program(main, stack="test", config={**stack_config("test"), "hardstack:namePrefix": ["acme", "shop"]})
+    alarms = [r.inputs["name"] for r in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
+    assert alarms and all(a.startswith("acme-shop-") for a in alarms)
+    assert rec.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardName"].startswith("acme-shop-")

@@ -44,7 +44,8 @@ class SecureBucketArgs:
     """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        resolve_protect(parse_tier(self.tier), self.protect)
+        object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        resolve_protect(self.tier, self.protect)
         if self.noncurrent_version_days < 1:
             raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
         if self.expiration_days is not None and self.expiration_days < 1:

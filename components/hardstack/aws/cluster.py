@@ -362,6 +362,7 @@ class ClusterArgs:
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
+        object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         resolve_protect(tier, self.protect)
         validate_version(self.version)
         # A list from another stack arrives as one Output: its length is checked by EKS at deploy.

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 
 from hardstack.aws.alarms import AlarmThresholds, AlbMetrics, FleetMetrics, RdsMetrics
 from hardstack.aws.context import AwsContext
-from hardstack.base.component import Component, stack_naming
+from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
@@ -162,7 +162,7 @@ class DashboardArgs:
     tier: Tier = Tier.PRODUCTION
     """Picks the default thresholds. Default: production."""
     naming: Naming | None = None
-    """The dashboard is named `<naming prefix>-<name>`. Default: the Pulumi project and stack."""
+    """The dashboard is named `<naming prefix>-<name>`. Default: the context's naming."""
     thresholds: AlarmThresholds | None = None
     """Alarm thresholds drawn on the graphs. Default: `AlarmThresholds.for_tier(tier)`."""
     fleet: FleetMetrics | None = None
@@ -190,7 +190,7 @@ class Dashboard(Component):
         super().__init__("hardstack:monitoring:Dashboard", name, opts)
         board = aws.cloudwatch.Dashboard(
             name,
-            dashboard_name=(args.naming or stack_naming()).flat(name, 255),
+            dashboard_name=(args.naming or args.context.names).flat(name, 255),
             dashboard_body=pulumi.Output.json_dumps({"widgets": widgets}),
             opts=self.child(),
         )

@@ -100,6 +100,8 @@ def validate_backup_retention(days: int, tier: Tier, where: str = "backup_retent
     """0..35 days; production refuses fewer than 7 (0 means no automated backups, no point-in-time recovery)."""
     if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= 35:
         raise refuse(where, days, "a whole number of days from 0 to 35")
+    if days == 0 and tier is Tier.STAGING:
+        raise refuse(where, days, "1 to 35 in staging: its data is restored and tested like production's")
     if days < PRODUCTION_MIN_BACKUP_DAYS and tier.is_production:
         raise refuse(
             where, days, f"{PRODUCTION_MIN_BACKUP_DAYS} to 35 in production: a week of point-in-time recovery at least"
@@ -267,6 +269,7 @@ class DatabaseArgs:
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
+        object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         resolve_protect(tier, self.protect)
         require_in_production(tier, self.final_snapshot is not False, "final_snapshot", False, "a final snapshot")
         validate_engine_version(self.engine_version)
@@ -385,7 +388,8 @@ class Database(Component):
         # The snapshot is read at creation only. Restored instances take user and database from
         # it, so those are ignored too: neither may ever replace a restored database.
         ignored = ["snapshotIdentifier", "username", "dbName"] if snapshot is not None else []
-        final = args.takes_final_snapshot
+        # Protection inherited from the options counts too: a protected database never goes without a snapshot.
+        final = args.takes_final_snapshot or (args.final_snapshot is None and bool(self._given_protect))
         instance = aws.rds.Instance(
             name,
             identifier=identifier,

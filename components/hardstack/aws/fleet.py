@@ -93,11 +93,11 @@ class FleetArgs:
     """Pinned AMI id. Changing it rolls the fleet through an instance refresh."""
     instance_type: str = "t3.micro"
     """EC2 instance type. Default: t3.micro."""
-    min_size: int = 1
-    """Fewest instances. Default: 1 (2 or more in production)."""
-    max_size: int = 2
-    """Most instances the CPU policy may run. Default: 2."""
-    desired_capacity: int = 1
+    min_size: int = 2
+    """Fewest instances. Default: 2 (2 or more in production)."""
+    max_size: int = 4
+    """Most instances the CPU policy may run. Default: 4."""
+    desired_capacity: int = 2
     """Initial capacity; afterwards the CPU policy owns it (Pulumi ignores drift of this field)."""
     user_data: str = ""
     """cloud-init document (see `hardstack.core.userdata.render_cloud_init`); at most 16 KB, no secrets."""
@@ -126,7 +126,8 @@ class FleetArgs:
     """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        if parse_tier(self.tier).is_production and self.min_size < PRODUCTION_MIN_SIZE:
+        object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        if self.tier.is_production and self.min_size < PRODUCTION_MIN_SIZE:
             raise refuse("min_size", self.min_size, f"{PRODUCTION_MIN_SIZE} or more in production")
         validate_image_id(self.image_id)
         validate_instance_type(self.instance_type)

@@ -41,7 +41,8 @@ class EncryptionKeyArgs:
     """Tags of the key. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
-        resolve_protect(parse_tier(self.tier), self.protect)
+        object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        resolve_protect(self.tier, self.protect)
         if not 7 <= self.deletion_window_days <= 30:
             raise refuse("deletion_window_days", self.deletion_window_days, "a whole number from 7 to 30")
 

@@ -101,6 +101,7 @@ class LoadBalancerArgs:
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
+        object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         resolve_protect(tier, self.protect)
         if self.allow_plain_http and tier.serves_https_only:
             raise refuse("allow_plain_http", True, f"off in {tier}: only a development tier may serve plain HTTP")
@@ -169,7 +170,7 @@ class LoadBalancer(Component):
                     policy_statements=log_delivery_statements(args.context, prefix),
                     tier=args.tier,
                     protect=args.protect,
-                    tags=args.tags,
+                    tags={**args.context.tags, **args.tags},
                 ),
                 child,
             )

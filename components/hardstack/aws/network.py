@@ -111,6 +111,7 @@ class NetworkArgs:
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
+        object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         resolve_protect(tier, self.protect)
         require_in_production(tier, self.flow_logs, "flow_logs", self.flow_logs, "VPC flow logs stay on")
         for i, service in enumerate(self.interface_endpoints):

@@ -202,7 +202,7 @@ class AlertTopic(Component):
             kms_master_key_id=args.kms_key_arn,
             # SHA256 signatures on deliveries (SHA1 is the default).
             signature_version=2,
-            tags={**args.tags, "Name": name},
+            tags={**args.context.tags, **args.tags, "Name": name},
             opts=child,
         )
         aws.sns.TopicPolicy(

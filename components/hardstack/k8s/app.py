@@ -291,6 +291,7 @@ class AppArgs:
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
+        object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         if isinstance(self.namespace, str):
             validate_dns_label(self.namespace, "namespace")
         elif not isinstance(self.namespace, k8s.core.v1.Namespace):

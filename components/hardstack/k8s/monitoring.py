@@ -560,7 +560,8 @@ class MonitoringArgs:
     delete. Default: inherit the options given to the component; forced on in production."""
 
     def __post_init__(self) -> None:
-        resolve_protect(parse_tier(self.tier), self.protect)
+        object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        resolve_protect(self.tier, self.protect)
         validate_name(self.namespace, "namespace")
         validate_chart_version(self.chart_version)
         validate_prometheus_duration(self.prometheus_retention)

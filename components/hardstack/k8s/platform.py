@@ -104,7 +104,8 @@ class PlatformBaselineArgs:
     forced on in production."""
 
     def __post_init__(self) -> None:
-        resolve_protect(parse_tier(self.tier), self.protect)
+        object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        resolve_protect(self.tier, self.protect)
         validate_namespaces(self.namespaces)
         validate_dns_subdomain(self.storage_class_name, "storage_class_name")
         validate_dns_subdomain(self.storage_provisioner, "storage_provisioner")
