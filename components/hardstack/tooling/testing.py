@@ -7,9 +7,12 @@ inputs plus the computed attributes programs read (`id`, `arn`, `name`).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import gc
+import inspect
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -197,15 +200,66 @@ class HardstackMocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+class _Transforming(pulumi.runtime.Mocks):
+    """Runs resource transforms the way the engine does, then asks the real mocks.
+
+    The engine applies a resource's own transforms, then its parent's, up to the stack's; the SDK's
+    mock monitor applies none. The monitor tells us the parent of the registration in progress.
+    """
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        self.mocks = mocks
+        self.stack_transforms: list[Any] = []
+        self.own: dict[str, list[Any]] = {}  # URN -> transforms given in that resource's options
+        self.parents: dict[str, str] = {}  # URN -> parent URN
+        self.current = threading.local()  # parent URN and name of the registration on this thread
+
+    def chain(self, parent: str) -> list[Any]:
+        found: list[Any] = []
+        while parent:
+            found += self.own.get(parent, [])
+            parent = self.parents.get(parent, "")
+        return found
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        parent, urn = getattr(self.current, "parent", ""), getattr(self.current, "urn", "")
+        self.own[urn], self.parents[urn] = list(args.transforms), parent
+        props: dict[str, Any] = dict(args.inputs)
+        options = pulumi.ResourceOptions()
+        for transform in [*args.transforms, *self.chain(parent), *self.stack_transforms]:
+            result = transform(pulumi.ResourceTransformArgs(bool(args.custom), args.typ, args.name, props, options))
+            if inspect.isawaitable(result):
+                result = asyncio.new_event_loop().run_until_complete(result)
+            if result is not None:
+                props, options = dict(result.props), result.opts
+        self.current.options = options
+        transformed = pulumi.runtime.MockResourceArgs(
+            args.typ, args.name, props, args.provider, args.resource_id, args.custom, args.transforms
+        )
+        return self.mocks.new_resource(transformed)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self.mocks.call(args)
+
+    def register_transform(self, transform: Any) -> None:
+        self.stack_transforms.append(transform)
+        self.mocks.register_transform(transform)
+
+
 class RecordingMonitor(_mocks.MockMonitor):
-    """The SDK's mock monitor, recording every registration with its options."""
+    """The SDK's mock monitor, recording every registration with its options, transforms applied."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks, recording: Recording) -> None:
-        super().__init__(mocks)
+        self.transforming = _Transforming(mocks)
+        super().__init__(self.transforming)
         self.recording = recording
 
     def RegisterResource(self, request: Any) -> Any:  # gRPC method name
+        current = self.transforming.current
+        current.parent, current.options = request.parent, pulumi.ResourceOptions()
+        current.urn = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        options: pulumi.ResourceOptions = current.options
         if request.type != "pulumi:pulumi:Stack":
             inputs = dict(self.resources[response.urn].state) if response.urn in self.resources else {}
             self.recording.resources.append(
@@ -217,9 +271,11 @@ class RecordingMonitor(_mocks.MockMonitor):
                     custom=bool(request.custom),
                     parent=request.parent,
                     dependencies=list(request.dependencies),
-                    protect=bool(request.protect),
+                    protect=bool(request.protect if options.protect is None else options.protect),
                     ignore_changes=list(request.ignoreChanges),
-                    retain_on_delete=bool(request.retainOnDelete),
+                    retain_on_delete=bool(
+                        request.retainOnDelete if options.retain_on_delete is None else options.retain_on_delete
+                    ),
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
