@@ -108,7 +108,8 @@ class AwsContext:
         if self.caller_arn is None:
             return None
         if ":assumed-role/" not in self.caller_arn:
-            return self.caller_arn
+            # An IAM user can hold an access entry; the root user or a federated session cannot.
+            return self.caller_arn if re.match(r"^arn:aws[a-z-]*:iam::\d{12}:user/", self.caller_arn) else None
         issuer = aws.iam.get_session_context(arn=self.caller_arn, opts=opts).issuer_arn
         return issuer or None
 

@@ -736,13 +736,21 @@ def _eks(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     issuer = (
         f"https://oidc.eks.{m.region}.amazonaws.com/id/{hashlib.sha256(cluster_name.encode()).hexdigest()[:32].upper()}"
     )
+    # EKS makes the cluster security group in the cluster's VPC; moto's EKS does not, so make it here.
+    ec2 = m.client("ec2")
+    vpc_id = ec2.describe_subnets(SubnetIds=[next(iter(vpc["subnetIds"]))])["Subnets"][0]["VpcId"]
+    cluster_group = ec2.create_security_group(
+        GroupName=f"eks-cluster-sg-{cluster_name}"[:255],
+        Description=f"EKS created security group applied to ENI of the {cluster_name} control plane",
+        VpcId=vpc_id,
+    )["GroupId"]
     return cluster_name, {
         "arn": cluster["arn"],
         "name": cluster_name,
         "endpoint": cluster.get("endpoint") or f"https://{cluster_name}.eks.amazonaws.com",
         "certificateAuthority": {"data": (cluster.get("certificateAuthority") or {}).get("data", "Q0E=")},
         "identities": [{"oidcs": [{"issuer": issuer}]}],
-        "vpcConfig": {**vpc, "clusterSecurityGroupId": "sg-" + hashlib.sha256(cluster_name.encode()).hexdigest()[:17]},
+        "vpcConfig": {**vpc, "clusterSecurityGroupId": cluster_group},
     }
 
 
