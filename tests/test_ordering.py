@@ -98,3 +98,8 @@ def test_the_control_plane_does_not_wait_for_nat(prod: Recording) -> None:
     cluster = prod.one("aws:eks/cluster:Cluster")
     nat_routes = {r.urn for r in prod.of_type("aws:ec2/route:Route") if r.name.startswith("net-private-")}
     assert nat_routes and not nat_routes & waits_for(plan, cluster.urn)
+
+
+def test_custom_resources_wait_for_the_release_that_installs_their_crds(rec: Recording) -> None:
+    rules = of("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    assert missing_waits(rec, rules, of("kubernetes:helm.sh/v3:Release", "monitoring")) == []
