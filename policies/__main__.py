@@ -1,7 +1,7 @@
 """The hardstack policy pack: `pulumi preview --policy-pack policies` (run from the project root).
 
 Every policy here wraps a function of `hardstack.tooling.policies`; no rule is written twice. The pack finds
-`components` through the `hardstack` package, which `requirements.txt` installs editable from this
+`hardstack.tooling.policies` through the `hardstack` package, which `requirements.txt` installs editable from this
 checkout (`-e ..`), so it always runs the rules of the tree it sits in.
 
 Environment: prod-only rules (RDS backups and deletion protection, HTTP listeners that forward,

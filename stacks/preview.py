@@ -19,6 +19,10 @@ from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, describe_estimate
 from hardstack.tooling.testing import RecordedResource, Recording
 from stacks.offline import STACKS, run_stack
 
+#: What the sandbox imports beyond the package, and how to get it.
+SANDBOX_MODULES = frozenset({"moto", "boto3", "botocore"})
+SANDBOX_INSTALL = "python3 tasks.py preview --sandbox installs it (or pip install -e '.[sandbox]')"
+
 
 def _tree(rec: Recording) -> list[str]:
     lines = ["## Resources by component"]
@@ -113,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         rec = run_stack(args.stack, sandbox=args.sandbox)
     except HardstackError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:
+        if not args.sandbox or err.name not in SANDBOX_MODULES:
+            raise
+        print(f"error: --sandbox needs {err.name} from the `sandbox` extra: {SANDBOX_INSTALL}", file=sys.stderr)
         return 2
     print(render(args.stack, rec))
     if args.json:

@@ -359,6 +359,10 @@ def run_program(
     finally:
         # A failed run may leave tasks behind; drop them so the next run starts clean.
         _settings.SETTINGS.rpc_manager.clear()
+        # The runtime's settings hold the root stack resource, hence every resource of the run, and
+        # the monitor: released now, the run is garbage the young collection frees, instead of
+        # surviving into the old generation for the collector's slow full walks to find later.
+        _settings.reset_options(project=project, stack=stack)
         if collecting:
             gc.enable()
             gc.collect(1)
