@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -83,6 +84,9 @@ class SandboxMocks(HardstackMocks):
         self._mock = mock_aws()
         self._started = False
         self._certificates: dict[str, str] = {}
+        # The mock monitor registers resources on several threads; moto's backends are not
+        # thread-safe (two overlapping subnets checked at once both pass), so one call at a time.
+        self._lock = threading.Lock()
 
     def start(self) -> SandboxMocks:
         # AWS-managed IAM policies (SSM core, CloudWatch agent) must exist to be attached.
@@ -114,7 +118,8 @@ class SandboxMocks(HardstackMocks):
                 self.record_skip(args.typ)
             return super().new_resource(args)
         try:
-            rid, computed = handler(self, args.name, _whole_numbers(dict(args.inputs)))
+            with self._lock:
+                rid, computed = handler(self, args.name, _whole_numbers(dict(args.inputs)))
         except (ClientError, ParamValidationError) as err:
             raise HardstackError(f"{args.typ} {args.name!r}: AWS refused it: {err}") from None
         return rid, {**args.inputs, **computed, "id": rid}
