@@ -150,7 +150,7 @@ def test_every_public_module_imports_without_the_extras(consumer_python: Path, t
                 except ImportError as err:
                     if info.name not in needs_extra:
                         raise
-                    report["refused"][info.name] = getattr(err, "name", None)
+                    report["refused"][info.name] = [getattr(err, "name", None), str(err)]
                 else:
                     report["imported"].append(info.name)
 
@@ -177,7 +177,9 @@ def test_every_public_module_imports_without_the_extras(consumer_python: Path, t
     assert "hardstack.tooling.manifests" in imported and "hardstack.tooling.plan" in imported
     # A module that needs an extra says which missing distribution it needs, and only those do.
     assert set(report["refused"]) == set(NEEDS_EXTRA)
-    assert all(missing in NEEDS_EXTRA[module] for module, missing in report["refused"].items())
+    assert all(missing in NEEDS_EXTRA[module] for module, (missing, _) in report["refused"].items())
+    # ... and how to get it: the extra, not only a bare module name.
+    assert all("hardstack[sandbox]" in message for _, message in report["refused"].values())
     # The schema check imports fine and only asks for its extra when called.
     assert "hardstack[validate]" in report["validate"]
 

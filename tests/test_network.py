@@ -195,3 +195,23 @@ def test_outputs_give_the_nat_gateways_internet_gateway_and_flow_log_group(run: 
 
     out = run(program).outputs
     assert len(out["nats"]) == 2 and out["igw"] and out["flow_logs"].endswith("/net/vpc-flow-logs")
+
+
+def test_the_az_lookup_uses_the_aws_provider_given_in_providers(run: Run) -> None:
+    from hardstack.aws.network import _aws_provider
+
+    seen: list[object] = []
+
+    def program() -> None:
+        import pulumi_aws as aws
+        import pulumi_kubernetes as k8s
+
+        provider = aws.Provider("other-region", region="eu-west-3")
+        kube = k8s.Provider("kube")
+        seen.append(_aws_provider(pulumi.ResourceOptions(providers=[kube, provider])) is provider)
+        seen.append(_aws_provider(pulumi.ResourceOptions(providers={"aws": provider})) is provider)
+        seen.append(_aws_provider(pulumi.ResourceOptions(provider=provider)) is provider)
+        seen.append(_aws_provider(pulumi.ResourceOptions(providers=[kube])) is None)
+
+    run(program)
+    assert seen == [True, True, True, True]

@@ -134,11 +134,25 @@ class NetworkArgs:
         return plan_addresses(self.cidr, self.az_count)
 
 
+def _aws_provider(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResource | None:
+    """The AWS provider the component's children would use: `provider`, else the `aws` one of `providers`.
+
+    Without either the invoke names the parent, whose providers the engine applies to it.
+    """
+    if opts is None:
+        return None
+    if opts.provider is not None:
+        return opts.provider
+    providers = opts.providers
+    found = providers.values() if isinstance(providers, Mapping) else (providers or [])
+    return next((p for p in found if getattr(p, "package", None) == "aws"), None)
+
+
 def _zones(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[str]:
     """The AZ names the subnets use, checked against what the region offers."""
     if args.availability_zones is not None:
         return list(args.availability_zones[: args.az_count])
-    provider = opts.provider if opts is not None else None
+    provider = _aws_provider(opts)
     # A blocking invoke: the count is known before any resource, so a short region fails cleanly.
     found = aws.get_availability_zones(
         state="available",

@@ -18,10 +18,17 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pulumi
-from botocore.exceptions import ClientError, ParamValidationError
-from moto import mock_aws
+
+try:  # the `sandbox` extra: say how to get it rather than fail on a bare module name
+    import boto3
+    from botocore.exceptions import ClientError, ParamValidationError
+    from moto import mock_aws
+except ModuleNotFoundError as err:  # pragma: no cover - exercised in the consumer test's venv
+    raise ModuleNotFoundError(
+        f"hardstack.tooling.sandbox needs {err.name}, from the `sandbox` extra: pip install 'hardstack[sandbox]'",
+        name=err.name,
+    ) from err
 
 from hardstack.core.errors import HardstackError
 from hardstack.tooling.testing import HardstackMocks
