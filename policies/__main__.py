@@ -4,11 +4,12 @@ Every policy here wraps a function of `hardstack.tooling.policies`; no rule is w
 `hardstack.tooling.policies` through the `hardstack` package, which `requirements.txt` installs editable from this
 checkout (`-e ..`), so it always runs the rules of the tree it sits in.
 
-Environment: prod-only rules (RDS backups and deletion protection, HTTP listeners that forward,
-unprotected stateful resources) apply when the environment is "prod" or unknown. It is the policy
-config `environment` when set, else the stack name when it is test, preprod or prod. A stack with
-another name gets prod rules unless its policy config says otherwise, e.g. a file given to
-`--policy-pack-config` with `{"prod-http-redirects": {"environment": "test"}, ...}`.
+Tier: production rules (RDS backups and deletion protection, HTTP listeners that forward,
+unprotected stateful resources) apply when the tier is `production` or unknown. It is the policy
+config `tier` when set, else the tier the stack settings derive from the stack name (test:
+development, preprod: staging, prod: production). A stack with another name gets production rules
+unless its policy config says otherwise, e.g. a file given to `--policy-pack-config` with
+`{"prod-http-redirects": {"tier": "development"}, ...}`.
 """
 
 from __future__ import annotations
@@ -30,15 +31,15 @@ from pulumi_policy import (
 )
 from pulumi_policy import Policy as EnginePolicy
 
+from hardstack.core.tier import TIERS, Tier
 from hardstack.tooling.policies import (
-    ENVIRONMENTS,
     POLICIES,
     STACK_POLICIES,
     Enforcement,
     Policy,
     StackPolicy,
     StackResource,
-    resolve_environment,
+    resolve_tier,
     stack_of_urn,
 )
 
@@ -48,20 +49,20 @@ _LEVELS: dict[Enforcement, EnforcementLevel] = {
     "mandatory": EnforcementLevel.MANDATORY,
     "advisory": EnforcementLevel.ADVISORY,
 }
-# Every policy accepts `environment`; a `--policy-pack-config` file sets it per policy name.
-_CONFIG = PolicyConfigSchema(properties={"environment": {"type": "string", "enum": list(ENVIRONMENTS)}})
+# Every policy accepts `tier`; a `--policy-pack-config` file sets it per policy name.
+_CONFIG = PolicyConfigSchema(properties={"tier": {"type": "string", "enum": list(TIERS)}})
 
 
-def _environment(config: Mapping[str, Any], urn: str) -> str | None:
-    return resolve_environment(config.get("environment"), stack_of_urn(urn))
+def _tier(config: Mapping[str, Any], urn: str) -> Tier | None:
+    return resolve_tier(config.get("tier"), stack_of_urn(urn))
 
 
 def resource_validation(policy: Policy) -> ResourceValidation:
     """Run the pure check on the resource the engine hands over; report each message."""
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        environment = _environment(args.get_config(), args.urn)
-        for message in policy.check(args.resource_type, args.props, environment=environment, protect=args.opts.protect):
+        tier = _tier(args.get_config(), args.urn)
+        for message in policy.check(args.resource_type, args.props, tier=tier, protect=args.opts.protect):
             report_violation(message, None)
 
     return validate
@@ -81,8 +82,8 @@ def stack_validation(policy: StackPolicy) -> StackValidation:
             )
             for r in args.resources
         ]
-        environment = _environment(args.get_config(), resources[0].urn if resources else "")
-        for finding in policy.check(resources, environment):
+        tier = _tier(args.get_config(), resources[0].urn if resources else "")
+        for finding in policy.check(resources, tier):
             report_violation(finding.message, finding.urn or None)
 
     return validate

@@ -42,7 +42,7 @@ from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
 from hardstack.core.tags import validate_tags
-from hardstack.core.tier import TIERS, Tier, parse_tier
+from hardstack.core.tier import STACK_TIERS, TIERS, Tier, parse_tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT, render_cloud_init
 from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
 from hardstack.k8s.monitoring import (
@@ -58,8 +58,6 @@ from hardstack.k8s.monitoring import (
 )
 
 NAMESPACE = "hardstack"
-#: Tier of the environment names hardstack ships stacks for; any other name sets `hardstack:tier`.
-DEFAULT_TIERS: dict[str, Tier] = {"test": Tier.DEVELOPMENT, "preprod": Tier.STAGING, "prod": Tier.PRODUCTION}
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 TargetGroup = Literal["lb", "app", "data"]
 ClusterMode = Literal["managed", "existing", "none"]
@@ -563,7 +561,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         )
     if not isinstance(env, str) or not _ENVIRONMENT_NAME.match(env):
         raise refuse(f"{NAMESPACE}:environment", env, "1-32 lowercase letters, digits and '-', starting with a letter")
-    raw_tier = config.get(f"{NAMESPACE}:tier", DEFAULT_TIERS.get(env))
+    raw_tier = config.get(f"{NAMESPACE}:tier", STACK_TIERS.get(env))
     if raw_tier is None:
         raise HardstackError(
             f"{NAMESPACE}:tier is required for environment {env!r}: one of {', '.join(TIERS)} "

@@ -21,6 +21,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from hardstack.core.errors import HardstackError
 from hardstack.core.rules import ADMIN_PEERS_ALLOWED, Flow, Peer, Port
+from hardstack.core.tier import STACK_TIERS, Tier
 from hardstack.tooling.policies import (
     POLICIES,
     STACK_POLICIES,
@@ -30,7 +31,7 @@ from hardstack.tooling.policies import (
     check_prod_protection,
     check_resource,
     check_stack,
-    resolve_environment,
+    resolve_tier,
     stack_of_urn,
 )
 from hardstack.tooling.testing import Recording
@@ -396,7 +397,7 @@ COMPLIANT: dict[str, tuple[str, str, dict[str, Any], str | None]] = {
 def test_policy_reports_violation_naming_the_setting(case: str) -> None:
     policy, resource_type, props, environment, named = VIOLATIONS[case]
 
-    messages = BY_NAME[policy].check(resource_type, props, environment=environment)
+    messages = BY_NAME[policy].check(resource_type, props, tier=tier_of(environment))
 
     assert any(named in message for message in messages), messages
 
@@ -405,7 +406,7 @@ def test_policy_reports_violation_naming_the_setting(case: str) -> None:
 def test_policy_accepts_compliant_props(case: str) -> None:
     policy, resource_type, props, environment = COMPLIANT[case]
 
-    assert BY_NAME[policy].check(resource_type, props, environment=environment) == []
+    assert BY_NAME[policy].check(resource_type, props, tier=tier_of(environment)) == []
 
 
 def test_every_policy_has_a_violating_and_a_compliant_case() -> None:
@@ -452,7 +453,7 @@ def vpc(id_: str = "vpc-1", protect: bool = True) -> StackResource:
 
 
 def test_vpc_without_flow_log_is_reported_against_the_vpc() -> None:
-    findings = check_flow_logs([vpc()], "prod")
+    findings = check_flow_logs([vpc()], Tier.PRODUCTION)
 
     assert findings == [Finding(findings[0].message, VPC_URN)] and "'net'" in findings[0].message
 
@@ -460,13 +461,13 @@ def test_vpc_without_flow_log_is_reported_against_the_vpc() -> None:
 def test_flow_log_of_another_vpc_does_not_cover() -> None:
     other = StackResource(FLOW_LOG, {"vpcId": "vpc-2"}, False, FLOW_URN)
 
-    assert len(check_flow_logs([vpc("vpc-1"), other], "prod")) == 1
+    assert len(check_flow_logs([vpc("vpc-1"), other], Tier.PRODUCTION)) == 1
 
 
 def test_flow_log_matching_the_vpc_id_covers_it() -> None:
     flow = StackResource(FLOW_LOG, {"vpcId": "vpc-1"}, False, FLOW_URN)
 
-    assert check_flow_logs([vpc("vpc-1"), flow], "prod") == []
+    assert check_flow_logs([vpc("vpc-1"), flow], Tier.PRODUCTION) == []
 
 
 def test_flow_log_depending_on_the_vpc_covers_it_while_ids_are_unknown() -> None:
@@ -474,27 +475,27 @@ def test_flow_log_depending_on_the_vpc_covers_it_while_ids_are_unknown() -> None
     flow = StackResource(FLOW_LOG, unknown, False, FLOW_URN, {"vpcId": [VPC_URN]})
     pending_vpc = StackResource(VPC, unknown_checking_proxy({"id": UNKNOWN_STRING_VALUE}), True, VPC_URN)
 
-    assert check_flow_logs([pending_vpc, flow], "prod") == []
+    assert check_flow_logs([pending_vpc, flow], Tier.PRODUCTION) == []
 
 
 def test_prod_reports_unprotected_stateful_resources() -> None:
     bucket = StackResource(BUCKET, {}, False, "urn:pulumi:prod::hardstack::aws:s3/bucket:Bucket::data")
 
-    findings = check_prod_protection([bucket, vpc(protect=True)], "prod")
+    findings = check_prod_protection([bucket, vpc(protect=True)], Tier.PRODUCTION)
 
     assert [f.urn for f in findings] == [bucket.urn] and "'data'" in findings[0].message
 
 
 def test_test_stack_may_leave_stateful_resources_unprotected() -> None:
-    assert check_prod_protection([(BUCKET, {}, False), (DB, DB_OK, False)], "test") == []
+    assert check_prod_protection([(BUCKET, {}, False), (DB, DB_OK, False)], Tier.DEVELOPMENT) == []
 
 
 def test_stateless_resources_need_no_protection_in_prod() -> None:
-    assert check_prod_protection([(LISTENER, HTTPS_LISTENER, False)], "prod") == []
+    assert check_prod_protection([(LISTENER, HTTPS_LISTENER, False)], Tier.PRODUCTION) == []
 
 
 def test_check_stack_runs_every_stack_policy_on_plain_tuples() -> None:
-    findings = check_stack([(VPC, {"id": "vpc-1"}, False)], "prod")
+    findings = check_stack([(VPC, {"id": "vpc-1"}, False)], Tier.PRODUCTION)
 
     assert len(findings) == 2 and all(VPC in f.message for f in findings)
 
@@ -506,23 +507,38 @@ def test_stack_name_is_read_from_the_urn() -> None:
     assert stack_of_urn(VPC_URN) == "prod"
 
 
-def test_configured_environment_wins_over_the_stack_name() -> None:
-    assert resolve_environment("test", "prod") == "test"
+def test_configured_tier_wins_over_the_stack_name() -> None:
+    assert resolve_tier("development", "prod") is Tier.DEVELOPMENT
 
 
-def test_environment_is_the_stack_name_when_it_names_one() -> None:
-    assert resolve_environment(None, "preprod") == "preprod"
+def test_tier_follows_the_stack_name_when_it_names_one() -> None:
+    assert resolve_tier(None, "preprod") is Tier.STAGING
+    assert resolve_tier(None, "prod") is Tier.PRODUCTION
 
 
-def test_environment_of_an_unnamed_stack_is_unknown() -> None:
-    assert resolve_environment(None, "alice-dev") is None
+def test_tier_of_an_unnamed_stack_is_unknown() -> None:
+    assert resolve_tier(None, "alice-dev") is None
 
 
-def test_configured_environment_outside_the_list_is_refused() -> None:
+def test_configured_tier_outside_the_list_is_refused() -> None:
     with pytest.raises(HardstackError) as raised:
-        resolve_environment("staging", "prod", where="hardstack:environment")
+        resolve_tier("prod", "prod", where="tier")
 
-    assert "hardstack:environment" in str(raised.value) and "'staging'" in str(raised.value)
+    assert "tier" in str(raised.value) and "'prod'" in str(raised.value) and "production" in str(raised.value)
+
+
+def test_a_staging_stack_named_otherwise_gets_staging_rules_from_its_config() -> None:
+    no_backups = {**DB_OK, "backupRetentionPeriod": 0.0}
+
+    assert BY_NAME["rds-backup-retention"].check(DB, no_backups, tier=Tier.STAGING) == []
+    assert validate("rds-backup-retention", resource_args(DB, no_backups, stack="eu-staging")) != []
+    staged = resource_args(DB, no_backups, stack="eu-staging", config={"tier": "staging"})
+    assert validate("rds-backup-retention", staged) == []
+
+
+def tier_of(environment: str | None) -> Tier | None:
+    """The tables name stacks (test, prod) or None; the checks take the tier those stacks get."""
+    return STACK_TIERS[environment] if environment else None
 
 
 # --- the policy pack wraps the same functions -----------------------------------------------------
@@ -577,11 +593,12 @@ def test_pack_policy_kinds_match_the_module() -> None:
 @pytest.mark.parametrize("case", VIOLATIONS)
 def test_pack_reports_what_the_function_reports(case: str) -> None:
     policy, resource_type, props, environment, _ = VIOLATIONS[case]
-    config = {"environment": environment} if environment else None
+    tier = tier_of(environment)
+    config = {"tier": tier.value} if tier else None
 
     reported = validate(policy, resource_args(resource_type, props, stack="alice", config=config))
 
-    assert reported == BY_NAME[policy].check(resource_type, props, environment=environment)
+    assert reported == BY_NAME[policy].check(resource_type, props, tier=tier)
 
 
 def test_pack_takes_the_environment_from_the_stack_name() -> None:
@@ -595,7 +612,7 @@ def test_pack_takes_the_environment_from_the_stack_name() -> None:
 
 def test_pack_config_environment_overrides_the_stack_name() -> None:
     forwarding = {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]}
-    args = resource_args(LISTENER, forwarding, stack="prod", config={"environment": "test"})
+    args = resource_args(LISTENER, forwarding, stack="prod", config={"tier": "development"})
 
     assert validate("prod-http-redirects", args) == []
 
@@ -670,7 +687,9 @@ def mandatory_resource_violations(stack: str) -> dict[str, dict[str, list[str]]]
     found: dict[str, dict[str, list[str]]] = {}
     for r in recording(stack):
         if r.custom:
-            violations = check_resource(r.type, r.inputs, environment=stack, protect=r.protect, enforcement="mandatory")
+            violations = check_resource(
+                r.type, r.inputs, tier=STACK_TIERS[stack], protect=r.protect, enforcement="mandatory"
+            )
             if violations:
                 found[f"{r.type} {r.name}"] = violations
     return found
@@ -685,4 +704,4 @@ def test_stack_resources_violate_no_mandatory_policy(stack: str) -> None:
 def test_stack_violates_no_stack_policy(stack: str) -> None:
     resources = [StackResource(r.type, r.inputs, r.protect, r.urn) for r in recording(stack) if r.custom]
 
-    assert check_stack(resources, stack) == []
+    assert check_stack(resources, STACK_TIERS[stack]) == []

@@ -6,7 +6,9 @@ components read only the tier, never the stack or environment name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
 from hardstack.core.errors import refuse
 
@@ -35,6 +37,10 @@ class Tier(StrEnum):
 
 
 TIERS: tuple[str, ...] = tuple(t.value for t in Tier)
+#: The tier a stack of one of these names gets when its settings name none.
+STACK_TIERS: Mapping[str, Tier] = MappingProxyType(
+    {"test": Tier.DEVELOPMENT, "preprod": Tier.STAGING, "prod": Tier.PRODUCTION}
+)
 
 
 def parse_tier(value: object, where: str = "tier") -> Tier:

@@ -1,12 +1,12 @@
 """Hardening policies as pure functions, shared by the policy pack and the tests.
 
-No resources here. A resource check is `(resource_type, props, *, environment, protect) -> messages`;
+No resources here. A resource check is `(resource_type, props, *, tier, protect) -> messages`;
 an empty list means compliant. `props` use the engine's camelCase property names, exactly as the
 policy pack's `args.props` and a test `Recording`'s `.inputs` have them. Stack checks see every
 resource at once (flow logs per VPC, protection of stateful resources).
 
-`environment` is "test", "preprod", "prod" or None; None means "not known", and prod-only rules then
-apply: a hardening pack fails closed. The policy pack resolves it with `resolve_environment`.
+`tier` is the stack's `Tier`, or None for "not known": production rules then apply, so a hardening
+pack fails closed. The policy pack resolves it with `resolve_tier`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, Protocol
 
-from hardstack.core.errors import refuse
 from hardstack.core.rules import ADMIN_PEERS_ALLOWED, ADMIN_PORTS, WORLD_CIDRS, WORLD_OPEN_PORTS, is_public_cidr
+from hardstack.core.tier import STACK_TIERS, Tier, parse_tier
 
 Enforcement = Literal["mandatory", "advisory"]
-ENVIRONMENTS = ("test", "preprod", "prod")
 
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -94,7 +93,7 @@ class Check(Protocol):
         resource_type: str,
         props: Mapping[str, Any],
         *,
-        environment: str | None = None,
+        tier: Tier | None = None,
         protect: bool | None = None,
     ) -> list[str]: ...
 
@@ -132,7 +131,7 @@ class Finding(NamedTuple):
     urn: str = ""
 
 
-StackCheck = Callable[[Sequence[StackResource], str | None], list[Finding]]
+StackCheck = Callable[[Sequence[StackResource], Tier | None], list[Finding]]
 
 
 @dataclass(frozen=True)
@@ -191,8 +190,8 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def _is_prod(environment: str | None) -> bool:
-    return environment is None or environment == "prod"
+def _is_prod(tier: Tier | None) -> bool:
+    return tier is None or tier.is_production
 
 
 # --- network --------------------------------------------------------------------------------------
@@ -237,7 +236,7 @@ def no_world_open_admin_ports(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Ingress from 0.0.0.0/0 or ::/0 only to tcp 80 and 443, never all protocols; from any other
@@ -269,7 +268,7 @@ def no_public_ips(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Instances, subnets and databases get no public address; the internet reaches the load balancer only."""
@@ -293,7 +292,7 @@ def imdsv2_required(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Instance metadata needs session tokens (IMDSv2) and one hop, so containers cannot borrow the host role.
@@ -324,7 +323,7 @@ def ebs_encrypted(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Every EBS volume a template, instance or volume declares is encrypted."""
@@ -354,7 +353,7 @@ def rds_storage_encrypted(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Database storage, snapshots and backups are encrypted."""
@@ -367,7 +366,7 @@ def s3_encryption_not_weakened(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """S3 encrypts every object by default (AES256); an explicit configuration may only strengthen that."""
@@ -390,7 +389,7 @@ def sns_topic_encrypted(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """SNS topics encrypt messages at rest with KMS."""
@@ -403,7 +402,7 @@ def log_group_encrypted(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Log groups use a customer KMS key (CloudWatch encrypts them anyway; a key adds access control)."""
@@ -416,7 +415,7 @@ def kms_key_rotation(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Symmetric KMS keys rotate yearly. AWS refuses rotation for asymmetric and HMAC keys: not checked."""
@@ -432,7 +431,7 @@ def eks_secrets_encrypted(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Kubernetes secrets are envelope-encrypted with a customer KMS key."""
@@ -451,11 +450,11 @@ def rds_backup_retention(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Prod databases keep at least a week of automated backups."""
-    if resource_type != DB_INSTANCE or not _is_prod(environment):
+    if resource_type != DB_INSTANCE or not _is_prod(tier):
         return []
     days = _number(_get(props, "backupRetentionPeriod"))
     if days is not None and days >= MIN_PROD_BACKUP_DAYS:
@@ -468,11 +467,11 @@ def rds_deletion_protection(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Prod databases refuse deletion at the API, whatever deletes them."""
-    if resource_type == DB_INSTANCE and _is_prod(environment) and not _is_true(_get(props, "deletionProtection")):
+    if resource_type == DB_INSTANCE and _is_prod(tier) and not _is_true(_get(props, "deletionProtection")):
         return ["deletionProtection is not true in prod: set it"]
     return []
 
@@ -481,7 +480,7 @@ def s3_public_access_blocked(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """A bucket's public access block turns on all four settings."""
@@ -499,7 +498,7 @@ def eks_endpoint_not_world_open(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """The cluster API is private, or public only to named CIDRs."""
@@ -524,7 +523,7 @@ def eks_control_plane_logs(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Every control plane log type goes to CloudWatch."""
@@ -543,7 +542,7 @@ def alb_drop_invalid_headers(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """Application load balancers drop malformed headers instead of passing them to targets."""
@@ -560,7 +559,7 @@ def listener_tls_policy(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """HTTPS and TLS listeners name a security policy that refuses TLS 1.0 and 1.1."""
@@ -577,11 +576,11 @@ def prod_http_redirects(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
 ) -> list[str]:
     """In prod a plain HTTP listener only redirects to HTTPS (or answers a fixed response); it never forwards."""
-    if resource_type not in LISTENERS or _get(props, "protocol") != "HTTP" or not _is_prod(environment):
+    if resource_type not in LISTENERS or _get(props, "protocol") != "HTTP" or not _is_prod(tier):
         return []
     messages: list[str] = []
     for i, action in enumerate(_blocks(_get(props, "defaultActions"))):
@@ -607,7 +606,7 @@ def _refers_to(flow: StackResource, vpc: StackResource) -> bool:
     return target is not None and target in (_get(vpc.props, "id"), _get(vpc.props, "arn"))
 
 
-def check_flow_logs(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+def check_flow_logs(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
     """Every VPC has a flow log whose `vpcId` is that VPC."""
     stack = list(_stack_resources(resources))
     flows = [r for r in stack if r.type == FLOW_LOG]
@@ -618,9 +617,9 @@ def check_flow_logs(resources: Sequence[Any], environment: str | None = None) ->
     ]
 
 
-def check_prod_protection(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+def check_prod_protection(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
     """In prod, stateful resources carry `protect`, so no update or destroy can delete them by accident."""
-    if not _is_prod(environment):
+    if not _is_prod(tier):
         return []
     return [
         Finding(f"{r.label} is not protected in prod: pass protect=True to its component", r.urn)
@@ -629,13 +628,13 @@ def check_prod_protection(resources: Sequence[Any], environment: str | None = No
     ]
 
 
-def check_stack(resources: Sequence[Any], environment: str | None = None) -> list[Finding]:
+def check_stack(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
     """Every stack policy over the whole stack: `resources` are `StackResource`s or `(type, props, protect)`."""
     stack = list(_stack_resources(resources))
-    return [finding for policy in STACK_POLICIES for finding in policy.check(stack, environment)]
+    return [finding for policy in STACK_POLICIES for finding in policy.check(stack, tier)]
 
 
-# --- environment ----------------------------------------------------------------------------------
+# --- tier ----------------------------------------------------------------------------------------
 
 
 def stack_of_urn(urn: str) -> str:
@@ -644,16 +643,15 @@ def stack_of_urn(urn: str) -> str:
     return parts[2].split("::", 1)[0] if len(parts) == 3 and parts[0] == "urn" else ""
 
 
-def resolve_environment(configured: Any, stack: str, where: str = "environment") -> str | None:
-    """The pack's `environment` config if set, else the stack name when it is an environment, else None.
+def resolve_tier(configured: Any, stack: str, where: str = "tier") -> Tier | None:
+    """The pack's `tier` config if set, else the tier a stack of that name gets by default, else None.
 
-    None makes prod-only rules apply, so a stack named otherwise ("alice-dev") must set the config to relax.
+    None makes production rules apply, so a stack named otherwise ("alice-dev") must set the config
+    to relax them: the same default the stack settings derive (`STACK_TIERS`).
     """
     if configured is not None:
-        if configured not in ENVIRONMENTS:
-            raise refuse(where, configured, f"one of {', '.join(ENVIRONMENTS)}")
-        return str(configured)
-    return stack if stack in ENVIRONMENTS else None
+        return parse_tier(configured, where)
+    return STACK_TIERS.get(stack)
 
 
 # --- registry -------------------------------------------------------------------------------------
@@ -724,7 +722,7 @@ def check_resource(
     resource_type: str,
     props: Mapping[str, Any],
     *,
-    environment: str | None = None,
+    tier: Tier | None = None,
     protect: bool | None = None,
     enforcement: Enforcement | None = None,
 ) -> dict[str, list[str]]:
@@ -733,7 +731,7 @@ def check_resource(
     for policy in POLICIES:
         if enforcement is not None and policy.enforcement != enforcement:
             continue
-        messages = policy.check(resource_type, props, environment=environment, protect=protect)
+        messages = policy.check(resource_type, props, tier=tier, protect=protect)
         if messages:
             found[policy.name] = messages
     return found
