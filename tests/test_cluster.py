@@ -544,6 +544,16 @@ def test_a_private_endpoint_admits_the_deployers_range_and_runner_on_443(run: Ru
     assert {r.urn for r in rules} <= set(provider.dependencies)
 
 
+def test_runner_rules_are_named_by_group_so_reordering_replaces_nothing(run: Run) -> None:
+    def names(groups: list[str]) -> set[str]:
+        rec = run(eks(deployer_cidrs=[], deployer_security_group_ids=groups))
+        return {r.name for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
+
+    assert (
+        names(["sg-a", "sg-b"]) == names(["sg-b", "sg-a"]) == {"main-api-from-runner-sg-a", "main-api-from-runner-sg-b"}
+    )
+
+
 def test_a_private_endpoint_nobody_can_reach_is_refused(run: Run) -> None:
     message = refused_before_registering(run, lambda: args(deployer_cidrs=[]))
     assert message.startswith("deployer_cidrs = [] is refused") and "cannot reach" in message

@@ -155,7 +155,7 @@ def validate_deployer(
                 where[0], cidr, "private ranges: the private endpoint is reached from inside the VPC or over VPN"
             )
     if known_length(groups) is None:
-        raise refuse(where[1], "<Output>", "a plain list (one ingress rule is made per group, named by its position)")
+        raise refuse(where[1], "<Output>", "a plain list (one ingress rule is made per group, named by its id)")
     if not public and not cidrs and known_length(groups) == 0:
         raise refuse(
             where[0],
@@ -699,8 +699,13 @@ class Cluster(Component):
         ]
         groups = args.deployer_security_group_ids
         if isinstance(groups, list | tuple):
+            # Named by group id where it is known, so reordering the list replaces nothing.
             sources += [
-                (f"runner-{i}", "the deployer's runner", {"referenced_security_group_id": group})
+                (
+                    f"runner-{group if isinstance(group, str) else i}",
+                    "the deployer's runner",
+                    {"referenced_security_group_id": group},
+                )
                 for i, group in enumerate(groups)
             ]
         return [
