@@ -3,6 +3,7 @@
 
     python3 tasks.py preview [--stack prod] [--sandbox]   offline preview of a stack (no cloud account)
     python3 tasks.py test [PYTEST ARGS]                   lint, type-check and run the whole test suite
+    python3 tasks.py rollout --stack prod [--wait 1800]   outcome of the fleet's latest instance refresh
 
 Each command creates `.venv` when missing and installs what it needs when missing or stale: the
 preview only the project and what the program needs (the `stacks` extra, and the `sandbox` extra
@@ -30,6 +31,7 @@ SYSTEM_TOOLS = {"promtool": "prometheus", "amtool": "prometheus-alertmanager", "
 IMPLIES = {
     "stacks": ("stacks", "stacks,sandbox", "dev"),
     "stacks,sandbox": ("stacks,sandbox", "dev"),
+    "stacks,ops": ("stacks,ops", "dev"),
     "dev": ("dev",),
 }
 
@@ -114,6 +116,11 @@ def preview(args: list[str]) -> None:
     run(PY, "-m", "stacks.preview", *args)
 
 
+def rollout(args: list[str]) -> None:
+    ensure_venv("stacks,ops", compile_all=False)
+    run(PY, "-m", "stacks.rollout", *args)
+
+
 def test(args: list[str]) -> None:
     pip_needed = not _installed("dev")
     apt_needed = missing_system_packages()
@@ -133,7 +140,7 @@ def test(args: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"preview": preview, "test": test}
+    commands = {"preview": preview, "test": test, "rollout": rollout}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

@@ -206,6 +206,7 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     volumes_key = base.key(
         "volumes", "EBS volumes", autoscaling_service_statements(context), after=base.autoscaling_role
     )
+    boot = settings.fleet_boot()
     alb = LoadBalancer(
         "web",
         LoadBalancerArgs(
@@ -215,6 +216,7 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             subnet_ids=base.network.routed_subnet_ids["public"],
             security_group_id=base.groups["lb"].id,
             app_port=settings.app_port,
+            health_check_path=boot.health_path,
             certificate_arn=settings.certificate_arn,
             allow_plain_http=not settings.tier.serves_https_only,
             tier=settings.tier,
@@ -237,11 +239,15 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             min_size=settings.fleet_min_size,
             max_size=settings.fleet_max_size,
             desired_capacity=settings.fleet_desired_capacity,
-            user_data=settings.user_data(),
-            secret_parameters=sorted(settings.app_secret_parameters.values()),
+            boot=boot,
             kms_key_arn=volumes_key.arn,
+            log_key_arn=base.keys["logs"].arn,
+            log_retention_days=settings.log_retention_days,
             target_group_arns=[alb.target_group_arn],
-            min_healthy_percentage=90,
+            min_healthy_percentage=settings.fleet_refresh_min_healthy,
+            max_healthy_percentage=settings.fleet_refresh_max_healthy,
+            # Hosts of a bad release fail their checks: the refresh stops instead of rolling on.
+            rollout_alarm_names=[alb.unhealthy_targets_alarm],
             environment=settings.environment,
             tier=settings.tier,
             role=APP_SERVICE,
@@ -499,7 +505,11 @@ def build(settings: Settings) -> dict[str, object]:
         "logsKeyArn": base.keys["logs"].arn,
         "albDnsName": alb.dns_name,
         "fleetGroupName": fleet.group_name,
+        "fleetArtefactBucket": fleet.artefact_bucket,
+        "fleetLogGroups": fleet.log_group_names,
         "ansibleInventory": inventory,
+        # `pulumi stack output ansibleVars > host_vars.json`: the playbook converges to the boot state.
+        "ansibleVars": fleet.ansible_vars,
         "dbEndpoint": db.endpoint,
         "dbSecretArn": db.master_user_secret_arn,
         "appBucket": bucket.bucket,

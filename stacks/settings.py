@@ -32,18 +32,25 @@ from hardstack.aws.database import (
     validate_snapshot_identifier,
     validate_storage,
 )
-from hardstack.aws.fleet import validate_image_id, validate_instance_type, validate_sizes
+from hardstack.aws.fleet import (
+    check_user_data,
+    validate_image_id,
+    validate_instance_type,
+    validate_refresh_range,
+    validate_sizes,
+)
 from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
+from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.errors import HardstackError, refuse
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
 from hardstack.core.tags import validate_tags
 from hardstack.core.tier import STACK_TIERS, TIERS, Tier, parse_tier
-from hardstack.core.userdata import NODE_EXPORTER_PORT, render_cloud_init
+from hardstack.core.userdata import NODE_EXPORTER_PORT, FleetBoot, validate_parameter_name
 from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
 from hardstack.k8s.monitoring import (
     CHART_VERSION,
@@ -190,6 +197,14 @@ class Settings(_Model):
     """Fleet sizes. Default: profile; prod runs at least one instance per AZ."""
     app_secret_parameters: dict[str, str] = Field(default_factory=dict)
     """Environment variable -> SSM parameter name the hosts read at boot. Default: none."""
+    fleet_app: dict[str, str] | None = None
+    """The fleet's app release: `{version, url, sha256}` (an https URL of one executable that takes
+    `--port` and `--metrics-port`, and its sha256). Changing it rolls the fleet. Default: hardstack's
+    reference service."""
+    fleet_refresh_min_healthy: int = 100
+    fleet_refresh_max_healthy: int = 200
+    """Instance refresh range, in % of desired capacity. Default: 100-200, launch before terminate
+    (production refuses anything that lets a rollout drop capacity)."""
     certificate_arn: str | None = None
     """ACM certificate of the HTTPS listener. Required outside test (plain HTTP only in test)."""
     alb_deletion_protection: bool
@@ -363,8 +378,18 @@ class Settings(_Model):
             self.fleet_desired_capacity,
             ("hardstack:fleetMinSize", "hardstack:fleetMaxSize", "hardstack:fleetDesiredCapacity"),
         )
+        for env_name, parameter in self.app_secret_parameters.items():
+            validate_parameter_name(parameter, f"hardstack:appSecretParameters.{env_name}")
+        validate_refresh_range(
+            self.fleet_refresh_min_healthy,
+            self.fleet_refresh_max_healthy,
+            self.tier,
+            ("hardstack:fleetRefreshMinHealthy", "hardstack:fleetRefreshMaxHealthy"),
+        )
+        boot = self.fleet_boot()
         try:
-            self.user_data()  # rendered and checked (16 KB, no secrets) before anything is registered
+            # Rendered with the longest names this stack could get: 16 KB and the secret scan hold later.
+            check_user_data(boot, self.naming("p" * 40, "s" * 40))
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
         if self.certificate_arn is None and self.tier.serves_https_only:
@@ -514,15 +539,39 @@ class Settings(_Model):
                 raise HardstackError(f"{where}: {err}") from None
         return tuple(out)
 
-    def user_data(self) -> str:
-        """The fleet's cloud-init document for these settings."""
-        return render_cloud_init(
-            service_name=APP_SERVICE,
-            app_port=self.app_port,
-            environment=self.environment,
-            region=self.region,
-            secret_parameters=self.app_secret_parameters,
-        )
+    def fleet_app_artefact(self) -> Artefact:
+        """The release the fleet's hosts run: `hardstack:fleetApp`, or the reference service."""
+        if self.fleet_app is None:
+            return fleet_app()
+        given = self.fleet_app
+        if not isinstance(given, dict) or set(given) != {"version", "url", "sha256"}:
+            raise refuse("hardstack:fleetApp", given, "{version, url, sha256}: the release of one executable")
+        url = given["url"]
+        try:
+            return Artefact(
+                name="fleet-app",
+                version=given["version"],
+                filename=url.rstrip("/").rsplit("/", 1)[-1] or "app",
+                sha256=given["sha256"],
+                source_url=url,
+            )
+        except HardstackError as err:
+            raise HardstackError(f"hardstack:fleetApp: {err}") from None
+
+    def fleet_boot(self) -> FleetBoot:
+        """What the fleet's hosts run for these settings."""
+        app = self.fleet_app_artefact()
+        try:
+            return FleetBoot(
+                service_name=APP_SERVICE,
+                app_port=self.app_port,
+                environment=self.environment,
+                region=self.region,
+                secret_parameters=self.app_secret_parameters,
+                app=app,
+            )
+        except HardstackError as err:
+            raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
 
     def base_tags(self, project: str, stack: str) -> dict[str, str]:
         return {"Project": project, "Environment": self.environment, "Stack": stack, "ManagedBy": "pulumi", **self.tags}

@@ -26,6 +26,7 @@ from hardstack.core.ansible import (
     write_inventory,
 )
 from hardstack.core.errors import HardstackError
+from hardstack.core.userdata import FleetBoot, HostPlacement, ansible_vars
 
 REPO = Path(__file__).resolve().parent.parent
 PLAYBOOK = REPO / "ansible" / "playbook.yml"
@@ -126,9 +127,28 @@ def test_write_inventory_refuses_names_the_plugin_ignores(tmp_path: Path) -> Non
 # --- real tools ------------------------------------------------------------------------------------
 
 
-def test_playbook_syntax_check() -> None:
+def _host_vars(tmp_path: Path) -> Path:
+    boot = FleetBoot(environment="prod", region=REGION, secret_parameters={"DB_URL": "/prod/web/db-url"})
+    placement = HostPlacement(
+        artefact_bucket="web-artefacts-0a1b2c3",
+        log_groups={"system": "/hardstack/prod/fleet/app/system", "app": "/hardstack/prod/fleet/app/app"},
+    )
+    path = tmp_path / "host_vars.json"
+    path.write_text(json.dumps(ansible_vars(boot, placement)), encoding="utf-8")
+    return path
+
+
+def test_playbook_syntax_check(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(_tool("ansible-playbook")), "--syntax-check", "-i", "localhost,", str(PLAYBOOK)],
+        [
+            str(_tool("ansible-playbook")),
+            "--syntax-check",
+            "-i",
+            "localhost,",
+            "-e",
+            f"@{_host_vars(tmp_path)}",
+            str(PLAYBOOK),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -138,31 +158,82 @@ def test_playbook_syntax_check() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_playbook_uses_only_fully_qualified_modules_and_guarded_commands() -> None:
+def test_playbook_passes_ansible_lint_production_profile() -> None:
+    # Run from the ansible folder with its config and no inventory: the config must not break it.
+    result = subprocess.run(
+        [str(_tool("ansible-lint")), "--profile", "production", "--offline", "--nocolor", "playbook.yml"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_ansible_env(),
+        cwd=PLAYBOOK.parent,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
+KEYWORDS = {
+    "name",
+    "loop",
+    "loop_control",
+    "notify",
+    "register",
+    "when",
+    "retries",
+    "delay",
+    "until",
+    "become",
+    "changed_when",
+    "failed_when",
+    "check_mode",
+    "listen",
+    "tags",
+    "environment",
+}
+
+
+def _tasks() -> list[dict[str, Any]]:
     plays = yaml.safe_load(PLAYBOOK.read_text(encoding="utf-8"))
-    keywords = {
-        "name",
-        "loop",
-        "notify",
-        "register",
-        "when",
-        "retries",
-        "delay",
-        "until",
-        "become",
-        "changed_when",
-        "failed_when",
-        "check_mode",
-        "listen",
-        "tags",
+    return [task for play in plays for task in play.get("tasks", []) + play.get("handlers", [])]
+
+
+def test_playbook_uses_only_fully_qualified_modules_and_idempotent_tasks() -> None:
+    """Idempotence markers: commands run only when their result is missing (`creates`) or as
+    handlers; restarts follow changed files; no shell; every other module is declarative."""
+    declarative = {
+        "ansible.builtin.assert",
+        "ansible.builtin.dnf",
+        "ansible.builtin.user",
+        "ansible.builtin.copy",
+        "ansible.builtin.meta",
+        "ansible.builtin.systemd_service",
+        "ansible.builtin.uri",
+        "ansible.builtin.command",
     }
-    for play in plays:
-        for task in play.get("tasks", []) + play.get("handlers", []):
-            modules = [k for k in task if k not in keywords]
-            assert len(modules) == 1 and modules[0].startswith("ansible.builtin."), task
-            if modules[0] in ("ansible.builtin.shell", "ansible.builtin.command"):
-                args = task[modules[0]]
-                assert "changed_when" in task or (isinstance(args, dict) and "creates" in args), task
+    plays = yaml.safe_load(PLAYBOOK.read_text(encoding="utf-8"))
+    handlers = {h["name"] for play in plays for h in play.get("handlers", [])}
+    for task in _tasks():
+        modules = [k for k in task if k not in KEYWORDS]
+        assert len(modules) == 1 and modules[0] in declarative, task
+        module, args = modules[0], task[modules[0]]
+        if module == "ansible.builtin.command":
+            assert (isinstance(args, dict) and "creates" in args) or task["name"] in handlers, task
+        if module == "ansible.builtin.systemd_service" and args.get("state") == "restarted":
+            # Restarts only what the file task reported changed: nothing on a second run.
+            assert "selectattr('changed')" in task["loop"], task
+
+
+def test_playbook_converges_to_what_the_user_data_boots(tmp_path: Path) -> None:
+    """Every piece of the host state the boot builds is a piece the playbook manages."""
+    host = json.loads(_host_vars(tmp_path).read_text())
+    text = PLAYBOOK.read_text(encoding="utf-8")
+    for var in host:
+        if var.startswith("hardstack_") and var not in ("hardstack_cloudwatch_ctl",):
+            assert "{{ " + var in text or var + "[" in text or var + " " in text, var
+    assert "hardstack_cloudwatch_ctl" in text
+    services = next(t for t in _tasks() if t["name"] == "Ensure the services are enabled and running")
+    assert services["loop"] == "{{ hardstack_services }}"
+    assert host["hardstack_services"][-1] == "app.service"
 
 
 def _free_port() -> int:
@@ -292,7 +363,15 @@ def test_inventory_lists_exactly_the_tagged_running_instances(aws_env: dict[str,
 def test_playbook_syntax_check_with_generated_inventory(aws_env: dict[str, str], tmp_path: Path) -> None:
     inventory = write_inventory(tmp_path / "hardstack.aws_ec2.yml", region=REGION, environment="prod", role="web")
     result = subprocess.run(
-        [str(_tool("ansible-playbook")), "--syntax-check", "-i", str(inventory), str(PLAYBOOK)],
+        [
+            str(_tool("ansible-playbook")),
+            "--syntax-check",
+            "-i",
+            str(inventory),
+            "-e",
+            f"@{_host_vars(tmp_path)}",
+            str(PLAYBOOK),
+        ],
         capture_output=True,
         text=True,
         timeout=180,

@@ -1,41 +1,57 @@
-"""VM fleet: hardened launch template and an Auto Scaling group across private subnets.
+"""VM fleet: hosts that boot from artefacts in the account, behind an Auto Scaling group.
 
-Creates: aws.iam.Role, aws.iam.RolePolicyAttachment (SSM core, CloudWatch agent),
-aws.iam.RolePolicy (read the named boot parameters, only when there are some),
-aws.iam.InstanceProfile, aws.ec2.LaunchTemplate, aws.autoscaling.Group, aws.autoscaling.Policy
-(target-tracking CPU).
+Creates: a `SecureBucket` of boot artefacts and one aws.s3.BucketObjectv2 per artefact (copied
+from its release URL at deploy time, checked by sha256 on the host), aws.cloudwatch.LogGroup per
+log source (the agent writes only there), aws.iam.Role with aws.iam.RolePolicyAttachment (SSM
+core) and aws.iam.RolePolicy (host: artefacts, its parameters, its logs and metrics, its own
+health), aws.iam.InstanceProfile, aws.ec2.LaunchTemplate, aws.autoscaling.Group with a
+launch-before-terminate instance refresh, aws.autoscaling.Policy (target-tracking CPU).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.context import AwsContext
-from hardstack.aws.iam import policy_document, service_assume_role_policy
+from hardstack.aws.iam import Statement, policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from hardstack.base.component import Component, IdList, id_list, known_length
 from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from hardstack.core.artefacts import Artefact
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.naming import Naming
 from hardstack.core.tier import Tier, parse_tier
-from hardstack.core.userdata import validate_user_data
+from hardstack.core.userdata import (
+    LOG_SOURCES,
+    FleetBoot,
+    HostPlacement,
+    ansible_vars,
+    metrics_namespace,
+    render_cloud_init,
+)
 
 _INSTANCE_TYPE = re.compile(
     r"^[a-z][a-z0-9-]*[0-9][a-z0-9-]*\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)$"
 )
 _AMI = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 _ROLE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
-#: Managed policies for SSM Session Manager and the CloudWatch agent, nothing broader.
-MANAGED_POLICIES = {
-    "ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
-    "cloudwatch-agent": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
-}
+#: Managed policy for SSM Session Manager (and Ansible over SSM). The CloudWatch agent gets a
+#: policy of its own: the managed one lets a host create any log group and cut its retention.
+MANAGED_POLICIES = {"ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
+#: Tag naming the fleet on its group and instances; a host may set the health of its own group only.
+FLEET_TAG = "hardstack:fleet"
+#: Longest bucket name S3 accepts: user data is validated with it before the real name is known.
+LONGEST_BUCKET = "b" * 63
 #: Group metrics published every minute; monitoring alarms on in-service vs desired capacity.
 GROUP_METRICS = (
     "GroupMinSize",
@@ -78,6 +94,36 @@ def validate_sizes(min_size: int, max_size: int, desired: int, names: tuple[str,
 
 #: Fewest instances a production fleet runs.
 PRODUCTION_MIN_SIZE = 2
+#: AWS: at most 10 alarms may stop an instance refresh.
+MAX_ROLLOUT_ALARMS = 10
+
+
+def validate_refresh_range(
+    min_healthy: int,
+    max_healthy: int,
+    tier: Tier,
+    names: tuple[str, str] = ("min_healthy_percentage", "max_healthy_percentage"),
+) -> None:
+    """An instance refresh range AWS accepts and that keeps capacity where the tier requires it.
+
+    AWS: min 0-100, max 100-200, at most 100 apart. Keeping capacity means min 100 (nothing is
+    terminated before its replacement is healthy) and max above 100 (room to launch first).
+    """
+    lo, hi = names
+    for key, value, low, high in ((lo, min_healthy, 0, 100), (hi, max_healthy, 100, 200)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise refuse(key, value, f"a whole percentage from {low} to {high}")
+    if max_healthy - min_healthy > 100:
+        raise refuse(hi, max_healthy, f"at most 100 above {lo} ({min_healthy}): AWS refuses a wider range")
+    if tier.is_production and (min_healthy < 100 or max_healthy <= 100):
+        raise refuse(
+            f"{lo}/{hi}",
+            f"{min_healthy}/{max_healthy}",
+            "100 and more than 100 in production: a refresh launches each replacement before it terminates "
+            "a serving host, so a rollout never drops capacity (e.g. 100/200)",
+        )
+    if min_healthy == 100 and max_healthy == 100:
+        raise refuse(hi, max_healthy, f"more than 100 when {lo} is 100, or the refresh can replace nothing")
 
 
 @documented
@@ -90,7 +136,15 @@ class FleetArgs:
     security_group_ids: IdList
     """Groups for the instances (the app group: app port from the load balancer only)."""
     image_id: str
-    """Pinned AMI id. Changing it rolls the fleet through an instance refresh."""
+    """Pinned AMI id (Amazon Linux 2023). Changing it rolls the fleet through an instance refresh."""
+    boot: FleetBoot
+    """What the hosts run: service, ports, app artefact, parameter names. Changing it rolls the fleet."""
+    kms_key_arn: pulumi.Input[str]
+    """Customer KMS key encrypting the root volume."""
+    log_key_arn: pulumi.Input[str]
+    """Customer KMS key of the hosts' log groups."""
+    log_retention_days: int = 365
+    """Retention of the hosts' log groups. Default: 365."""
     instance_type: str = "t3.micro"
     """EC2 instance type. Default: t3.micro."""
     min_size: int = 2
@@ -99,27 +153,26 @@ class FleetArgs:
     """Most instances the CPU policy may run. Default: 4."""
     desired_capacity: int = 2
     """Initial capacity; afterwards the CPU policy owns it (Pulumi ignores drift of this field)."""
-    user_data: str = ""
-    """cloud-init document (see `hardstack.core.userdata.render_cloud_init`); at most 16 KB, no secrets."""
-    secret_parameters: Sequence[str] = ()
-    """SSM parameter names the instances may read at boot. Default: none."""
-    kms_key_arn: pulumi.Input[str]
-    """Customer KMS key encrypting the root volume."""
     root_volume_gb: int = 20
     """Root volume size, gp3. Default: 20."""
     target_group_arns: Sequence[pulumi.Input[str]] = ()
     """Load balancer target groups; with any, health checks use the load balancer. Default: none."""
     health_check_grace_seconds: int = 300
-    """Time for boot before health checks count. Default: 300."""
-    min_healthy_percentage: int = 90
-    """Capacity kept healthy during an instance refresh. Default: 90."""
+    """Time for boot before health checks count, and each new host's warm-up in a refresh. Default: 300."""
+    min_healthy_percentage: int = 100
+    """Capacity kept healthy during an instance refresh. Default: 100 (production requires it)."""
+    max_healthy_percentage: int = 200
+    """Capacity a refresh may run, in service or launching. Default: 200 (replacements start first)."""
+    rollout_alarm_names: Sequence[pulumi.Input[str]] = ()
+    """CloudWatch alarms that fail a running instance refresh when they fire (e.g. unhealthy targets).
+    Default: none."""
     cpu_target_percent: float = 50.0
     """Average CPU the scaling policy aims for. Default: 50."""
     environment: str
     """Environment tag (Ansible inventory key), any name such as prod or eu-prod."""
     tier: Tier = Tier.PRODUCTION
-    """Safety enforced: production runs at least two instances (one host is a single point of failure).
-    Default: production."""
+    """Safety enforced: production runs at least two instances (one host is a single point of failure)
+    and refreshes launch before they terminate. Default: production."""
     role: str = "app"
     """Role tag (Ansible inventory key). Default: app."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -132,19 +185,158 @@ class FleetArgs:
         validate_image_id(self.image_id)
         validate_instance_type(self.instance_type)
         validate_sizes(self.min_size, self.max_size, self.desired_capacity)
-        validate_user_data(self.user_data)
+        if not isinstance(self.boot, FleetBoot):
+            raise refuse("boot", self.boot, "a hardstack.core.userdata.FleetBoot")
+        check_user_data(self.boot, self.context.names)
         if known_length(self.subnet_ids) == 0:
             raise refuse("subnet_ids", [], "at least one private subnet")
         if known_length(self.security_group_ids) == 0:
             raise refuse("security_group_ids", [], "at least one security group (the default group is emptied)")
         if not 8 <= self.root_volume_gb <= 16384:
             raise refuse("root_volume_gb", self.root_volume_gb, "8 to 16384 GiB")
-        if not 0 <= self.min_healthy_percentage <= 100:
-            raise refuse("min_healthy_percentage", self.min_healthy_percentage, "0 to 100")
+        validate_refresh_range(self.min_healthy_percentage, self.max_healthy_percentage, self.tier)
+        if len(self.rollout_alarm_names) > MAX_ROLLOUT_ALARMS:
+            raise refuse("rollout_alarm_names", len(self.rollout_alarm_names), f"at most {MAX_ROLLOUT_ALARMS} alarms")
         if not 1 <= self.cpu_target_percent <= 100:
             raise refuse("cpu_target_percent", self.cpu_target_percent, "1 to 100")
         if not _ROLE.match(self.role):
             raise refuse("role", self.role, "lower-case letters, digits and '-', at most 32")
+        if self.log_retention_days not in _LOG_RETENTION_DAYS:
+            raise refuse("log_retention_days", self.log_retention_days, f"one of {sorted(_LOG_RETENTION_DAYS)}")
+
+
+#: Retention values CloudWatch Logs accepts.
+_LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+)
+
+
+def log_group_name(naming: Naming, fleet: str, source: str) -> str:
+    """`/<project>/<stack>/fleet/<fleet>/<source>`: the stack's own, so two stacks never share one."""
+    return naming.path("fleet", fleet, source)
+
+
+def placement(bucket: str, naming: Naming, boot: FleetBoot) -> HostPlacement:
+    """Where hosts of `boot` find artefacts and send logs, for a bucket name and a naming."""
+    return HostPlacement(
+        artefact_bucket=bucket,
+        log_groups={source: log_group_name(naming, boot.service_name, source) for source in LOG_SOURCES},
+    )
+
+
+def check_user_data(boot: FleetBoot, naming: Naming) -> None:
+    """Render with the longest bucket name S3 allows: size and secret checks fail before any resource."""
+    render_cloud_init(boot, placement(LONGEST_BUCKET, naming, boot))
+
+
+def _asset(artefact: Artefact) -> pulumi.Asset:
+    # The deployer fetches a release URL at `up` time; the host checks the sha256 before using it.
+    if artefact.source_url is not None:
+        return pulumi.RemoteAsset(artefact.source_url)
+    return pulumi.StringAsset(artefact.content or "")
+
+
+def host_statements(
+    ctx: AwsContext,
+    *,
+    artefact_bucket_arn: pulumi.Input[str],
+    parameter_names: Sequence[str],
+    log_group_names: Sequence[str],
+    namespace: str,
+    fleet_id: str,
+) -> list[Statement]:
+    """What a host may do beyond SSM core: every Allow scoped, and Denies that hold whatever else is attached."""
+    parameter_arns = [ctx.arn("ssm", "parameter/" + p.lstrip("/")) for p in sorted(set(parameter_names))]
+    log_arns = [ctx.arn("logs", f"log-group:{group}:*") for group in log_group_names]
+    statements: list[Statement] = [
+        {
+            "Sid": "ReadBootArtefacts",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": pulumi.Output.concat(artefact_bucket_arn, "/artefacts/*"),
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": log_arns,
+        },
+        {
+            # The agent's metrics land in the environment's namespace only.
+            "Sid": "PutHostMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+        },
+        {
+            # The agent resolves ${aws:AutoScalingGroupName} from tags; these calls have no resource scope.
+            "Sid": "DescribeOwnTags",
+            "Effect": "Allow",
+            "Action": ["ec2:DescribeTags", "ec2:DescribeVolumes"],
+            "Resource": "*",
+        },
+        {
+            # A host whose boot failed takes itself out of service; only in its own fleet.
+            "Sid": "ReportOwnHealth",
+            "Effect": "Allow",
+            "Action": "autoscaling:SetInstanceHealth",
+            "Resource": ctx.arn("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*"),
+            "Condition": {"StringEquals": {f"autoscaling:ResourceTag/{FLEET_TAG}": fleet_id}},
+        },
+        {
+            "Sid": "NeverManageLogGroups",
+            "Effect": "Deny",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:DeleteLogGroup",
+                "logs:PutRetentionPolicy",
+                "logs:DeleteRetentionPolicy",
+                "logs:AssociateKmsKey",
+                "logs:DisassociateKmsKey",
+            ],
+            "Resource": "*",
+        },
+    ]
+    if parameter_arns:
+        statements += [
+            {
+                "Sid": "ReadBootParameters",
+                "Effect": "Allow",
+                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                "Resource": parameter_arns,
+            },
+            {
+                # SecureStrings decrypt through SSM only, and only for these parameters (SSM puts the
+                # parameter ARN in the encryption context).
+                "Sid": "DecryptBootParameters",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": ctx.arn("kms", "key/*"),
+                "Condition": {
+                    "StringEquals": {
+                        "kms:ViaService": f"ssm.{ctx.region}.amazonaws.com",
+                        "kms:EncryptionContext:PARAMETER_ARN": parameter_arns,
+                    },
+                },
+            },
+        ]
+    # AmazonSSMManagedInstanceCore allows ssm:GetParameter(s) on every parameter: deny all but ours.
+    read_others: dict[str, Any] = {
+        "Sid": "NoOtherParameters",
+        "Effect": "Deny",
+        "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"],
+    }
+    statements.append(
+        {**read_others, "NotResource": parameter_arns} if parameter_arns else {**read_others, "Resource": "*"}
+    )
+    no_decrypt: dict[str, Any] = {"Sid": "NoOtherDecrypt", "Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}
+    if parameter_arns:
+        # Denied unless it decrypts one of the listed parameters (a negated operator also matches a
+        # request without that context key, so every other Decrypt is denied).
+        no_decrypt["Condition"] = {"StringNotEquals": {"kms:EncryptionContext:PARAMETER_ARN": parameter_arns}}
+    statements.append(no_decrypt)
+    return statements
 
 
 class Fleet(Component):
@@ -152,51 +344,84 @@ class Fleet(Component):
     launch_template_id: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    artefact_bucket: pulumi.Output[str]
+    log_group_names: list[str]
+    ansible_vars: pulumi.Output[str]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hardstack:compute:Fleet", name, opts)
         child = self.child()
         ctx = args.context
-        inventory_tags = {ENVIRONMENT_TAG: args.environment, ROLE_TAG: args.role}
+        boot = args.boot
+        fleet_id = ctx.names.flat(name)
+        inventory_tags = {ENVIRONMENT_TAG: args.environment, ROLE_TAG: args.role, FLEET_TAG: fleet_id}
         tags = {**ctx.tags, **args.tags, **inventory_tags, "Name": name}
+
+        # Release files need no secrecy (their integrity is the sha256): SSE-S3 keeps hosts off KMS.
+        artefacts = SecureBucket(
+            f"{name}-artefacts",
+            SecureBucketArgs(tier=args.tier, tags={**ctx.tags, **args.tags}),
+            child,
+        )
+        objects = [
+            aws.s3.BucketObjectv2(
+                f"{name}-{artefact.name}-{artefact.arch}",
+                bucket=artefacts.bucket,
+                key=artefact.key,
+                source=_asset(artefact),
+                checksum_algorithm="SHA256",
+                tags={**ctx.tags, **args.tags},
+                opts=child,
+            )
+            for artefact in boot.artefacts
+        ]
+        log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{name}-{source}-logs",
+                name=log_group_name(ctx.names, boot.service_name, source),
+                kms_key_id=args.log_key_arn,
+                retention_in_days=args.log_retention_days,
+                tags=tags,
+                opts=child,
+            )
+            for source in LOG_SOURCES
+        ]
+        log_names = [log_group_name(ctx.names, boot.service_name, s) for s in LOG_SOURCES]
 
         role = aws.iam.Role(
             name,
-            **args.context.role_args(),
-            description=f"Instances of fleet {name}: SSM sessions and the CloudWatch agent",
+            **ctx.role_args(),
+            description=f"Instances of fleet {name}: SSM sessions, boot artefacts, own logs and metrics",
             assume_role_policy=service_assume_role_policy("ec2.amazonaws.com", source_account=ctx.account_id),
             tags=tags,
             opts=child,
         )
-        for key, arn in MANAGED_POLICIES.items():
+        attachments: list[pulumi.Resource] = [
             aws.iam.RolePolicyAttachment(f"{name}-{key}", role=role.name, policy_arn=arn, opts=child)
-        if args.secret_parameters:
-            parameter_arns = [ctx.arn("ssm", "parameter/" + p.lstrip("/")) for p in sorted(set(args.secret_parameters))]
-            aws.iam.RolePolicy(
-                f"{name}-boot-parameters",
-                role=role.id,
-                policy=policy_document(
-                    [
-                        {
-                            "Sid": "ReadBootParameters",
-                            "Effect": "Allow",
-                            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-                            "Resource": parameter_arns,
-                        },
-                        {
-                            # SecureString values decrypt through SSM only, with keys of this account.
-                            "Sid": "DecryptThroughSsm",
-                            "Effect": "Allow",
-                            "Action": "kms:Decrypt",
-                            "Resource": ctx.arn("kms", "key/*"),
-                            "Condition": {"StringEquals": {"kms:ViaService": f"ssm.{ctx.region}.amazonaws.com"}},
-                        },
-                    ]
-                ),
-                opts=child,
-            )
+            for key, arn in MANAGED_POLICIES.items()
+        ]
+        host_policy = aws.iam.RolePolicy(
+            f"{name}-host",
+            role=role.id,
+            policy=policy_document(
+                host_statements(
+                    ctx,
+                    artefact_bucket_arn=artefacts.arn,
+                    parameter_names=list(boot.secret_parameters.values()),
+                    log_group_names=log_names,
+                    namespace=metrics_namespace(boot.environment),
+                    fleet_id=fleet_id,
+                )
+            ),
+            opts=child,
+        )
         profile = aws.iam.InstanceProfile(name, role=role.name, tags=tags, opts=child)
 
+        user_data = artefacts.bucket.apply(
+            lambda bucket: base64.b64encode(
+                render_cloud_init(boot, placement(bucket, ctx.names, boot)).encode()
+            ).decode()
+        )
         template = aws.ec2.LaunchTemplate(
             name,
             description=f"hardstack fleet {name}",
@@ -215,12 +440,13 @@ class Fleet(Component):
                 )
             ],
             block_device_mappings=encrypted_root_volume(args.root_volume_gb, args.kms_key_arn),
-            user_data=base64.b64encode(args.user_data.encode()).decode() if args.user_data else None,
+            user_data=user_data,
             tag_specifications=tag_specifications(tags),
             update_default_version=True,
             tags=tags,
             opts=child,
         )
+        alarms = list(args.rollout_alarm_names)
         group = aws.autoscaling.Group(
             name,
             vpc_zone_identifiers=id_list(args.subnet_ids),
@@ -231,13 +457,25 @@ class Fleet(Component):
             target_group_arns=list(args.target_group_arns),
             health_check_type="ELB" if args.target_group_arns else "EC2",
             health_check_grace_period=args.health_check_grace_seconds,
-            # A new launch template version (AMI, user data, type) rolls the fleet, never all at once.
+            default_instance_warmup=args.health_check_grace_seconds,
+            # A new launch template version (AMI, user data, type) rolls the fleet: replacements are
+            # launched and healthy before the hosts they replace are terminated.
             instance_refresh=aws.autoscaling.GroupInstanceRefreshArgs(
                 strategy="Rolling",
                 preferences=aws.autoscaling.GroupInstanceRefreshPreferencesArgs(
                     min_healthy_percentage=args.min_healthy_percentage,
+                    max_healthy_percentage=args.max_healthy_percentage,
                     instance_warmup=str(args.health_check_grace_seconds),
-                    auto_rollback=True,
+                    skip_matching=True,
+                    alarm_specification=aws.autoscaling.GroupInstanceRefreshPreferencesAlarmSpecificationArgs(
+                        alarms=alarms
+                    )
+                    if alarms
+                    else None,
+                    # Off: the provider updates the group before it starts the refresh, so AWS would
+                    # "roll back" to the new version (terraform-provider-aws#34189). Roll back by
+                    # reverting the change and running `up` again (README, fleet rollouts).
+                    auto_rollback=False,
                 ),
             ),
             enabled_metrics=list(GROUP_METRICS),
@@ -246,8 +484,12 @@ class Fleet(Component):
             tags=[
                 aws.autoscaling.GroupTagArgs(key=k, value=v, propagate_at_launch=True) for k, v in sorted(tags.items())
             ],
+            # Hosts read their artefacts, parameters and log groups as they boot: all must exist first.
             # The scaling policy owns desired capacity after creation; an update must not undo it.
-            opts=self.child(ignore_changes=["desiredCapacity"]),
+            opts=self.child(
+                ignore_changes=["desiredCapacity"],
+                depends_on=[*objects, *log_groups, host_policy, *attachments],
+            ),
         )
         aws.autoscaling.Policy(
             f"{name}-cpu",
@@ -266,11 +508,18 @@ class Fleet(Component):
         self.launch_template_id = template.id
         self.role_arn = role.arn
         self.role_name = role.name
+        self.artefact_bucket = artefacts.bucket
+        self.log_group_names = log_names
+        self.ansible_vars = artefacts.bucket.apply(
+            lambda bucket: json.dumps(ansible_vars(boot, placement(bucket, ctx.names, boot)), indent=2)
+        )
         self.register_outputs(
             {
                 "group_name": self.group_name,
                 "launch_template_id": self.launch_template_id,
                 "role_arn": self.role_arn,
                 "role_name": self.role_name,
+                "artefact_bucket": self.artefact_bucket,
+                "log_group_names": self.log_group_names,
             }
         )

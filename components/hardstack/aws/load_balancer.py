@@ -2,7 +2,9 @@
 
 Creates: aws.lb.LoadBalancer, aws.lb.TargetGroup, an HTTPS aws.lb.Listener (TLS 1.2+) when a
 certificate is given, an HTTP aws.lb.Listener (redirect to HTTPS, or forward when plain HTTP is
-asked for by name), and with access logs a `SecureBucket` (SSE-S3: ALB log delivery cannot use KMS).
+asked for by name), and with access logs a `SecureBucket` (SSE-S3: ALB log delivery cannot use KMS),
+and an aws.cloudwatch.MetricAlarm on unhealthy targets (no actions: it stops a fleet's instance
+refresh that launches hosts failing their checks; paging is the service alarms' job).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ class LoadBalancerArgs:
     """An internal (private) load balancer in private subnets, reachable only inside the VPC. Default: off,
     internet-facing."""
     health_check_path: str = "/"
-    """Path the target group probes. Default: /."""
+    """Path the target group probes: the app's readiness endpoint. Default: /."""
     deletion_protection: bool | None = None
     """Refuse API deletion of the load balancer. Default: on in production (where off is refused), else off."""
     access_logs: bool | None = None
@@ -151,6 +153,7 @@ class LoadBalancer(Component):
     zone_id: pulumi.Output[str]
     target_group_arn: pulumi.Output[str]
     target_group_arn_suffix: pulumi.Output[str]
+    unhealthy_targets_alarm: pulumi.Output[str]
     http_listener_arn: pulumi.Output[str]
     https_listener_arn: pulumi.Output[str] | None
 
@@ -215,6 +218,22 @@ class LoadBalancer(Component):
             tags=tags,
             opts=child,
         )
+        unhealthy = aws.cloudwatch.MetricAlarm(
+            f"{name}-unhealthy-targets",
+            name=args.context.names.flat(f"{name}-unhealthy-targets"),
+            alarm_description=f"Targets of {name} fail their health check: stops a running instance refresh",
+            namespace="AWS/ApplicationELB",
+            metric_name="UnHealthyHostCount",
+            dimensions={"TargetGroup": target_group.arn_suffix, "LoadBalancer": lb.arn_suffix},
+            statistic="Maximum",
+            period=60,
+            evaluation_periods=2,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            tags=tags,
+            opts=child,
+        )
         forward = aws.lb.ListenerDefaultActionArgs(type="forward", target_group_arn=target_group.arn)
         https = None
         if args.certificate_arn is not None:
@@ -250,6 +269,7 @@ class LoadBalancer(Component):
         self.zone_id = lb.zone_id
         self.target_group_arn = target_group.arn
         self.target_group_arn_suffix = target_group.arn_suffix
+        self.unhealthy_targets_alarm = unhealthy.name
         self.http_listener_arn = http.arn
         self.https_listener_arn = https.arn if https is not None else None
         self.register_outputs(
@@ -258,6 +278,7 @@ class LoadBalancer(Component):
                 "dns_name": self.dns_name,
                 "zone_id": self.zone_id,
                 "target_group_arn": self.target_group_arn,
+                "unhealthy_targets_alarm": self.unhealthy_targets_alarm,
                 "http_listener_arn": self.http_listener_arn,
                 "https_listener_arn": self.https_listener_arn,
             }

@@ -1,41 +1,66 @@
-"""Boot-time configuration for fleet instances (Amazon Linux 2023) as a `#cloud-config` document.
+"""What a fleet host (Amazon Linux 2023) runs, as one `HostState` rendered two ways.
 
-Pure functions: nothing here registers a Pulumi resource. User data is readable by anyone who may
-describe the instance, so it carries parameter NAMES only; values are read at boot from SSM
-Parameter Store into a root-only env file, and `validate_user_data` refuses anything secret-looking.
+Pure functions: nothing here registers a Pulumi resource. `host_state` describes the host:
+packages, users, files, boot artefacts and services. `render_cloud_init` turns it into the
+`#cloud-config` user data a new instance boots with; `ansible_vars` into the variables the
+playbook converges a running host with, so both produce the same host by construction.
+
+Boot cannot half-succeed: one script, `set -euo pipefail`, installs the artefacts from the
+account's artefact bucket (sha256 checked), starts the services and waits for the app's readiness
+endpoint; a unit ordered after cloud-init marks the instance unhealthy in its Auto Scaling group
+when any boot stage failed, so the group replaces it.
+
+User data is readable by anyone who may describe the instance, so it carries parameter NAMES
+only; values are read at boot from SSM Parameter Store into a root-only env file, and
+`validate_user_data` refuses anything secret-looking.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import yaml
 
+from hardstack.core import envfile
+from hardstack.core.artefacts import ARCHITECTURES, Artefact, fleet_app, node_exporter
 from hardstack.core.errors import refuse
 
 # AWS refuses user data over 16 KB (counted before base64 encoding).
 USER_DATA_LIMIT_BYTES = 16384
 
-NODE_EXPORTER_VERSION = "1.10.2"
 NODE_EXPORTER_PORT = 9100
-# sha256 of the official release tarballs, from the release's sha256sums.txt.
-NODE_EXPORTER_SHA256: Mapping[str, str] = MappingProxyType(
-    {
-        "amd64": "c46e5b6f53948477ff3a19d97c58307394a29fe64a01905646f026ddc32cb65b",
-        "arm64": "de69ec8341c8068b7c8e4cfe3eb85065d24d984a3b33007f575d307d13eb89a6",
-    }
-)
 NODE_EXPORTER_USER = "node_exporter"
+#: Port the app serves Prometheus metrics on (podinfo's and the reference service's default).
+DEFAULT_METRICS_PORT = 9797
 
-# rsyslog copies the journal to files because the CloudWatch agent only tails files.
-BASE_PACKAGES: tuple[str, ...] = ("amazon-cloudwatch-agent", "rsyslog", "python3", "tar", "gzip")
+# rsyslog copies the journal to files because the CloudWatch agent only tails files; logrotate
+# keeps the app's file bounded.
+BASE_PACKAGES: tuple[str, ...] = (
+    "amazon-cloudwatch-agent",
+    "amazon-ec2-utils",
+    "rsyslog",
+    "logrotate",
+    "python3",
+    "tar",
+    "gzip",
+)
 CLOUDWATCH_CONFIG_PATH = "/etc/hardstack/amazon-cloudwatch-agent.json"
 CLOUDWATCH_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+BOOT_SCRIPT = "/usr/local/sbin/hardstack-boot"
+BOOT_CHECK_UNIT = "hardstack-boot-check.service"
+ARTEFACT_CACHE = "/var/cache/hardstack"
+#: Log streams the CloudWatch agent writes: (log group suffix, file it tails).
+LOG_SOURCES = ("system", "app")
+_HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,254}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_LOG_GROUP = re.compile(r"^[A-Za-z0-9_/.#-]{1,512}$")
 
 _SERVICE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$")
 # Unit names the instance already uses; an app of the same name would replace them.
@@ -57,11 +82,12 @@ _ENVIRONMENT = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 _PACKAGE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 _ENV_VAR = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+# Variables the unit sets itself; a parameter of the same name would be silently overridden.
+_RESERVED_ENV = frozenset({"HARDSTACK_ENVIRONMENT"})
 # SSM parameter names: letters, digits, `_.-` and `/` levels; 1011 is the longest a path may be.
 _SSM_NAME = re.compile(r"^(?:/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$")
 _SSM_NAME_MAX = 1011
 
-_NO_SECRETS: Mapping[str, str] = MappingProxyType({})
 
 _USE_NAMES_INSTEAD = (
     "user data is readable by anyone allowed to describe the instance; put the value in SSM Parameter "
@@ -165,17 +191,13 @@ def _check_inputs(
     if not isinstance(secret_parameters, Mapping):
         raise refuse("secret_parameters", secret_parameters, "a mapping of env var name -> SSM parameter name")
     for env_name, parameter in secret_parameters.items():
-        if not isinstance(env_name, str) or not _ENV_VAR.fullmatch(env_name):
+        if not isinstance(env_name, str) or not _ENV_VAR.fullmatch(env_name) or env_name in _RESERVED_ENV:
             raise refuse(
-                "secret_parameters key", env_name, "an env var name: A-Z, 0-9 and '_', not starting with a digit"
+                "secret_parameters key",
+                env_name,
+                f"an env var name: A-Z, 0-9 and '_', not starting with a digit, not {sorted(_RESERVED_ENV)}",
             )
-        if not isinstance(parameter, str) or len(parameter) > _SSM_NAME_MAX or not _SSM_NAME.fullmatch(parameter):
-            raise refuse(
-                f"secret_parameters[{env_name!r}]",
-                parameter,
-                "an SSM parameter NAME (not a value): letters, digits, '_', '.', '-' and '/' "
-                "levels such as '/prod/web/db-password'",
-            )
+        validate_parameter_name(parameter, f"secret_parameters[{env_name!r}]")
     if isinstance(packages, str):
         raise refuse("packages", packages, "a sequence of package names, not one string")
     for package in packages:
@@ -184,35 +206,155 @@ def _check_inputs(
     if isinstance(extra_runcmd, str):
         raise refuse("extra_runcmd", extra_runcmd, "a sequence of shell commands, not one string")
     for command in extra_runcmd:
-        if not isinstance(command, str) or not command.strip() or "\x00" in command:
-            raise refuse("extra_runcmd", command, "non-empty shell command strings")
+        if not isinstance(command, str) or not command.strip() or "\x00" in command or "\n" in command:
+            raise refuse("extra_runcmd", command, "non-empty one-line shell command strings")
 
 
-def _node_exporter_script() -> str:
-    url = "https://github.com/prometheus/node_exporter/releases/download/v${version}/${name}.tar.gz"
-    return f"""#!/bin/bash
-# Installs the pinned node_exporter release; the tarball is checked before anything is extracted.
-set -euo pipefail
-version={NODE_EXPORTER_VERSION}
-case "$(uname -m)" in
-  x86_64) arch=amd64; sha={NODE_EXPORTER_SHA256["amd64"]} ;;
-  aarch64) arch=arm64; sha={NODE_EXPORTER_SHA256["arm64"]} ;;
-  *) echo "node_exporter: unsupported architecture $(uname -m)" >&2; exit 1 ;;
-esac
-if /usr/local/bin/node_exporter --version 2>&1 | grep -q "version ${{version}} "; then
-  exit 0
-fi
-name="node_exporter-${{version}}.linux-${{arch}}"
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-curl -fsSL --retry 5 --proto '=https' -o "$tmp/$name.tar.gz" "{url}"
-echo "$sha  $tmp/$name.tar.gz" | sha256sum --check --strict --quiet -
-tar -xzf "$tmp/$name.tar.gz" -C "$tmp" "$name/node_exporter"
-install -o root -g root -m 0755 "$tmp/$name/node_exporter" /usr/local/bin/node_exporter
-"""
+def validate_parameter_name(value: object, where: str) -> str:
+    """An SSM parameter NAME as GetParameters takes it: `/a/b-c` or `a.b`, at most 1011 characters."""
+    if (
+        not isinstance(value, str)
+        or len(value) > _SSM_NAME_MAX
+        or not _SSM_NAME.fullmatch(value)
+        or value.lower().startswith(("/aws", "aws", "/ssm", "ssm"))
+    ):
+        raise refuse(
+            where,
+            value,
+            "an SSM parameter NAME (not a value): letters, digits, '_', '.', '-' and '/' "
+            "levels such as '/prod/web/db-password', not starting with aws or ssm (reserved by AWS)",
+        )
+    return value
 
 
-def _node_exporter_unit() -> str:
+@dataclass(frozen=True, kw_only=True)
+class FleetBoot:
+    """What a fleet's hosts run: the service, its ports, its artefact and the names of its secrets."""
+
+    environment: str
+    """Environment name (the app's HARDSTACK_ENVIRONMENT and the metrics namespace)."""
+    region: str
+    """AWS region the hosts call (SSM, S3, Auto Scaling)."""
+    service_name: str = "app"
+    """systemd unit, user (`svc-<name>`) and log file name. Default: app."""
+    app_port: int = 8080
+    """Port the app serves HTTP on (the load balancer's target port). Default: 8080."""
+    metrics_port: int = DEFAULT_METRICS_PORT
+    """Port the app serves Prometheus metrics on. Default: 9797."""
+    health_path: str = "/readyz"
+    """The app's readiness path: boot waits for it and the load balancer checks it. Default: /readyz."""
+    app: Artefact = field(default_factory=fleet_app)
+    """The app: one executable taking `--port` and `--metrics-port`. Default: hardstack's reference service."""
+    secret_parameters: Mapping[str, str] = field(default_factory=dict)
+    """Env var name -> SSM parameter name, read at boot into a root-only env file. Default: none."""
+    packages: Sequence[str] = ()
+    """Extra dnf packages. Default: none."""
+    extra_runcmd: Sequence[str] = ()
+    """Extra one-line shell commands run at the end of boot, before the readiness wait. Default: none."""
+
+    def __post_init__(self) -> None:
+        _check_inputs(
+            self.service_name,
+            self.app_port,
+            self.environment,
+            self.region,
+            self.secret_parameters,
+            self.packages,
+            self.extra_runcmd,
+        )
+        port = self.metrics_port
+        if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+            raise refuse("metrics_port", port, "an integer 1024-65535")
+        if port in (self.app_port, NODE_EXPORTER_PORT):
+            raise refuse("metrics_port", port, f"a port other than app_port ({self.app_port}) and {NODE_EXPORTER_PORT}")
+        if not isinstance(self.health_path, str) or not _HEALTH_PATH.match(self.health_path):
+            raise refuse("health_path", self.health_path, "an absolute URL path such as /readyz")
+        if not isinstance(self.app, Artefact):
+            raise refuse("app", self.app, "a hardstack.core.artefacts.Artefact (version, sha256 and source)")
+        object.__setattr__(self, "secret_parameters", MappingProxyType(dict(self.secret_parameters)))
+        object.__setattr__(self, "packages", tuple(self.packages))
+        object.__setattr__(self, "extra_runcmd", tuple(self.extra_runcmd))
+
+    @property
+    def artefacts(self) -> tuple[Artefact, ...]:
+        """Every file the hosts install at boot, for every architecture."""
+        return (*(node_exporter(arch) for arch in ARCHITECTURES.values()), self.app)
+
+    @property
+    def user(self) -> str:
+        return app_user(self.service_name)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HostPlacement:
+    """Where a fleet's hosts find their artefacts and send their logs (resources of the fleet)."""
+
+    artefact_bucket: str
+    """Bucket holding the artefacts under their keys."""
+    log_groups: Mapping[str, str]
+    """Log group per source in LOG_SOURCES (system, app): created by the stack, never by the agent."""
+
+    def __post_init__(self) -> None:
+        if not _BUCKET.match(self.artefact_bucket):
+            raise refuse("artefact_bucket", self.artefact_bucket, "an S3 bucket name")
+        if sorted(self.log_groups) != sorted(LOG_SOURCES):
+            raise refuse("log_groups", sorted(self.log_groups), f"exactly the sources {list(LOG_SOURCES)}")
+        for source, group in self.log_groups.items():
+            if not _LOG_GROUP.match(group):
+                raise refuse(f"log_groups[{source!r}]", group, "a CloudWatch log group name")
+
+
+@dataclass(frozen=True)
+class HostFile:
+    path: str
+    content: str
+    permissions: str = "0644"
+    #: Units to restart when the file changes (the playbook's restarts; boot starts everything).
+    restarts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Install:
+    """An artefact installed at `dest`; with `member`, that file of the tarball is installed."""
+
+    artefact: Artefact
+    dest: str
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class HostState:
+    """The converged state of one host: cloud-init builds it at boot, the playbook keeps it."""
+
+    packages: tuple[str, ...]
+    users: tuple[str, ...]
+    files: tuple[HostFile, ...]
+    installs: tuple[Install, ...]
+    services: tuple[str, ...]
+    region: str
+    bucket: str
+    ready_url: str
+
+
+def app_user(service_name: str) -> str:
+    """The non-root user the app runs as."""
+    return f"svc-{service_name}"
+
+
+def _installs(boot: FleetBoot) -> tuple[Install, ...]:
+    installs = []
+    for artefact in boot.artefacts:
+        if artefact.name == "node-exporter":
+            root = artefact.filename.removesuffix(".tar.gz")
+            # One path for both architectures: a host installs only its own.
+            dest = f"/opt/node_exporter/{artefact.version}/node_exporter"
+            installs.append(Install(artefact, dest, member=f"{root}/node_exporter"))
+        else:
+            installs.append(Install(artefact, f"/opt/{boot.service_name}/{artefact.version}/{artefact.filename}"))
+    return tuple(installs)
+
+
+def _node_exporter_unit(binary: str) -> str:
     return f"""[Unit]
 Description=Prometheus node_exporter
 Wants=network-online.target
@@ -221,7 +363,7 @@ After=network-online.target
 [Service]
 User={NODE_EXPORTER_USER}
 Group={NODE_EXPORTER_USER}
-ExecStart=/usr/local/bin/node_exporter --web.listen-address=:{NODE_EXPORTER_PORT}
+ExecStart={binary} --web.listen-address=:{NODE_EXPORTER_PORT}
 Restart=on-failure
 NoNewPrivileges=true
 ProtectSystem=strict
@@ -235,71 +377,97 @@ WantedBy=multi-user.target
 """
 
 
-def _secrets_script(service_name: str, region: str, secret_parameters: Mapping[str, str]) -> str:
-    lines = [
-        "#!/bin/bash",
-        "# Reads secrets by NAME at every boot; values only land in a root-only 0600 env file.",
-        "set -euo pipefail",
-        "umask 077",
-        f"install -d -m 0700 -o root -g root /etc/{service_name}",
-        f'tmp="$(mktemp -p /etc/{service_name})"',  # same directory: the final mv is atomic
-        "trap 'rm -f \"$tmp\"' EXIT",
-    ]
-    for env_name, parameter in sorted(secret_parameters.items()):
-        lines.append(
-            f'value="$(aws ssm get-parameter --with-decryption --name {shlex.quote(parameter)} '
-            f'--region {region} --query Parameter.Value --output text)"'
-        )
-        lines.append(f'printf \'%s=%s\\n\' {env_name} "$value" >> "$tmp"')
-    lines += [
-        'chmod 0600 "$tmp"',
-        f'mv -f "$tmp" /etc/{service_name}/secrets.env',
-        "trap - EXIT",
-    ]
-    return "\n".join(lines) + "\n"
+def _secrets_script(boot: FleetBoot) -> str:
+    """Python 3 (the host's /usr/bin/python3): reads the parameters by NAME, writes them quoted."""
+    # Pairs, not a dict literal: `NAME: "/param"` would read as a credential assignment to the scan.
+    parameters = json.dumps([list(pair) for pair in sorted(boot.secret_parameters.items())])
+    quote = inspect.getsource(envfile.quote_env_value)
+    return f'''#!/usr/bin/python3
+"""Reads the {boot.service_name} parameters by NAME at every boot into a root-only env file (argv[1])."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+REGION = {boot.region!r}
+PARAMETERS = dict({parameters})
 
 
-def _secrets_unit(service_name: str) -> str:
+{quote}
+
+def main(dest):
+    names = sorted(set(PARAMETERS.values()))
+    values = {{}}
+    for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+        out = subprocess.run(
+            ["aws", "ssm", "get-parameters", "--with-decryption", "--region", REGION, "--output", "json",
+             "--names", *names[start:start + 10]],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        answer = json.loads(out)
+        if answer.get("InvalidParameters"):
+            sys.exit("missing SSM parameters: " + ", ".join(answer["InvalidParameters"]))
+        values.update((p["Name"], p["Value"]) for p in answer["Parameters"])
+    os.umask(0o077)
+    folder = os.path.dirname(dest)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder)  # same directory: the rename below is atomic
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out_file:
+            for env, name in sorted(PARAMETERS.items()):
+                out_file.write(env + "=" + quote_env_value(values[name]) + "\\n")
+        os.replace(tmp, dest)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
+'''
+
+
+def secrets_file(service_name: str) -> str:
+    return f"/etc/{service_name}/secrets.env"
+
+
+def _secrets_unit(boot: FleetBoot) -> str:
     return f"""[Unit]
-Description=Fetch {service_name} secrets from SSM Parameter Store
+Description=Fetch {boot.service_name} parameters from SSM Parameter Store
 Wants=network-online.target
 After=network-online.target
-Before={service_name}.service
+Before={boot.service_name}.service
 
 [Service]
 Type=oneshot
 RemainAfterExit=true
 UMask=0077
-ExecStart=/usr/local/sbin/{service_name}-fetch-secrets
+ExecStart=/usr/local/sbin/{boot.service_name}-fetch-secrets {secrets_file(boot.service_name)}
 
 [Install]
 WantedBy=multi-user.target
 """
 
 
-def app_user(service_name: str) -> str:
-    """The non-root user the app runs as (the Ansible playbook uses the same name)."""
-    return f"svc-{service_name}"
-
-
-def _app_unit(service_name: str, app_port: int, environment: str) -> str:
-    user = app_user(service_name)
-    # Placeholder HTTP service: serves its empty state directory so load balancer checks get a 200.
+def _app_unit(boot: FleetBoot, binary: str) -> str:
     return f"""[Unit]
-Description={service_name} (hardstack placeholder HTTP service)
+Description={boot.service_name} {boot.app.version}
 Wants=network-online.target
-Requires={service_name}-secrets.service
-After=network-online.target {service_name}-secrets.service
+Requires={boot.service_name}-secrets.service
+After=network-online.target {boot.service_name}-secrets.service
 
 [Service]
-User={user}
-Group={user}
-EnvironmentFile=/etc/{service_name}/secrets.env
-Environment=HARDSTACK_ENVIRONMENT={environment}
-StateDirectory={service_name}
-WorkingDirectory=/var/lib/{service_name}
-ExecStart=/usr/bin/python3 -m http.server {app_port} --bind 0.0.0.0 --directory /var/lib/{service_name}
-SyslogIdentifier={service_name}
+User={boot.user}
+Group={boot.user}
+EnvironmentFile={secrets_file(boot.service_name)}
+Environment=HARDSTACK_ENVIRONMENT={boot.environment}
+StateDirectory={boot.service_name}
+WorkingDirectory=/var/lib/{boot.service_name}
+ExecStart={binary} --port={boot.app_port} --metrics-port={boot.metrics_port}
+# The app drains on SIGTERM (readiness fails, requests in flight finish) before it exits.
+TimeoutStopSec=60
+SyslogIdentifier={boot.service_name}
 Restart=on-failure
 NoNewPrivileges=true
 ProtectSystem=strict
@@ -319,13 +487,39 @@ WantedBy=multi-user.target
 """
 
 
-def _cloudwatch_config(service_name: str, environment: str) -> str:
-    group = f"/hardstack/{environment}/{service_name}"
+def app_log_file(service_name: str) -> str:
+    return f"/var/log/{service_name}/app.log"
+
+
+def _rsyslog_rule(service_name: str) -> str:
+    # `stop` keeps the app's lines out of /var/log/messages: each line is shipped once.
+    return f':programname, isequal, "{service_name}" {app_log_file(service_name)}\n& stop\n'
+
+
+def _logrotate(service_name: str) -> str:
+    # delaycompress: the CloudWatch agent finishes reading the rotated file before it is compressed.
+    return f"""{app_log_file(service_name)} {{
+    daily
+    maxsize 100M
+    rotate 7
+    missingok
+    notifempty
+    compress
+    delaycompress
+    postrotate
+        /usr/bin/systemctl kill -s HUP rsyslog.service >/dev/null 2>&1 || true
+    endscript
+}}
+"""
+
+
+def _cloudwatch_config(boot: FleetBoot, placement: HostPlacement) -> str:
+    files = {"system": "/var/log/messages", "app": app_log_file(boot.service_name)}
     config: dict[str, Any] = {
         # Root (the default) is needed to read /var/log/messages.
         "agent": {"metrics_collection_interval": 60},
         "metrics": {
-            "namespace": f"hardstack/{environment}",
+            "namespace": metrics_namespace(boot.environment),
             "append_dimensions": {
                 "InstanceId": "${aws:InstanceId}",
                 "AutoScalingGroupName": "${aws:AutoScalingGroupName}",
@@ -339,17 +533,14 @@ def _cloudwatch_config(service_name: str, environment: str) -> str:
         "logs": {
             "logs_collected": {
                 "files": {
+                    # No retention_in_days: the groups are the stack's, with the stack's retention and key.
                     "collect_list": [
                         {
-                            "file_path": "/var/log/messages",
-                            "log_group_name": f"{group}/system",
+                            "file_path": files[source],
+                            "log_group_name": placement.log_groups[source],
                             "log_stream_name": "{instance_id}",
-                        },
-                        {
-                            "file_path": f"/var/log/{service_name}/app.log",
-                            "log_group_name": f"{group}/app",
-                            "log_stream_name": "{instance_id}",
-                        },
+                        }
+                        for source in LOG_SOURCES
                     ]
                 }
             }
@@ -358,85 +549,196 @@ def _cloudwatch_config(service_name: str, environment: str) -> str:
     return json.dumps(config, indent=2) + "\n"
 
 
-def render_cloud_init(
-    *,
-    service_name: str,
-    app_port: int,
-    environment: str,
-    region: str,
-    secret_parameters: Mapping[str, str] = _NO_SECRETS,
-    packages: Sequence[str] = (),
-    extra_runcmd: Sequence[str] = (),
-) -> str:
-    """Render the `#cloud-config` user data for one fleet instance.
+def metrics_namespace(environment: str) -> str:
+    """The CloudWatch namespace the agent publishes host metrics in (the role may publish only there)."""
+    return f"hardstack/{environment}"
 
-    `secret_parameters` maps env var name -> SSM parameter name; the instance role needs
-    ssm:GetParameter (and kms:Decrypt for SecureString) on those names. Secret values must be one line.
+
+def _install_script() -> str:
+    return f"""#!/bin/bash
+# hardstack-install-artefact KEY SHA256 DEST [MEMBER] (reads BUCKET and REGION from the environment):
+# copies an artefact from the account's bucket and installs it only if its sha256 matches.
+set -euo pipefail
+key="$1" sha="$2" dest="$3" member="${{4:-}}"
+install -d -m 0755 {ARTEFACT_CACHE} "$(dirname "$dest")"
+tmp="$(mktemp -d -p {ARTEFACT_CACHE})"
+trap 'rm -rf "$tmp"' EXIT
+aws s3 cp --only-show-errors --region "$REGION" "s3://$BUCKET/$key" "$tmp/artefact"
+if ! echo "$sha  $tmp/artefact" | sha256sum --check --strict --quiet -; then
+  echo "artefact $key does not match its pinned sha256 $sha" >&2
+  exit 1
+fi
+if [ -n "$member" ]; then
+  tar -xzf "$tmp/artefact" -C "$tmp" "$member"
+  install -o root -g root -m 0755 "$tmp/$member" "$dest"
+else
+  install -o root -g root -m 0755 "$tmp/artefact" "$dest"
+fi
+"""
+
+
+def _boot_script(state: HostState, extra_runcmd: Sequence[str]) -> str:
+    by_arch: dict[str, list[str]] = {arch: [] for arch in ARCHITECTURES.values()}
+    for item in state.installs:
+        archs = list(by_arch) if item.artefact.arch == "any" else [item.artefact.arch]
+        line = " ".join(
+            shlex.quote(part)
+            for part in ("install_artefact", item.artefact.key, item.artefact.sha256, item.dest, item.member or "")
+        )
+        for arch in archs:
+            by_arch[arch].append(line)
+    cases = "\n".join(
+        f"  {machine})\n" + "".join(f"    {line}\n" for line in by_arch[arch]) + "    ;;"
+        for machine, arch in ARCHITECTURES.items()
+    )
+    extra = "".join(f"{command}\n" for command in extra_runcmd)
+    return f"""#!/bin/bash
+# Boot configuration: any failure stops it, and {BOOT_CHECK_UNIT} then marks the instance
+# unhealthy so its Auto Scaling group replaces it. Everything comes from inside the account.
+set -euo pipefail
+export REGION={state.region} BUCKET={state.bucket}
+# cloud-init's package stage can fail without failing the boot: check what the host needs.
+rpm -q {" ".join(state.packages)} >/dev/null
+install_artefact() {{
+  [ -x "$3" ] || /usr/local/sbin/hardstack-install-artefact "$@"
+}}
+case "$(uname -m)" in
+{cases}
+  *) echo "no artefacts pinned for $(uname -m)" >&2; exit 1 ;;
+esac
+systemctl daemon-reload
+systemctl enable --now {" ".join(state.services)}
+{CLOUDWATCH_CTL} -a fetch-config -m ec2 -s -c file:{CLOUDWATCH_CONFIG_PATH}
+{extra}# Ready means serving: the endpoint the load balancer checks.
+for _ in $(seq 1 90); do
+  if curl -fsS -o /dev/null {state.ready_url}; then
+    exit 0
+  fi
+  sleep 2
+done
+echo "the app is not ready at {state.ready_url} after 3 minutes" >&2
+exit 1
+"""
+
+
+def _boot_check_script(region: str) -> str:
+    return f"""#!/bin/bash
+# Runs after cloud-init: a failed boot marks this instance unhealthy, so the group replaces it.
+set -uo pipefail
+cloud-init status --wait >/dev/null 2>&1
+rc=$?
+# 0: done; 2: done with recoverable errors (deprecation warnings, cloud-init 23.4 and later).
+if [ "$rc" -ne 1 ]; then
+  exit 0
+fi
+# ec2-metadata (amazon-ec2-utils) speaks IMDSv2, the only version the launch template allows.
+id="$(ec2-metadata --instance-id | cut -d ' ' -f 2)"
+echo "boot configuration failed (cloud-init status: error): marking $id unhealthy" |
+  systemd-cat -t hardstack-boot -p err
+exec aws autoscaling set-instance-health --region {region} --instance-id "$id" \\
+  --health-status Unhealthy --no-should-respect-grace-period
+"""
+
+
+_BOOT_CHECK = """[Unit]
+Description=Mark this instance unhealthy when its boot configuration failed
+After=cloud-final.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/hardstack-boot-check
+"""
+
+
+def host_state(boot: FleetBoot, placement: HostPlacement) -> HostState:
+    """The state a fleet host converges to, from what it runs and where its artefacts and logs live."""
+    svc = boot.service_name
+    installs = _installs(boot)
+    app_binary = next(i.dest for i in installs if i.artefact == boot.app)
+    exporter = next(i.dest for i in installs if i.artefact.name == "node-exporter")
+    app_restart = (f"{svc}.service",)
+    files = (
+        HostFile(CLOUDWATCH_CONFIG_PATH, _cloudwatch_config(boot, placement), restarts=("amazon-cloudwatch-agent",)),
+        HostFile(f"/etc/rsyslog.d/{svc}.conf", _rsyslog_rule(svc), restarts=("rsyslog.service",)),
+        HostFile(f"/etc/logrotate.d/{svc}", _logrotate(svc)),
+        HostFile("/usr/local/sbin/hardstack-install-artefact", _install_script(), "0755"),
+        HostFile(
+            "/etc/systemd/system/node_exporter.service",
+            _node_exporter_unit(exporter),
+            restarts=("node_exporter.service",),
+        ),
+        HostFile(f"/usr/local/sbin/{svc}-fetch-secrets", _secrets_script(boot), "0700", (f"{svc}-secrets.service",)),
+        HostFile(
+            f"/etc/systemd/system/{svc}-secrets.service", _secrets_unit(boot), restarts=(f"{svc}-secrets.service",)
+        ),
+        HostFile(f"/etc/systemd/system/{svc}.service", _app_unit(boot, app_binary), restarts=app_restart),
+        HostFile("/usr/local/sbin/hardstack-boot-check", _boot_check_script(boot.region), "0755"),
+        HostFile(f"/etc/systemd/system/{BOOT_CHECK_UNIT}", _BOOT_CHECK),
+    )
+    return HostState(
+        packages=tuple(dict.fromkeys([*BASE_PACKAGES, *boot.packages])),
+        users=(NODE_EXPORTER_USER, boot.user),
+        files=files,
+        installs=installs,
+        services=("rsyslog.service", "node_exporter.service", f"{svc}-secrets.service", f"{svc}.service"),
+        region=boot.region,
+        bucket=placement.artefact_bucket,
+        ready_url=f"http://127.0.0.1:{boot.app_port}{boot.health_path}",
+    )
+
+
+def render_cloud_init(boot: FleetBoot, placement: HostPlacement) -> str:
+    """The `#cloud-config` user data for one fleet instance.
+
+    The instance role needs ssm:GetParameters (and kms:Decrypt through SSM) on the parameter
+    names, s3:GetObject on the artefact keys, and autoscaling:SetInstanceHealth on its group.
     """
-    _check_inputs(service_name, app_port, environment, region, secret_parameters, packages, extra_runcmd)
-    user = app_user(service_name)
-    all_packages = list(dict.fromkeys([*BASE_PACKAGES, *packages]))
+    state = host_state(boot, placement)
     document: dict[str, Any] = {
         "package_update": True,
-        "packages": all_packages,
+        "packages": list(state.packages),
         "users": [
             "default",
-            {"name": NODE_EXPORTER_USER, "system": True, "shell": "/sbin/nologin", "no_create_home": True},
-            {"name": user, "system": True, "shell": "/sbin/nologin", "no_create_home": True},
+            *({"name": user, "system": True, "shell": "/sbin/nologin", "no_create_home": True} for user in state.users),
         ],
         "write_files": [
-            {
-                "path": CLOUDWATCH_CONFIG_PATH,
-                "owner": "root:root",
-                "permissions": "0644",
-                "content": _cloudwatch_config(service_name, environment),
-            },
-            {
-                "path": f"/etc/rsyslog.d/{service_name}.conf",
-                "owner": "root:root",
-                "permissions": "0644",
-                "content": f':programname, isequal, "{service_name}" /var/log/{service_name}/app.log\n',
-            },
-            {
-                "path": "/usr/local/sbin/install-node-exporter",
-                "owner": "root:root",
-                "permissions": "0755",
-                "content": _node_exporter_script(),
-            },
-            {
-                "path": "/etc/systemd/system/node_exporter.service",
-                "owner": "root:root",
-                "permissions": "0644",
-                "content": _node_exporter_unit(),
-            },
-            {
-                "path": f"/usr/local/sbin/{service_name}-fetch-secrets",
-                "owner": "root:root",
-                "permissions": "0700",
-                "content": _secrets_script(service_name, region, secret_parameters),
-            },
-            {
-                "path": f"/etc/systemd/system/{service_name}-secrets.service",
-                "owner": "root:root",
-                "permissions": "0644",
-                "content": _secrets_unit(service_name),
-            },
-            {
-                "path": f"/etc/systemd/system/{service_name}.service",
-                "owner": "root:root",
-                "permissions": "0644",
-                "content": _app_unit(service_name, app_port, environment),
-            },
+            {"path": f.path, "owner": "root:root", "permissions": f.permissions, "content": f.content}
+            for f in (*state.files, HostFile(BOOT_SCRIPT, _boot_script(state, boot.extra_runcmd), "0700"))
         ],
+        # runcmd is one sh script whose status is its last command's: the boot script's, so a
+        # failed boot fails cloud-init, which the boot check (started first) turns into "unhealthy".
         "runcmd": [
             ["systemctl", "daemon-reload"],
-            ["systemctl", "enable", "--now", "rsyslog.service"],
-            ["/usr/local/sbin/install-node-exporter"],
-            ["systemctl", "enable", "--now", "node_exporter.service"],
-            ["systemctl", "enable", "--now", f"{service_name}-secrets.service", f"{service_name}.service"],
-            [CLOUDWATCH_CTL, "-a", "fetch-config", "-m", "ec2", "-s", "-c", f"file:{CLOUDWATCH_CONFIG_PATH}"],
-            *extra_runcmd,
+            ["systemctl", "start", "--no-block", BOOT_CHECK_UNIT],
+            [BOOT_SCRIPT],
         ],
     }
     body = yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=4096)
     return validate_user_data("#cloud-config\n" + body)
+
+
+def ansible_vars(boot: FleetBoot, placement: HostPlacement) -> dict[str, Any]:
+    """The playbook's variables for the same host state the user data boots (see ansible/playbook.yml)."""
+    state = host_state(boot, placement)
+    artefacts: dict[str, list[dict[str, str]]] = {arch: [] for arch in ARCHITECTURES.values()}
+    for item in state.installs:
+        for arch in artefacts if item.artefact.arch == "any" else [item.artefact.arch]:
+            entry = {"key": item.artefact.key, "sha256": item.artefact.sha256, "dest": item.dest}
+            artefacts[arch].append({**entry, "member": item.member or ""})
+    return {
+        "hardstack_region": state.region,
+        "hardstack_bucket": state.bucket,
+        "hardstack_packages": list(state.packages),
+        "hardstack_users": list(state.users),
+        "hardstack_files": [
+            {"path": f.path, "content": f.content, "mode": f.permissions, "restarts": list(f.restarts)}
+            for f in state.files
+            if f.path != CLOUDWATCH_CONFIG_PATH
+        ],
+        "hardstack_cloudwatch_config": next(f.content for f in state.files if f.path == CLOUDWATCH_CONFIG_PATH),
+        "hardstack_cloudwatch_config_path": CLOUDWATCH_CONFIG_PATH,
+        "hardstack_cloudwatch_ctl": CLOUDWATCH_CTL,
+        "hardstack_artefacts": artefacts,
+        "hardstack_services": list(state.services),
+        "hardstack_ready_url": state.ready_url,
+    }

@@ -23,6 +23,7 @@ replacement's new id is inferred from the dependency graph rather than seen.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -30,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+import pulumi
 
 from hardstack.core.errors import refuse
 from hardstack.tooling.testing import Recording
@@ -109,9 +112,20 @@ def mask_secrets(value: Any, secret_keys: Iterable[str] = ()) -> Any:
             return [walk(item, False) for item in v]
         if v is None or isinstance(v, bool | int | float | str):
             return v
-        return str(v)  # assets, archives and other SDK objects: their text form is enough to diff
+        return _describe_object(v)
 
     return walk(value, True)
+
+
+def _describe_object(v: Any) -> Any:
+    """Assets by what they hold (an object's repr carries its address and would differ every run)."""
+    if isinstance(v, pulumi.StringAsset):
+        return {"asset": "string", "sha256": hashlib.sha256(v.text.encode()).hexdigest()}
+    if isinstance(v, pulumi.RemoteAsset | pulumi.RemoteArchive):
+        return {"asset": "remote", "uri": v.uri}
+    if isinstance(v, pulumi.FileAsset | pulumi.FileArchive):
+        return {"asset": "file", "path": str(v.path)}
+    return str(v)  # other SDK objects: their text form is enough to diff
 
 
 # --- plan files ------------------------------------------------------------------------------------
@@ -263,6 +277,7 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # S3: the bucket and each of its configuration resources
     "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
+    "aws:s3/bucketObjectv2:BucketObjectv2": _regional("bucket", "key"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),
     "aws:s3/bucketVersioning:BucketVersioning": _regional("bucket", "expectedBucketOwner", "mfa"),

@@ -532,6 +532,19 @@ def _bucket(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
 
+@handles("aws:s3/bucketObjectv2:BucketObjectv2")
+def _object(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    source = i.get("source")
+    text = getattr(source, "text", None)
+    # The sandbox is offline: a remote asset (a release URL) is stored empty, its URL in metadata.
+    body = text.encode() if isinstance(text, str) else b""
+    meta = {} if isinstance(text, str) else {"sandbox-unfetched-url": str(getattr(source, "uri", ""))}
+    answer = m.client("s3").put_object(
+        Bucket=i["bucket"], Key=i["key"], Body=body, Metadata=meta, ChecksumAlgorithm="SHA256"
+    )
+    return f"{i['bucket']}/{i['key']}", {"versionId": answer.get("VersionId", ""), "etag": answer.get("ETag", "")}
+
+
 @handles("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
 def _public_access(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     keys = ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")

@@ -1,0 +1,1 @@
+"""Files hardstack ships to hosts (read as text by `hardstack.core.artefacts`; nothing here is imported)."""
