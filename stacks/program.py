@@ -251,7 +251,13 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     # Ansible's SSM connection moves module files through a bucket; objects live a day.
     transfer = SecureBucket(
         "ansible-transfer",
-        SecureBucketArgs(versioning=False, expiration_days=1, tier=settings.tier, protect=settings.protect),
+        SecureBucketArgs(
+            versioning=False,
+            expiration_days=1,
+            noncurrent_version_days=1,  # versions left from before versioning was suspended go too
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
         opts,
     )
     inventory = transfer.bucket.apply(

@@ -19,11 +19,13 @@ from hardstack.aws.database import (
     connection_env,
     database_identifier,
     log_group_name,
+    takes_final_snapshot,
     validate_backup_retention,
     validate_engine_version,
 )
 from hardstack.core.naming import Naming
 from hardstack.core.tier import Tier
+from hardstack.tooling.plan import build_plan, diff_plans
 from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
 
 Run = Callable[..., Recording]
@@ -126,13 +128,36 @@ def test_multi_az_only_when_asked(record: Callable[..., Recording]) -> None:
     assert instance(record())["multiAz"] is False
 
 
-def test_prod_keeps_30_days_of_backups_deletion_protection_and_a_stable_final_snapshot(
+def test_prod_keeps_30_days_of_backups_deletion_protection_and_a_final_snapshot_of_its_own(
     record: Callable[..., Recording],
 ) -> None:
-    db = instance(record(stack="prod", **PROD))
+    rec = record(stack="prod", **PROD)
+    db = instance(rec)
     assert db["backupRetentionPeriod"] == 30 and db["deletionProtection"] is True
-    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == "hardstack-prod-main-final"
+    suffix = rec.one("random:index/randomId:RandomId").inputs["hex"]
+    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == f"hardstack-prod-main-final-{suffix}"
     assert db["copyTagsToSnapshot"] is True
+
+
+def test_the_final_snapshot_name_is_drawn_anew_with_each_instance_that_replaces_the_last(
+    record: Callable[..., Recording],
+) -> None:
+    # Deleting an instance names its final snapshot; the instance that replaces it must not reuse
+    # the name, or its own deletion later fails on a snapshot that exists.
+    before = build_plan("prod", record(stack="prod", **PROD))
+    rekeyed = build_plan("prod", record(stack="prod", **{**PROD, "kms_key_arn": KEY + "-2"}))
+    resized = build_plan("prod", record(stack="prod", **{**PROD, "instance_class": "db.r7g.2xlarge"}))
+
+    replaced = {c.type for c in diff_plans(before, rekeyed).replaces}
+    assert {INSTANCE, "random:index/randomId:RandomId"} <= replaced
+    assert not [c for c in diff_plans(before, resized).changes if c.type == "random:index/randomId:RandomId"]
+
+
+def test_final_snapshot_is_decided_in_one_place() -> None:
+    assert takes_final_snapshot(Tier.PRODUCTION, None, protected=False)
+    assert takes_final_snapshot(Tier.STAGING, None, protected=True)
+    assert not takes_final_snapshot(Tier.STAGING, None, protected=False)
+    assert not takes_final_snapshot(Tier.DEVELOPMENT, False, protected=True)
 
 
 def test_unprotected_test_database_skips_the_final_snapshot(record: Callable[..., Recording]) -> None:

@@ -109,7 +109,7 @@ def test_group_spans_the_subnets_with_elb_health_checks_and_rolling_refresh(rec:
     assert i["instanceRefresh"]["strategy"] == "Rolling"
     assert i["instanceRefresh"]["preferences"]["minHealthyPercentage"] == 90
     assert "GroupInServiceInstances" in i["enabledMetrics"] and i["metricsGranularity"] == "1Minute"
-    assert i["launchTemplate"] == {"id": "app-id", "version": 1}
+    assert i["launchTemplate"] == {"id": "lt-app", "version": 1}
     assert asg.ignore_changes == ["desiredCapacity"]
 
 

@@ -110,9 +110,9 @@ def test_flow_logs_can_be_turned_off_outside_production(run: Run) -> None:
     assert run(network(flow_logs=False)).of_type("aws:ec2/flowLog:FlowLog") == []
 
 
-def test_protect_covers_the_vpc_and_subnets_only_when_asked(run: Run) -> None:
+def test_protect_covers_the_vpc_subnets_nat_addresses_and_flow_logs_only_when_asked(run: Run) -> None:
     kept = {r.type for r in run(network(protect=True)).protected()}
-    assert kept == {"aws:ec2/vpc:Vpc", SUBNET}
+    assert kept == {"aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/eip:Eip", "aws:cloudwatch/logGroup:LogGroup"}
     assert run(network()).protected() == []
 
 

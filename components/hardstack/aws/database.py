@@ -4,8 +4,8 @@ Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (forces TLS, l
 and connections), aws.iam.Role + aws.iam.RolePolicyAttachment (enhanced monitoring), one
 aws.cloudwatch.LogGroup per exported log (made before the instance so RDS never creates unmanaged
 ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the source snapshot under our key,
-because a restore keeps the snapshot's key and `kms_key_id` cannot change in place) and
-aws.rds.Instance.
+because a restore keeps the snapshot's key and `kms_key_id` cannot change in place),
+random.RandomId (the final snapshot's name suffix, when one is taken) and aws.rds.Instance.
 
 Creates (`DatabaseCredentialsSecret`): a kubernetes core/v1 Secret holding the PG* connection
 variables and the master password read from the RDS-managed Secrets Manager secret.
@@ -25,6 +25,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import service_assume_role_policy
@@ -161,6 +162,14 @@ def database_identifier(naming: Naming, name: str) -> str:
     return identifier
 
 
+def takes_final_snapshot(tier: Tier, final_snapshot: bool | None, protected: bool) -> bool:
+    """Whether deleting the instance takes a final snapshot: as asked, else in production and
+    whenever the instance is protected (by its args or by the options given to the component)."""
+    if final_snapshot is not None:
+        return final_snapshot
+    return tier.is_production or protected
+
+
 def log_group_name(identifier: str, log: str) -> str:
     """The group RDS writes an exported log to; made by us first so its retention and key are ours."""
     return f"/aws/rds/instance/{identifier}/{log}"
@@ -295,12 +304,6 @@ class DatabaseArgs:
     def major_version(self) -> int:
         return validate_engine_version(self.engine_version)
 
-    @property
-    def takes_final_snapshot(self) -> bool:
-        if self.final_snapshot is not None:
-            return self.final_snapshot
-        return self.tier.is_production or bool(self.protect)
-
 
 class Database(Component):
     """Point clients at `address`:`port` with TLS; the password is in `master_user_secret_arn`."""
@@ -366,7 +369,7 @@ class Database(Component):
                 retention_in_days=args.log_retention_days,
                 kms_key_id=args.log_key_arn,
                 tags=tags,
-                opts=child,
+                opts=self.kept(resolve_protect(args.tier, args.protect)),  # the audit trail is kept with the data
             )
             for log in LOG_EXPORTS
         ]
@@ -388,8 +391,28 @@ class Database(Component):
         # The snapshot is read at creation only. Restored instances take user and database from
         # it, so those are ignored too: neither may ever replace a restored database.
         ignored = ["snapshotIdentifier", "username", "dbName"] if snapshot is not None else []
+        protect = resolve_protect(args.tier, args.protect)
         # Protection inherited from the options counts too: a protected database never goes without a snapshot.
-        final = args.takes_final_snapshot or (args.final_snapshot is None and bool(self._given_protect))
+        final = takes_final_snapshot(
+            args.tier, args.final_snapshot, bool(self._given_protect if protect is None else protect)
+        )
+        final_name: pulumi.Input[str] | None = None
+        if final:
+            # RDS refuses a final snapshot name that exists: a fixed name collides the second time an
+            # instance of this identifier is deleted. The suffix is drawn once and renewed with what
+            # replaces the instance, so each instance that can be deleted names a snapshot of its own.
+            suffix = random.RandomId(
+                f"{name}-final-snapshot",
+                byte_length=4,
+                keepers={
+                    "identifier": identifier,
+                    "kmsKeyId": args.kms_key_arn,
+                    "dbName": args.database_name,
+                    "username": args.master_username,
+                },
+                opts=child,
+            )
+            final_name = pulumi.Output.concat(identifier, "-final-", suffix.hex)
         instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -421,7 +444,7 @@ class Database(Component):
             delete_automated_backups=not final,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not final,
-            final_snapshot_identifier=f"{identifier}-final" if final else None,
+            final_snapshot_identifier=final_name,
             performance_insights_enabled=args.performance_insights,
             performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_DAYS if args.performance_insights else None,
@@ -433,7 +456,7 @@ class Database(Component):
             snapshot_identifier=snapshot,
             tags=tags,
             opts=self.kept(
-                resolve_protect(args.tier, args.protect),
+                protect,
                 depends_on=[*log_groups, monitoring_policy],
                 ignore_changes=ignored,
             ),

@@ -15,11 +15,14 @@ Pure functions over what a stack registers offline (a `Recording`); nothing here
   replacement or deletion of a stateful or protected resource with the property that triggers it.
 - `estimate_duration` gives the from-scratch creation time along the longest dependency chain.
 
-How the replace rules were checked: each property name against the pulumi-aws 7 Python SDK's
-inputs (a test), and each rule against the force-new schema (`ForceNew` / `RequiresReplace`) of
-the Terraform AWS provider v6 sources that pulumi-aws 7 bridges, read resource by resource; every
-regional resource is also replaced when its `region` changes (the provider's
-`forceNewIfRegionChanges`). Kubernetes rules follow pulumi-kubernetes v4's `forceNew` table.
+How the replace rules were checked: every property name against the pulumi-aws 7 Python SDK's
+inputs (`test_each_replace_rule_names_an_input_of_the_sdk`); the rules against the force-new
+schema (`ForceNew` / `RequiresReplace`) of the Terraform AWS provider v6 that pulumi-aws 7 bridges,
+read in its sources for the doubtful ones (NAT gateway, bucket versioning, EKS node group, the
+per-resource `region` and its `forceNewIfRegionChanges`), which removed rules naming inputs that do
+not exist (a subscription's `topicArn` is `topic`, a flow log has no `logGroupName`) or that update
+in place (bucket versioning's `mfa`). Kubernetes rules follow pulumi-kubernetes v4's `forceNew`
+table and Secret/ConfigMap handling, and the Helm release provider's Diff.
 
 What a plan cannot tell: a recording does not say which dependencies were declared with
 `depends_on` and which come from passing an output, so explicit `depends_on` that needlessly
@@ -410,6 +413,11 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     ),
 }
 
+#: The random provider's resources: every argument is force-new (a new value is a new draw).
+RANDOM_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    "random:index/randomId:RandomId": frozenset({"byteLength", "keepers", "prefix"}),
+}
+
 #: Kubernetes objects are replaced when their name or namespace changes, and for a few kinds when an
 #: immutable field does: pulumi-kubernetes v4's own table (provider/pkg/provider/diff.go, `forceNew`).
 #: A Helm release is keyed by its own name and namespace (the release provider's Diff).
@@ -497,6 +505,8 @@ def replace_rules(type_: str) -> frozenset[str] | None:
     """The properties whose change replaces a resource of `type_`; None when hardstack does not know."""
     if type_ in REPLACE_ON_CHANGE:
         return REPLACE_ON_CHANGE[type_]
+    if type_ in RANDOM_REPLACE_ON_CHANGE:
+        return RANDOM_REPLACE_ON_CHANGE[type_]
     if type_.startswith("pulumi:providers:"):
         return frozenset()  # a provider's own changes are updates; see PROVIDER_HAZARDS
     if type_.startswith("kubernetes:"):

@@ -138,6 +138,7 @@ def _computed(typ: str, name: str, region: str) -> dict[str, Any]:
             "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/0123456789ABCDEF"
         },
         "random:index/randomPassword:RandomPassword": {"result": f"mock-password-{name}"},
+        "random:index/randomId:RandomId": {"hex": "0a1b2c3d", "b64Url": "CgssPQ", "dec": "169552957"},
         "aws:rds/instance:Instance": {
             "address": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com",
             "endpoint": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com:5432",
