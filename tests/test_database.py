@@ -22,11 +22,12 @@ from hardstack.aws.database import (
     takes_final_snapshot,
     validate_backup_retention,
     validate_engine_version,
+    validate_upgrade,
 )
 from hardstack.core.naming import Naming
 from hardstack.core.tier import Tier
 from hardstack.tooling.plan import build_plan, diff_plans
-from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
+from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -416,3 +417,67 @@ def test_protection_given_through_the_options_also_takes_a_final_snapshot(run: R
 def test_staging_keeps_backups() -> None:
     with pytest.raises(HardstackError, match=r"^backup_retention_days = 0 is refused: 1 to 35 in staging"):
         args(tier=Tier.STAGING, backup_retention_days=0)
+
+
+# --- day 2: upgrades and when changes apply -----------------------------------------------------
+
+PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+
+
+def running(run: Run, version: str, recording: Recording | None = None, **kw: Any) -> Recording:
+    """A run against an account where `hardstack-prod-main` already runs `version`."""
+    mocks = HardstackMocks(databases={"hardstack-prod-main": version})
+    return run(database(**{**PROD, **kw}), stack="prod", mocks=mocks, recording=recording)
+
+
+def test_a_new_major_is_a_major_upgrade_applied_at_once_with_the_new_family(run: Run) -> None:
+    rec = running(run, "16.6", engine_version="17")
+    db = instance(rec)
+    assert db["engineVersion"] == "17" and db["allowMajorVersionUpgrade"] is True and db["applyImmediately"] is True
+    (group,) = rec.of_type(PARAMS)
+    assert group.name == "main-params-postgres17" and group.inputs["family"] == "postgres17"
+
+
+def test_the_same_major_is_no_upgrade_and_waits_for_the_maintenance_window(run: Run) -> None:
+    db = instance(running(run, "16.6", engine_version="16.8"))
+    assert db["allowMajorVersionUpgrade"] is False and db["applyImmediately"] is False
+
+
+def test_a_new_database_needs_no_upgrade(record: Callable[..., Recording]) -> None:
+    db = instance(record(stack="prod", **{**PROD, "engine_version": "17"}))
+    assert db["allowMajorVersionUpgrade"] is False
+
+
+@pytest.mark.parametrize(
+    ("now", "wanted", "message"),
+    [
+        (
+            "17.2",
+            "16",
+            r"engine_version = '16' is refused: 17.2 \(the running version\) or later: RDS cannot downgrade",
+        ),
+        ("16.8", "16.6", r"engine_version = '16.6' is refused: 16.8 \(the running version\) or later"),
+        ("14.12", "16", r"engine_version = '16' is refused: 15, one major at a time from the running 14.12"),
+    ],
+)
+def test_a_downgrade_or_a_skipped_major_is_refused_before_any_resource(
+    run: Run, now: str, wanted: str, message: str
+) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError, match=f"^{message}"):
+        running(run, now, recording=recording, engine_version=wanted)
+    assert recording.resources == []
+
+
+def test_changes_apply_immediately_only_when_asked(run: Run, record: Callable[..., Recording]) -> None:
+    assert instance(record(apply_immediately=True))["applyImmediately"] is True
+    assert instance(record())["applyImmediately"] is False
+
+
+@given(st.sampled_from(sorted(SUPPORTED_MAJORS)), st.sampled_from(sorted(SUPPORTED_MAJORS)))
+def test_only_the_next_major_or_the_same_one_is_accepted(was: int, wanted: int) -> None:
+    if wanted in (was, was + 1):
+        assert validate_upgrade(f"{was}.4", str(wanted)) is (wanted == was + 1)
+    else:
+        with pytest.raises(HardstackError):
+            validate_upgrade(f"{was}.4", str(wanted))

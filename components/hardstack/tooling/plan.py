@@ -573,7 +573,8 @@ class PlanDiff:
     hazards: tuple[str, ...] = field(default=())
     """Changes that must stop a review whatever they replace: a provider's region, an engine's major version."""
     secrets_compared: bool = True
-    """False when the plans were masked under different keys: a change of a secret alone is not seen."""
+    """False when the plans were masked under different keys: a change of a secret alone is not seen.
+    (Plans written without a key never compare secrets.)"""
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -809,10 +810,12 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     before, after = _entries(old), _entries(new)
     secrets_compared = True
     if not old.get("secretKey") or old.get("secretKey") != new.get("secretKey"):
+        # Unkeyed plans never compare secrets (documented above); say so only when a key was expected.
+        keyed = bool(old.get("secretKey") or new.get("secretKey"))
         for entries in (before, after):
             for e in entries.values():
                 e["inputs"] = _unkeyed(e.get("inputs") or {})
-                secrets_compared = secrets_compared and not _has_mark(e["inputs"])
+                secrets_compared = secrets_compared and not (keyed and _has_mark(e["inputs"]))
     gone = {u: before[u] for u in sorted(before.keys() - after.keys())}
     born = {u: after[u] for u in sorted(after.keys() - before.keys())}
     moves = _pair_moves(gone, born)

@@ -187,8 +187,11 @@ def mock_id(type_: str, name: str) -> str:
 class HardstackMocks(pulumi.runtime.Mocks):
     """Deterministic answers: ids (`mock_id`) and ARNs derived from types and names, AZs `<region>a..f`."""
 
-    def __init__(self, region: str = "eu-west-3") -> None:
+    def __init__(self, region: str = "eu-west-3", databases: Mapping[str, str] | None = None) -> None:
         self.region = region
+        self.databases = dict(databases or {})
+        """RDS instances the account already runs: identifier -> engine version (none by default,
+        a first `up`). A program's day-2 checks read them, such as the running PostgreSQL version."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -227,6 +230,22 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             secret = json.dumps({"username": "app_owner", "password": "mock-password"})
             return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": secret}, []
+        if token == "aws:rds/getInstances:getInstances":
+            wanted = {
+                v for f in args.args.get("filters") or [] if f.get("name") == "db-instance-id" for v in f["values"]
+            }
+            names = sorted(i for i in self.databases if not wanted or i in wanted)
+            arns = [f"arn:aws:rds:{self.region}:{MOCK_ACCOUNT}:db:{i}" for i in names]
+            return {"instanceIdentifiers": names, "instanceArns": arns, "id": self.region}, []
+        if token == "aws:rds/getInstance:getInstance":
+            identifier = str(args.args["dbInstanceIdentifier"])
+            version = self.databases[identifier]
+            return {
+                "dbInstanceIdentifier": identifier,
+                "engine": "postgres",
+                "engineVersion": version,
+                "id": identifier,
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
