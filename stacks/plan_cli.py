@@ -6,13 +6,17 @@
     python -m stacks.plan_cli estimate --stack prod                             creation time and critical path
 
 `diff-rev` checks each revision out into a temporary git worktree and writes its plans there with
-this interpreter; a revision older than the plan writer gets the current writer copied in.
+this interpreter and the current plan writer (copied over the revision's own), so both sides of
+the diff come from one writer; both are masked under one key made for the run, so a changed secret
+shows as changed while its value never appears. `write` masks under $HARDSTACK_PLAN_KEY (hex) when
+set, else under a key of its own: two plans written apart never compare their secrets.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -35,8 +39,15 @@ from hardstack.tooling.plan import (
 from stacks.offline import STACKS, run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Files a worktree needs to write plans; copied from this tree when the revision predates them.
-WRITER_FILES = ("components/hardstack/tooling/plan.py", "stacks/plan_cli.py")
+#: The plan writer: the harness that records a run, the plan builder and this command. Copied over
+#: each revision's own, so a base revision's plan is not written with an older writer's ids or rules.
+WRITER_FILES = (
+    "components/hardstack/tooling/testing.py",
+    "components/hardstack/tooling/plan.py",
+    "stacks/plan_cli.py",
+)
+KEY_VARIABLE = "HARDSTACK_PLAN_KEY"
+"""Environment variable holding the hex key `write` masks secrets under."""
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
@@ -44,21 +55,28 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
     return done.stdout.strip()
 
 
+def _key() -> bytes:
+    given = os.environ.get(KEY_VARIABLE, "")
+    try:
+        return bytes.fromhex(given) if given else secrets.token_bytes(32)
+    except ValueError:
+        raise HardstackError(f"{KEY_VARIABLE} must be hex (such as the output of `openssl rand -hex 32`)") from None
+
+
 def write(stack: str, out: str) -> None:
-    write_plan(out, build_plan(stack, run_stack(stack)))
+    write_plan(out, build_plan(stack, run_stack(stack), secret_key=_key()))
 
 
-def _plans_at(rev: str, workdir: Path, stacks: Sequence[str]) -> dict[str, Path]:
+def _plans_at(rev: str, workdir: Path, stacks: Sequence[str], key: bytes) -> dict[str, Path]:
     """Check `rev` out under `workdir` and write one plan per stack there; return the plan paths."""
     tree = workdir / "tree"
     _git("worktree", "add", "--detach", "--quiet", str(tree), rev)
     for rel in WRITER_FILES:
-        if not (tree / rel).exists():
-            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, tree / rel)
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, tree / rel)
     # The revision's own package (`components/hardstack`), not the installed one, answers its imports.
     paths = [str(tree / "components"), str(tree), os.environ.get("PYTHONPATH")]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths)), KEY_VARIABLE: key.hex()}
     plans: dict[str, Path] = {}
     for stack in stacks:
         target = workdir / f"{stack}.plan.json"
@@ -77,8 +95,9 @@ def diff_revisions(rev_a: str, rev_b: str, stacks: Sequence[str] = STACKS) -> di
     """Plan every stack at both revisions and diff them; worktrees are removed whatever happens."""
     with tempfile.TemporaryDirectory(prefix="hardstack-plan-") as tmp:
         dirs = (Path(tmp) / "a", Path(tmp) / "b")
+        key = secrets.token_bytes(32)  # one key for both sides, forgotten with the run
         try:
-            before, after = (_plans_at(rev, d, stacks) for rev, d in zip((rev_a, rev_b), dirs, strict=True))
+            before, after = (_plans_at(rev, d, stacks, key) for rev, d in zip((rev_a, rev_b), dirs, strict=True))
         finally:
             for d in dirs:
                 if (d / "tree").exists():

@@ -32,7 +32,15 @@ from hardstack.aws.alarms import AlbMetrics, FleetMetrics, RdsMetrics, ServiceAl
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
-from hardstack.aws.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
+from hardstack.aws.database import (
+    Database,
+    DatabaseArgs,
+    DatabaseCredentialsSecret,
+    DatabaseCredentialsSecretArgs,
+    database_identifier,
+    running_engine_version,
+    validate_upgrade,
+)
 from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
@@ -64,6 +72,7 @@ class Base:
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
     deployer_arn: str | None = None
+    db_running_version: str | None = None
 
     def key(
         self,
@@ -117,6 +126,9 @@ def build_network(settings: Settings) -> Base:
     )
     base = Base(settings, stack, context, opts, provider)
     base.autoscaling_role = autoscaling_role(base)  # first: a missing role fails before any cloud resource
+    # The running database decides whether a new dbEngineVersion is an upgrade, and refuses a downgrade.
+    base.db_running_version = running_engine_version(database_identifier(naming, "main"), opts)
+    validate_upgrade(base.db_running_version, settings.db_engine_version, "hardstack:dbEngineVersion")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
@@ -257,7 +269,13 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     # Ansible's SSM connection moves module files through a bucket; objects live a day.
     transfer = SecureBucket(
         "ansible-transfer",
-        SecureBucketArgs(versioning=False, expiration_days=1, tier=settings.tier, protect=settings.protect),
+        SecureBucketArgs(
+            versioning=False,
+            expiration_days=1,
+            noncurrent_version_days=1,  # versions left from before versioning was suspended go too
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
         opts,
     )
     inventory = transfer.bucket.apply(
@@ -292,6 +310,8 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
             backup_retention_days=settings.db_backup_retention_days,
             deletion_protection=settings.db_deletion_protection,
             snapshot_identifier=settings.db_snapshot_identifier,
+            apply_immediately=settings.db_apply_immediately,
+            running_version=base.db_running_version,
             log_retention_days=settings.log_retention_days,
             protect=settings.protect,
         ),

@@ -263,6 +263,8 @@ class Settings(_Model):
     """PostgreSQL. Default: profile (multi-AZ, 30-day backups and deletion protection in prod)."""
     db_snapshot_identifier: str | None = None
     """Create the database from this snapshot (preprod from a prod snapshot). Default: empty database."""
+    db_apply_immediately: bool = False
+    """Apply database class and storage changes now rather than in the maintenance window. Default: off."""
 
     alert_subscriptions: tuple[dict[str, str], ...] = ()
     """SNS subscriptions `[{protocol, endpoint}]` of the alert topic. At least one in prod."""

@@ -281,7 +281,7 @@ def test_node_group_rolls_updates_and_leaves_desired_size_to_the_autoscaler(rec:
     assert i["updateConfig"] == {"maxUnavailablePercentage": 33}
     assert i["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 2}
     assert node_group.ignore_changes == ["scalingConfig.desiredSize"]
-    assert i["launchTemplate"] == {"id": "main-general-id", "version": "1"}
+    assert i["launchTemplate"] == {"id": "lt-main-general", "version": "1"}
     assert i["amiType"] == "AL2023_x86_64_STANDARD" and i["instanceTypes"] == ["m6i.large"]
     assert i["labels"]["hardstack/node-group"] == "general"
 

@@ -251,7 +251,7 @@ def test_a_consumer_program_runs_under_the_mock_harness(consumer_python: Path, t
     (sse,) = of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     by_default = sse["inputs"]["rules"][0]["applyServerSideEncryptionByDefault"]
     assert by_default["sseAlgorithm"] == "aws:kms" and by_default["kmsMasterKeyId"] == key["inputs"]["arn"]
-    assert report["outputs"]["vpcId"] == "net-id"
+    assert report["outputs"]["vpcId"] == "vpc-net"
     assert report["outputs"]["bucketArn"].startswith("arn:aws:s3:")
 
 

@@ -19,12 +19,15 @@ from hardstack.aws.database import (
     connection_env,
     database_identifier,
     log_group_name,
+    takes_final_snapshot,
     validate_backup_retention,
     validate_engine_version,
+    validate_upgrade,
 )
 from hardstack.core.naming import Naming
 from hardstack.core.tier import Tier
-from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
+from hardstack.tooling.plan import build_plan, diff_plans
+from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -126,13 +129,36 @@ def test_multi_az_only_when_asked(record: Callable[..., Recording]) -> None:
     assert instance(record())["multiAz"] is False
 
 
-def test_prod_keeps_30_days_of_backups_deletion_protection_and_a_stable_final_snapshot(
+def test_prod_keeps_30_days_of_backups_deletion_protection_and_a_final_snapshot_of_its_own(
     record: Callable[..., Recording],
 ) -> None:
-    db = instance(record(stack="prod", **PROD))
+    rec = record(stack="prod", **PROD)
+    db = instance(rec)
     assert db["backupRetentionPeriod"] == 30 and db["deletionProtection"] is True
-    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == "hardstack-prod-main-final"
+    suffix = rec.one("random:index/randomId:RandomId").inputs["hex"]
+    assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"] == f"hardstack-prod-main-final-{suffix}"
     assert db["copyTagsToSnapshot"] is True
+
+
+def test_the_final_snapshot_name_is_drawn_anew_with_each_instance_that_replaces_the_last(
+    record: Callable[..., Recording],
+) -> None:
+    # Deleting an instance names its final snapshot; the instance that replaces it must not reuse
+    # the name, or its own deletion later fails on a snapshot that exists.
+    before = build_plan("prod", record(stack="prod", **PROD))
+    rekeyed = build_plan("prod", record(stack="prod", **{**PROD, "kms_key_arn": KEY + "-2"}))
+    resized = build_plan("prod", record(stack="prod", **{**PROD, "instance_class": "db.r7g.2xlarge"}))
+
+    replaced = {c.type for c in diff_plans(before, rekeyed).replaces}
+    assert {INSTANCE, "random:index/randomId:RandomId"} <= replaced
+    assert not [c for c in diff_plans(before, resized).changes if c.type == "random:index/randomId:RandomId"]
+
+
+def test_final_snapshot_is_decided_in_one_place() -> None:
+    assert takes_final_snapshot(Tier.PRODUCTION, None, protected=False)
+    assert takes_final_snapshot(Tier.STAGING, None, protected=True)
+    assert not takes_final_snapshot(Tier.STAGING, None, protected=False)
+    assert not takes_final_snapshot(Tier.DEVELOPMENT, False, protected=True)
 
 
 def test_unprotected_test_database_skips_the_final_snapshot(record: Callable[..., Recording]) -> None:
@@ -391,3 +417,67 @@ def test_protection_given_through_the_options_also_takes_a_final_snapshot(run: R
 def test_staging_keeps_backups() -> None:
     with pytest.raises(HardstackError, match=r"^backup_retention_days = 0 is refused: 1 to 35 in staging"):
         args(tier=Tier.STAGING, backup_retention_days=0)
+
+
+# --- day 2: upgrades and when changes apply -----------------------------------------------------
+
+PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+
+
+def running(run: Run, version: str, recording: Recording | None = None, **kw: Any) -> Recording:
+    """A run against an account where `hardstack-prod-main` already runs `version`."""
+    mocks = HardstackMocks(databases={"hardstack-prod-main": version})
+    return run(database(**{**PROD, **kw}), stack="prod", mocks=mocks, recording=recording)
+
+
+def test_a_new_major_is_a_major_upgrade_applied_at_once_with_the_new_family(run: Run) -> None:
+    rec = running(run, "16.6", engine_version="17")
+    db = instance(rec)
+    assert db["engineVersion"] == "17" and db["allowMajorVersionUpgrade"] is True and db["applyImmediately"] is True
+    (group,) = rec.of_type(PARAMS)
+    assert group.name == "main-params-postgres17" and group.inputs["family"] == "postgres17"
+
+
+def test_the_same_major_is_no_upgrade_and_waits_for_the_maintenance_window(run: Run) -> None:
+    db = instance(running(run, "16.6", engine_version="16.8"))
+    assert db["allowMajorVersionUpgrade"] is False and db["applyImmediately"] is False
+
+
+def test_a_new_database_needs_no_upgrade(record: Callable[..., Recording]) -> None:
+    db = instance(record(stack="prod", **{**PROD, "engine_version": "17"}))
+    assert db["allowMajorVersionUpgrade"] is False
+
+
+@pytest.mark.parametrize(
+    ("now", "wanted", "message"),
+    [
+        (
+            "17.2",
+            "16",
+            r"engine_version = '16' is refused: 17.2 \(the running version\) or later: RDS cannot downgrade",
+        ),
+        ("16.8", "16.6", r"engine_version = '16.6' is refused: 16.8 \(the running version\) or later"),
+        ("14.12", "16", r"engine_version = '16' is refused: 15, one major at a time from the running 14.12"),
+    ],
+)
+def test_a_downgrade_or_a_skipped_major_is_refused_before_any_resource(
+    run: Run, now: str, wanted: str, message: str
+) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError, match=f"^{message}"):
+        running(run, now, recording=recording, engine_version=wanted)
+    assert recording.resources == []
+
+
+def test_changes_apply_immediately_only_when_asked(run: Run, record: Callable[..., Recording]) -> None:
+    assert instance(record(apply_immediately=True))["applyImmediately"] is True
+    assert instance(record())["applyImmediately"] is False
+
+
+@given(st.sampled_from(sorted(SUPPORTED_MAJORS)), st.sampled_from(sorted(SUPPORTED_MAJORS)))
+def test_only_the_next_major_or_the_same_one_is_accepted(was: int, wanted: int) -> None:
+    if wanted in (was, was + 1):
+        assert validate_upgrade(f"{was}.4", str(wanted)) is (wanted == was + 1)
+    else:
+        with pytest.raises(HardstackError):
+            validate_upgrade(f"{was}.4", str(wanted))

@@ -191,7 +191,7 @@ def test_refresh_launches_before_it_terminates_and_stops_on_the_alarm(rec: Recor
     # The provider's auto-rollback returns to the new version (terraform-provider-aws#34189).
     assert prefs["autoRollback"] is False and prefs["skipMatching"] is True
     assert "GroupInServiceInstances" in i["enabledMetrics"] and i["metricsGranularity"] == "1Minute"
-    assert i["launchTemplate"] == {"id": "app-id", "version": 1}
+    assert i["launchTemplate"] == {"id": "lt-app", "version": 1}
     assert asg.ignore_changes == ["desiredCapacity"]
 
 

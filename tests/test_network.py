@@ -63,26 +63,26 @@ def test_nat_strategy_sets_the_number_of_nat_gateways(run: Run, nat: NatStrategy
 def test_per_az_nat_routes_each_private_subnet_through_its_own_az(run: Run) -> None:
     rec = run(network(nat="per_az"))
     routes = {r.name: r.inputs["natGatewayId"] for r in rec.of_type(ROUTE) if "natGatewayId" in r.inputs}
-    assert routes == {f"net-private-{i}-default": f"net-nat-{i}-id" for i in range(3)}
+    assert routes == {f"net-private-{i}-default": f"nat-net-nat-{i}" for i in range(3)}
     nat_subnets = {n.inputs["subnetId"] for n in rec.of_type("aws:ec2/natGateway:NatGateway")}
-    assert nat_subnets == {f"net-public-{i}-id" for i in range(3)}
+    assert nat_subnets == {f"subnet-net-public-{i}" for i in range(3)}
 
 
 def test_one_route_table_per_private_subnet_and_isolated_ones_have_no_route_out(run: Run) -> None:
     rec = run(network())
     tables = {t.name for t in rec.of_type(RT)}
     assert {f"net-private-{i}" for i in range(3)} <= tables
-    isolated_tables = {f"net-isolated-{i}-id" for i in range(3)}
+    isolated_tables = {f"rtb-net-isolated-{i}" for i in range(3)}
     assert not [r for r in rec.of_type(ROUTE) if r.inputs["routeTableId"] in isolated_tables]
-    public_routes = [r for r in rec.of_type(ROUTE) if r.inputs["routeTableId"] == "net-public-id"]
-    assert [r.inputs["gatewayId"] for r in public_routes] == ["net-igw-id"]
+    public_routes = [r for r in rec.of_type(ROUTE) if r.inputs["routeTableId"] == "rtb-net-public"]
+    assert [r.inputs["gatewayId"] for r in public_routes] == ["igw-net-igw"]
 
 
 def test_s3_gateway_endpoint_serves_private_and_isolated_tables(run: Run) -> None:
     ep = run(network()).one("aws:ec2/vpcEndpoint:VpcEndpoint")
     assert ep.inputs["serviceName"] == "com.amazonaws.eu-west-3.s3" and ep.inputs["vpcEndpointType"] == "Gateway"
     assert sorted(ep.inputs["routeTableIds"]) == sorted(
-        [f"net-private-{i}-id" for i in range(3)] + [f"net-isolated-{i}-id" for i in range(3)]
+        [f"rtb-net-private-{i}" for i in range(3)] + [f"rtb-net-isolated-{i}" for i in range(3)]
     )
 
 
@@ -110,9 +110,9 @@ def test_flow_logs_can_be_turned_off_outside_production(run: Run) -> None:
     assert run(network(flow_logs=False)).of_type("aws:ec2/flowLog:FlowLog") == []
 
 
-def test_protect_covers_the_vpc_and_subnets_only_when_asked(run: Run) -> None:
+def test_protect_covers_the_vpc_subnets_nat_addresses_and_flow_logs_only_when_asked(run: Run) -> None:
     kept = {r.type for r in run(network(protect=True)).protected()}
-    assert kept == {"aws:ec2/vpc:Vpc", SUBNET}
+    assert kept == {"aws:ec2/vpc:Vpc", SUBNET, "aws:ec2/eip:Eip", "aws:cloudwatch/logGroup:LogGroup"}
     assert run(network()).protected() == []
 
 
@@ -181,8 +181,8 @@ def test_outputs_expose_ids_per_tier_and_the_plan(run: Run) -> None:
         pulumi.export("plan", net.plan.as_dict())
 
     rec = run(program)
-    assert rec.outputs["subnets"]["isolated"] == ["net-isolated-0-id", "net-isolated-1-id"]
-    assert rec.outputs["tables"]["public"] == ["net-public-id"]
+    assert rec.outputs["subnets"]["isolated"] == ["subnet-net-isolated-0", "subnet-net-isolated-1"]
+    assert rec.outputs["tables"]["public"] == ["rtb-net-public"]
     assert rec.outputs["plan"]["private"][0] == {"az_index": 0, "cidr": "10.0.0.0/20", "usable_ips": 4091}
 
 

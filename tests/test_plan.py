@@ -1,4 +1,6 @@
 import copy
+import importlib
+import inspect
 import itertools
 import json
 import re
@@ -10,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -33,6 +36,7 @@ from hardstack.tooling.plan import (
 from hardstack.tooling.plan import waits_for as plan_waits_for
 from hardstack.tooling.testing import Recording
 from stacks.offline import run_stack
+from stacks.plan_cli import WRITER_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
 VPC = "aws:ec2/vpc:Vpc"
@@ -237,13 +241,22 @@ def test_resource_moved_to_a_new_parent_is_a_replacement() -> None:
     assert moved.properties == ("(parent)",) and moved.protected and "alias" in moved.note
 
 
-def test_provider_region_change_stops_the_review() -> None:
-    old = plan_of(resource("aws", type_="pulumi:providers:aws", inputs={"region": "eu-west-3"}))
-    new = plan_of(resource("aws", type_="pulumi:providers:aws", inputs={"region": "eu-west-1"}))
+def test_provider_region_change_replaces_every_regional_resource_and_stops_the_review() -> None:
+    def stack(region: str) -> dict[str, Any]:
+        return plan_of(
+            resource("aws", type_="pulumi:providers:aws", inputs={"region": region}),
+            resource("net", VPC, provider="aws", inputs={"cidrBlock": "10.0.0.0/16"}),
+            resource("role", "aws:iam/role:Role", provider="aws", inputs={"name": "app"}),
+        )
 
-    diff = diff_plans(old, new)
+    diff = diff_plans(stack("eu-west-3"), stack("eu-west-1"))
 
-    assert "does not move resources between regions" in warnings_of(render_markdown({"prod": diff}))
+    assert [(c.name, c.properties) for c in diff.replaces] == [("net", ("region",))]
+    assert "region changes" in diff.replaces[0].note
+    assert [c.name for c in diff.updates] == ["aws"]  # IAM is global: the role stays
+    warnings = warnings_of(render_markdown({"prod": diff}))
+    assert "`net` (`aws:ec2/vpc:Vpc`) is **replaced** because of `region`" in warnings
+    assert "no data moves with it" in warnings
 
 
 # --- what replaces what ----------------------------------------------------------------------------
@@ -408,17 +421,27 @@ def test_cli_estimate_prints_the_total_and_the_chain() -> None:
     assert re.fullmatch(r"\s+\d+ s  \S+ \(aws:\S+\)", first_step), first_step
 
 
-def test_cli_diff_rev_plans_two_commits_in_worktrees_and_cleans_up(tmp_path: Path) -> None:
+def test_cli_diff_rev_writes_both_plans_with_the_current_writer_and_cleans_up(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    # The last commit of the project, without the plan writer: the older revision gets it copied in.
     archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    # The base revision's own writer records an extra input on every resource: had its plan been
+    # written with it, every resource of every stack would show as changed.
+    harness = repo / "components/hardstack/tooling/testing.py"
+    harness.write_text(
+        harness.read_text()
+        + "\n_own = HardstackMocks.new_resource\n"
+        + "def _old(self, args):\n"
+        + "    rid, state = _own(self, args)\n"
+        + "    return rid, {**state, 'oldWriter': 1}\n"
+        + "HardstackMocks.new_resource = _old\n"
+    )
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
     subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-q", "-m", "base"], cwd=repo, check=True)
-    for rel in ("components/hardstack/tooling/plan.py", "stacks/plan_cli.py"):
+    for rel in WRITER_FILES:
         (repo / rel).write_bytes((ROOT / rel).read_bytes())
     prod = repo / "stacks" / "Pulumi.prod.yaml"
     prod.write_text(prod.read_text().replace("10.30.0.0/16", "10.31.0.0/16"))
@@ -430,6 +453,7 @@ def test_cli_diff_rev_plans_two_commits_in_worktrees_and_cleans_up(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "`net` (`aws:ec2/vpc:Vpc`) is **replaced** because of `cidrBlock`" in warnings_of(done.stdout)
     assert "**test**: no changes." in done.stdout and "**preprod**: no changes." in done.stdout
+    assert "Secret values were not compared" not in done.stdout  # one key for both sides
     worktrees = subprocess.run(["git", "worktree", "list"], cwd=repo, capture_output=True, text=True, check=True)
     assert len(worktrees.stdout.strip().splitlines()) == 1
 
@@ -450,3 +474,171 @@ def test_properties_the_program_ignores_after_creation_are_not_changes() -> None
     )
     db = [c for c in diff_plans(before, after).changes if c.type == "aws:rds/instance:Instance"]
     assert [(c.action, c.properties) for c in db] == [("update", ("instanceClass",))]
+
+
+# --- the diff follows what the engine does --------------------------------------------------------
+
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+SECRET_KIND = "kubernetes:core/v1:Secret"
+
+
+def test_every_resource_of_the_prod_plan_has_an_id_of_its_own(prod_plan: dict[str, Any]) -> None:
+    ids = [r["inputs"]["id"] for r in prod_plan["resources"] if r["custom"]]
+    assert len(ids) == len(set(ids))
+
+
+def test_a_replaced_route_table_moves_its_associations_in_place(prod_plan: dict[str, Any]) -> None:
+    # The table and the subnet share a name; the association holds both ids, and only the
+    # subnet's would replace it.
+    moved = copy.deepcopy(prod_plan)
+    entry(moved, ROUTE_TABLE, "net-private-0")["inputs"]["vpcId"] = "vpc-elsewhere"
+
+    diff = diff_plans(prod_plan, moved)
+
+    assert [(c.name, c.properties) for c in diff.replaces] == [
+        ("net-private-0-default", ("routeTableId",)),  # a route belongs to its table
+        ("net-private-0", ("vpcId",)),
+    ]
+    association = next(c for c in diff.updates if c.type == ASSOCIATION)
+    assert association.properties == ("routeTableId",) and "`net-private-0`" in association.note
+
+
+def _role_program(path: str) -> Callable[[], None]:
+    def program() -> None:
+        role = aws.iam.Role("app", assume_role_policy="{}", path=path)
+        aws.iam.RolePolicyAttachment("app-read", role=role.name, policy_arn="arn:aws:iam::aws:policy/ReadOnlyAccess")
+        aws.iam.RolePolicy("app-inline", role=role.id, policy=role.arn.apply(lambda arn: json.dumps({"r": arn})))
+
+    return program
+
+
+def test_a_replaced_role_replaces_what_holds_any_of_its_outputs(run: Callable[..., Recording]) -> None:
+    before = build_plan("test", run(_role_program("/app/")))
+    after = build_plan("test", run(_role_program("/services/")))
+
+    diff = diff_plans(before, after)
+
+    assert [(c.name, c.properties) for c in diff.replaces] == [
+        ("app", ("path",)),
+        ("app-inline", ("role",)),
+        ("app-read", ("role",)),
+    ]
+    assert all("gets the new outputs of `app`" in c.note for c in diff.replaces if c.name != "app")
+
+
+def _secret_program(password: str, mutable: bool = False) -> Callable[[], None]:
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}", enable_secret_mutable=mutable or None)
+        k8s.core.v1.Secret(
+            "db",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="db", namespace="app"),
+            string_data=pulumi.Output.secret({"PGPASSWORD": password}),
+            opts=pulumi.ResourceOptions(provider=provider),
+        )
+
+    return program
+
+
+def test_a_secret_whose_data_changes_is_replaced_and_its_values_stay_hidden(run: Callable[..., Recording]) -> None:
+    key = b"k" * 32
+    before = build_plan("test", run(_secret_program("old-pw-1")), secret_key=key)
+    after = build_plan("test", run(_secret_program("new-pw-2")), secret_key=key)
+
+    diff = diff_plans(before, after)
+
+    assert [(c.type, c.properties) for c in diff.replaces] == [(SECRET_KIND, ("stringData",))]
+    text = json.dumps(before) + json.dumps(after) + render_markdown({"test": diff})
+    assert "old-pw-1" not in text and "new-pw-2" not in text
+    assert diff_plans(before, build_plan("test", run(_secret_program("old-pw-1")), secret_key=key)).is_empty()
+
+
+def test_a_mutable_secret_changes_in_place(run: Callable[..., Recording]) -> None:
+    key = b"k" * 32
+    before = build_plan("test", run(_secret_program("old-pw-1", mutable=True)), secret_key=key)
+    after = build_plan("test", run(_secret_program("new-pw-2", mutable=True)), secret_key=key)
+
+    diff = diff_plans(before, after)
+
+    assert not diff.replaces and [c.properties for c in diff.updates] == [("stringData",)]
+
+
+def test_plans_masked_under_different_keys_say_secrets_were_not_compared(run: Callable[..., Recording]) -> None:
+    before = build_plan("test", run(_secret_program("old-pw-1")), secret_key=b"a" * 32)
+    after = build_plan("test", run(_secret_program("new-pw-2")), secret_key=b"b" * 32)
+
+    diff = diff_plans(before, after)
+
+    assert diff.is_empty() and not diff.secrets_compared
+    assert diff_plans(before, before).secrets_compared
+
+
+@pytest.mark.parametrize(
+    ("type_", "prop", "replaced"),
+    [
+        ("kubernetes:helm.sh/v3:Release", "name", True),
+        ("kubernetes:helm.sh/v3:Release", "version", False),  # a chart bump upgrades the release
+        ("kubernetes:batch/v1:Job", "spec.template", True),
+        ("kubernetes:core/v1:PersistentVolumeClaim", "spec.resources.requests.storage", False),  # expands
+        ("kubernetes:core/v1:ConfigMap", "data", True),
+        ("kubernetes:apps/v1:StatefulSet", "spec.replicas", False),
+    ],
+)
+def test_kubernetes_replacements_follow_the_kubernetes_provider(type_: str, prop: str, replaced: bool) -> None:
+    assert bool(replace_triggers(type_, nested(prop, "a"), nested(prop, "b"))) is replaced
+
+
+def test_a_postgres_major_upgrade_is_flagged_and_replaces_no_database(prod_plan: dict[str, Any]) -> None:
+    upgraded = build_plan("prod", run_stack("prod", {"hardstack:dbEngineVersion": "17"}))
+
+    diff = diff_plans(prod_plan, upgraded)
+
+    assert not [c for c in diff.replaces if c.type in STATEFUL_TYPES]
+    (db,) = [c for c in diff.updates if c.type == "aws:rds/instance:Instance"]
+    assert "PostgreSQL major upgrade 16 -> 17" in db.note
+    assert "PostgreSQL major upgrade 16 -> 17" in warnings_of(render_markdown({"prod": diff}))
+
+
+def test_a_postgres_downgrade_is_flagged_as_refused() -> None:
+    db = "aws:rds/instance:Instance"
+    old = plan_of(resource("db", db, inputs={"engine": "postgres", "engineVersion": "17"}))
+    new = plan_of(resource("db", db, inputs={"engine": "postgres", "engineVersion": "16.4"}))
+
+    (hazard,) = diff_plans(old, new).hazards
+
+    assert "PostgreSQL downgrade 17 -> 16: RDS refuses it" in hazard
+
+
+def test_a_minor_engine_change_is_no_hazard() -> None:
+    db = "aws:rds/instance:Instance"
+    old = plan_of(resource("db", db, inputs={"engine": "postgres", "engineVersion": "16.4"}))
+    new = plan_of(resource("db", db, inputs={"engine": "postgres", "engineVersion": "16.6"}))
+    assert not diff_plans(old, new).hazards
+
+
+# --- the replace rules against the SDK -------------------------------------------------------------
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _sdk_inputs(type_: str) -> tuple[Any, dict[str, Any]]:
+    """The SDK's resource class of a type token and its input names (the `_internal_init` keywords)."""
+    module_path, kind = type_.split(":", 1)[1].split(":")
+    module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+    cls = getattr(module, kind)
+    assert cls._internal_init.__qualname__.startswith(kind)
+    return module, dict(inspect.signature(cls._internal_init).parameters)
+
+
+@pytest.mark.parametrize(("type_", "prop"), sorted((t, p) for t, props in REPLACE_ON_CHANGE.items() for p in props))
+def test_each_replace_rule_names_an_input_of_the_sdk(type_: str, prop: str) -> None:
+    module, params = _sdk_inputs(type_)
+    head, *rest = prop.split(".")
+    assert _snake(head) in params, f"{type_} has no input {head}"
+    if rest:  # a nested rule: the field must exist on the block's Args type
+        block = re.search(r"'(\w+Args)'", str(params[_snake(head)].annotation))
+        assert block is not None
+        fields = inspect.signature(getattr(module, block.group(1)).__init__).parameters
+        assert _snake(rest[0]) in fields, f"{type_}.{head} has no field {rest[0]}"

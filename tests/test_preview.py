@@ -46,7 +46,7 @@ def test_unknown_stack_is_refused_with_the_known_ones() -> None:
 def test_sandbox_preview_shows_ids_from_the_aws_account(capsys: pytest.CaptureFixture[str]) -> None:
     assert preview.main(["--stack", "test", "--sandbox"]) == 0
     out = capsys.readouterr().out
-    assert 'vpcId: "vpc-' in out and 'vpcId: "net-id"' not in out
+    assert 'vpcId: "vpc-' in out and 'vpcId: "vpc-net"' not in out
 
 
 def test_preview_estimates_a_fresh_up_and_names_the_chain(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,7 +32,7 @@ def client(service: str) -> Any:
 def test_every_resource_of_the_stack_is_created_in_the_account(prod: tuple[SandboxMocks, Recording]) -> None:
     mocks, rec = prod
     assert set(mocks.skipped) <= UNSUPPORTED
-    assert rec.outputs["vpcId"].startswith("vpc-") and rec.outputs["vpcId"] != "net-id"
+    assert rec.outputs["vpcId"].startswith("vpc-") and rec.outputs["vpcId"] != "vpc-net"
 
 
 def test_no_security_group_opens_an_admin_port_to_the_world(prod: tuple[SandboxMocks, Recording]) -> None:

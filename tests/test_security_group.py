@@ -42,7 +42,7 @@ def test_each_flow_is_one_described_rule_named_after_what_it_allows(run: Run) ->
     office = rules["web-in-tcp-8443-cidr-10-1-0-0-16"]
     assert office["ipProtocol"] == "tcp" and office["fromPort"] == 8443 and office["cidrIpv4"] == "10.1.0.0/16"
     assert all(r["description"] for r in rules.values())
-    assert all(r["securityGroupId"] == "web-id" for r in rules.values())
+    assert all(r["securityGroupId"] == "sg-web" for r in rules.values())
 
 
 def test_reordering_or_adding_flows_keeps_existing_rule_names(run: Run) -> None:
@@ -67,10 +67,10 @@ def test_allow_from_writes_both_sides(run: Run) -> None:
     rec = run(program)
     ingress = rec.one(INGRESS, "db-in-tcp-5432-sg-app")
     egress = rec.one(EGRESS, "app-out-tcp-5432-sg-db")
-    assert ingress.inputs["referencedSecurityGroupId"] == "app-id"
-    assert ingress.inputs["securityGroupId"] == "db-id"
-    assert egress.inputs["referencedSecurityGroupId"] == "db-id"
-    assert egress.inputs["securityGroupId"] == "app-id"
+    assert ingress.inputs["referencedSecurityGroupId"] == "sg-app"
+    assert ingress.inputs["securityGroupId"] == "sg-db"
+    assert egress.inputs["referencedSecurityGroupId"] == "sg-db"
+    assert egress.inputs["securityGroupId"] == "sg-app"
 
 
 def test_world_open_admin_port_is_refused_before_any_resource(run: Run) -> None:
@@ -93,7 +93,7 @@ def test_all_protocol_ingress_from_the_internet_is_refused() -> None:
 def test_self_peer_references_the_group_itself(run: Run) -> None:
     rec = run(group([Flow(Port.tcp(7946), Peer.self_(), "cluster gossip")]))
     rule = rec.one(INGRESS, "web-in-tcp-7946-self")
-    assert rule.inputs["referencedSecurityGroupId"] == "web-id"
+    assert rule.inputs["referencedSecurityGroupId"] == "sg-web"
 
 
 def test_admin_port_from_a_public_slash_8_is_refused(run: Run) -> None:

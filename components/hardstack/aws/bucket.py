@@ -3,6 +3,9 @@
 Creates: aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketOwnershipControls,
 aws.s3.BucketServerSideEncryptionConfiguration, aws.s3.BucketVersioning,
 aws.s3.BucketLifecycleConfiguration, aws.s3.BucketPolicy.
+
+Teardown: outside production the bucket is emptied by `pulumi destroy` (`force_destroy`, every
+version and delete marker), unless it is protected; a production bucket never is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ from hardstack.aws.iam import Statement, policy_document
 from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
-from hardstack.core.tier import Tier, parse_tier, resolve_protect
+from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
+
+
+def empties_on_destroy(tier: Tier, force_destroy: bool | None, protected: bool) -> bool:
+    """Whether `pulumi destroy` deletes a bucket's objects with it (S3 refuses to delete a non-empty bucket).
+
+    Default: in development always, in staging unless the bucket is protected, in production never.
+    """
+    if force_destroy is not None:
+        return force_destroy
+    return tier is Tier.DEVELOPMENT or (tier is Tier.STAGING and not protected)
 
 
 @documented
@@ -37,6 +50,9 @@ class SecureBucketArgs:
     Default: none; a deny of non-TLS access is always there."""
     tier: Tier = Tier.PRODUCTION
     """Safety enforced: in production the bucket is always protected. Default: production."""
+    force_destroy: bool | None = None
+    """Let `pulumi destroy` delete the objects (all versions) with the bucket. Default: on in
+    development, and in staging unless the bucket is protected; True is refused in production."""
     protect: bool | None = None
     """Protect and retain the bucket (its data) on delete. Default: inherit the options given to the
     component (`ResourceOptions(protect=...)`); forced on in production, where False is refused."""
@@ -46,6 +62,7 @@ class SecureBucketArgs:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
         resolve_protect(self.tier, self.protect)
+        require_in_production(self.tier, self.force_destroy is not True, "force_destroy", True, "False")
         if self.noncurrent_version_days < 1:
             raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
         if self.expiration_days is not None and self.expiration_days < 1:
@@ -64,11 +81,14 @@ class SecureBucket(Component):
     ) -> None:
         super().__init__("hardstack:storage:SecureBucket", name, opts)
         child = self.child()
+        protect = resolve_protect(args.tier, args.protect)
+        protected = bool(self._given_protect if protect is None else protect)
         bucket = aws.s3.Bucket(
             name,
-            force_destroy=False,
+            # Read from state at deletion: set from the start, a test stack's destroy needs no extra up.
+            force_destroy=empties_on_destroy(args.tier, args.force_destroy, protected),
             tags={**args.tags, "Name": name},
-            opts=self.kept(resolve_protect(args.tier, args.protect)),
+            opts=self.kept(protect),
         )
         block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access",
@@ -122,10 +142,19 @@ class SecureBucket(Component):
             if args.expiration_days
             else None,
         )
+        # A delete marker left with no version behind it (after versions expire, or the markers a
+        # suspended bucket's expiration writes) is never removed by S3 itself. `expired_object_delete_marker`
+        # cannot share an expiration with `days`, so it is a rule of its own.
+        markers = aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="remove-expired-delete-markers",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket.id,
-            rules=[rule],
+            rules=[rule, markers],
             # Noncurrent-version rules are checked against the versioning state: set it first.
             opts=self.child(depends_on=[versioning]),
         )

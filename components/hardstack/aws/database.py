@@ -1,14 +1,19 @@
 """PostgreSQL on RDS: encrypted, private, TLS-only, with an RDS-managed master password.
 
-Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (forces TLS, logs slow statements
-and connections), aws.iam.Role + aws.iam.RolePolicyAttachment (enhanced monitoring), one
+Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (one per PostgreSQL family: forces
+TLS, logs slow statements and connections), aws.iam.Role + aws.iam.RolePolicyAttachment (enhanced monitoring), one
 aws.cloudwatch.LogGroup per exported log (made before the instance so RDS never creates unmanaged
 ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the source snapshot under our key,
-because a restore keeps the snapshot's key and `kms_key_id` cannot change in place) and
-aws.rds.Instance.
+because a restore keeps the snapshot's key and `kms_key_id` cannot change in place),
+random.RandomId (the final snapshot's name suffix, when one is taken) and aws.rds.Instance.
 
 Creates (`DatabaseCredentialsSecret`): a kubernetes core/v1 Secret holding the PG* connection
 variables and the master password read from the RDS-managed Secrets Manager secret.
+
+Day 2: a new `engine_version` major is a major upgrade (checked against the running instance, read
+before any resource registers: no downgrade, one major at a time), applied at once with the new
+family's parameter group; class and storage changes wait for the maintenance window unless
+`apply_immediately`.
 
 The master password never enters Pulumi inputs, state or outputs for the instance: RDS generates it
 and keeps it in Secrets Manager, encrypted with the customer key. Only the secret's ARN is exported.
@@ -20,14 +25,16 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_random as random
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import service_assume_role_policy
+from hardstack.aws.network import _aws_provider as aws_provider  # the provider rule the AZ lookup follows
 from hardstack.aws.network import validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, known_length
 from hardstack.core.docs import documented
@@ -88,6 +95,50 @@ def validate_engine_version(version: str, where: str = "engine_version") -> int:
     if match is None or int(match.group(1)) not in SUPPORTED_MAJORS:
         raise refuse(where, version, allowed)
     return int(match.group(1))
+
+
+def _version_parts(version: str) -> tuple[int, int | None]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor) if minor else None
+
+
+def validate_upgrade(running: str | None, wanted: str, where: str = "engine_version") -> bool:
+    """Whether going from the `running` version to `wanted` is a major upgrade (False for a new instance).
+
+    Refused: a downgrade (RDS cannot move an instance back; a lower pinned minor than the one RDS has
+    applied reads as one) and a skip of a major (hardstack upgrades one major per change: each step's
+    parameter group family and extensions are checked in staging first, and RDS lists the next major as
+    a target of every supported minor, while a skip depends on the running minor).
+    """
+    if running is None:
+        return False
+    was_major, was_minor = _version_parts(running)
+    now_major, now_minor = _version_parts(wanted)
+    if now_major < was_major or (
+        now_major == was_major and now_minor is not None and was_minor is not None and now_minor < was_minor
+    ):
+        raise refuse(
+            where,
+            wanted,
+            f"{running} (the running version) or later: RDS cannot downgrade; restore a snapshot into a new database",
+        )
+    if now_major > was_major + 1:
+        raise refuse(where, wanted, f"{was_major + 1}, one major at a time from the running {running}")
+    return now_major > was_major
+
+
+def running_engine_version(identifier: str, opts: pulumi.ResourceOptions | None) -> str | None:
+    """The engine version of the instance named `identifier` in the account, None when there is none yet.
+
+    Blocking invokes before any resource registers, so a refused upgrade stops the preview cleanly.
+    """
+    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    found = aws.rds.get_instances(
+        filters=[aws.rds.GetInstancesFilterArgs(name="db-instance-id", values=[identifier])], opts=invoke
+    )
+    if identifier not in (found.instance_identifiers or []):
+        return None
+    return str(aws.rds.get_instance(db_instance_identifier=identifier, opts=invoke).engine_version)
 
 
 def validate_instance_class(value: str, where: str = "instance_class") -> str:
@@ -161,6 +212,14 @@ def database_identifier(naming: Naming, name: str) -> str:
     return identifier
 
 
+def takes_final_snapshot(tier: Tier, final_snapshot: bool | None, protected: bool) -> bool:
+    """Whether deleting the instance takes a final snapshot: as asked, else in production and
+    whenever the instance is protected (by its args or by the options given to the component)."""
+    if final_snapshot is not None:
+        return final_snapshot
+    return tier.is_production or protected
+
+
 def log_group_name(identifier: str, log: str) -> str:
     """The group RDS writes an exported log to; made by us first so its retention and key are ours."""
     return f"/aws/rds/instance/{identifier}/{log}"
@@ -228,11 +287,20 @@ class DatabaseArgs:
     """PostgreSQL version, `16` or `16.6`. Default: 16. RDS applies minor upgrades itself, so a pinned
     minor must be raised once RDS has moved past it (a lower pin reads as a downgrade)."""
     instance_class: str = "db.t4g.micro"
-    """Instance class. Default: db.t4g.micro. Changes in place, in the maintenance window."""
+    """Instance class. Default: db.t4g.micro. Changes in place, in the maintenance window unless
+    `apply_immediately`."""
     allocated_storage_gb: int = 20
     """gp3 storage, 20 GiB or more. Default: 20. Grows in place; it can never shrink."""
     max_allocated_storage_gb: int | None = None
     """Ceiling for storage autoscaling, at least the allocation. Default: none, autoscaling off."""
+    running_version: str | Literal["lookup"] | None = "lookup"
+    """The version the instance runs now, which decides whether `engine_version` is a major upgrade:
+    a version (the caller read it with `running_engine_version`), None when there is no instance yet,
+    or "lookup" to read it from the account before any resource registers. Default: lookup."""
+    apply_immediately: bool = False
+    """Apply class, storage and other pending changes now (a class change restarts the instance)
+    instead of in the next maintenance window. Default: off. A major upgrade always applies now: its
+    new parameter group can only be attached with it, and the old group is released then."""
     multi_az: bool = False
     """Standby in a second AZ with automatic failover. Default: off."""
     backup_retention_days: int = 7
@@ -290,16 +358,12 @@ class DatabaseArgs:
         if not _MAINTENANCE.match(self.maintenance_window):
             raise refuse("maintenance_window", self.maintenance_window, "ddd:hh:mm-ddd:hh:mm in UTC")
         require_in_production(tier, self.deletion_protection, "deletion_protection", False, "deletion protection on")
+        if self.running_version != "lookup":
+            validate_upgrade(self.running_version, self.engine_version)
 
     @property
     def major_version(self) -> int:
         return validate_engine_version(self.engine_version)
-
-    @property
-    def takes_final_snapshot(self) -> bool:
-        if self.final_snapshot is not None:
-            return self.final_snapshot
-        return self.tier.is_production or bool(self.protect)
 
 
 class Database(Component):
@@ -317,6 +381,11 @@ class Database(Component):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         identifier = database_identifier(args.context.names, name)  # refused before anything registers
+        # A restore creates a new instance; otherwise the running version decides what the change is.
+        running = args.running_version
+        if running == "lookup":
+            running = None if args.snapshot_identifier is not None else running_engine_version(identifier, opts)
+        major_upgrade = validate_upgrade(running, args.engine_version)
         super().__init__("hardstack:data:Database", name, opts)
         child = self.child()
         ctx = args.context
@@ -330,18 +399,20 @@ class Database(Component):
             tags=tags,
             opts=child,
         )
-        # Auto-named: a major upgrade changes the family, which replaces the group; a generated
-        # name lets the new group exist before the old one is released.
+        # One group per family, the family in its name (auto-named after it): a major upgrade registers
+        # the new family's group, the instance moves to it, and the old group, no longer in the
+        # program, is deleted last, once released. The alias adopts the group of the name before.
+        family = f"postgres{major}"
         parameter_group = aws.rds.ParameterGroup(
-            f"{name}-params",
+            f"{name}-params-{family}",
             description=f"{identifier}: TLS only, slow statements and connections logged",
-            family=f"postgres{major}",
+            family=family,
             parameters=[
                 aws.rds.ParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
                 for key, value in parameters(major).items()
             ],
             tags=tags,
-            opts=child,
+            opts=self.child(aliases=[pulumi.Alias(name=f"{name}-params")]),
         )
         monitoring_role = aws.iam.Role(
             f"{name}-monitoring",
@@ -366,7 +437,7 @@ class Database(Component):
                 retention_in_days=args.log_retention_days,
                 kms_key_id=args.log_key_arn,
                 tags=tags,
-                opts=child,
+                opts=self.kept(resolve_protect(args.tier, args.protect)),  # the audit trail is kept with the data
             )
             for log in LOG_EXPORTS
         ]
@@ -388,8 +459,28 @@ class Database(Component):
         # The snapshot is read at creation only. Restored instances take user and database from
         # it, so those are ignored too: neither may ever replace a restored database.
         ignored = ["snapshotIdentifier", "username", "dbName"] if snapshot is not None else []
+        protect = resolve_protect(args.tier, args.protect)
         # Protection inherited from the options counts too: a protected database never goes without a snapshot.
-        final = args.takes_final_snapshot or (args.final_snapshot is None and bool(self._given_protect))
+        final = takes_final_snapshot(
+            args.tier, args.final_snapshot, bool(self._given_protect if protect is None else protect)
+        )
+        final_name: pulumi.Input[str] | None = None
+        if final:
+            # RDS refuses a final snapshot name that exists: a fixed name collides the second time an
+            # instance of this identifier is deleted. The suffix is drawn once and renewed with what
+            # replaces the instance, so each instance that can be deleted names a snapshot of its own.
+            suffix = random.RandomId(
+                f"{name}-final-snapshot",
+                byte_length=4,
+                keepers={
+                    "identifier": identifier,
+                    "kmsKeyId": args.kms_key_arn,
+                    "dbName": args.database_name,
+                    "username": args.master_username,
+                },
+                opts=child,
+            )
+            final_name = pulumi.Output.concat(identifier, "-final-", suffix.hex)
         instance = aws.rds.Instance(
             name,
             identifier=identifier,
@@ -421,7 +512,7 @@ class Database(Component):
             delete_automated_backups=not final,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=not final,
-            final_snapshot_identifier=f"{identifier}-final" if final else None,
+            final_snapshot_identifier=final_name,
             performance_insights_enabled=args.performance_insights,
             performance_insights_kms_key_id=args.kms_key_arn if args.performance_insights else None,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_DAYS if args.performance_insights else None,
@@ -429,11 +520,13 @@ class Database(Component):
             monitoring_role_arn=monitoring_role.arn,
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             auto_minor_version_upgrade=True,
-            apply_immediately=False,
+            # RDS refuses a new major unless allowed in the same call; set only for that change.
+            allow_major_version_upgrade=major_upgrade,
+            apply_immediately=args.apply_immediately or major_upgrade,
             snapshot_identifier=snapshot,
             tags=tags,
             opts=self.kept(
-                resolve_protect(args.tier, args.protect),
+                protect,
                 depends_on=[*log_groups, monitoring_policy],
                 ignore_changes=ignored,
             ),

@@ -247,7 +247,8 @@ class Network(Component):
         nat_count = {"none": 0, "single": 1, "per_az": args.az_count}[args.nat]
         nats = []
         for i in range(nat_count):
-            eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=tagged(f"nat-{i}"), opts=child)
+            # Kept with the VPC: partners allow-list the NAT addresses, a new one is a new address.
+            eip = aws.ec2.Eip(f"{name}-nat-{i}", domain="vpc", tags=tagged(f"nat-{i}"), opts=kept)
             nats.append(
                 aws.ec2.NatGateway(
                     f"{name}-nat-{i}",
@@ -370,7 +371,7 @@ class Network(Component):
             retention_in_days=args.log_retention_days,
             kms_key_id=args.log_key_arn,
             tags=tags,
-            opts=child,
+            opts=self.kept(resolve_protect(args.tier, args.protect)),  # the traffic record outlives the stack
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

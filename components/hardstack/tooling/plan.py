@@ -6,24 +6,36 @@ Pure functions over what a stack registers offline (a `Recording`); nothing here
   parent, options and dependencies, and its inputs with secrets masked (`mask_secrets`).
 - `diff_plans` compares two plans resource by resource (matched by URN) and classifies each change
   as create, update, replace or delete. An update becomes a replace when it touches a property in
-  `REPLACE_ON_CHANGE` (or one of the `CONDITIONAL_REPLACE` cases), or holds the id of a replaced
-  dependency in such a property. A resource moved under a new parent (same type and name, new URN)
-  is a replace too: without an alias Pulumi creates it anew and deletes the old one. A changed type
-  stays a delete and a create.
+  `REPLACE_ON_CHANGE` / `KUBERNETES_REPLACE_ON_CHANGE` (or one of the `CONDITIONAL_REPLACE` cases),
+  or when such a property is built from a replaced resource's outputs (`propertyDependencies`),
+  or when its AWS provider's region changes. A resource moved under a new parent (same type and
+  name, new URN) is a replace too: without an alias Pulumi creates it anew and deletes the old one.
+  A changed type stays a delete and a create. A database engine's new major version is flagged.
 - `render_markdown` writes the PR comment: counts per stack, then, before anything else, every
   replacement or deletion of a stateful or protected resource with the property that triggers it.
 - `estimate_duration` gives the from-scratch creation time along the longest dependency chain.
 
+How the replace rules were checked: every property name against the pulumi-aws 7 Python SDK's
+inputs (`test_each_replace_rule_names_an_input_of_the_sdk`); the rules against the force-new
+schema (`ForceNew` / `RequiresReplace`) of the Terraform AWS provider v6 that pulumi-aws 7 bridges,
+read in its sources for the doubtful ones (NAT gateway, bucket versioning, EKS node group, the
+per-resource `region` and its `forceNewIfRegionChanges`), which removed rules naming inputs that do
+not exist (a subscription's `topicArn` is `topic`, a flow log has no `logGroupName`) or that update
+in place (bucket versioning's `mfa`). Kubernetes rules follow pulumi-kubernetes v4's `forceNew`
+table and Secret/ConfigMap handling, and the Helm release provider's Diff.
+
 What a plan cannot tell: a recording does not say which dependencies were declared with
 `depends_on` and which come from passing an output, so explicit `depends_on` that needlessly
-serialise resources are not detected; secret values are masked, so a change of a secret alone is
-invisible in a diff; ids and ARNs come from the offline mocks, which derive them from names, so a
-replacement's new id is inferred from the dependency graph rather than seen.
+serialise resources are not detected; ids and ARNs come from the offline mocks (`mock_id`), so a
+replacement's new outputs are inferred from the dependency graph rather than seen; secrets are
+compared only between plans masked under one key (`diff-rev` writes both so).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import hmac
 import itertools
 import json
 import re
@@ -37,7 +49,8 @@ import pulumi
 from hardstack.core.errors import refuse
 from hardstack.tooling.testing import Recording
 
-PLAN_VERSION = 1
+PLAN_VERSION = 2
+"""2: resources record `propertyDependencies`; secrets may be masked by a keyed hash (`secretKey`)."""
 SECRET = "[secret]"  # noqa: S105  # the mask, not a password
 """What a masked value reads as in a plan."""
 
@@ -85,26 +98,47 @@ def is_secret_key(key: str) -> bool:
     )
 
 
+def _is_flag(value: Any) -> bool:
+    # A flag holds no secret and says whether a secret is managed (`manageMasterUserPassword`) or
+    # how (`enableSecretMutable`, which providers receive as a string).
+    return isinstance(value, bool) or value in ("true", "false")
+
+
 def _is_wire_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get(_SECRET_SIG_KEY) == _SECRET_SIG
 
 
-def mask_secrets(value: Any, secret_keys: Iterable[str] = ()) -> Any:
-    """`value` as plain JSON with every secret replaced by `SECRET`.
+def secret_key_id(key: bytes) -> str:
+    """A fingerprint of a plan's secret key: two plans compare secret values only when theirs match."""
+    return hashlib.sha256(b"hardstack plan key id:" + key).hexdigest()[:12]
+
+
+def _masked(value: Any, key: bytes | None) -> str:
+    if key is None:
+        return SECRET
+    # Keyed, and the key never written: equal values give equal marks within a run, while a mark
+    # cannot be checked against guessed passwords by anyone who reads the plan.
+    text = json.dumps(value, sort_keys=True, default=str).encode()
+    return f"[secret:{hmac.new(key, text, hashlib.sha256).hexdigest()[:16]}]"
+
+
+def mask_secrets(value: Any, secret_keys: Iterable[str] = (), key: bytes | None = None) -> Any:
+    """`value` as plain JSON with every secret replaced by a mark.
 
     Masked: values the program marked secret (they reach the engine wrapped), values under a key
-    `is_secret_key` accepts at any depth (but not booleans, which hold no secret and say whether a
-    secret is managed), and top-level keys listed in `secret_keys`.
+    `is_secret_key` accepts at any depth (but not flags, `true` or `false`, which hold no secret),
+    and top-level keys listed in `secret_keys`. Without `key` the mark is `SECRET`; with one it is
+    `[secret:<keyed hash>]`, so a changed secret shows as a changed mark.
     """
     forced = frozenset(secret_keys)
 
     def walk(v: Any, top: bool) -> Any:
         if _is_wire_secret(v):
-            return SECRET
+            return _masked(v.get("value"), key)
         if isinstance(v, Mapping):
             return {
-                str(k): SECRET
-                if (is_secret_key(str(k)) and not isinstance(item, bool)) or (top and k in forced)
+                str(k): _masked(_unwrap(item), key)
+                if (is_secret_key(str(k)) and not _is_flag(item)) or (top and k in forced)
                 else walk(item, False)
                 for k, item in v.items()
             }
@@ -128,11 +162,49 @@ def _describe_object(v: Any) -> Any:
     return str(v)  # other SDK objects: their text form is enough to diff
 
 
+def _unwrap(value: Any) -> Any:
+    """A value with the engine's secret wrappers removed, at any depth (only to hash it)."""
+    if _is_wire_secret(value):
+        return _unwrap(value.get("value"))
+    if isinstance(value, Mapping):
+        return {str(k): _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unwrap(v) for v in value]
+    return value if value is None or isinstance(value, bool | int | float | str) else _describe_object(value)
+
+
+_KEYED_MARK = re.compile(r"^\[secret:[0-9a-f]+\]$")
+
+
+def _has_mark(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return any(_has_mark(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_mark(v) for v in value)
+    return isinstance(value, str) and value == SECRET
+
+
+def _unkeyed(value: Any) -> Any:
+    """`value` with keyed secret marks read as plain `SECRET` (plans written under different keys)."""
+    if isinstance(value, str) and _KEYED_MARK.match(value):
+        return SECRET
+    if isinstance(value, Mapping):
+        return {k: _unkeyed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unkeyed(v) for v in value]
+    return value
+
+
 # --- plan files ------------------------------------------------------------------------------------
 
 
-def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
-    """The plan of one stack: resources sorted by URN, inputs and outputs with secrets masked."""
+def build_plan(stack: str, recording: Recording, secret_key: bytes | None = None) -> dict[str, Any]:
+    """The plan of one stack: resources sorted by URN, inputs and outputs with secrets masked.
+
+    With `secret_key`, secrets are masked by a keyed hash (`mask_secrets`) and the plan records the
+    key's fingerprint, so a diff against a plan written with the same key sees a secret change.
+    Each resource records which of its inputs come from which resources (`propertyDependencies`).
+    """
     resources = [
         {
             "type": r.type,
@@ -145,21 +217,25 @@ def build_plan(stack: str, recording: Recording) -> dict[str, Any]:
             "replaceOnChanges": sorted(r.replace_on_changes),
             "ignoreChanges": sorted(r.ignore_changes),
             "dependencies": sorted(set(r.dependencies)),
+            "propertyDependencies": {k: sorted(set(v)) for k, v in sorted(r.property_dependencies.items()) if v},
             "provider": provider_urn(r.provider),
-            "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ())),
+            "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ()), secret_key),
         }
         for r in recording
     ]
     outputs = {
-        key: SECRET if key in recording.secret_outputs else mask_secrets(value)
+        key: _masked(_unwrap(value), secret_key) if key in recording.secret_outputs else mask_secrets(value)
         for key, value in sorted(recording.outputs.items())
     }
-    return {
+    plan: dict[str, Any] = {
         "version": PLAN_VERSION,
         "stack": stack,
         "resources": sorted(resources, key=lambda r: r["urn"]),
         "outputs": outputs,
     }
+    if secret_key is not None:
+        plan["secretKey"] = secret_key_id(secret_key)
+    return plan
 
 
 def provider_urn(reference: str) -> str:
@@ -241,7 +317,6 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
         "maxAggregationInterval",
         "logDestination",
         "logDestinationType",
-        "logGroupName",
         "iamRoleArn",
         "deliverCrossAccountRole",
         "destinationOptions",
@@ -273,14 +348,14 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:cloudwatch/dashboard:Dashboard": _regional("dashboardName"),
     "aws:sns/topic:Topic": _regional("name", "namePrefix", "fifoTopic"),
     "aws:sns/topicPolicy:TopicPolicy": _regional("arn"),
-    "aws:sns/topicSubscription:TopicSubscription": _regional("topicArn", "protocol", "endpoint"),
+    "aws:sns/topicSubscription:TopicSubscription": _regional("topic", "protocol", "endpoint"),  # topic_arn upstream
     # S3: the bucket and each of its configuration resources
     "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
     "aws:s3/bucketObjectv2:BucketObjectv2": _regional("bucket", "key"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),
-    "aws:s3/bucketVersioning:BucketVersioning": _regional("bucket", "expectedBucketOwner", "mfa"),
+    "aws:s3/bucketVersioning:BucketVersioning": _S3_CHILD,  # mfa is sent with each update, not force-new
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _S3_CHILD,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _S3_CHILD,
     # IAM is global: no region argument.
@@ -352,16 +427,61 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     ),
 }
 
+#: The random provider's resources: every argument is force-new (a new value is a new draw).
+RANDOM_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
+    "random:index/randomId:RandomId": frozenset({"byteLength", "keepers", "prefix"}),
+}
+
 #: Kubernetes objects are replaced when their name or namespace changes, and for a few kinds when an
-#: immutable field does (the Kubernetes provider's own list).
+#: immutable field does: pulumi-kubernetes v4's own table (provider/pkg/provider/diff.go, `forceNew`).
+#: A Helm release is keyed by its own name and namespace (the release provider's Diff).
 KUBERNETES_REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "kubernetes:storage.k8s.io/v1:StorageClass": frozenset({"provisioner", "parameters"}),
     "kubernetes:apps/v1:Deployment": frozenset({"spec.selector"}),
-    "kubernetes:apps/v1:StatefulSet": frozenset({"spec.selector", "spec.serviceName", "spec.volumeClaimTemplates"}),
+    "kubernetes:apps/v1:DaemonSet": frozenset({"spec.selector"}),
+    "kubernetes:apps/v1:StatefulSet": frozenset(
+        {
+            "spec.podManagementPolicy",
+            "spec.revisionHistoryLimit",
+            "spec.selector",
+            "spec.serviceName",
+            "spec.volumeClaimTemplates",
+        }
+    ),
+    "kubernetes:batch/v1:Job": frozenset({"spec.completions", "spec.parallelism", "spec.selector", "spec.template"}),
+    # A claim's size grows in place (volume expansion); its class, modes and binding do not.
+    "kubernetes:core/v1:PersistentVolumeClaim": frozenset(
+        {"spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName"}
+    ),
     "kubernetes:core/v1:Secret": frozenset({"type"}),
     "kubernetes:core/v1:Service": frozenset({"spec.clusterIP"}),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": frozenset({"roleRef"}),
+    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": frozenset({"roleRef"}),
+    "kubernetes:helm.sh/v3:Release": frozenset({"name", "namespace"}),
 }
 _KUBERNETES_METADATA = frozenset({"metadata.name", "metadata.namespace"})
+
+#: Kinds whose data replaces them unless the provider option makes them mutable and the object is
+#: not `immutable`: pulumi-kubernetes replaces Secrets and ConfigMaps by default, so pods that
+#: mount them roll onto the new object instead of seeing it change under them.
+KUBERNETES_DATA_REPLACE: dict[str, tuple[str, frozenset[str]]] = {
+    "kubernetes:core/v1:Secret": ("enableSecretMutable", frozenset({"data", "stringData"})),
+    "kubernetes:core/v1:ConfigMap": ("enableConfigMapMutable", frozenset({"data", "binaryData"})),
+}
+
+
+def _truthy(value: Any) -> bool:
+    # Provider inputs reach the engine as strings ("true") or booleans.
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def kubernetes_data_rules(type_: str, new: Mapping[str, Any], provider_inputs: Mapping[str, Any]) -> frozenset[str]:
+    """The data properties whose change replaces a Secret or ConfigMap under this provider."""
+    option, props = KUBERNETES_DATA_REPLACE.get(type_, ("", frozenset()))
+    if not option or (_truthy(provider_inputs.get(option)) and not _truthy(new.get("immutable"))):
+        return frozenset()
+    return props
+
 
 _RULE_PEERS = ("cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId")
 
@@ -389,8 +509,8 @@ CONDITIONAL_REPLACE: dict[str, Callable[[Mapping[str, Any], Mapping[str, Any]], 
 #: Provider settings whose change the engine does not turn into replacements but should stop a review.
 PROVIDER_HAZARDS: dict[str, dict[str, str]] = {
     "pulumi:providers:aws": {
-        "region": "the AWS provider's region changes, and pulumi-aws 7 does not move resources between regions: "
-        "destroy the stack in the old region, then create it in the new one",
+        "region": "the AWS provider's region changes: every regional resource is created anew in the new region "
+        "and deleted from the old one, and no data moves with it (copy snapshots and objects first)",
     },
 }
 
@@ -399,6 +519,8 @@ def replace_rules(type_: str) -> frozenset[str] | None:
     """The properties whose change replaces a resource of `type_`; None when hardstack does not know."""
     if type_ in REPLACE_ON_CHANGE:
         return REPLACE_ON_CHANGE[type_]
+    if type_ in RANDOM_REPLACE_ON_CHANGE:
+        return RANDOM_REPLACE_ON_CHANGE[type_]
     if type_.startswith("pulumi:providers:"):
         return frozenset()  # a provider's own changes are updates; see PROVIDER_HAZARDS
     if type_.startswith("kubernetes:"):
@@ -463,7 +585,10 @@ class PlanDiff:
     unknown_types: tuple[str, ...] = field(default=())
     """Types updated without known replace rules: an update shown for them may be a replacement."""
     hazards: tuple[str, ...] = field(default=())
-    """Changes that replace or delete nothing yet must stop a review (`PROVIDER_HAZARDS`)."""
+    """Changes that must stop a review whatever they replace: a provider's region, an engine's major version."""
+    secrets_compared: bool = True
+    """False when the plans were masked under different keys: a change of a secret alone is not seen.
+    (Plans written without a key never compare secrets.)"""
 
     @property
     def changes(self) -> tuple[Change, ...]:
@@ -509,10 +634,15 @@ def replace_triggers(
     new: Mapping[str, Any],
     changed: Iterable[str] | None = None,
     extra_rules: Iterable[str] = (),
+    provider_inputs: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """The changed properties of a `type_` resource that force its replacement (sorted)."""
+    """The changed properties of a `type_` resource that force its replacement (sorted).
+
+    `provider_inputs` are those of the resource's provider, which decide some Kubernetes rules.
+    """
     changed = changed_paths(old, new) if changed is None else list(changed)
     rules = (replace_rules(type_) or frozenset()) | frozenset(extra_rules)
+    rules |= kubernetes_data_rules(type_, new, provider_inputs or {})
     found = {p for p in changed if any(_covers(rule, p) for rule in rules)}
     condition = CONDITIONAL_REPLACE.get(type_)
     if condition is not None:
@@ -564,42 +694,152 @@ def _pair_moves(
     ]
 
 
+#: Shorter values must equal an output to count as taken from it; longer ones may sit inside a text.
+_EMBEDDED_MIN = 8
+
+
+def _holds(value: str, refs: frozenset[str]) -> bool:
+    return value in refs or any(len(r) >= _EMBEDDED_MIN and r in value for r in refs)
+
+
 def _references(value: Any, refs: frozenset[str], prefix: str = "") -> list[str]:
-    """Paths of `value` holding one of `refs` (an id or ARN): equal, in a list, or inside a policy text."""
+    """Paths of `value` holding one of `refs` (a resource's outputs): equal, in a list, or inside a text
+    (an ARN in a policy document)."""
     if isinstance(value, Mapping):
         return [
             p for k in sorted(value, key=str) for p in _references(value[k], refs, f"{prefix}.{k}" if prefix else k)
         ]
     if isinstance(value, list):
         return [prefix] if any(_references(item, refs) for item in value) else []
-    if isinstance(value, str) and (value in refs or any(r.startswith("arn:") and r in value for r in refs)):
+    if isinstance(value, str) and _holds(value, refs):
         return [prefix or "(value)"]
     return []
 
 
-def _identity(entry: Mapping[str, Any]) -> frozenset[str]:
-    inputs = entry.get("inputs") or {}
-    return frozenset(str(inputs[k]) for k in ("id", "arn") if isinstance(inputs.get(k), str) and inputs[k])
+def _outputs(entry: Mapping[str, Any]) -> frozenset[str]:
+    """Every value a dependent can take from a resource: the string leaves of its recorded state
+    (the mocks echo inputs and add computed attributes), tags and secret marks aside."""
+    found: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, Mapping):
+            for item in v.values():
+                walk(item)
+        elif isinstance(v, list):
+            for item in v:
+                walk(item)
+        elif isinstance(v, str) and v and v != SECRET and not _KEYED_MARK.match(v):
+            found.add(v)
+
+    for key, value in _inputs(entry).items():
+        if key not in ("tags", "tagsAll"):
+            walk(value)
+    return frozenset(found)
+
+
+def _fed_by(entry: Mapping[str, Any], renewed: Mapping[str, frozenset[str]]) -> dict[str, list[str]]:
+    """Input path -> the replaced resources (URNs) whose outputs it holds.
+
+    A replacement's outputs are all new, whichever one a dependent holds (a role's name as much as
+    its ARN). The plan's `propertyDependencies` say which resources an input was built from; the
+    input must also hold one of that resource's values, so an input that only waits for a replaced
+    resource (an apply over its id that returns something else) is not counted. Plans written
+    without `propertyDependencies` fall back to the resource's dependencies.
+    """
+    inputs = _inputs(entry)
+    if "propertyDependencies" in entry:
+        sources = {
+            str(prop): [u for u in sorted(set(urns)) if u in renewed]
+            for prop, urns in (entry.get("propertyDependencies") or {}).items()
+        }
+    else:
+        cause = sorted(d for d in entry.get("dependencies") or () if d in renewed)
+        sources = {str(prop): cause for prop in inputs}
+    fed: dict[str, list[str]] = {}
+    for prop, urns in sorted(sources.items()):
+        if not urns:
+            continue
+        value = inputs.get(prop)
+        for path in _references({prop: value}, frozenset().union(*(renewed[u] for u in urns))):
+            fed[path] = [u for u in urns if _references(value, renewed[u])]
+    return fed
+
+
+def _is_regional(type_: str) -> bool:
+    """Whether a resource lives in one region (pulumi-aws 7 gives every such resource `region`)."""
+    rules = replace_rules(type_)
+    if rules is not None:
+        return "region" in rules
+    return type_.startswith("aws:") and not type_.startswith("aws:iam/")
+
+
+def _relocated_providers(before: Mapping[str, Any], after: Mapping[str, Any], kept: Iterable[str]) -> set[str]:
+    """AWS providers whose region changes: every regional resource they manage is replaced."""
+    return {
+        urn
+        for urn in kept
+        if after[urn]["type"] == "pulumi:providers:aws"
+        and _inputs(before[urn]).get("region") != _inputs(after[urn]).get("region")
+    }
+
+
+#: Engines whose major version is the first number of `engineVersion` (PostgreSQL 10 and later).
+_MAJOR_ENGINES = frozenset({"postgres", "aurora-postgresql"})
+_RDS_TYPES = frozenset({"aws:rds/instance:Instance", "aws:rds/cluster:Cluster"})
+
+
+def _major(version: Any) -> int | None:
+    match = re.match(r"^(\d+)", str(version or ""))
+    return int(match.group(1)) if match else None
+
+
+def engine_major_change(type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What a change of a database's engine major version means, or "" when its major is unchanged."""
+    if type_ not in _RDS_TYPES or str(new.get("engine")) not in _MAJOR_ENGINES:
+        return ""
+    was, now = _major(old.get("engineVersion")), _major(new.get("engineVersion"))
+    if was is None or now is None or was == now:
+        return ""
+    if now < was:
+        return f"PostgreSQL downgrade {was} -> {now}: RDS refuses it (restore a snapshot of the older major instead)"
+    text = (
+        f"PostgreSQL major upgrade {was} -> {now}: minutes of downtime while RDS upgrades in place, "
+        "and it cannot be undone (only a snapshot restore goes back)"
+    )
+    if not _truthy(new.get("allowMajorVersionUpgrade")):
+        text += "; RDS refuses it: `allowMajorVersionUpgrade` is not set"
+    return text
 
 
 def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     """Compare two plans of one stack, matching resources by URN.
 
     Dependency lists are not compared: a dependency alone changes no cloud resource. But a replaced
-    resource gets a new id and ARN, so a resource that depends on it and holds its id is changed too:
-    replaced itself when the id sits in a property that forces replacement (a subnet's `vpcId`),
-    updated otherwise. Component resources carry no inputs, so only their creation or deletion shows.
+    resource's outputs are all new (unknown until it exists), so every input built from one of them
+    changes too: a replacement when that input forces one (a subnet's `vpcId`, an attachment's
+    `role`), an update otherwise. A provider's new region replaces every regional resource it
+    manages. Secrets compare by their keyed marks when both plans were written under one key.
+    Component resources carry no inputs, so only their creation or deletion shows.
     """
     before, after = _entries(old), _entries(new)
+    secrets_compared = True
+    if not old.get("secretKey") or old.get("secretKey") != new.get("secretKey"):
+        # Unkeyed plans never compare secrets (documented above); say so only when a key was expected.
+        keyed = bool(old.get("secretKey") or new.get("secretKey"))
+        for entries in (before, after):
+            for e in entries.values():
+                e["inputs"] = _unkeyed(e.get("inputs") or {})
+                secrets_compared = secrets_compared and not (keyed and _has_mark(e["inputs"]))
     gone = {u: before[u] for u in sorted(before.keys() - after.keys())}
     born = {u: after[u] for u in sorted(after.keys() - before.keys())}
     moves = _pair_moves(gone, born)
     kept = sorted(before.keys() & after.keys())
+    relocated = _relocated_providers(before, after, kept)
     planned: dict[str, Change] = {}
     unknown: set[str] = set()
     hazards: list[str] = []
-    renewed: dict[str, frozenset[str]] = {was["urn"]: _identity(was) for was, _ in moves}
-    renewed.update({now["urn"]: _identity(was) for was, now in moves})
+    renewed: dict[str, frozenset[str]] = {was["urn"]: _outputs(was) for was, _ in moves}
+    renewed.update({now["urn"]: _outputs(was) for was, now in moves})
 
     def classify(urn: str) -> Change | None:
         was, now = before[urn], after[urn]
@@ -607,40 +847,55 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
         # Properties the program tells the engine to ignore after creation never change the resource.
         ignored = now.get("ignoreChanges") or ()
         paths = [p for p in changed_paths(old_in, new_in) if not any(_covers(rule, p) for rule in ignored)]
-        cause = sorted(d for d in now.get("dependencies") or () if d in renewed)
-        refs = frozenset().union(*(renewed[d] for d in cause)) if cause else frozenset()
-        followed = [p for p in _references(old_in, refs) if p not in paths]
+        fed = {p: urns for p, urns in _fed_by(now, renewed).items() if not any(_covers(r, p) for r in ignored)}
+        followed = [p for p in fed if p not in paths]
         paths += followed
+        moved_region = str(now.get("provider") or "") in relocated and now["custom"] and _is_regional(now["type"])
+        if moved_region and "region" not in paths:
+            paths.append("region")
         if bool(was.get("protect")) != bool(now.get("protect")):
             paths.append("(protect)")
         if not paths:
             return None
-        note = ""
+        notes: list[str] = []
+        if moved_region:
+            notes.append("its provider's region changes")
         if followed:
-            names = ", ".join(_code(before[d]["name"] if d in before else d) for d in cause)
-            note = f"gets the new id of {names}"
-        triggers = replace_triggers(now["type"], old_in, new_in, paths, now.get("replaceOnChanges") or ())
+            cause = sorted({u for p in followed for u in fed[p]})
+            names = ", ".join(_code(before[d]["name"] if d in before else after[d]["name"]) for d in cause)
+            notes.append(f"gets the new outputs of {names}")
+        provider = after.get(str(now.get("provider") or ""), {})
+        triggers = replace_triggers(
+            now["type"], old_in, new_in, paths, now.get("replaceOnChanges") or (), _inputs(provider)
+        )
+        if moved_region:
+            triggers = sorted({*triggers, "region"})
         if triggers:
             protected = {**now, "protect": was.get("protect") or now.get("protect")}
-            return _change("replace", protected, triggers, note.replace("gets", "follows: gets"))
-        return _change("update", now, paths, note)
+            return _change("replace", protected, triggers, "; ".join(notes))
+        return _change("update", now, paths, "; ".join(notes))
 
-    # Replacements renew ids, which can replace dependents in turn: repeat until nothing new is replaced.
+    # Replacements renew outputs, which can replace dependents in turn: repeat until nothing new is replaced.
     while True:
         for urn in kept:
             change = classify(urn)
             if change is not None:
                 planned[urn] = change
-        fresh = {u: _identity(before[u]) for u, c in planned.items() if c.action == "replace" and u not in renewed}
+        fresh = {u: _outputs(before[u]) for u, c in planned.items() if c.action == "replace" and u not in renewed}
         if not fresh:
             break
         renewed.update(fresh)
 
-    for urn, change in planned.items():
+    for urn, change in list(planned.items()):
         now = after[urn]
         for prop, why in PROVIDER_HAZARDS.get(now["type"], {}).items():
             if any(_covers(prop, p) for p in change.properties):
                 hazards.append(f"provider {_code(now['name'])}: {why}")
+        major = engine_major_change(now["type"], _inputs(before[urn]), _inputs(now))
+        if major:
+            hazards.append(f"{_code(now['name'])} ({_code(now['type'])}): {major}")
+            note = "; ".join(filter(None, (change.note, major)))
+            planned[urn] = dataclasses.replace(change, note=note)
         if change.action == "update" and now["custom"] and replace_rules(now["type"]) is None:
             unknown.add(now["type"])
 
@@ -658,6 +913,7 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
         deletes=of("delete", (_change("delete", e) for e in gone.values())),
         unknown_types=tuple(sorted(unknown)),
         hazards=tuple(hazards),
+        secrets_compared=secrets_compared,
     )
 
 
@@ -730,6 +986,8 @@ def render_markdown(diffs_by_stack: Mapping[str, PlanDiff]) -> str:
             f"| {c.action} | {_code(c.name)} | {_code(c.type)} | {_cell(_props(c))} |"
             for c in (*diff.replaces, *diff.deletes, *diff.updates, *diff.creates)
         ]
+        if not diff.secrets_compared:
+            details += ["", "Secret values were not compared: the plans were written under different keys."]
         if diff.unknown_types:
             kinds = ", ".join(_code(t) for t in diff.unknown_types)
             details += ["", f"Replace rules unknown for {kinds}: an update listed for them may be a replacement."]

@@ -44,6 +44,8 @@ class RecordedResource:
     delete_before_replace: bool
     replace_on_changes: list[str]
     provider: str
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Input property -> URNs of the resources whose outputs it was built from (as the engine is told)."""
 
     @property
     def is_component(self) -> bool:
@@ -136,6 +138,7 @@ def _computed(typ: str, name: str, region: str) -> dict[str, Any]:
             "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/0123456789ABCDEF"
         },
         "random:index/randomPassword:RandomPassword": {"result": f"mock-password-{name}"},
+        "random:index/randomId:RandomId": {"hex": "0a1b2c3d", "b64Url": "CgssPQ", "dec": "169552957"},
         "aws:rds/instance:Instance": {
             "address": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com",
             "endpoint": f"{name}.abcdefghijkl.{region}.rds.amazonaws.com:5432",
@@ -152,18 +155,50 @@ def _computed(typ: str, name: str, region: str) -> dict[str, Any]:
     return computed.get(typ, {})
 
 
-class HardstackMocks(pulumi.runtime.Mocks):
-    """Deterministic answers: ids and ARNs derived from names, AZs `<region>a..f`."""
+#: The id prefixes AWS uses for the EC2 types whose ids programs pass around most.
+_ID_PREFIXES: dict[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/eip:Eip": "eipalloc",
+}
 
-    def __init__(self, region: str = "eu-west-3") -> None:
+
+def mock_id(type_: str, name: str) -> str:
+    """The id the mocks give a resource: unique per type and name, as real ids are per resource.
+
+    `<prefix>-<name>`, the prefix AWS's own for common EC2 types (`sg-web`, `subnet-net-public-0`),
+    else the module and type (`iam-role-main-monitoring`): a subnet and a route table of one name
+    never share an id, so a plan never mistakes one for the other.
+    """
+    if type_ in _ID_PREFIXES:
+        return f"{_ID_PREFIXES[type_]}-{name}"
+    _, _, rest = type_.partition(":")
+    module, _, kind = rest.partition(":")
+    module = module.split("/", 1)[0]
+    return f"{module}-{kind}-{name}".lower() if kind else f"{type_}-{name}"
+
+
+class HardstackMocks(pulumi.runtime.Mocks):
+    """Deterministic answers: ids (`mock_id`) and ARNs derived from types and names, AZs `<region>a..f`."""
+
+    def __init__(self, region: str = "eu-west-3", databases: Mapping[str, str] | None = None) -> None:
         self.region = region
+        self.databases = dict(databases or {})
+        """RDS instances the account already runs: identifier -> engine version (none by default,
+        a first `up`). A program's day-2 checks read them, such as the running PostgreSQL version."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         if not args.custom:
             return None, state
         service = args.typ.split(":")[1].split("/")[0] if ":" in args.typ else "mock"
-        rid = f"{args.name}-id"
+        rid = mock_id(args.typ, args.name)
         state.setdefault(
             "arn", f"arn:aws:{service}:{self.region}:{MOCK_ACCOUNT}:{args.typ.rsplit(':', 1)[-1]}/{args.name}"
         )
@@ -195,6 +230,22 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             secret = json.dumps({"username": "app_owner", "password": "mock-password"})
             return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": secret}, []
+        if token == "aws:rds/getInstances:getInstances":
+            wanted = {
+                v for f in args.args.get("filters") or [] if f.get("name") == "db-instance-id" for v in f["values"]
+            }
+            names = sorted(i for i in self.databases if not wanted or i in wanted)
+            arns = [f"arn:aws:rds:{self.region}:{MOCK_ACCOUNT}:db:{i}" for i in names]
+            return {"instanceIdentifiers": names, "instanceArns": arns, "id": self.region}, []
+        if token == "aws:rds/getInstance:getInstance":
+            identifier = str(args.args["dbInstanceIdentifier"])
+            version = self.databases[identifier]
+            return {
+                "dbInstanceIdentifier": identifier,
+                "engine": "postgres",
+                "engineVersion": version,
+                "id": identifier,
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
@@ -279,6 +330,9 @@ class RecordingMonitor(_mocks.MockMonitor):
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     replace_on_changes=list(request.replaceOnChanges),
                     provider=request.provider,
+                    property_dependencies={
+                        key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
+                    },
                 )
             )
         return response

@@ -1,0 +1,105 @@
+"""Day-2 operations of the stacks: teardown where it must work, and nowhere it must not."""
+
+from typing import Any
+
+import pytest
+
+from hardstack import HardstackError
+from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans
+from hardstack.tooling.testing import HardstackMocks, Recording, run_program
+from stacks.offline import run_stack, stack_config
+from stacks.program import main
+
+BUCKET = "aws:s3/bucket:Bucket"
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+
+
+@pytest.mark.parametrize("stack", ["test", "preprod"])
+def test_destroy_empties_every_bucket_of_the_test_and_preprod_stacks(stack: str) -> None:
+    buckets = run_stack(stack).of_type(BUCKET)
+    assert buckets and all(b.inputs["forceDestroy"] is True and not b.protect for b in buckets)
+
+
+def test_preprod_with_protection_keeps_its_buckets_full_on_destroy() -> None:
+    buckets = run_stack("preprod", {"hardstack:protect": True}).of_type(BUCKET)
+    assert all(b.inputs["forceDestroy"] is False and b.protect for b in buckets)
+
+
+def test_nothing_stateful_in_prod_can_be_destroyed_without_first_changing_a_setting() -> None:
+    rec = run_stack("prod")
+    stateful = [r for r in rec if r.type in STATEFUL_TYPES]
+    assert stateful and [r.name for r in stateful if not (r.protect and r.retain_on_delete)] == []
+    assert all(b.inputs["forceDestroy"] is False for b in rec.of_type(BUCKET))
+    assert rec.one("aws:rds/instance:Instance").inputs["deletionProtection"] is True
+    assert rec.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is True
+    assert rec.one("aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is True
+
+
+def test_the_transfer_bucket_drops_old_versions_and_expired_delete_markers() -> None:
+    rec = run_stack("test")
+    lifecycle = next(r for r in rec.of_type(LIFECYCLE) if r.name == "ansible-transfer-lifecycle")
+    rules: dict[str, Any] = {rule["id"]: rule for rule in lifecycle.inputs["rules"]}
+    assert rules["expire-old-versions"]["expiration"] == {"days": 1}
+    assert rules["expire-old-versions"]["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    assert rules["remove-expired-delete-markers"]["expiration"] == {"expiredObjectDeleteMarker": True}
+
+
+# --- proof by plan: routine database changes --------------------------------------------------------
+
+IDENTIFIER = "hardstack-prod-main"
+INSTANCE = "aws:rds/instance:Instance"
+PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+
+
+def prod_plan(running: str, **overrides: Any) -> dict[str, Any]:
+    """The prod plan against an account whose database runs `running`."""
+    config = {**stack_config("prod"), **overrides}
+    mocks = HardstackMocks(str(config["aws:region"]), databases={IDENTIFIER: running})
+    return build_plan("prod", run_program(main, stack="prod", config=config, mocks=mocks))
+
+
+def test_a_postgres_major_upgrade_moves_the_database_to_a_new_parameter_group_and_replaces_nothing() -> None:
+    before = prod_plan("16.6")
+    after = prod_plan("16.6", **{"hardstack:dbEngineVersion": "17"})
+
+    diff = diff_plans(before, after)
+
+    assert not [c for c in diff.replaces if c.stateful or c.protected]
+    (db,) = [c for c in diff.updates if c.type == INSTANCE]
+    assert {"engineVersion", "allowMajorVersionUpgrade", "applyImmediately", "parameterGroupName"} <= set(db.properties)
+    assert [c.name for c in diff.creates if c.type == PARAMS] == ["main-params-postgres17"]
+    assert [c.name for c in diff.deletes if c.type == PARAMS] == ["main-params-postgres16"]
+    (hazard,) = diff.hazards
+    assert "PostgreSQL major upgrade 16 -> 17" in hazard and "refuses" not in hazard
+
+
+def test_a_larger_class_and_more_storage_update_the_database_in_the_maintenance_window() -> None:
+    before = prod_plan("16.6")
+    after = prod_plan("16.6", **{"hardstack:dbInstanceClass": "db.r7g.xlarge", "hardstack:dbAllocatedStorageGb": 200})
+
+    diff = diff_plans(before, after)
+
+    assert not diff.replaces and not diff.hazards
+    (db,) = diff.updates
+    assert db.type == INSTANCE and db.properties == ("allocatedStorage", "instanceClass")
+
+
+def test_db_apply_immediately_applies_a_class_change_now() -> None:
+    before = prod_plan("16.6")
+    after = prod_plan("16.6", **{"hardstack:dbInstanceClass": "db.r7g.xlarge", "hardstack:dbApplyImmediately": True})
+
+    (db,) = diff_plans(before, after).updates
+
+    assert db.properties == ("applyImmediately", "instanceClass")
+
+
+def test_a_postgres_downgrade_is_refused_naming_the_setting_before_any_cloud_resource() -> None:
+    config = {**stack_config("prod"), "hardstack:dbEngineVersion": "15"}
+    recording = Recording()
+    with pytest.raises(
+        HardstackError, match=r"^hardstack:dbEngineVersion = '15' is refused: 16.6 \(the running version\)"
+    ):
+        run_program(
+            main, stack="prod", config=config, mocks=HardstackMocks(databases={IDENTIFIER: "16.6"}), recording=recording
+        )
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookup's provider only
