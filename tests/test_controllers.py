@@ -295,3 +295,63 @@ def test_the_smallest_listed_type_bounds_the_capacity() -> None:
     mixed = capacity_at_max(10, Decimal(100), Decimal(128), 3, ["m6i.xlarge", "t3.medium"])
     small = capacity_at_max(10, Decimal(100), Decimal(128), 3, ["t3.medium"])
     assert mixed == small
+
+
+# --- the stacks ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod() -> Recording:
+    from stacks.offline import run_stack
+
+    return run_stack("prod")
+
+
+def test_every_managed_stack_installs_the_three_controllers(prod: Recording) -> None:
+    charts = {r.inputs["chart"] for r in prod.of_type(RELEASE)}
+    assert charts >= {"metrics-server", "cluster-autoscaler", "aws-load-balancer-controller"}
+
+
+def test_the_stacks_ingress_is_an_alb_with_the_stacks_certificate_admitted_from_the_public_subnets(
+    prod: Recording,
+) -> None:
+    from stacks.offline import stack_config
+
+    ingress = prod.one("kubernetes:networking.k8s.io/v1:Ingress").inputs
+    annotations = ingress["metadata"]["annotations"]
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == stack_config("prod")["hardstack:certificateArn"]
+    public = sorted(subnet["cidr"] for subnet in prod.outputs["addressPlan"]["public"])
+    policy = prod.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "app-allow-http-from-load-balancer").inputs
+    assert sorted(p["ipBlock"]["cidr"] for p in policy["spec"]["ingress"][0]["from"]) == public
+
+
+def test_the_app_namespace_asks_for_alb_readiness_gates(prod: Recording) -> None:
+    namespace = prod.one("kubernetes:core/v1:Namespace", "platform-app").inputs
+    assert namespace["metadata"]["labels"]["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"
+
+
+def test_the_ingress_hostname_is_a_stack_output(prod: Recording) -> None:
+    assert "appIngressHostname" in prod.outputs
+
+
+def test_existing_mode_installs_the_controllers_asked_for_with_roles_on_the_given_provider() -> None:
+    from stacks.offline import run_stack
+    from tests.test_settings import EXISTING_KUBECONFIG
+
+    rec = run_stack(
+        "test",
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:clusterAutoscaler": True,
+            "hardstack:loadBalancerController": True,
+            "hardstack:existingClusterName": "shared",
+            "hardstack:existingClusterOidcProviderArn": PROVIDER_ARN,
+            "hardstack:existingClusterVpcId": "vpc-shared",
+        },
+    )
+    trust = json.loads(rec.one(ROLE, "controllers-cluster-autoscaler").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
+    assert release(rec, "aws-load-balancer-controller")["values"]["vpcId"] == "vpc-shared"
+    assert release(rec, "cluster-autoscaler")["values"]["autoDiscovery"]["clusterName"] == "shared"
