@@ -38,7 +38,7 @@ from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
-from hardstack.core.controllers import capacity_at_max
+from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.errors import HardstackError, refuse
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
@@ -337,6 +337,9 @@ class Settings(_Model):
         if self.nat_strategy != "none":
             return ()
         wanted = FLEET_ENDPOINTS + (NODE_ENDPOINTS if self.cluster_mode == "managed" else ())
+        if self.cluster_mode == "managed":  # the controllers' own APIs
+            wanted += AUTOSCALER_ENDPOINTS if self.installs_cluster_autoscaler else ()
+            wanted += LOAD_BALANCER_CONTROLLER_ENDPOINTS if self.installs_load_balancer_controller else ()
         return tuple(dict.fromkeys(wanted))
 
     def naming(self, project: str, stack: str) -> Naming:

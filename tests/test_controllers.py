@@ -355,3 +355,11 @@ def test_existing_mode_installs_the_controllers_asked_for_with_roles_on_the_give
     assert trust["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
     assert release(rec, "aws-load-balancer-controller")["values"]["vpcId"] == "vpc-shared"
     assert release(rec, "cluster-autoscaler")["values"]["autoDiscovery"]["clusterName"] == "shared"
+
+
+def test_a_vpc_without_nat_gets_the_endpoints_the_controllers_call() -> None:
+    from stacks.offline import run_stack
+
+    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+    names = {r.inputs["serviceName"].split(".", 3)[-1] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert {"autoscaling", "elasticloadbalancing", "ec2", "sts", "eks"} <= names

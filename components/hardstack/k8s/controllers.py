@@ -87,6 +87,9 @@ CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
             "serviceAccount.name",
             "serviceAccount.annotations",
             "enableServiceMutatorWebhook",
+            "enableShield",
+            "enableWaf",
+            "enableWafv2",
         }
     ),
 }
@@ -150,6 +153,11 @@ def load_balancer_controller_values(
         # Its Service webhook fails closed: with it, no Service anywhere could be created while the
         # controller is down. hardstack publishes through Ingress, not LoadBalancer Services.
         "enableServiceMutatorWebhook": False,
+        # hardstack attaches no WAF or Shield protection to the Ingress's ALB: with these off the
+        # controller makes no calls to those APIs (a VPC without NAT reaches only its endpoints).
+        "enableShield": False,
+        "enableWaf": False,
+        "enableWafv2": False,
     }
 
 
