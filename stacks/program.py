@@ -452,7 +452,8 @@ def build_workloads(
             load_balancer=(
                 # The ALB sits in the public subnets and connects to the pods from there.
                 AlbIngress(
-                    source_cidrs=[s.cidr for s in base.network.plan.of_tier("public")],
+                    source_cidrs=list(settings.existing_cluster_load_balancer_cidrs)
+                    or [s.cidr for s in base.network.plan.of_tier("public")],
                     certificate_arn=settings.certificate_arn,
                 )
                 if settings.ingress_class == "alb"

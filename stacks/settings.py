@@ -51,6 +51,7 @@ from hardstack.k8s.app import (
     Resources,
     parse_quantity,
     validate_autoscaling_max,
+    validate_cidrs,
     validate_image,
     validate_replicas,
 )
@@ -248,6 +249,9 @@ class Settings(_Model):
     existing_cluster_vpc_id: str | None = None
     """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
     balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
+    """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
+    app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
 
     app_image: str = DEFAULT_IMAGE
     """Image released to the cluster, with tag or digest (`latest` refused outside test). CI sets it."""
@@ -500,6 +504,13 @@ class Settings(_Model):
                 )
         if self.existing_cluster_oidc_provider_arn is not None:
             issuer_of(self.existing_cluster_oidc_provider_arn, "hardstack:existingClusterOidcProviderArn")
+        if self.existing_cluster_vpc_id is not None and not re.fullmatch(
+            r"vpc-[0-9a-f]{8,17}", self.existing_cluster_vpc_id
+        ):
+            raise refuse(
+                "hardstack:existingClusterVpcId", self.existing_cluster_vpc_id, "a VPC id such as vpc-0123abcd"
+            )
+        validate_cidrs(self.existing_cluster_load_balancer_cidrs, "hardstack:existingClusterLoadBalancerCidrs")
 
     def _check_capacity(self) -> None:
         """The app at its autoscaler maximum fits in the node group at its maximum (core.controllers)."""

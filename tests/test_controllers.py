@@ -348,12 +348,12 @@ def test_existing_mode_installs_the_controllers_asked_for_with_roles_on_the_give
             "hardstack:loadBalancerController": True,
             "hardstack:existingClusterName": "shared",
             "hardstack:existingClusterOidcProviderArn": PROVIDER_ARN,
-            "hardstack:existingClusterVpcId": "vpc-shared",
+            "hardstack:existingClusterVpcId": "vpc-0a1b2c3d4e5f60718",
         },
     )
     trust = json.loads(rec.one(ROLE, "controllers-cluster-autoscaler").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Federated": PROVIDER_ARN}
-    assert release(rec, "aws-load-balancer-controller")["values"]["vpcId"] == "vpc-shared"
+    assert release(rec, "aws-load-balancer-controller")["values"]["vpcId"] == "vpc-0a1b2c3d4e5f60718"
     assert release(rec, "cluster-autoscaler")["values"]["autoDiscovery"]["clusterName"] == "shared"
 
 
@@ -363,3 +363,20 @@ def test_a_vpc_without_nat_gets_the_endpoints_the_controllers_call() -> None:
     rec = run_stack("test", {"hardstack:natStrategy": "none"})
     names = {r.inputs["serviceName"].split(".", 3)[-1] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
     assert {"autoscaling", "elasticloadbalancing", "ec2", "sts", "eks"} <= names
+
+
+def test_an_existing_clusters_alb_is_admitted_from_its_own_public_subnets() -> None:
+    from stacks.offline import run_stack
+    from tests.test_settings import EXISTING_KUBECONFIG
+
+    rec = run_stack(
+        "test",
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
+        },
+    )
+    policy = rec.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "app-allow-http-from-load-balancer").inputs
+    assert policy["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "172.20.0.0/24"}}]
+    assert {r.inputs["chart"] for r in rec.of_type(RELEASE)} == {"metrics-server", "kube-prometheus-stack"}

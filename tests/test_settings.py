@@ -536,3 +536,10 @@ kind: Config
 clusters: [{name: c, cluster: {server: "https://k8s.internal.example:6443"}}]
 contexts: [{name: c, context: {cluster: c, user: u}}]
 """
+
+
+def test_existing_mode_refuses_a_load_balancer_cidr_that_is_not_one() -> None:
+    msg = refused(
+        clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, existingClusterLoadBalancerCidrs=["10.1.0.1/24"]
+    )
+    assert "hardstack:existingClusterLoadBalancerCidrs = '10.1.0.1/24'" in msg

@@ -52,6 +52,7 @@ AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
 }
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+#: A bump needs the release's crds/ applied first: Helm installs CRDs but never upgrades them.
 LOAD_BALANCER_CONTROLLER_VERSION = "3.5.0"  # app v3.5.0
 #: The annotation IRSA reads on a service account.
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
