@@ -291,6 +291,13 @@ def test_the_app_fits_exactly_up_to_the_replicas_the_nodes_can_hold(
     assert capacity.fits == (replicas <= capacity.max_replicas_that_fit)
 
 
+@given(nodes=st.integers(1, 40), more=st.integers(1, 10), kind=st.sampled_from(["t3.large", "m6i.large", "r6i.xlarge"]))
+def test_more_nodes_never_hold_fewer_replicas(nodes: int, more: int, kind: str) -> None:
+    fewer = capacity_at_max(1, Decimal(100), Decimal(128), nodes, [kind])
+    bigger = capacity_at_max(1, Decimal(100), Decimal(128), nodes + more, [kind])
+    assert bigger.max_replicas_that_fit > fewer.max_replicas_that_fit
+
+
 def test_the_smallest_listed_type_bounds_the_capacity() -> None:
     mixed = capacity_at_max(10, Decimal(100), Decimal(128), 3, ["m6i.xlarge", "t3.medium"])
     small = capacity_at_max(10, Decimal(100), Decimal(128), 3, ["t3.medium"])

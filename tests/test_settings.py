@@ -504,10 +504,17 @@ def test_an_hpa_maximum_the_node_group_cannot_hold_is_refused() -> None:
     assert "hardstack:clusterNodeMaxSize" in msg and "t3.large" in msg
 
 
-def test_every_profile_holds_the_app_at_its_hpa_maximum() -> None:
-    for stack in ("test", "preprod", "prod"):
-        s = parse_settings(stack_config(stack))
-        assert s.app_max_replicas >= s.app_replicas  # parsed: the capacity check passed
+@pytest.mark.parametrize("stack", ["test", "preprod", "prod"])
+def test_every_stack_holds_the_app_at_its_hpa_maximum_within_the_node_maximum(stack: str) -> None:
+    from decimal import Decimal
+
+    from hardstack.core.controllers import capacity_at_max
+
+    s = parse_settings(stack_config(stack))
+    capacity = capacity_at_max(
+        s.app_max_replicas, Decimal(100), Decimal(128), s.cluster_node_max_size, s.cluster_node_instance_types
+    )
+    assert capacity.fits and capacity.max_replicas_that_fit >= s.app_max_replicas
 
 
 def test_an_instance_type_of_unknown_size_is_refused_by_the_capacity_check() -> None:
