@@ -31,6 +31,7 @@ from hardstack import (
 from hardstack.aws.alarms import AlbMetrics, FleetMetrics, RdsMetrics, ServiceAlarms, ServiceAlarmsArgs
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
+from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs, issuer_of
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
 from hardstack.aws.database import (
     Database,
@@ -47,10 +48,11 @@ from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.core.ansible import render_inventory
 from hardstack.core.slo import SLO
-from hardstack.k8s.app import App, AppArgs, MigrationSpec
+from hardstack.k8s.app import AlbIngress, App, AppArgs, MigrationSpec
+from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
-from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
+from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, Settings, load_settings
 
 #: The Kubernetes Secret holding the database connection; the app reads it as environment.
 DB_SECRET_NAME = "database"  # noqa: S105 - the name of a Secret object, not a secret
@@ -368,13 +370,71 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
     return cluster.provider, cluster
 
 
-def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tuple[App, PlatformBaseline]:
+def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster | None) -> PlatformControllers:
+    """metrics-server, the Cluster Autoscaler and the AWS Load Balancer Controller, as the settings ask."""
+    settings = base.settings
+    autoscaler, balancer = settings.installs_cluster_autoscaler, settings.installs_load_balancer_controller
+    name: pulumi.Input[str]
+    provider_arn: pulumi.Input[str]
+    issuer: pulumi.Input[str]
+    vpc_id: pulumi.Input[str] | None
+    if cluster is not None:
+        name, provider_arn, issuer = cluster.cluster_name, cluster.oidc_provider_arn, cluster.oidc_provider_url
+        vpc_id = cluster.vpc_id
+    else:  # existing: the settings refused these controllers unless the cluster's identity is given
+        arn = settings.existing_cluster_oidc_provider_arn
+        name, provider_arn, issuer = settings.existing_cluster_name or "", arn or "", issuer_of(arn) if arn else ""
+        vpc_id = settings.existing_cluster_vpc_id
+    roles = (
+        ControllerRoles(
+            "controllers",
+            ControllerRolesArgs(
+                context=base.context,
+                cluster_name=name,
+                oidc_provider_arn=provider_arn,
+                oidc_issuer=issuer,
+                cluster_autoscaler=autoscaler,
+                load_balancer_controller=balancer,
+            ),
+            base.opts,
+        )
+        if autoscaler or balancer
+        else None
+    )
+    return PlatformControllers(
+        "controllers",
+        PlatformControllersArgs(
+            cluster_name=name,
+            region=settings.region,
+            kubernetes_version=settings.cluster_version,
+            tier=settings.tier,
+            metrics_server=settings.metrics_server,
+            cluster_autoscaler_role_arn=roles.cluster_autoscaler_role_arn if roles else None,
+            load_balancer_controller_role_arn=roles.load_balancer_controller_role_arn if roles else None,
+            vpc_id=vpc_id,
+            node_groups=cluster.node_groups if cluster is not None else (),
+            role_policies=roles.policies if roles else (),
+        ),
+        pulumi.ResourceOptions(provider=k8s_provider),
+    )
+
+
+#: Makes the load balancer controller's webhook add a readiness gate to the app's pods: a rollout
+#: waits for each new pod to be healthy in the ALB before it stops an old one.
+READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
+
+
+def build_workloads(
+    base: Base, k8s_provider: k8s.Provider, db: Database, controllers: PlatformControllers
+) -> tuple[App, PlatformBaseline]:
     settings = base.settings
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
+    balancer = controllers.load_balancer_controller
     baseline = PlatformBaseline(
         "platform",
         PlatformBaselineArgs(
             namespaces=[APP_NAMESPACE],
+            namespace_labels=READINESS_GATE_LABEL if balancer is not None else {},
             storage_class_name=PLATFORM_STORAGE_CLASS,
             volume_kms_key_arn=base.keys["volumes"].arn,
             tier=settings.tier,
@@ -411,12 +471,27 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tup
             hpa_max_replicas=settings.app_max_replicas,
             ingress_class=settings.ingress_class,
             host=settings.app_host,
+            resources=APP_RESOURCES,
             env_from_secret=DB_SECRET_NAME,
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            load_balancer=(
+                # The ALB sits in the public subnets and connects to the pods from there.
+                AlbIngress(
+                    source_cidrs=list(settings.existing_cluster_load_balancer_cidrs)
+                    or [s.cidr for s in base.network.plan.of_tier("public")],
+                    certificate_arn=settings.certificate_arn,
+                )
+                if settings.ingress_class == "alb"
+                else None
+            ),
         ),
-        # Its namespace and its database Secret are referenced by name.
-        pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
+        # Its namespace and its database Secret are referenced by name. After the load balancer
+        # controller: its webhook admits the Ingress, and on destroy the Ingress goes first, so the
+        # controller deletes its ALB while it still runs.
+        pulumi.ResourceOptions(
+            provider=k8s_provider, depends_on=[baseline, credentials, *([balancer] if balancer is not None else [])]
+        ),
     ), baseline
 
 
@@ -507,8 +582,10 @@ def build(settings: Settings) -> dict[str, object]:
     platform: PlatformBaseline | None = None
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
-        app, platform = build_workloads(base, k8s_provider, db)
+        controllers = build_controllers(base, k8s_provider, cluster)
+        app, platform = build_workloads(base, k8s_provider, db, controllers)
         exports["appNamespace"] = app.namespace
+        exports["appIngressHostname"] = app.ingress_hostname
         if cluster is not None:
             exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}
     alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform)

@@ -25,6 +25,7 @@ from hardstack.aws.cluster import (
     validate_version,
 )
 from hardstack.aws.context import validate_iam_path, validate_policy_arn, validate_region
+from hardstack.aws.controller_roles import issuer_of
 from hardstack.aws.database import (
     validate_backup_retention,
     validate_engine_version,
@@ -44,6 +45,7 @@ from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINT
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.artefacts import Artefact, fleet_app
+from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.errors import HardstackError, refuse
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
@@ -51,7 +53,15 @@ from hardstack.core.slo import SLO, validate_alarm_period
 from hardstack.core.tags import validate_tags
 from hardstack.core.tier import STACK_TIERS, TIERS, Tier, parse_tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT, FleetBoot, validate_parameter_name
-from hardstack.k8s.app import DEFAULT_IMAGE, validate_autoscaling_max, validate_image, validate_replicas
+from hardstack.k8s.app import (
+    DEFAULT_IMAGE,
+    Resources,
+    parse_quantity,
+    validate_autoscaling_max,
+    validate_cidrs,
+    validate_image,
+    validate_replicas,
+)
 from hardstack.k8s.monitoring import (
     CHART_VERSION,
     Receiver,
@@ -71,6 +81,8 @@ ClusterMode = Literal["managed", "existing", "none"]
 #: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
 APP_SERVICE = "app"
 APP_NAMESPACE = "app"
+#: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
+APP_RESOURCES = Resources()
 
 
 # What differs between tiers, in one table: config key -> (development, staging, production).
@@ -238,6 +250,23 @@ class Settings(_Model):
     Default: the table's; a version the table lacks needs all four add-ons here."""
     kubeconfig: str | None = Field(default=None, repr=False)
     """Secret kubeconfig of an existing cluster (`cluster_mode: existing`)."""
+    metrics_server: bool = True
+    """Install metrics-server, which the app's HPA reads CPU from (EKS ships none). Default: on; turn it off
+    on an existing cluster that has one."""
+    cluster_autoscaler: bool | None = None
+    """Install the Cluster Autoscaler (scales the node group with the pods). Default: on for a managed
+    cluster, off for an existing one (it may have its own; asking for it there needs the
+    `existingCluster*` keys)."""
+    load_balancer_controller: bool | None = None
+    """Install the AWS Load Balancer Controller (serves Ingress class `alb`). Default: as clusterAutoscaler."""
+    existing_cluster_name: str | None = None
+    existing_cluster_oidc_provider_arn: str | None = None
+    existing_cluster_vpc_id: str | None = None
+    """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
+    balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
+    """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
+    app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
 
     app_image: str = DEFAULT_IMAGE
     """Image released to the cluster, with tag or digest (`latest` refused outside test). CI sets it."""
@@ -246,8 +275,9 @@ class Settings(_Model):
     """Replicas (at least 2 in prod) and the autoscaler's ceiling. Default: profile."""
     app_migration_command: tuple[str, ...] = ()
     """Command of the migration Job run before each rollout. Default: none, no Job."""
-    ingress_class: str = "nginx"
-    """Ingress class of the cluster's ingress controller. Default: nginx."""
+    ingress_class: str = "alb"
+    """Ingress class of the cluster's ingress controller. Default: alb (the AWS Load Balancer Controller:
+    an internet-facing ALB with `certificateArn`, required outside test)."""
     app_host: str | None = None
     """Host name of the application's Ingress. Default: none (any host)."""
     app_slo_objective: str
@@ -328,6 +358,9 @@ class Settings(_Model):
         if self.nat_strategy != "none":
             return ()
         wanted = FLEET_ENDPOINTS + (NODE_ENDPOINTS if self.cluster_mode == "managed" else ())
+        if self.cluster_mode == "managed":  # the controllers' own APIs
+            wanted += AUTOSCALER_ENDPOINTS if self.installs_cluster_autoscaler else ()
+            wanted += LOAD_BALANCER_CONTROLLER_ENDPOINTS if self.installs_load_balancer_controller else ()
         return tuple(dict.fromkeys(wanted))
 
     def naming(self, project: str, stack: str) -> Naming:
@@ -399,6 +432,7 @@ class Settings(_Model):
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
             )
         self._check_cluster()
+        self._check_controllers()
         self._check_app_and_data()
         self._check_supervision()
         if self.tier.is_production:
@@ -443,6 +477,88 @@ class Settings(_Model):
                 "hardstack:clusterKubeconfigRoleArn",
                 role,
                 "one of hardstack:clusterAdminRoleArns: the Kubernetes provider signs in as this role",
+            )
+
+    @property
+    def installs_cluster_autoscaler(self) -> bool:
+        if self.cluster_mode == "none":
+            return False
+        return self.cluster_autoscaler if self.cluster_autoscaler is not None else self.cluster_mode == "managed"
+
+    @property
+    def installs_load_balancer_controller(self) -> bool:
+        if self.cluster_mode == "none":
+            return False
+        wanted = self.load_balancer_controller
+        return wanted if wanted is not None else self.cluster_mode == "managed"
+
+    def _check_controllers(self) -> None:
+        """Controllers asked for must be installable; a managed cluster must serve the app's class."""
+        if self.cluster_mode == "managed":
+            if self.ingress_class == "alb" and not self.installs_load_balancer_controller:
+                raise refuse(
+                    "hardstack:loadBalancerController",
+                    False,
+                    "on while hardstack:ingressClass is alb: nothing else serves that class on the cluster made here",
+                )
+            self._check_capacity()
+            return
+        if self.cluster_mode != "existing":
+            return
+        asked = [
+            key
+            for key, wanted in (
+                ("clusterAutoscaler", self.installs_cluster_autoscaler),
+                ("loadBalancerController", self.installs_load_balancer_controller),
+            )
+            if wanted
+        ]
+        for key in asked:
+            # Their IRSA roles trust the cluster's OIDC provider; the autoscaler's policy names the cluster.
+            needed = {
+                "existingClusterName": self.existing_cluster_name,
+                "existingClusterOidcProviderArn": self.existing_cluster_oidc_provider_arn,
+            }
+            if key == "loadBalancerController":
+                needed["existingClusterVpcId"] = self.existing_cluster_vpc_id
+            missing = [f"hardstack:{k}" for k, v in needed.items() if v is None]
+            if missing:
+                raise refuse(
+                    f"hardstack:{key}",
+                    True,
+                    f"off on an existing cluster unless {', '.join(missing)} "
+                    "are set: its IAM role for the service account trusts that cluster's OIDC provider",
+                )
+        if self.existing_cluster_oidc_provider_arn is not None:
+            issuer_of(self.existing_cluster_oidc_provider_arn, "hardstack:existingClusterOidcProviderArn")
+        if self.existing_cluster_vpc_id is not None and not re.fullmatch(
+            r"vpc-[0-9a-f]{8,17}", self.existing_cluster_vpc_id
+        ):
+            raise refuse(
+                "hardstack:existingClusterVpcId", self.existing_cluster_vpc_id, "a VPC id such as vpc-0123abcd"
+            )
+        validate_cidrs(self.existing_cluster_load_balancer_cidrs, "hardstack:existingClusterLoadBalancerCidrs")
+
+    def _check_capacity(self) -> None:
+        """The app at its autoscaler maximum fits in the node group at its maximum (core.controllers)."""
+        resources = APP_RESOURCES
+        capacity = capacity_at_max(
+            self.app_max_replicas,
+            parse_quantity(resources.cpu_request, "cpu_request") * 1000,
+            parse_quantity(resources.memory_request, "memory_request") / (1024 * 1024),
+            self.cluster_node_max_size,
+            self.cluster_node_instance_types,
+            "hardstack:clusterNodeInstanceTypes",
+        )
+        if not capacity.fits:
+            raise refuse(
+                "hardstack:appMaxReplicas",
+                self.app_max_replicas,
+                f"at most {capacity.max_replicas_that_fit}: {self.app_max_replicas} pods request "
+                f"{capacity.needed_cpu_m}m CPU and {capacity.needed_memory_mib} MiB, while "
+                f"{self.cluster_node_max_size} nodes ({', '.join(self.cluster_node_instance_types)}) offer "
+                f"{capacity.offered_cpu_m}m and {capacity.offered_memory_mib} MiB after the platform's share: "
+                "raise hardstack:clusterNodeMaxSize or lower hardstack:appMaxReplicas",
             )
 
     def _check_deployer(self) -> None:

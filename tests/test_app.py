@@ -14,10 +14,12 @@ from hardstack.core.tier import Tier
 from hardstack.k8s.app import (
     DEFAULT_IMAGE,
     METRICS_PORT_NAME,
+    AlbIngress,
     App,
     AppArgs,
     MigrationSpec,
     Resources,
+    ingress_hostname,
     parse_image,
     parse_quantity,
 )
@@ -191,6 +193,93 @@ def test_ingress_routes_the_host_to_the_http_port_through_the_class(run: Run) ->
     assert spec["tls"] == [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}]
 
 
+CERT = "arn:aws:acm:eu-west-3:123456789012:certificate/00000000-0000-4000-8000-000000000002"
+PUBLIC_CIDRS = ["10.0.0.0/24", "10.0.1.0/24"]
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+
+
+def alb(**kw: Any) -> AlbIngress:
+    return AlbIngress(**{"source_cidrs": PUBLIC_CIDRS, "certificate_arn": CERT, **kw})
+
+
+def test_an_alb_ingress_is_internet_facing_to_the_pod_ips_with_https_and_a_redirect(run: Run) -> None:
+    ingress = run(app(tier=Tier.STAGING, replicas=2, load_balancer=alb())).one(INGRESS).inputs
+    assert ingress["spec"]["ingressClassName"] == "alb"
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations == {
+        "alb.ingress.kubernetes.io/scheme": "internet-facing",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/readyz",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+        "alb.ingress.kubernetes.io/certificate-arn": CERT,
+        "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    }
+    assert "tls" not in ingress["spec"]
+
+
+def test_a_production_alb_keeps_deletion_protection(run: Run) -> None:
+    ingress = run(app(tier=Tier.PRODUCTION, replicas=2, load_balancer=alb())).one(INGRESS).inputs
+    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"] == (
+        "deletion_protection.enabled=true"
+    )
+
+
+def test_a_development_alb_without_a_certificate_listens_on_http_only(run: Run) -> None:
+    annotations = run(app(load_balancer=alb(certificate_arn=None))).one(INGRESS).inputs["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTP": 80}]'
+    assert "alb.ingress.kubernetes.io/ssl-redirect" not in annotations
+
+
+def test_an_alb_ingress_without_a_certificate_is_refused_outside_development() -> None:
+    with pytest.raises(
+        HardstackError, match=r"load_balancer\.certificate_arn = None is refused: .*staging Ingress serves HTTPS"
+    ):
+        AppArgs(namespace="apps", tier=Tier.STAGING, load_balancer=alb(certificate_arn=None))
+
+
+def test_an_alb_ingress_needs_the_subnets_it_connects_from() -> None:
+    with pytest.raises(HardstackError, match=r"load_balancer\.source_cidrs = \[\] is refused"):
+        AlbIngress(source_cidrs=[])
+
+
+def test_an_alb_ingress_refuses_another_class_and_a_tls_secret() -> None:
+    with pytest.raises(HardstackError, match=r"ingress_class = 'nginx'"):
+        AppArgs(namespace="apps", tier=Tier.DEVELOPMENT, ingress_class="nginx", load_balancer=alb())
+    with pytest.raises(HardstackError, match=r"tls_secret_name = 'shop-tls'.*TLS ends at the ALB"):
+        AppArgs(
+            namespace="apps",
+            tier=Tier.DEVELOPMENT,
+            host="shop.example.com",
+            tls_secret_name="shop-tls",
+            load_balancer=alb(),
+        )
+
+
+def test_with_an_alb_http_is_open_only_to_the_load_balancers_subnets(run: Run) -> None:
+    found = policies(run(app(load_balancer=alb())))
+    assert "shop-allow-http-from-ingress" not in found
+    (rule,) = found["shop-allow-http-from-load-balancer"]["ingress"]
+    assert rule["from"] == [{"ipBlock": {"cidr": c}} for c in PUBLIC_CIDRS]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 9898}]
+
+
+def test_with_an_alb_a_stopping_pod_serves_while_it_is_deregistered(run: Run) -> None:
+    assert container(run(app(load_balancer=alb())))["lifecycle"] == {"preStop": {"sleep": {"seconds": 15}}}
+    assert "lifecycle" not in container(run(app()))
+
+
+def test_the_ingress_hostname_is_the_load_balancers_name() -> None:
+    status = k8s.networking.v1.outputs.IngressStatus(
+        load_balancer=k8s.networking.v1.outputs.IngressLoadBalancerStatus(
+            ingress=[k8s.networking.v1.outputs.IngressLoadBalancerIngress(hostname="k8s-app-1.elb.amazonaws.com")]
+        )
+    )
+    assert ingress_hostname(status) == "k8s-app-1.elb.amazonaws.com"
+    assert ingress_hostname(None) is None
+    assert ingress_hostname(k8s.networking.v1.outputs.IngressStatus()) is None
+
+
 def test_disruption_budget_lets_one_pod_go_at_a_time(rec: Recording) -> None:
     spec = rec.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     assert spec["maxUnavailable"] == 1 and "minAvailable" not in spec
@@ -288,6 +377,12 @@ def test_children_use_the_provider_the_caller_passes(run: Run) -> None:
 
 
 # --- schema validation ------------------------------------------------------------------------
+
+
+def test_every_rendered_object_with_an_alb_passes_the_kubernetes_schema_strictly(run: Run) -> None:
+    manifests = manifests_from(run(app(tier=Tier.PRODUCTION, replicas=3, load_balancer=alb(), migration=MIGRATION)))
+    assert {m["kind"] for m in manifests} >= {"Ingress", "NetworkPolicy", "Deployment"}
+    validate_manifests(manifests, KUBERNETES_SCHEMA_VERSION)
 
 
 def everything() -> Callable[[], None]:

@@ -103,3 +103,16 @@ def test_the_control_plane_does_not_wait_for_nat(prod: Recording) -> None:
 def test_custom_resources_wait_for_the_release_that_installs_their_crds(rec: Recording) -> None:
     rules = of("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     assert missing_waits(rec, rules, of("kubernetes:helm.sh/v3:Release", "monitoring")) == []
+
+
+def test_platform_controllers_wait_for_the_node_groups_their_pods_run_on(rec: Recording) -> None:
+    # An atomic release waits for its pods to be ready, which never happens before a node joins.
+    assert missing_waits(rec, of("kubernetes:helm.sh/v3:Release", prefix="controllers-"), NODE_GROUP) == []
+
+
+def test_the_apps_ingress_and_service_wait_for_the_load_balancer_controller(rec: Recording) -> None:
+    # Its admission webhook (failurePolicy Fail) must answer before an Ingress is accepted; on
+    # destroy the reverse order lets the controller delete the ALB it made.
+    controller = of("kubernetes:helm.sh/v3:Release", "controllers-load-balancer-controller")
+    for later in ("kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:core/v1:Service"):
+        assert missing_waits(rec, of(later), controller) == []

@@ -493,3 +493,60 @@ def test_the_name_prefix_reaches_alarms_and_the_dashboard() -> None:
     alarms = [r.inputs["name"] for r in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     assert alarms and all(a.startswith("acme-shop-") for a in alarms)
     assert rec.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardName"].startswith("acme-shop-")
+
+
+# --- platform controllers and capacity -----------------------------------------------------------
+
+
+def test_an_hpa_maximum_the_node_group_cannot_hold_is_refused() -> None:
+    msg = refused(appMaxReplicas=200, clusterNodeMaxSize=3)
+    assert "hardstack:appMaxReplicas = 200 is refused: at most" in msg
+    assert "hardstack:clusterNodeMaxSize" in msg and "t3.large" in msg
+
+
+@pytest.mark.parametrize("stack", ["test", "preprod", "prod"])
+def test_every_stack_holds_the_app_at_its_hpa_maximum_within_the_node_maximum(stack: str) -> None:
+    from decimal import Decimal
+
+    from hardstack.core.controllers import capacity_at_max
+
+    s = parse_settings(stack_config(stack))
+    capacity = capacity_at_max(
+        s.app_max_replicas, Decimal(100), Decimal(128), s.cluster_node_max_size, s.cluster_node_instance_types
+    )
+    assert capacity.fits and capacity.max_replicas_that_fit >= s.app_max_replicas
+
+
+def test_an_instance_type_of_unknown_size_is_refused_by_the_capacity_check() -> None:
+    msg = refused(clusterNodeInstanceTypes=["x2iedn.xlarge"])
+    assert "hardstack:clusterNodeInstanceTypes = 'x2iedn.xlarge'" in msg
+
+
+def test_existing_mode_asking_for_a_controller_it_cannot_install_is_refused() -> None:
+    msg = refused(clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, clusterAutoscaler=True)
+    assert "hardstack:clusterAutoscaler = True is refused" in msg
+    assert "hardstack:existingClusterName" in msg and "hardstack:existingClusterOidcProviderArn" in msg
+
+
+def test_existing_mode_defaults_to_metrics_server_only() -> None:
+    s = settings(clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG)
+    assert s.metrics_server and not s.installs_cluster_autoscaler and not s.installs_load_balancer_controller
+
+
+def test_a_managed_cluster_serving_class_alb_keeps_the_load_balancer_controller() -> None:
+    msg = refused(loadBalancerController=False)
+    assert "hardstack:loadBalancerController = False is refused" in msg and "ingressClass is alb" in msg
+
+
+EXISTING_KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://k8s.internal.example:6443"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+"""
+
+
+def test_existing_mode_refuses_a_load_balancer_cidr_that_is_not_one() -> None:
+    msg = refused(
+        clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, existingClusterLoadBalancerCidrs=["10.1.0.1/24"]
+    )
+    assert "hardstack:existingClusterLoadBalancerCidrs = '10.1.0.1/24'" in msg

@@ -247,7 +247,7 @@ def test_resizing_or_retagging_never_replaces_stateful_resources(key: str, value
 
 @pytest.mark.parametrize("name", STACKS)
 def test_monitoring_volume_and_routes_follow_the_stack(stacks: dict[str, Recording], name: str) -> None:
-    release = stacks[name].one("kubernetes:helm.sh/v3:Release").inputs
+    release = stacks[name].one("kubernetes:helm.sh/v3:Release", "monitoring").inputs
     values = release["values"]
     spec = values["prometheus"]["prometheusSpec"]
     size = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
@@ -280,7 +280,7 @@ def tool(name: str, package: str) -> str:
 def test_alertmanager_config_of_every_stack_passes_amtool(
     stacks: dict[str, Recording], name: str, tmp_path: Path
 ) -> None:
-    values = stacks[name].one("kubernetes:helm.sh/v3:Release").inputs["values"]
+    values = stacks[name].one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]
     config = tmp_path / "alertmanager.yml"
     config.write_text(yaml.safe_dump(values["alertmanager"]["config"]))
     done = subprocess.run(

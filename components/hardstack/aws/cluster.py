@@ -30,6 +30,7 @@ from hardstack.aws.iam import policy_document
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from hardstack.aws.network import validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, join_ids, known_length
+from hardstack.core.controllers import AUTOSCALER_ENABLED_TAG, autoscaler_cluster_tag
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
@@ -428,6 +429,8 @@ class Cluster(Component):
     vpc_id: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     provider: k8s.Provider
+    node_groups: list[aws.eks.NodeGroup]
+    """The managed node groups, for `depends_on` of what must run on nodes (the platform controllers)."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         physical = cluster_name(args.context.names, name)  # before any registration: a bad name registers nothing
@@ -643,9 +646,11 @@ class Cluster(Component):
                 security_group_id,
                 tags,
                 after=[*node_policies, *networking],
+                physical=physical,
             )
             for spec in args.node_groups
         ]
+        self.node_groups = groups
         after_nodes = [
             addon("coredns", None, groups),
             addon("aws-ebs-csi-driver", ebs_role.arn, [*groups, ebs_policy, ebs_kms]),
@@ -753,9 +758,13 @@ class Cluster(Component):
         cluster_security_group_id: pulumi.Input[str],
         tags: Mapping[str, str],
         after: Sequence[pulumi.Resource],
+        physical: str,
     ) -> aws.eks.NodeGroup:
         child = self.child()
         node_tags = {**tags, "Name": resource_name}
+        # Cluster Autoscaler auto-discovery keys (EKS puts the same on the group's Auto Scaling group,
+        # which the autoscaler reads and its IAM policy is scoped by): this cluster's groups only.
+        discovery = {AUTOSCALER_ENABLED_TAG: "true", autoscaler_cluster_tag(physical): "owned"}
         template = aws.ec2.LaunchTemplate(
             resource_name,
             description=f"EKS node group {resource_name}",
@@ -790,7 +799,7 @@ class Cluster(Component):
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=spec.max_unavailable_percent),
             labels={**spec.labels, "hardstack/node-group": spec.name},
-            tags=node_tags,
+            tags={**node_tags, **discovery},
             # The cluster autoscaler owns the node count after creation; an update must not undo it.
             opts=self.child(depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]),
         )

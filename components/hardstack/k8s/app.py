@@ -6,7 +6,14 @@ k8s.apps.v1.Deployment (non-root, read-only root, no capabilities, RuntimeDefaul
 downtime rolling updates, spread across zones), k8s.core.v1.Service (ports `http` and `metrics`),
 k8s.networking.v1.Ingress, k8s.autoscaling.v2.HorizontalPodAutoscaler (CPU),
 k8s.policy.v1.PodDisruptionBudget and k8s.networking.v1.NetworkPolicy per allowed flow (http from
-the ingress controller, metrics from monitoring, DNS, the database CIDRs).
+the ingress controller, or from the load balancer's subnets with `load_balancer`, metrics from
+monitoring, DNS, the database CIDRs).
+
+With `load_balancer` (an `AlbIngress`), the Ingress has class `alb` and the annotations the AWS Load
+Balancer Controller reads: an internet-facing ALB sending to the pods' IPs, HTTPS with the given ACM
+certificate and HTTP redirected to it. Create the App after the controller's release: its admission
+webhook must answer for the Ingress to be accepted, and on destroy the Ingress must go first so the
+controller deletes the ALB it made.
 
 The caller passes the Kubernetes provider through `opts` (ResourceOptions(provider=...)); nothing
 here creates or reaches for a cluster. The namespace is expected to exist (see PlatformBaseline).
@@ -64,6 +71,10 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+#: TLS 1.3 and 1.2 only, as the fleet's ALB listener.
+ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ALB_ANNOTATION = "alb.ingress.kubernetes.io"
 _HTTP_PATH = re.compile(r"^/[A-Za-z0-9._~/-]{0,255}$")
 _QUANTITY = re.compile(
     r"^(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$"
@@ -227,6 +238,56 @@ class MigrationSpec:
 
 @documented
 @dataclass(frozen=True, kw_only=True)
+class AlbIngress:
+    """Publish the app through an internet-facing ALB that the AWS Load Balancer Controller makes for
+    its Ingress (class `alb`), sending straight to the pods' IPs (target type ip)."""
+
+    source_cidrs: Sequence[str]
+    """Where the ALB connects to the pods from: the CIDRs of the public subnets it sits in. The app's
+    NetworkPolicy admits exactly these on the http port. Required."""
+    certificate_arn: str | None = None
+    """ACM certificate of the HTTPS listener; plain HTTP then redirects to HTTPS. Default: none, HTTP
+    only, refused outside development."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source_cidrs, str) or not self.source_cidrs:
+            raise refuse(
+                "load_balancer.source_cidrs",
+                self.source_cidrs,
+                "the CIDRs of the load balancer's public subnets: with target type ip the ALB connects from there",
+            )
+        validate_cidrs(self.source_cidrs, "load_balancer.source_cidrs")
+        if self.certificate_arn is not None and not _CERTIFICATE_ARN.match(self.certificate_arn):
+            raise refuse(
+                "load_balancer.certificate_arn",
+                self.certificate_arn,
+                "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>",
+            )
+
+    def annotations(self, health_path: str, tier: Tier) -> dict[str, str]:
+        """What the controller reads on the Ingress."""
+        values = {
+            "scheme": "internet-facing",
+            # Straight to the pods: the NetworkPolicy admits the ALB's subnets, not the nodes'.
+            "target-type": "ip",
+            "healthcheck-path": health_path,
+        }
+        if self.certificate_arn is None:
+            values["listen-ports"] = json.dumps([{"HTTP": 80}])
+        else:
+            values |= {
+                "listen-ports": json.dumps([{"HTTP": 80}, {"HTTPS": 443}]),
+                "ssl-redirect": "443",
+                "certificate-arn": self.certificate_arn,
+                "ssl-policy": ALB_SSL_POLICY,
+            }
+        if tier.is_production:  # the site's front door is not deleted by a stray Ingress change
+            values["load-balancer-attributes"] = "deletion_protection.enabled=true"
+        return {f"{ALB_ANNOTATION}/{key}": value for key, value in values.items()}
+
+
+@documented
+@dataclass(frozen=True, kw_only=True)
 class AppArgs:
     namespace: str | k8s.core.v1.Namespace
     """Namespace the app runs in: its name (created beforehand, e.g. by PlatformBaseline) or the Namespace
@@ -250,8 +311,11 @@ class AppArgs:
     """HTTP path of the liveness probe. Default: /healthz (podinfo)."""
     resources: Resources = field(default_factory=Resources)
     """Requests and limits. Default: cpu 100m/500m, memory 128Mi/256Mi."""
-    ingress_class: str = "nginx"
-    """IngressClass that serves the app. Default: nginx."""
+    ingress_class: str | None = None
+    """IngressClass that serves the app. Default: `alb` with `load_balancer`, else nginx."""
+    load_balancer: AlbIngress | None = None
+    """Serve the Ingress with an ALB of the AWS Load Balancer Controller (see `AlbIngress`). Default:
+    none, the controller of `ingress_class`, reached from `ingress_namespace`."""
     host: str | None = None
     """Host name the Ingress answers for. Default: none, any host."""
     tls_secret_name: str | None = None
@@ -322,7 +386,9 @@ class AppArgs:
         for where in ("readiness_path", "liveness_path"):
             if not _HTTP_PATH.match(getattr(self, where)):
                 raise refuse(where, getattr(self, where), "an absolute URL path such as /healthz")
-        validate_dns_subdomain(self.ingress_class, "ingress_class")
+        if self.ingress_class is not None:
+            validate_dns_subdomain(self.ingress_class, "ingress_class")
+        self._check_load_balancer(tier)
         if self.host is not None and (len(self.host) > 253 or not _HOST.match(self.host)):
             raise refuse("host", self.host, "a lowercase DNS name such as app.example.com")
         if self.tls_secret_name is not None:
@@ -340,6 +406,33 @@ class AppArgs:
         validate_port(self.database_port, "database_port")
         if isinstance(self.run_as_id, bool) or not isinstance(self.run_as_id, int) or self.run_as_id < 1:
             raise refuse("run_as_id", self.run_as_id, "a non-root user id, 1 or more")
+
+    def _check_load_balancer(self, tier: Tier) -> None:
+        alb = self.load_balancer
+        if alb is None:
+            return
+        if not isinstance(alb, AlbIngress):
+            raise refuse("load_balancer", alb, "an AlbIngress")
+        if self.ingress_class not in (None, "alb"):
+            raise refuse("ingress_class", self.ingress_class, "alb (or unset) with load_balancer")
+        if self.tls_secret_name is not None:
+            raise refuse(
+                "tls_secret_name",
+                self.tls_secret_name,
+                "unset with load_balancer: TLS ends at the ALB (certificate_arn)",
+            )
+        if alb.certificate_arn is None and tier.serves_https_only:
+            raise refuse(
+                "load_balancer.certificate_arn",
+                None,
+                f"an ACM certificate ARN: a {tier} Ingress serves HTTPS (plain HTTP only in development)",
+            )
+
+    @property
+    def resolved_ingress_class(self) -> str:
+        if self.ingress_class is not None:
+            return self.ingress_class
+        return "alb" if self.load_balancer is not None else "nginx"
 
     def _check_scaling(self) -> None:
         validate_autoscaling_max(self.hpa_max_replicas, self.replicas)
@@ -442,6 +535,8 @@ class App(Component):
     service_name: pulumi.Output[str]
     namespace: pulumi.Output[str]
     migration_job_name: pulumi.Output[str] | None
+    ingress_hostname: pulumi.Output[str | None]
+    """The host name the Ingress is reached at (the ALB's DNS name); none until a controller serves it."""
 
     def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         validate_app_name(name)
@@ -533,6 +628,7 @@ class App(Component):
             volume_mounts=[tmp_mount()],
             env_from=env_from(args.env_from_secret),
             env=plain_env(args.env),
+            lifecycle=alb_drain() if args.load_balancer is not None else None,
         )
         spread = [
             k8s.core.v1.TopologySpreadConstraintArgs(
@@ -583,11 +679,19 @@ class App(Component):
             opts=child,
         )
         service_name = service.metadata.name
-        k8s.networking.v1.Ingress(
+        ingress_meta = meta(name)
+        if args.load_balancer is not None:
+            ingress_meta = k8s.meta.v1.ObjectMetaArgs(
+                name=name,
+                namespace=ns,
+                labels={**labels},
+                annotations=args.load_balancer.annotations(args.readiness_path, args.tier),
+            )
+        ingress = k8s.networking.v1.Ingress(
             name,
-            metadata=meta(name),
+            metadata=ingress_meta,
             spec=k8s.networking.v1.IngressSpecArgs(
-                ingress_class_name=args.ingress_class,
+                ingress_class_name=args.resolved_ingress_class,
                 rules=[
                     k8s.networking.v1.IngressRuleArgs(
                         host=args.host,
@@ -657,7 +761,30 @@ class App(Component):
         )
         self.service_name = service_name
         self.namespace = pulumi.Output.from_input(ns)
-        self.register_outputs({"service_name": self.service_name, "namespace": self.namespace})
+        # The provider waits for the Ingress to get its address: the ALB's DNS name, once the controller made it.
+        self.ingress_hostname = ingress.status.apply(ingress_hostname)
+        self.register_outputs(
+            {"service_name": self.service_name, "namespace": self.namespace, "ingress_hostname": self.ingress_hostname}
+        )
+
+
+#: Seconds a stopping pod keeps serving: the ALB sends to a target until its deregistration lands.
+ALB_DRAIN_SECONDS = 15
+
+
+def alb_drain() -> k8s.core.v1.LifecycleArgs:
+    """Sleep before SIGTERM (the kubelet's own sleep action: no shell in the image needed), so requests
+    the ALB still sends while it deregisters the pod are served, not refused."""
+    return k8s.core.v1.LifecycleArgs(
+        pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=ALB_DRAIN_SECONDS))
+    )
+
+
+def ingress_hostname(status: k8s.networking.v1.outputs.IngressStatus | None) -> str | None:
+    """The first address of an Ingress's load balancer, by name (the ALB's DNS name)."""
+    balancer = status.load_balancer if status is not None else None
+    entries = (balancer.ingress if balancer is not None else None) or []
+    return entries[0].hostname if entries else None
 
 
 def network_policies(
@@ -675,15 +802,20 @@ def network_policies(
 
     servers = k8s.meta.v1.LabelSelectorArgs(match_labels=server)
     every_pod = k8s.meta.v1.LabelSelectorArgs(match_labels={NAME_LABEL: name})  # servers and migrations
+    if args.load_balancer is not None:
+        # Target type ip: the ALB's own addresses in its subnets are the source, not a namespace.
+        http_name = "allow-http-from-load-balancer"
+        http_from = [
+            k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=c))
+            for c in args.load_balancer.source_cidrs
+        ]
+    else:
+        http_name, http_from = "allow-http-from-ingress", [from_namespace(args.ingress_namespace)]
     policies = {
-        "allow-http-from-ingress": k8s.networking.v1.NetworkPolicySpecArgs(
+        http_name: k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=servers,
             policy_types=["Ingress"],
-            ingress=[
-                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
-                    from_=[from_namespace(args.ingress_namespace)], ports=[tcp(args.container_port)]
-                )
-            ],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=http_from, ports=[tcp(args.container_port)])],
         ),
         "allow-metrics-from-monitoring": k8s.networking.v1.NetworkPolicySpecArgs(
             pod_selector=servers,

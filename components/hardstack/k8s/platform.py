@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -93,6 +93,9 @@ class PlatformBaselineArgs:
     driver; required for another provisioner."""
     make_default_storage_class: bool = True
     """Annotate the class as the cluster default, so claims without a class get encrypted gp3. Default: on."""
+    namespace_labels: Mapping[str, str] = field(default_factory=dict)
+    """Extra labels of every application namespace (e.g. the load balancer controller's readiness-gate
+    label); the Pod Security labels always win. Default: none."""
     pod_security_version: str = f"v{KUBERNETES_SCHEMA_VERSION}"
     """Kubernetes minor the `restricted` profile is pinned to, so upgrades never tighten it unannounced."""
     tier: Tier = Tier.PRODUCTION
@@ -161,7 +164,9 @@ class PlatformBaseline(Component):
         for ns in args.namespaces:  # children are named by namespace, so reordering renames nothing
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{ns}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=ns, labels=pod_security_labels(args.pod_security_version)),
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=ns, labels={**args.namespace_labels, **pod_security_labels(args.pod_security_version)}
+                ),
                 opts=kept,
             )
             in_ns = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[namespace]))

@@ -1,0 +1,302 @@
+"""Platform controllers an EKS cluster lacks out of the box, each a pinned Helm release in kube-system.
+
+Creates, each when asked: helm.v3.Release of metrics-server (the resource metrics API the
+HorizontalPodAutoscaler reads), of cluster-autoscaler (scales this cluster's node groups, found by
+their auto-discovery tags) and of aws-load-balancer-controller (serves Ingresses of class `alb` with
+ALBs). The two that call AWS run as their IRSA roles (`hardstack.aws.controller_roles`).
+
+Charts and values: every key `*_values` sets exists in the pinned chart's own values.yaml at the
+pinned tag (read in the charts' repositories: kubernetes-sigs/metrics-server tag
+metrics-server-helm-chart-3.13.1; kubernetes/autoscaler tag cluster-autoscaler-chart-9.51.0,
+charts/cluster-autoscaler; aws/eks-charts stable/aws-load-balancer-controller at chart 3.5.0).
+`CHECKED_VALUE_KEYS` records those keys; a test fails when a values function sets any other, so a
+new key or a chart bump means reading values.yaml again.
+
+The caller passes the Kubernetes provider through `opts`; the releases wait for the node groups and
+the role policies given in the args.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from hardstack.base.component import Component
+from hardstack.core.controllers import (
+    AUTOSCALER_ENABLED_TAG,
+    CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    CONTROLLERS_NAMESPACE,
+    LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
+)
+from hardstack.core.docs import documented
+from hardstack.core.errors import refuse
+from hardstack.core.tier import Tier, parse_tier
+
+METRICS_SERVER_CHART = "metrics-server"
+METRICS_SERVER_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
+METRICS_SERVER_VERSION = "3.13.1"  # app 0.8.1
+AUTOSCALER_CHART = "cluster-autoscaler"
+AUTOSCALER_REPO = "https://kubernetes.github.io/autoscaler"
+AUTOSCALER_VERSION = "9.51.0"
+#: The autoscaler's minor must match the cluster's (its scheduler simulation is the cluster's own):
+#: the latest patch release of each supported minor (tags cluster-autoscaler-1.MINOR.PATCH).
+AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
+    "1.31": "v1.31.5",
+    "1.32": "v1.32.7",
+    "1.33": "v1.33.6",
+    "1.34": "v1.34.5",
+}
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+#: A bump needs the release's crds/ applied first: Helm installs CRDs but never upgrades them.
+LOAD_BALANCER_CONTROLLER_VERSION = "3.5.0"  # app v3.5.0
+#: The annotation IRSA reads on a service account.
+ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+#: Value paths each values function may set, all read in the pinned chart's values.yaml (see above).
+CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
+    METRICS_SERVER_CHART: frozenset({"replicas", "podDisruptionBudget.enabled", "podDisruptionBudget.maxUnavailable"}),
+    AUTOSCALER_CHART: frozenset(
+        {
+            "cloudProvider",
+            "awsRegion",
+            "autoDiscovery.clusterName",
+            "autoDiscovery.tags",
+            "image.tag",
+            "replicaCount",
+            "podDisruptionBudget.maxUnavailable",
+            "rbac.serviceAccount.create",
+            "rbac.serviceAccount.name",
+            "rbac.serviceAccount.annotations",
+            "extraArgs.balance-similar-node-groups",
+            "extraArgs.expander",
+            "extraArgs.skip-nodes-with-local-storage",
+        }
+    ),
+    LOAD_BALANCER_CONTROLLER_CHART: frozenset(
+        {
+            "clusterName",
+            "region",
+            "vpcId",
+            "replicaCount",
+            "podDisruptionBudget.maxUnavailable",
+            "serviceAccount.create",
+            "serviceAccount.name",
+            "serviceAccount.annotations",
+            "enableServiceMutatorWebhook",
+            "enableShield",
+            "enableWaf",
+            "enableWafv2",
+        }
+    ),
+}
+
+
+def metrics_server_values(replicas: int) -> dict[str, Any]:
+    values: dict[str, Any] = {"replicas": replicas}
+    if replicas > 1:  # a budget on one replica would block every node drain
+        values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": 1}
+    return values
+
+
+def autoscaler_values(
+    cluster_name: pulumi.Input[str], region: str, kubernetes_version: str, role_arn: pulumi.Input[str], replicas: int
+) -> dict[str, Any]:
+    name = pulumi.Output.from_input(cluster_name)
+    return {
+        "cloudProvider": "aws",
+        # The region from the environment: the pod cannot reach IMDS (hop limit 1 on the nodes).
+        "awsRegion": region,
+        "autoDiscovery": {
+            "clusterName": name,
+            # Only groups carrying both tags: another cluster's groups in the account are never touched.
+            "tags": [AUTOSCALER_ENABLED_TAG, name.apply(lambda n: f"k8s.io/cluster-autoscaler/{n}")],
+        },
+        "image": {"tag": AUTOSCALER_IMAGE_TAGS[kubernetes_version]},
+        "replicaCount": replicas,  # leader election: one acts, the other takes over
+        "podDisruptionBudget": {"maxUnavailable": 1},
+        "rbac": {
+            "serviceAccount": {
+                "create": True,
+                "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+                "annotations": {ROLE_ANNOTATION: role_arn},
+            }
+        },
+        "extraArgs": {
+            # The node group spans every AZ; with several, keep them even and waste least.
+            "balance-similar-node-groups": True,
+            "expander": "least-waste",
+            # Scale-down may move pods with emptyDir scratch space (the app's /tmp).
+            "skip-nodes-with-local-storage": False,
+        },
+    }
+
+
+def load_balancer_controller_values(
+    cluster_name: pulumi.Input[str], region: str, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str], replicas: int
+) -> dict[str, Any]:
+    return {
+        # Given, not discovered: the pods cannot reach IMDS to find region and VPC (hop limit 1).
+        "clusterName": cluster_name,
+        "region": region,
+        "vpcId": vpc_id,
+        "replicaCount": replicas,
+        "podDisruptionBudget": {"maxUnavailable": 1},
+        "serviceAccount": {
+            "create": True,
+            "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,
+            "annotations": {ROLE_ANNOTATION: role_arn},
+        },
+        # Its Service webhook fails closed: with it, no Service anywhere could be created while the
+        # controller is down. hardstack publishes through Ingress, not LoadBalancer Services.
+        "enableServiceMutatorWebhook": False,
+        # hardstack attaches no WAF or Shield protection to the Ingress's ALB: with these off the
+        # controller makes no calls to those APIs (a VPC without NAT reaches only its endpoints).
+        "enableShield": False,
+        "enableWaf": False,
+        "enableWafv2": False,
+    }
+
+
+def value_paths(values: Mapping[str, Any], prefix: str = "") -> set[str]:
+    """Dotted paths of the leaves of a values tree (lists are leaves)."""
+    paths: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value and not any("/" in str(k) for k in value):
+            paths |= value_paths(value, f"{path}.")
+        else:
+            paths.add(path)
+    return paths
+
+
+@documented
+@dataclass(frozen=True, kw_only=True)
+class PlatformControllersArgs:
+    cluster_name: pulumi.Input[str]
+    """EKS cluster name (the autoscaler's discovery tags and the load balancer controller's tags use it)."""
+    region: str
+    """AWS region of the cluster."""
+    kubernetes_version: str
+    """The cluster's Kubernetes minor: picks the autoscaler release of the same minor."""
+    tier: Tier = Tier.PRODUCTION
+    """Staging and production run two replicas of each controller behind a disruption budget. Default:
+    production."""
+    metrics_server: bool = True
+    """Install metrics-server (EKS ships none; without it the HPA reads no CPU). Default: on."""
+    cluster_autoscaler_role_arn: pulumi.Input[str] | None = None
+    """IRSA role of the Cluster Autoscaler (`ControllerRoles`). Default: none, no autoscaler."""
+    load_balancer_controller_role_arn: pulumi.Input[str] | None = None
+    """IRSA role of the AWS Load Balancer Controller (`ControllerRoles`). Default: none, no controller."""
+    vpc_id: pulumi.Input[str] | None = None
+    """VPC of the cluster; required with the load balancer controller. Default: none."""
+    node_groups: Sequence[pulumi.Resource] = ()
+    """The node groups the controllers' pods run on: every release waits for them (a release waits for
+    its pods to be ready, which never happens without nodes). Default: none (an existing cluster's)."""
+    role_policies: Sequence[pulumi.Resource] = ()
+    """The IRSA roles' policies (`ControllerRoles.policies`): the controllers wait for their
+    permissions before their first AWS call. Default: none."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tier", parse_tier(self.tier))
+        if self.cluster_autoscaler_role_arn is not None and self.kubernetes_version not in AUTOSCALER_IMAGE_TAGS:
+            raise refuse(
+                "kubernetes_version",
+                self.kubernetes_version,
+                f"one of {', '.join(AUTOSCALER_IMAGE_TAGS)}: the autoscaler release must match the cluster's minor",
+            )
+        if self.load_balancer_controller_role_arn is not None and self.vpc_id is None:
+            raise refuse("vpc_id", None, "the cluster's VPC id with the load balancer controller")
+
+    @property
+    def replicas(self) -> int:
+        return 1 if self.tier is Tier.DEVELOPMENT else 2
+
+
+class PlatformControllers(Component):
+    """Depend on `load_balancer_controller` before creating Ingresses: its admission webhook must answer."""
+
+    metrics_server: k8s.helm.v3.Release | None
+    cluster_autoscaler: k8s.helm.v3.Release | None
+    load_balancer_controller: k8s.helm.v3.Release | None
+
+    def __init__(self, name: str, args: PlatformControllersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hardstack:kubernetes:PlatformControllers", name, opts)
+        replicas = args.replicas
+        nodes = list(args.node_groups)
+        with_role = [*nodes, *args.role_policies]
+
+        def release(
+            suffix: str, chart: str, version: str, repo: str, values: dict[str, Any], after: list[pulumi.Resource]
+        ) -> k8s.helm.v3.Release:
+            return k8s.helm.v3.Release(
+                f"{name}-{suffix}",
+                # A fixed release name: it names the objects, the service accounts the roles trust among them.
+                name=chart,
+                chart=chart,
+                version=version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=repo),
+                namespace=CONTROLLERS_NAMESPACE,
+                values=values,
+                # Waits for the pods to be ready (and rolls back on failure): what depends on a
+                # controller starts only once it answers.
+                atomic=True,
+                cleanup_on_fail=True,
+                timeout=600,
+                max_history=10,
+                opts=self.child(depends_on=after),
+            )
+
+        self.metrics_server = None
+        self.cluster_autoscaler = None
+        self.load_balancer_controller = None
+        if args.metrics_server:
+            self.metrics_server = release(
+                "metrics-server",
+                METRICS_SERVER_CHART,
+                METRICS_SERVER_VERSION,
+                METRICS_SERVER_REPO,
+                metrics_server_values(replicas),
+                nodes,
+            )
+        if args.cluster_autoscaler_role_arn is not None:
+            self.cluster_autoscaler = release(
+                "cluster-autoscaler",
+                AUTOSCALER_CHART,
+                AUTOSCALER_VERSION,
+                AUTOSCALER_REPO,
+                autoscaler_values(
+                    args.cluster_name, args.region, args.kubernetes_version, args.cluster_autoscaler_role_arn, replicas
+                ),
+                with_role,
+            )
+        if args.load_balancer_controller_role_arn is not None and args.vpc_id is not None:
+            self.load_balancer_controller = release(
+                "load-balancer-controller",
+                LOAD_BALANCER_CONTROLLER_CHART,
+                LOAD_BALANCER_CONTROLLER_VERSION,
+                LOAD_BALANCER_CONTROLLER_REPO,
+                load_balancer_controller_values(
+                    args.cluster_name, args.region, args.vpc_id, args.load_balancer_controller_role_arn, replicas
+                ),
+                with_role,
+            )
+        installed = {
+            key: release.status
+            for key, release in (
+                ("metrics_server", self.metrics_server),
+                ("cluster_autoscaler", self.cluster_autoscaler),
+                ("load_balancer_controller", self.load_balancer_controller),
+            )
+            if release is not None
+        }
+        self.register_outputs(installed)
+
+    @property
+    def releases(self) -> list[k8s.helm.v3.Release]:
+        """The releases installed, for `depends_on` of what needs them."""
+        return [r for r in (self.metrics_server, self.cluster_autoscaler, self.load_balancer_controller) if r]
