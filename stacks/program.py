@@ -87,15 +87,35 @@ class Base:
         return key
 
 
+#: podinfo's `path` label of the kubelet's probes (/healthz, /readyz): its route with '/' trimmed.
+PROBE_PATH_LABELS = ("healthz", "readyz")
+#: Service label of the VM fleet's SLO (CloudWatch, at its load balancer).
+FLEET_SLO_SERVICE = "fleet"
+
+
 def app_slo(settings: Settings) -> SLO:
-    """The application's availability objective: non-5xx responses over all responses."""
-    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}"'
+    """The cluster application's availability, measured by Prometheus from the pods' own request
+    metrics: non-5xx responses over all responses, the kubelet's probes left out (they are not users)."""
+    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}", path!~"{"|".join(PROBE_PATH_LABELS)}"'
     return SLO(
         APP_SERVICE,
         settings.app_slo_objective,
         error_query=f'http_request_duration_seconds_count{{{selector}, status=~"5.."}}',
         total_query=f"http_request_duration_seconds_count{{{selector}}}",
-        description="Requests served without a server error",
+        description="Cluster: requests to the pods behind the Ingress served without a server error.",
+    )
+
+
+def fleet_slo(settings: Settings) -> SLO:
+    """The VM fleet's availability, measured by CloudWatch at its load balancer (ServiceAlarms):
+    target and load balancer 5xx over requests. Its PromQL queries name the hosts' app counters for
+    reference only: CloudWatch alarms never compile them, and no Prometheus rule is made from it."""
+    return SLO(
+        FLEET_SLO_SERVICE,
+        settings.app_slo_objective,
+        error_query=f'http_requests_total{{job="{FLEET_SLO_SERVICE}", status=~"5.."}}',
+        total_query=f'http_requests_total{{job="{FLEET_SLO_SERVICE}"}}',
+        description="VM fleet: requests through its load balancer answered without a 5xx, the ALB's own included.",
     )
 
 
@@ -428,7 +448,7 @@ def build_supervision(
             alb=watched_alb,
             rds=watched_db,
             failed_deliveries_topic_name=alerts.name,
-            slos=[app_slo(settings)],
+            slos=[fleet_slo(settings)],  # the fleet behind the ALB; the cluster app's SLO is Prometheus's
         ),
         base.opts,
     )

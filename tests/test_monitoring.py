@@ -27,12 +27,14 @@ from hardstack.k8s.monitoring import (
     SecretRef,
     Smtp,
     alertmanager_config,
+    duration_seconds,
     helm_values,
     parse_size,
     refuse_null_routes,
     validate_chart_version,
     validate_page_receivers,
     validate_prometheus_duration,
+    validate_retention_holds,
     validate_retention_size,
     validate_routing,
     validate_severity_aliases,
@@ -180,7 +182,7 @@ def test_promtool_accepts_the_prometheus_rule_spec(tmp_path: Path, rec: Recordin
     command = [tool("promtool", "prometheus"), "check", "rules", str(file)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 13 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -213,11 +215,11 @@ def test_release_is_the_pinned_chart_from_its_repository(rec: Recording) -> None
 
 def test_retention_size_and_volume_are_in_the_values(rec: Recording) -> None:
     spec = values(rec)["prometheus"]["prometheusSpec"]
-    assert spec["retention"] == "15d" and spec["retentionSize"] == "45GB"
+    assert spec["retention"] == "31d" and spec["retentionSize"] == "72GB"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim == {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": "50Gi"}},
+        "resources": {"requests": {"storage": "80Gi"}},
     }
 
 
@@ -520,3 +522,48 @@ def test_prometheus_volume_takes_the_cluster_default_class_unless_named() -> Non
     assert "storageClassName" not in claim
     named = MonitoringArgs(tier=Tier.DEVELOPMENT, storage_class_name="fast").helm_values()["prometheus"]
     assert named["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "fast"
+
+
+def test_retention_shorter_than_the_slo_period_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run,
+        lambda: prod_args(prometheus_retention="15d"),
+        r"prometheus_retention = '15d' is refused: at least 30d, the SLO period",
+    )
+
+
+@pytest.mark.parametrize(("duration", "seconds"), [("31d", 31 * 86400), ("1y", 365 * 86400), ("4w2d", 30 * 86400)])
+def test_retention_of_a_whole_period_passes(duration: str, seconds: int) -> None:
+    assert duration_seconds(duration) == seconds
+    assert validate_retention_holds(duration, 30) == duration
+
+
+# --- the stack's two serving paths ---------------------------------------------------------------
+
+
+def test_each_serving_path_has_its_own_slo_and_alert_name() -> None:
+    from stacks.offline import run_stack, stack_config
+    from stacks.program import app_slo, fleet_slo
+    from stacks.settings import parse_settings
+
+    rec = run_stack("prod")
+    settings = parse_settings(stack_config("prod"))
+    cluster, fleet = app_slo(settings), fleet_slo(settings)
+    assert cluster.slo_id != fleet.slo_id and cluster.alert_name != fleet.alert_name
+    # Prometheus alerts on the pods' own metrics; CloudWatch on the fleet's load balancer.
+    groups = rec.one(PROMETHEUS_RULE).inputs["spec"]["groups"]
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    assert alerts == {cluster.alert_name}
+    composites = {r.inputs["alarmName"] for r in rec.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm")}
+    assert any(name.endswith("-fleet-availability-burn-page") for name in composites)
+    assert not any("-app-availability-burn" in name for name in composites)
+
+
+def test_the_cluster_sli_leaves_the_probes_out() -> None:
+    from stacks.offline import stack_config
+    from stacks.program import app_slo
+    from stacks.settings import parse_settings
+
+    slo = app_slo(parse_settings(stack_config("test")))
+    for query in (slo.total_query, slo.error_query or ""):
+        assert 'path!~"healthz|readyz"' in query

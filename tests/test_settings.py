@@ -493,3 +493,8 @@ def test_the_name_prefix_reaches_alarms_and_the_dashboard() -> None:
     alarms = [r.inputs["name"] for r in rec.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")]
     assert alarms and all(a.startswith("acme-shop-") for a in alarms)
     assert rec.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardName"].startswith("acme-shop-")
+
+
+def test_retention_shorter_than_the_slo_period_is_refused() -> None:
+    msg = refused(prometheusRetention="15d")
+    assert "hardstack:prometheusRetention = '15d'" in msg and "at least 30d" in msg

@@ -250,7 +250,7 @@ def test_monitoring_volume_and_routes_follow_the_stack(stacks: dict[str, Recordi
     values = release["values"]
     spec = values["prometheus"]["prometheusSpec"]
     size = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
-    assert size == {"test": "10Gi", "preprod": "20Gi", "prod": "50Gi"}[name]
+    assert size == {"test": "30Gi", "preprod": "50Gi", "prod": "80Gi"}[name]
     assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
 
 

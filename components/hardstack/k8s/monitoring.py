@@ -110,6 +110,28 @@ def validate_prometheus_duration(value: object, where: str = "prometheus_retenti
     return value
 
 
+_DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def duration_seconds(value: str, where: str = "prometheus_retention") -> float:
+    """A Prometheus duration in seconds ('2w' -> 1209600); Prometheus counts a year as 365 days."""
+    validate_prometheus_duration(value, where)
+    return sum(int(number) * _DURATION_SECONDS[unit] for number, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", value))
+
+
+def validate_retention_holds(retention: str, period_days: int, where: str = "prometheus_retention") -> str:
+    """Refuse a retention shorter than an SLO period: the period's error ratio and the budget left
+    would silently cover only what is retained."""
+    if duration_seconds(retention, where) < period_days * 86400:
+        raise refuse(
+            where,
+            retention,
+            f"at least {period_days}d, the SLO period: Prometheus must keep the whole period to compute the "
+            "error budget left (grow the volume with it)",
+        )
+    return retention
+
+
 def parse_size(value: object, where: str = "prometheus_retention_size") -> int:
     """Prometheus retention size in bytes: '45GB' -> 45 * 2**30 (its units are base 2)."""
     allowed = "a positive size such as 45GB or 500MiB (units B, KB, MB, GB, TB, PB, EB, base 2)"
@@ -523,12 +545,13 @@ class MonitoringArgs:
     """Namespace made for the stack. Default: monitoring."""
     chart_version: str = CHART_VERSION
     """Exact kube-prometheus-stack release. Default: the pinned CHART_VERSION."""
-    prometheus_retention: str = "15d"
-    """How long Prometheus keeps samples. Default: 15d."""
-    prometheus_retention_size: str = "45GB"
-    """Size cap on the retained blocks (base 2 units), at most 90% of the volume. Default: 45GB."""
-    prometheus_volume_gb: int = 50
-    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 50."""
+    prometheus_retention: str = "31d"
+    """How long Prometheus keeps samples; at least the longest SLO period (refused otherwise). Default: 31d."""
+    prometheus_retention_size: str = "72GB"
+    """Size cap on the retained blocks (base 2 units), at most 90% of the volume; past it the oldest blocks
+    go, so size it to hold the retention. Default: 72GB."""
+    prometheus_volume_gb: int = 80
+    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 80."""
     storage_class_name: str | None = None
     """StorageClass of the Prometheus volume (it must allow volume expansion to grow it). Default: none,
     the cluster's default class (PlatformBaseline makes its encrypted class the default)."""
@@ -586,6 +609,8 @@ class MonitoringArgs:
                 )
         self.alertmanager_config()
         compile_rules(self.slos)  # refuses duplicate SLOs before anything is registered
+        if self.slos:
+            validate_retention_holds(self.prometheus_retention, max(slo.period_days for slo in self.slos))
 
     def alertmanager_config(self) -> dict[str, Any]:
         return alertmanager_config(
