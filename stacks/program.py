@@ -8,6 +8,7 @@ baseline and the application, and supervision (CloudWatch alarms, Prometheus on 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,14 @@ from hardstack import (
 )
 from hardstack.aws.alarms import AlbMetrics, FleetMetrics, RdsMetrics, ServiceAlarms, ServiceAlarmsArgs
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
-from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
+from hardstack.aws.cluster import (
+    Cluster,
+    ClusterArgs,
+    ExistingCluster,
+    ExistingClusterArgs,
+    NodeGroupSpec,
+    irsa_trust_policy,
+)
 from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs, issuer_of
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
 from hardstack.aws.database import (
@@ -48,9 +56,11 @@ from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.core.ansible import render_inventory
 from hardstack.core.slo import SLO
+from hardstack.core.userdata import NODE_EXPORTER_PORT
 from hardstack.k8s.app import AlbIngress, App, AppArgs, MigrationSpec
 from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
-from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
+from hardstack.k8s.hosts import EC2_SD_POLICY, HostDiscovery
+from hardstack.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE_ACCOUNT, Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, Settings, load_settings
 
@@ -98,15 +108,35 @@ class Base:
         return key
 
 
+#: podinfo's `path` label of the kubelet's probes (/healthz, /readyz): its route with '/' trimmed.
+PROBE_PATH_LABELS = ("healthz", "readyz")
+#: Service label of the VM fleet's SLO (CloudWatch, at its load balancer).
+FLEET_SLO_SERVICE = "fleet"
+
+
 def app_slo(settings: Settings) -> SLO:
-    """The application's availability objective: non-5xx responses over all responses."""
-    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}"'
+    """The cluster application's availability, measured by Prometheus from the pods' own request
+    metrics: non-5xx responses over all responses, the kubelet's probes left out (they are not users)."""
+    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}", path!~"{"|".join(PROBE_PATH_LABELS)}"'
     return SLO(
         APP_SERVICE,
         settings.app_slo_objective,
         error_query=f'http_request_duration_seconds_count{{{selector}, status=~"5.."}}',
         total_query=f"http_request_duration_seconds_count{{{selector}}}",
-        description="Requests served without a server error",
+        description="Cluster: requests to the pods behind the Ingress served without a server error.",
+    )
+
+
+def fleet_slo(settings: Settings) -> SLO:
+    """The VM fleet's availability, measured by CloudWatch at its load balancer (ServiceAlarms):
+    target and load balancer 5xx over requests. Its PromQL queries name the hosts' app counters for
+    reference only: CloudWatch alarms never compile them, and no Prometheus rule is made from it."""
+    return SLO(
+        FLEET_SLO_SERVICE,
+        settings.app_slo_objective,
+        error_query=f'http_requests_total{{job="{FLEET_SLO_SERVICE}", status=~"5.."}}',
+        total_query=f'http_requests_total{{job="{FLEET_SLO_SERVICE}"}}',
+        description="VM fleet: requests through its load balancer answered without a 5xx, the ALB's own included.",
     )
 
 
@@ -495,6 +525,35 @@ def build_workloads(
     ), baseline
 
 
+def host_supervision(base: Base, cluster: Cluster) -> tuple[HostDiscovery, aws.iam.RolePolicy]:
+    """Prometheus on the managed cluster finds the fleet's hosts by their tags (EC2 service discovery,
+    with its own IRSA role) and scrapes node_exporter through a rule open to the cluster nodes only."""
+    role = aws.iam.Role(
+        "prometheus-ec2-sd",
+        **base.context.role_args(),
+        description="IRSA: Prometheus discovers the fleet's hosts",
+        assume_role_policy=irsa_trust_policy(
+            cluster.oidc_provider_arn, cluster.oidc_provider_url, MONITORING_NAMESPACE, PROMETHEUS_SERVICE_ACCOUNT
+        ),
+        opts=base.opts,
+    )
+    # Resource "*": DescribeInstances and DescribeAvailabilityZones have no resource-level permissions.
+    policy = aws.iam.RolePolicy("prometheus-ec2-sd", role=role.id, policy=json.dumps(EC2_SD_POLICY), opts=base.opts)
+    # Pods share their node's ENIs and security groups; only cluster nodes carry the EKS cluster group,
+    # whose egress EKS leaves open. Fleet hosts do not carry it, so they cannot scrape each other.
+    base.groups["app"].allow_ingress(
+        Flow(
+            Port.tcp(NODE_EXPORTER_PORT),
+            Peer.group(cluster.cluster_security_group_id, "eks-cluster"),
+            "node_exporter scraped by Prometheus on the cluster nodes",
+        )
+    )
+    discovery = HostDiscovery(
+        region=base.settings.region, environment=base.settings.environment, role=APP_SERVICE, role_arn=role.arn
+    )
+    return discovery, policy
+
+
 def build_supervision(
     base: Base,
     alb: LoadBalancer,
@@ -502,6 +561,7 @@ def build_supervision(
     db: Database,
     k8s_provider: k8s.Provider | None,
     platform: PlatformBaseline | None,
+    cluster: Cluster | None = None,
 ) -> AlertTopic:
     settings, context = base.settings, base.context
     alerts_key = base.key("alerts", "alert topic", [cloudwatch_alarms_key_statement(context)])
@@ -529,7 +589,7 @@ def build_supervision(
             alb=watched_alb,
             rds=watched_db,
             failed_deliveries_topic_name=alerts.name,
-            slos=[app_slo(settings)],
+            slos=[fleet_slo(settings)],  # the fleet behind the ALB; the cluster app's SLO is Prometheus's
         ),
         base.opts,
     )
@@ -546,6 +606,8 @@ def build_supervision(
         base.opts,
     )
     if k8s_provider is not None and platform is not None:
+        # Managed mode only: IRSA needs the cluster's OIDC provider, the rule its security group.
+        hosts, hosts_policy = host_supervision(base, cluster) if cluster is not None else (None, None)
         Monitoring(
             "monitoring",
             MonitoringArgs(
@@ -563,11 +625,15 @@ def build_supervision(
                 slos=[app_slo(settings)],
                 app_name=APP_SERVICE,
                 app_namespace=APP_NAMESPACE,
+                host_discovery=hosts,
                 protect=settings.protect,
             ),
             # The Prometheus claim names the baseline's StorageClass: a claim made before its class
-            # stays Pending and the atomic Helm release times out.
-            pulumi.ResourceOptions(provider=k8s_provider, depends_on=[platform.storage_class]),
+            # stays Pending and the atomic Helm release times out. Discovery needs its role's policy.
+            pulumi.ResourceOptions(
+                provider=k8s_provider,
+                depends_on=[platform.storage_class, *([hosts_policy] if hosts_policy is not None else [])],
+            ),
         )
     return alerts
 
@@ -580,6 +646,7 @@ def build(settings: Settings) -> dict[str, object]:
     exports: dict[str, object] = {}
     k8s_provider: k8s.Provider | None = None
     platform: PlatformBaseline | None = None
+    cluster: Cluster | None = None
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
         controllers = build_controllers(base, k8s_provider, cluster)
@@ -588,7 +655,7 @@ def build(settings: Settings) -> dict[str, object]:
         exports["appIngressHostname"] = app.ingress_hostname
         if cluster is not None:
             exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}
-    alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform)
+    alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform, cluster)
     network = base.network
     return {
         "environment": settings.environment,

@@ -69,6 +69,7 @@ from hardstack.k8s.monitoring import (
     validate_chart_version,
     validate_page_receivers,
     validate_prometheus_duration,
+    validate_retention_holds,
     validate_retention_size,
     validate_routing,
     validate_volume_gb,
@@ -111,9 +112,11 @@ _PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
     "dbMultiAz":                 (False,          False,           True),
     "dbBackupRetentionDays":     (1,              7,               30),
     "dbDeletionProtection":      (False,          True,            True),
-    "prometheusRetention":       ("3d",           "7d",            "15d"),
-    "prometheusVolumeGb":        (10,             20,              50),
-    "prometheusRetentionSize":   ("8GB",          "18GB",          "45GB"),
+    # Retention holds the 30-day SLO period. Size: ~60k series (test) to ~150k (prod at node max),
+    # scraped every 30s at ~2 bytes a sample, for 31 days, under 90% of the volume.
+    "prometheusRetention":       ("31d",          "31d",           "31d"),
+    "prometheusVolumeGb":        (30,             50,              80),
+    "prometheusRetentionSize":   ("27GB",         "45GB",          "72GB"),
     "alarmPeriodSeconds":        (300,            60,              60),
     "appSloObjective":           ("0.99",         "0.995",         "0.999"),
 }
@@ -600,12 +603,13 @@ class Settings(_Model):
         self.subscriptions()
         self.thresholds()
         try:
-            SLO(APP_SERVICE, self.app_slo_objective, error_query="e_total", total_query="t_total")
+            slo = SLO(APP_SERVICE, self.app_slo_objective, error_query="e_total", total_query="t_total")
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSloObjective: {err}") from None
         validate_retention_size(
             self.prometheus_retention_size, self.prometheus_volume_gb, "hardstack:prometheusRetentionSize"
         )
+        validate_retention_holds(self.prometheus_retention, slo.period_days, "hardstack:prometheusRetention")
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
         for i, receiver in enumerate(self.receivers()):
             key = receiver.secret_ref.key if receiver.secret_ref is not None else None

@@ -391,7 +391,7 @@ def test_slo_composites_notify_the_topic_and_windows_do_not(slo_alarms: Recordin
 def test_slo_window_alarms_use_the_load_balancer_output_as_dimension(slo_alarms: Recording) -> None:
     lb_suffix = slo_alarms.one("aws:lb/loadBalancer:LoadBalancer").inputs["arnSuffix"]
     for alarm in (r for r in slo_alarms.of_type(ALARM) if "-burn-" in r.name):
-        assert dimensions_of(alarm.inputs) == [{"LoadBalancer": lb_suffix}] * 2
+        assert dimensions_of(alarm.inputs) == [{"LoadBalancer": lb_suffix}] * 3  # target 5xx, ELB 5xx, requests
 
 
 def test_slo_composites_are_created_after_their_windows(slo_alarms: Recording) -> None:

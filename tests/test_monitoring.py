@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hardstack.core.errors import HardstackError
 from hardstack.core.slo import SLO, compile_rules, to_yaml
 from hardstack.core.tier import Tier
+from hardstack.k8s.hosts import HostDiscovery
 from hardstack.k8s.monitoring import (
     CHART_REPO,
     CHART_VERSION,
@@ -27,16 +28,19 @@ from hardstack.k8s.monitoring import (
     SecretRef,
     Smtp,
     alertmanager_config,
+    duration_seconds,
     helm_values,
     parse_size,
     refuse_null_routes,
     validate_chart_version,
     validate_page_receivers,
     validate_prometheus_duration,
+    validate_retention_holds,
     validate_retention_size,
     validate_routing,
     validate_severity_aliases,
 )
+from hardstack.k8s.platform import PlatformBaselineArgs
 from hardstack.tooling.manifests import manifests_from, validate_manifests
 from hardstack.tooling.testing import Recording
 
@@ -180,7 +184,7 @@ def test_promtool_accepts_the_prometheus_rule_spec(tmp_path: Path, rec: Recordin
     command = [tool("promtool", "prometheus"), "check", "rules", str(file)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 13 rules found" in result.stdout
+    assert "SUCCESS: 15 rules found" in result.stdout
 
 
 def unwrap_secrets(value: Any) -> Any:
@@ -213,11 +217,12 @@ def test_release_is_the_pinned_chart_from_its_repository(rec: Recording) -> None
 
 def test_retention_size_and_volume_are_in_the_values(rec: Recording) -> None:
     spec = values(rec)["prometheus"]["prometheusSpec"]
-    assert spec["retention"] == "15d" and spec["retentionSize"] == "45GB"
+    assert spec["retention"] == "31d" and spec["retentionSize"] == "72GB"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim == {
+        "storageClassName": "gp3-encrypted",
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": "50Gi"}},
+        "resources": {"requests": {"storage": "80Gi"}},
     }
 
 
@@ -329,11 +334,37 @@ def test_a_page_inhibits_the_ticket_of_the_same_slo() -> None:
     assert 'slo=~".+"' in rule["source_matchers"] and 'slo=~".+"' in rule["target_matchers"]
 
 
-def test_prod_config_has_no_null_receiver() -> None:
+def test_prod_config_sends_nothing_but_info_to_a_null_receiver() -> None:
     config = prod_config()
-    assert all(any(k.endswith("_configs") for k in r) for r in config["receivers"])
-    assert NULL_RECEIVER not in json.dumps(config)
+    null = [r["name"] for r in config["receivers"] if not any(k.endswith("_configs") for k in r)]
+    assert null == [NULL_RECEIVER]
+    assert [r["matchers"] for r in routes(config) if r["receiver"] == NULL_RECEIVER] == [['severity="info"']]
     assert config["route"]["receiver"] == "tickets"
+
+
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (["severity=info", "alertname=CPUThrottlingHigh"], "blackhole"),
+        (["severity=critical", "alertname=KubePodCrashLooping"], "oncall"),
+        (["severity=warning", "alertname=KubeMemoryOvercommit"], "tickets"),
+        (["severity=page", "alertname=AppErrorBudgetBurn"], "oncall"),
+        (["alertname=Watchdog", "severity=none"], "heartbeat"),
+        (["alertname=Unlabelled"], "tickets"),
+    ],
+)
+def test_amtool_routes_info_to_no_one_and_the_rest_to_people(tmp_path: Path, labels: list[str], receivers: str) -> None:
+    file = tmp_path / "alertmanager.yml"
+    file.write_text(yaml.safe_dump(prod_config(), sort_keys=False))
+    command = [tool("amtool", "prometheus-alertmanager"), "config", "routes", "test", f"--config.file={file}"]
+    done = subprocess.run([*command, *labels], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == receivers
+
+
+def test_info_cannot_be_aliased_to_page_or_ticket() -> None:
+    with pytest.raises(HardstackError, match=r"severity_aliases key = 'info' is refused"):
+        prod_config(severity_aliases={"info": "ticket"})
 
 
 def test_test_config_may_default_to_a_null_receiver() -> None:
@@ -411,7 +442,7 @@ def test_route_to_unknown_receiver_is_refused() -> None:
 def test_null_route_in_prod_is_refused() -> None:
     config = prod_config()
     config["receivers"].append({"name": "drop"})
-    config["route"]["routes"][1]["receiver"] = "drop"
+    config["route"]["routes"][2]["receiver"] = "drop"
     with pytest.raises(HardstackError, match=r"alertmanager route default > severity=~\"page\|critical\" = 'drop'"):
         refuse_null_routes(config, Tier.PRODUCTION)
     refuse_null_routes(config, Tier.DEVELOPMENT)
@@ -514,9 +545,116 @@ def test_secrets_never_reach_the_rendered_values() -> None:
     assert "_file" in text and ROUTING_KEY not in text and 'password":' not in text.lower()
 
 
-def test_prometheus_volume_takes_the_cluster_default_class_unless_named() -> None:
+def test_prometheus_volume_takes_the_baselines_class_by_default() -> None:
+    # Stock EKS has no gp3 class and, from 1.30, no default class: the baseline's class is the one that exists.
     spec = MonitoringArgs(tier=Tier.DEVELOPMENT).helm_values()["prometheus"]["prometheusSpec"]
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
-    assert "storageClassName" not in claim
+    assert claim["storageClassName"] == PlatformBaselineArgs(namespaces=["app"]).storage_class_name
+    default = MonitoringArgs(tier=Tier.DEVELOPMENT, storage_class_name=None).helm_values()["prometheus"]
+    assert "storageClassName" not in default["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
     named = MonitoringArgs(tier=Tier.DEVELOPMENT, storage_class_name="fast").helm_values()["prometheus"]
     assert named["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "fast"
+
+
+def test_retention_shorter_than_the_slo_period_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run,
+        lambda: prod_args(prometheus_retention="15d"),
+        r"prometheus_retention = '15d' is refused: at least 30d, the SLO period",
+    )
+
+
+@pytest.mark.parametrize(("duration", "seconds"), [("31d", 31 * 86400), ("1y", 365 * 86400), ("4w2d", 30 * 86400)])
+def test_retention_of_a_whole_period_passes(duration: str, seconds: int) -> None:
+    assert duration_seconds(duration) == seconds
+    assert validate_retention_holds(duration, 30) == duration
+
+
+# --- the stack's two serving paths ---------------------------------------------------------------
+
+
+def test_each_serving_path_has_its_own_slo_and_alert_name() -> None:
+    from stacks.offline import run_stack, stack_config
+    from stacks.program import app_slo, fleet_slo
+    from stacks.settings import parse_settings
+
+    rec = run_stack("prod")
+    settings = parse_settings(stack_config("prod"))
+    cluster, fleet = app_slo(settings), fleet_slo(settings)
+    assert cluster.slo_id != fleet.slo_id and cluster.alert_name != fleet.alert_name
+    # Prometheus alerts on the pods' own metrics; CloudWatch on the fleet's load balancer.
+    groups = rec.one(PROMETHEUS_RULE, "monitoring-slo-rules").inputs["spec"]["groups"]
+    alerts = {r["alert"] for g in groups for r in g["rules"] if "alert" in r}
+    assert alerts == {cluster.alert_name}
+    composites = {r.inputs["alarmName"] for r in rec.of_type("aws:cloudwatch/compositeAlarm:CompositeAlarm")}
+    assert any(name.endswith("-fleet-availability-burn-page") for name in composites)
+    assert not any("-app-availability-burn" in name for name in composites)
+
+
+def test_the_cluster_sli_leaves_the_probes_out() -> None:
+    from stacks.offline import stack_config
+    from stacks.program import app_slo
+    from stacks.settings import parse_settings
+
+    slo = app_slo(parse_settings(stack_config("test")))
+    for query in (slo.total_query, slo.error_query or ""):
+        assert 'path!~"healthz|readyz"' in query
+
+
+# Every key path the values may set, each read in kube-prometheus-stack-88.5.3's own values.yaml
+# (charts/kube-prometheus-stack/values.yaml at that tag). Under a free-form key the chart takes any map
+# or list (an Alertmanager config, a claim template, annotations, scrape jobs), so only the key is pinned.
+CHART_88_5_3_KEYS = frozenset(
+    {
+        "kubeControllerManager.enabled",
+        "kubeScheduler.enabled",
+        "kubeEtcd.enabled",
+        "kubeProxy.enabled",
+        "nodeExporter.enabled",
+        "prometheus.prometheusSpec.retention",
+        "prometheus.prometheusSpec.retentionSize",
+        "prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.probeSelectorNilUsesHelmValues",
+        "prometheus.prometheusSpec.scrapeConfigSelectorNilUsesHelmValues",
+        *(
+            f"{spec}.securityContext.{key}"
+            for spec in ("prometheus.prometheusSpec", "alertmanager.alertmanagerSpec")
+            for key in ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile.type")
+        ),
+        "prometheus.serviceAccount.name",
+        "alertmanager.alertmanagerSpec.secrets",
+        "grafana.admin.existingSecret",
+        "grafana.admin.userKey",
+        "grafana.admin.passwordKey",
+    }
+)
+CHART_88_5_3_FREE_FORM = frozenset(
+    {
+        "defaultRules.disabled",
+        "prometheus.prometheusSpec.storageSpec",
+        "prometheus.prometheusSpec.additionalScrapeConfigs",
+        "prometheus.serviceAccount.annotations",
+        "alertmanager.config",
+    }
+)
+
+
+def key_paths(values: dict[str, Any], prefix: str = "") -> set[str]:
+    paths: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and path not in CHART_88_5_3_FREE_FORM:
+            paths |= key_paths(value, f"{path}.")
+        else:
+            paths.add(path)
+    return paths
+
+
+def test_every_value_key_exists_in_the_pinned_chart() -> None:
+    assert CHART_VERSION == "88.5.3"  # bumping the chart means reading its values.yaml again
+    hosts = HostDiscovery(region="eu-west-3", environment="prod", role="app", role_arn="arn:aws:iam::1:role/sd")
+    values = MonitoringArgs(tier=Tier.DEVELOPMENT, host_discovery=hosts).helm_values()
+    assert key_paths(values) <= CHART_88_5_3_KEYS | CHART_88_5_3_FREE_FORM
+    assert set(values["alertmanager"]["config"]) <= {"global", "inhibit_rules", "route", "receivers", "templates"}

@@ -550,3 +550,8 @@ def test_existing_mode_refuses_a_load_balancer_cidr_that_is_not_one() -> None:
         clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, existingClusterLoadBalancerCidrs=["10.1.0.1/24"]
     )
     assert "hardstack:existingClusterLoadBalancerCidrs = '10.1.0.1/24'" in msg
+
+
+def test_retention_shorter_than_the_slo_period_is_refused() -> None:
+    msg = refused(prometheusRetention="15d")
+    assert "hardstack:prometheusRetention = '15d'" in msg and "at least 30d" in msg

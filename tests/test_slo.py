@@ -178,10 +178,45 @@ def test_recording_rules_for_good_events() -> None:
     slo = api(good_query='http_requests_total{job="api",code!~"5.."}')
     (five,) = [r for r in rules_of(slo) if r.get("record") == "slo:sli_error:ratio_rate5m"]
     assert five["expr"] == (
-        '1 - (sum(rate(http_requests_total{job="api",code!~"5.."}[5m]))'
-        ' / sum(rate(http_requests_total{job="api"}[5m])))'
+        '(sum(rate(http_requests_total{job="api"}[5m])) - '
+        '(sum(rate(http_requests_total{job="api",code!~"5.."}[5m])) or vector(0)))'
+        ' / sum(rate(http_requests_total{job="api"}[5m]))'
     )
     assert five["labels"] == {"service": "api", "slo": "availability"}
+
+
+def test_cloudwatch_counts_the_load_balancers_own_5xx() -> None:
+    # 502/503/504 from the load balancer are what users see when targets crash, time out or are gone.
+    for alarm in compile_cloudwatch_alarms(api(), load_balancer="app/web/0123456789abcdef")["metric_alarms"]:
+        metrics = {q["metric"]["metric_name"] for q in alarm["metric_queries"] if "metric" in q}
+        assert metrics == {"HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count", "RequestCount"}
+
+
+def test_period_ratio_sums_recorded_five_minute_rates() -> None:
+    slo = api()
+    (budget,) = [g for g in compile_rules([slo])["groups"] if g["name"].endswith(":budget")]
+    records = {r["record"]: r["expr"] for r in budget["rules"] if "record" in r}
+    assert budget["interval"] == "5m"  # equal to the recorded rates' window, so they tile the period
+    assert (
+        records["slo:sli_errors:rate5m"] == '(sum(rate(http_requests_total{job="api",code=~"5.."}[5m])) or vector(0))'
+    )
+    assert records["slo:sli_requests:rate5m"] == 'sum(rate(http_requests_total{job="api"}[5m]))'
+    assert records["slo:sli_error:ratio_rate30d"] == (
+        'sum_over_time(slo:sli_errors:rate5m{service="api",slo="availability"}[30d])\n/\n'
+        'sum_over_time(slo:sli_requests:rate5m{service="api",slo="availability"}[30d])'
+    )
+    # No rule reads 30 days of raw samples.
+    assert not any("[30d]" in r["expr"] and "http_requests_total" in r["expr"] for r in rules_of(slo) if "expr" in r)
+
+
+def test_a_missing_error_or_good_series_counts_as_none() -> None:
+    errors = api()
+    good = api(good_query='http_requests_total{job="api",code!~"5.."}')
+    assert errors.error_rate_expr("1h").endswith(" or vector(0))")
+    assert good.error_rate_expr("1h") == (
+        '(sum(rate(http_requests_total{job="api"}[1h])) - '
+        '(sum(rate(http_requests_total{job="api",code!~"5.."}[1h])) or vector(0)))'
+    )
 
 
 def test_window_placeholder_is_substituted_everywhere() -> None:
@@ -247,8 +282,10 @@ def test_cloudwatch_alarms_shape() -> None:
     assert one_hour["threshold"] == 0.0144 and one_hour["comparison_operator"] == "GreaterThanThreshold"
     assert one_hour["treat_missing_data"] == "notBreaching" and one_hour["evaluation_periods"] == 1
     queries = {q["id"]: q for q in one_hour["metric_queries"]}
-    assert queries["error_ratio"]["expression"] == "m_err / m_total" and queries["error_ratio"]["return_data"]
-    assert queries["m_err"]["metric"]["metric_name"] == "HTTPCode_Target_5XX_Count"
+    assert queries["error_ratio"]["expression"] == "errors / MAX([FILL(m_total, 0), errors])"
+    assert queries["error_ratio"]["return_data"] and not queries["errors"]["return_data"]
+    assert queries["errors"]["expression"] == "FILL(m_target, 0) + FILL(m_elb, 0)"
+    assert queries["m_target"]["metric"]["metric_name"] == "HTTPCode_Target_5XX_Count"
     assert queries["m_total"]["metric"]["metric_name"] == "RequestCount"
     assert queries["m_total"]["metric"]["dimensions"] == {"LoadBalancer": "app/web/0123456789abcdef"}
     assert queries["m_total"]["metric"]["period"] == 3600
@@ -311,7 +348,7 @@ def test_promtool_check_rules_accepts_the_rules(tmp_path: Path) -> None:
     rules, _ = write(tmp_path, SLOS)
     result = run_promtool("check", "rules", rules)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(SLOS) * 13} rules found" in result.stdout
+    assert f"SUCCESS: {len(SLOS) * 15} rules found" in result.stdout
 
 
 def test_promtool_unit_tests_pass(tmp_path: Path) -> None:

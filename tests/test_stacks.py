@@ -133,7 +133,8 @@ def test_fleet_accepts_the_app_port_only_from_the_load_balancer(stacks: dict[str
         for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
         if r.inputs["securityGroupId"] == "sg-app"
     ]
-    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in app_in] == [(8080, "sg-lb")]
+    # and node_exporter from the cluster nodes only (tests/test_hosts.py)
+    assert [(r["fromPort"], r["referencedSecurityGroupId"]) for r in app_in] == [(8080, "sg-lb"), (9100, "sg-cluster")]
     lb_out = [
         r.inputs
         for r in rec.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
@@ -251,7 +252,7 @@ def test_monitoring_volume_and_routes_follow_the_stack(stacks: dict[str, Recordi
     values = release["values"]
     spec = values["prometheus"]["prometheusSpec"]
     size = spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"]
-    assert size == {"test": "10Gi", "preprod": "20Gi", "prod": "50Gi"}[name]
+    assert size == {"test": "30Gi", "preprod": "50Gi", "prod": "80Gi"}[name]
     assert spec["serviceMonitorSelectorNilUsesHelmValues"] is False
 
 
@@ -295,7 +296,7 @@ def test_alertmanager_config_of_every_stack_passes_amtool(
 
 @pytest.mark.parametrize("name", STACKS)
 def test_slo_rules_of_every_stack_pass_promtool(stacks: dict[str, Recording], name: str, tmp_path: Path) -> None:
-    (rule,) = stacks[name].of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    rule = stacks[name].one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "monitoring-slo-rules")
     rules = tmp_path / "rules.yml"
     rules.write_text(yaml.safe_dump(rule.inputs["spec"]))
     done = subprocess.run(
@@ -351,7 +352,7 @@ def test_generated_promtool_tests_of_the_stack_slo_pass(name: str, tmp_path: Pat
     from stacks.settings import parse_settings
 
     slo = app_slo(parse_settings(stack_config(name)))
-    (rule,) = run_stack(name).of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+    rule = run_stack(name).one("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "monitoring-slo-rules")
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(rule.inputs["spec"]))
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(promtool_tests([slo], "rules.yml")))
     done = subprocess.run(

@@ -54,6 +54,12 @@ FOR_DURATION: Mapping[str, str] = {"page": "2m", "ticket": "15m"}
 #: CloudWatch: period x evaluation periods may not exceed 7 days.
 CLOUDWATCH_MAX_EVALUATION_SECONDS = 7 * 24 * 3600
 
+#: Interval of the budget group and window of the rates it records (they must be equal to tile the period).
+BUDGET_INTERVAL = "5m"
+#: Recorded error and request rates the period's ratio sums over the period.
+PERIOD_ERRORS = "slo:sli_errors:rate5m"
+PERIOD_REQUESTS = "slo:sli_requests:rate5m"
+
 _SLUG = re.compile(r"^[a-z][a-z0-9]*(?:[_-][a-z0-9]+)*$")
 _SLUG_MAX = 63
 _METRIC = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -292,12 +298,25 @@ class SLO:
             result.append(BurnCondition(severity, long_window, short_window, factor, _plain(factor * self.budget)))
         return result
 
-    def error_ratio_expr(self, window: str) -> str:
-        total = f"sum({_rate(self.total_query, window)})"
+    def total_rate_expr(self, window: str) -> str:
+        """Requests per second over ``window``: empty when no total series exists (no traffic, no alert)."""
+        return f"sum({_rate(self.total_query, window)})"
+
+    def error_rate_expr(self, window: str) -> str:
+        """Failed requests per second over ``window``.
+
+        A missing counted series means none counted, never "unknown": ``or vector(0)`` keeps the ratio
+        defined when the error series was never created, and, for good/total, pages through a total
+        outage in which the good series went stale (a restarted pod that only fails) or never existed.
+        """
         if self.error_query is not None:
-            return f"sum({_rate(self.error_query, window)}) / {total}"
+            return f"(sum({_rate(self.error_query, window)}) or vector(0))"
         assert self.good_query is not None
-        return f"1 - (sum({_rate(self.good_query, window)}) / {total})"
+        return f"({self.total_rate_expr(window)} - (sum({_rate(self.good_query, window)}) or vector(0)))"
+
+    def error_ratio_expr(self, window: str) -> str:
+        # Zero traffic gives 0/0 = NaN, which no threshold exceeds: quiet, as it should be.
+        return f"{self.error_rate_expr(window)} / {self.total_rate_expr(window)}"
 
 
 def _ratio_metric(window: str) -> str:
@@ -364,8 +383,9 @@ def compile_rules(slos: Iterable[SLO]) -> dict[str, Any]:
 
     ``slo:<service>:<name>`` (default interval): error ratio per window, then the page/ticket alerts
     (rules in a group run in order, so alerts read this evaluation's ratios).
-    ``slo:<service>:<name>:budget`` (every 5m, the period window is costly): objective, budget,
-    ratio over the period and ``slo:error_budget_remaining:ratio = 1 - ratio_period / budget``.
+    ``slo:<service>:<name>:budget`` (every 5m): objective, budget, error and request rates over 5m,
+    the period's ratio as the sum of those recorded rates over the period, and
+    ``slo:error_budget_remaining:ratio = 1 - ratio_period / budget``. Prometheus must retain the period.
     """
     slos = list(slos)
     _check_unique(slos)
@@ -389,11 +409,30 @@ def compile_rules(slos: Iterable[SLO]) -> dict[str, Any]:
         groups.append(
             {
                 "name": f"slo:{slo.service}:{slo.name}:budget",
-                "interval": "5m",
+                "interval": BUDGET_INTERVAL,
                 "rules": [
                     {"record": "slo:objective:ratio", "expr": f"vector({dec(slo.target)})", "labels": slo.labels},
                     {"record": "slo:error_budget:ratio", "expr": f"vector({dec(slo.budget)})", "labels": slo.labels},
-                    {"record": _ratio_metric(period), "expr": slo.error_ratio_expr(period), "labels": slo.labels},
+                    # Rates over 5m recorded every 5m tile the period: summing them over it counts every
+                    # request once, and reads 8640 recorded samples instead of 30 days of raw ones.
+                    {
+                        "record": PERIOD_ERRORS,
+                        "expr": slo.error_rate_expr(BUDGET_INTERVAL),
+                        "labels": slo.labels,
+                    },
+                    {
+                        "record": PERIOD_REQUESTS,
+                        "expr": slo.total_rate_expr(BUDGET_INTERVAL),
+                        "labels": slo.labels,
+                    },
+                    {
+                        "record": _ratio_metric(period),
+                        "expr": (
+                            f"sum_over_time({_series(slo, PERIOD_ERRORS)}[{period}])\n"
+                            f"/\nsum_over_time({_series(slo, PERIOD_REQUESTS)}[{period}])"
+                        ),
+                        "labels": slo.labels,
+                    },
                     {
                         "record": "slo:error_budget_remaining:ratio",
                         "expr": f"1 - ({_series(slo, _ratio_metric(period))} / {dec(slo.budget)})",
@@ -624,9 +663,10 @@ def compile_cloudwatch_alarms(
     """The SLO's burn-rate alerts as CloudWatch alarms on an ALB, as keyword arguments for pulumi_aws.
 
     ``metric_alarms``: one ``aws.cloudwatch.MetricAlarm`` per (severity, window): the error ratio
-    ``m_err / m_total`` (``HTTPCode_Target_5XX_Count`` / ``RequestCount``, Sum, ``LoadBalancer``
-    dimension) over one period the length of the window, above ``factor x budget``. Missing data (no
-    5xx at all) is not breaching. The PromQL queries are not used: the ALB metrics are the SLI here.
+    (``HTTPCode_Target_5XX_Count`` + ``HTTPCode_ELB_5XX_Count``) / ``RequestCount`` (Sum,
+    ``LoadBalancer`` dimension) over one period the length of the window, above ``factor x budget``:
+    what users get, the application's 5xx and the load balancer's own 502/503/504. Missing data (no
+    traffic) is not breaching. The PromQL queries are not used: the ALB metrics are the SLI here.
     ``composite_alarms``: one ``aws.cloudwatch.CompositeAlarm`` per severity,
     ``(ALARM(long) AND ALARM(short)) OR ...``, carrying ``alarm_actions[severity]``: only composites
     notify, so a lone window never pages.
@@ -665,7 +705,8 @@ def compile_cloudwatch_alarms(
                 {
                     "name": name,
                     "alarm_description": (
-                        f"{slo.slo_id} {c.severity} burn, {role} window {window}: 5xx ratio above "
+                        f"{slo.slo_id} {c.severity} burn, {role} window {window}: target and load balancer 5xx "
+                        f"ratio above "
                         f"{dec(c.factor)}x budget {dec(slo.budget)} = {dec(c.threshold)}"
                     ),
                     "comparison_operator": "GreaterThanThreshold",
@@ -674,11 +715,21 @@ def compile_cloudwatch_alarms(
                     "datapoints_to_alarm": 1,
                     "treat_missing_data": "notBreaching",
                     "metric_queries": [
-                        {"id": "m_err", "metric": metric("HTTPCode_Target_5XX_Count"), "return_data": False},
+                        {"id": "m_target", "metric": metric("HTTPCode_Target_5XX_Count"), "return_data": False},
+                        # 502/503/504 the load balancer answers itself: targets that crash, time out or are gone.
+                        {"id": "m_elb", "metric": metric("HTTPCode_ELB_5XX_Count"), "return_data": False},
                         {"id": "m_total", "metric": metric("RequestCount"), "return_data": False},
                         {
+                            "id": "errors",
+                            # These metrics report nothing while nothing fails: no datapoint is zero.
+                            "expression": "FILL(m_target, 0) + FILL(m_elb, 0)",
+                            "return_data": False,
+                        },
+                        {
                             "id": "error_ratio",
-                            "expression": "m_err / m_total",
+                            # RequestCount leaves out requests refused before a target was chosen (503 with
+                            # no target): the per-datapoint MAX keeps an outage at ratio 1, never above.
+                            "expression": "errors / MAX([FILL(m_total, 0), errors])",
                             "label": f"{slo.slo_id} error ratio {window}",
                             "return_data": True,
                         },

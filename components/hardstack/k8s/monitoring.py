@@ -3,7 +3,8 @@
 Creates: a core/v1 Namespace (Pod Security level chosen below), a random.RandomPassword and a core/v1
 Secret holding the Grafana admin login, a core/v1 Secret with the Alertmanager receivers' credentials
 (only when `receiver_secrets` are given), a helm.v3.Release of kube-prometheus-stack, a ServiceMonitor
-for the app (when `app_name` is given) and a PrometheusRule with the SLOs' rules (when `slos` are given).
+for the app (when `app_name` is given), a PrometheusRule with the SLOs' rules (when `slos` are given)
+and one with the host alerts (when `host_discovery` is given: see hardstack.k8s.hosts).
 The ServiceMonitor and PrometheusRule depend on the release, which installs their CRDs.
 
 Alert routing (`alertmanager_config`)
@@ -12,9 +13,10 @@ Alerts are grouped by ``alertname, service, slo``. ``alertname="Watchdog"`` (alw
 heartbeat receiver every minute, so a dead-man's switch notices when alerting itself is down.
 ``severity="page"`` goes to every page receiver, ``severity="ticket"`` to every ticket receiver; the
 chart's own rules use ``critical``/``warning``, mapped onto page/ticket by ``severity_aliases``. While a
-page fires for an SLO, the ticket for the same ``service``/``slo`` is inhibited. Anything else reaches
-the default receiver: the first ticket receiver, else the first page receiver, else (outside prod only)
-a null receiver. In prod no route may end in a null receiver.
+page fires for an SLO, the ticket for the same ``service``/``slo`` is inhibited. ``severity="info"`` (the
+chart's informational alerts) goes to a null receiver: it neither pages nor tickets. Anything else
+reaches the default receiver: the first ticket receiver, else the first page receiver, else (outside
+prod only) a null receiver. In prod no other route may end in a null receiver.
 
 Secrets never travel in the Helm values: PagerDuty routing keys, Slack webhook URLs, webhook bearer
 tokens and SMTP passwords are read by Alertmanager from files (``*_file`` fields) of Kubernetes Secrets
@@ -39,6 +41,8 @@ from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.slo import SEVERITIES, SLO, compile_rules, validate_severity
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
+from hardstack.k8s.hosts import IRSA_ANNOTATION, HostDiscovery, host_rules, host_scrape_config
+from hardstack.k8s.platform import DEFAULT_STORAGE_CLASS
 
 ReceiverKind = Literal["pagerduty", "slack", "webhook", "email"]
 RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
@@ -50,6 +54,9 @@ CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 CHART_VERSION = "88.5.3"
 #: Fixed Helm release name: it prefixes every object the chart makes, so autonaming would scatter suffixes.
 RELEASE_NAME = "kube-prometheus-stack"
+MONITORING_NAMESPACE = "monitoring"
+#: Prometheus's service account (the chart's default name for this release), trusted by its IAM role.
+PROMETHEUS_SERVICE_ACCOUNT = f"{RELEASE_NAME}-prometheus"
 #: Secret (in the monitoring namespace) this component writes `receiver_secrets` into.
 RECEIVER_SECRET = "alertmanager-receivers"  # noqa: S105 - a Secret's name
 #: Where the operator mounts each Secret listed in alertmanagerSpec.secrets: <dir>/<secret>/<key>.
@@ -58,8 +65,11 @@ GRAFANA_SECRET = "grafana-admin"  # noqa: S105 - a Secret's name
 GRAFANA_USER_KEY = "admin-user"
 GRAFANA_PASSWORD_KEY = "admin-password"  # noqa: S105 - a key name
 GRAFANA_PASSWORD_LENGTH = 40
-#: Receiver without any notifier; allowed outside prod only.
+#: Receiver without any notifier; outside prod for anything, in prod only for `info` alerts.
 NULL_RECEIVER = "blackhole"
+INFO_SEVERITY = "info"
+INFO_MATCHER = f'severity="{INFO_SEVERITY}"'
+
 GROUP_BY: tuple[str, ...] = ("alertname", "service", "slo")
 DEFAULT_SEVERITY_ALIASES: Mapping[str, str] = {"critical": "page", "warning": "ticket"}
 #: Share of the volume Prometheus may fill with blocks; the rest is for the WAL, head chunks and compaction.
@@ -108,6 +118,28 @@ def validate_prometheus_duration(value: object, where: str = "prometheus_retenti
     if not isinstance(value, str) or not value or not _DURATION.match(value) or not re.search(r"[1-9]", value):
         raise refuse(where, value, "a positive Prometheus duration such as 15d, 2w or 36h (units y w d h m s ms)")
     return value
+
+
+_DURATION_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def duration_seconds(value: str, where: str = "prometheus_retention") -> float:
+    """A Prometheus duration in seconds ('2w' -> 1209600); Prometheus counts a year as 365 days."""
+    validate_prometheus_duration(value, where)
+    return sum(int(number) * _DURATION_SECONDS[unit] for number, unit in re.findall(r"([0-9]+)(ms|[ywdhms])", value))
+
+
+def validate_retention_holds(retention: str, period_days: int, where: str = "prometheus_retention") -> str:
+    """Refuse a retention shorter than an SLO period: the period's error ratio and the budget left
+    would silently cover only what is retained."""
+    if duration_seconds(retention, where) < period_days * 86400:
+        raise refuse(
+            where,
+            retention,
+            f"at least {period_days}d, the SLO period: Prometheus must keep the whole period to compute the "
+            "error budget left (grow the volume with it)",
+        )
+    return retention
 
 
 def parse_size(value: object, where: str = "prometheus_retention_size") -> int:
@@ -173,8 +205,12 @@ def validate_routing(routing: Mapping[str, Sequence[str]], where: str = "alert_r
 def validate_severity_aliases(aliases: Mapping[str, str], where: str = "severity_aliases") -> dict[str, str]:
     """Other rules' severities (the chart's critical/warning) -> the severity they are routed as."""
     for other, severity in aliases.items():
-        if other in SEVERITIES or not isinstance(other, str) or not _SEVERITY_WORD.match(other):
-            raise refuse(f"{where} key", other, f"a severity word other than {', '.join(SEVERITIES)}")
+        if other in (*SEVERITIES, INFO_SEVERITY) or not isinstance(other, str) or not _SEVERITY_WORD.match(other):
+            raise refuse(
+                f"{where} key",
+                other,
+                f"a severity word other than {', '.join(SEVERITIES)} and {INFO_SEVERITY} (info alerts notify no one)",
+            )
         validate_severity(severity, f"{where}[{other!r}]")
     return dict(aliases)
 
@@ -197,6 +233,8 @@ def refuse_null_routes(config: Mapping[str, Any], tier: Tier, where: str = "aler
         return
     null = _null_receivers(config)
     for path, route in _walk(config["route"], "default"):
+        if route.get("matchers") == [INFO_MATCHER]:
+            continue  # informational by definition: dropping them is the point
         if route.get("receiver") in null:
             raise refuse(
                 f"{where} {path}",
@@ -372,7 +410,10 @@ def alertmanager_config(
             "group_wait": "0s",
             "group_interval": "1m",
             "repeat_interval": "1m",  # the switch alarms when pings stop, so they must come often
-        }
+        },
+        # The chart's `info` alerts (CPUThrottlingHigh, KubeQuotaAlmostFull, ...) are context for
+        # dashboards, not work for people: they stop here instead of reaching the default receiver.
+        {"receiver": NULL_RECEIVER, "matchers": [INFO_MATCHER]},
     ]
     for severity, names, repeat in (("page", page_receivers, "1h"), ("ticket", ticket_receivers, "24h")):
         matcher = _severity_matcher(severity, aliases)
@@ -452,9 +493,10 @@ def helm_values(
     alertmanager_secrets: Sequence[str] = (),
     grafana_admin_secret: str = GRAFANA_SECRET,
     node_exporter: bool = True,
+    host_discovery: HostDiscovery | None = None,
 ) -> dict[str, Any]:
     """kube-prometheus-stack values. Holds no secret: only names of Secrets and paths of mounted files."""
-    return {
+    values: dict[str, Any] = {
         # EKS runs the control plane: its scheduler, controller manager and etcd cannot be scraped, and
         # kube-proxy serves metrics on localhost only, so their *Down alerts would fire forever.
         "kubeControllerManager": {"enabled": False},
@@ -499,6 +541,15 @@ def helm_values(
             }
         },
     }
+    if host_discovery is not None:
+        prometheus: dict[str, Any] = values["prometheus"]
+        # The role's trust names this service account: name it rather than rely on the chart's default.
+        prometheus["serviceAccount"] = {
+            "name": PROMETHEUS_SERVICE_ACCOUNT,
+            "annotations": {IRSA_ANNOTATION: host_discovery.role_arn},
+        }
+        prometheus["prometheusSpec"]["additionalScrapeConfigs"] = [host_scrape_config(host_discovery)]
+    return values
 
 
 def service_monitor_spec(app_name: str, app_namespace: str) -> dict[str, Any]:
@@ -519,19 +570,22 @@ class MonitoringArgs:
     tier: Tier = Tier.PRODUCTION
     """Safety enforced: production refuses missing page/heartbeat receivers and null routes, and protects
     the namespace and release. Default: production."""
-    namespace: str = "monitoring"
+    namespace: str = MONITORING_NAMESPACE
     """Namespace made for the stack. Default: monitoring."""
     chart_version: str = CHART_VERSION
     """Exact kube-prometheus-stack release. Default: the pinned CHART_VERSION."""
-    prometheus_retention: str = "15d"
-    """How long Prometheus keeps samples. Default: 15d."""
-    prometheus_retention_size: str = "45GB"
-    """Size cap on the retained blocks (base 2 units), at most 90% of the volume. Default: 45GB."""
-    prometheus_volume_gb: int = 50
-    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 50."""
-    storage_class_name: str | None = None
-    """StorageClass of the Prometheus volume (it must allow volume expansion to grow it). Default: none,
-    the cluster's default class (PlatformBaseline makes its encrypted class the default)."""
+    prometheus_retention: str = "31d"
+    """How long Prometheus keeps samples; at least the longest SLO period (refused otherwise). Default: 31d."""
+    prometheus_retention_size: str = "72GB"
+    """Size cap on the retained blocks (base 2 units), at most 90% of the volume; past it the oldest blocks
+    go, so size it to hold the retention. Default: 72GB."""
+    prometheus_volume_gb: int = 80
+    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 80."""
+    storage_class_name: str | None = DEFAULT_STORAGE_CLASS
+    """StorageClass of the Prometheus volume; it must exist before the release (pass the class in
+    `depends_on`) and allow volume expansion to grow it. Default: PlatformBaseline's encrypted gp3 class
+    (`gp3-encrypted`: stock EKS has no gp3 class, and no default class from 1.30); None takes the
+    cluster's default class."""
     receivers: Sequence[Receiver] = ()
     """Alertmanager receivers. Default: none (outside prod, alerts then go to a null receiver)."""
     receiver_secrets: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -553,6 +607,9 @@ class MonitoringArgs:
     """Namespace of the app's Service. Default: default."""
     node_exporter: bool = True
     """Run node-exporter (needs a `privileged` namespace). Default: on; off enforces `baseline`."""
+    host_discovery: HostDiscovery | None = None
+    """EC2 hosts to discover by tag and scrape on node_exporter's port, with the IAM role of the
+    Prometheus service account, and their alerts (HostDown, disk, memory). Default: none."""
     timeout_seconds: int = 900
     """Helm install/upgrade timeout; a failed install is rolled back (atomic). Default: 900."""
     protect: bool | None = None
@@ -586,6 +643,8 @@ class MonitoringArgs:
                 )
         self.alertmanager_config()
         compile_rules(self.slos)  # refuses duplicate SLOs before anything is registered
+        if self.slos:
+            validate_retention_holds(self.prometheus_retention, max(slo.period_days for slo in self.slos))
 
     def alertmanager_config(self) -> dict[str, Any]:
         return alertmanager_config(
@@ -606,6 +665,7 @@ class MonitoringArgs:
             alertmanager=self.alertmanager_config(),
             alertmanager_secrets=alertmanager_secret_names(self.receivers),
             node_exporter=self.node_exporter,
+            host_discovery=self.host_discovery,
         )
 
 
@@ -690,6 +750,15 @@ class Monitoring(Component):
                 kind="PrometheusRule",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name="slo-rules", namespace=namespace, labels=labels),
                 spec=compile_rules(args.slos),
+                opts=after_release,
+            )
+        if args.host_discovery is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-host-rules",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name="host-rules", namespace=namespace, labels=labels),
+                spec=host_rules(),
                 opts=after_release,
             )
 

@@ -33,6 +33,8 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 EBS_CSI_PROVISIONER = "ebs.csi.aws.com"
 PSA_LEVEL = "restricted"
+#: The encrypted gp3 class the baseline makes; Monitoring claims its volume from it by default.
+DEFAULT_STORAGE_CLASS = "gp3-encrypted"
 
 #: Kubernetes minor release the manifests are validated against (and Pod Security is pinned to).
 KUBERNETES_SCHEMA_VERSION = "1.33"
@@ -81,7 +83,7 @@ def validate_namespaces(namespaces: Sequence[str], where: str = "namespaces") ->
 class PlatformBaselineArgs:
     namespaces: Sequence[str]
     """Application namespaces to create, each locked down. Required."""
-    storage_class_name: str = "gp3-encrypted"
+    storage_class_name: str = DEFAULT_STORAGE_CLASS
     """Name of the encrypted gp3 StorageClass. Default: gp3-encrypted."""
     volume_kms_key_arn: pulumi.Input[str] | None = None
     """Customer KMS key that encrypts the volumes. Default: none, the account's EBS default key."""
