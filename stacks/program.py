@@ -37,6 +37,7 @@ from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
+from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
 from hardstack.core.slo import SLO
 from hardstack.k8s.app import App, AppArgs, MigrationSpec
@@ -64,6 +65,7 @@ class Base:
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
     deployer_arn: str | None = None
+    waf_acl_arn: pulumi.Output[str] | None = None
 
     def key(
         self,
@@ -262,6 +264,28 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     return alb, fleet, inventory
 
 
+def build_waf(base: Base, alb: LoadBalancer) -> WebFirewall | None:
+    """The web ACL in front of the fleet's load balancer and, through its Ingress, the app's."""
+    settings = base.settings
+    if not settings.waf:
+        return None
+    waf = WebFirewall(
+        "web",
+        WebFirewallArgs(
+            context=base.context,
+            log_key_arn=base.keys["logs"].arn,
+            load_balancer_arns={"web": alb.arn},
+            rate_limit=settings.waf_rate_limit,
+            log_retention_days=settings.log_retention_days,
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
+    base.waf_acl_arn = waf.arn
+    return waf
+
+
 def build_data(base: Base) -> tuple[Database, SecureBucket]:
     settings = base.settings
     data_key = base.key("data", "database, its master secret and the application bucket")
@@ -388,6 +412,7 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tup
             env_from_secret=DB_SECRET_NAME,
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            waf_acl_arn=base.waf_acl_arn,
         ),
         # Its namespace and its database Secret are referenced by name.
         pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
@@ -475,8 +500,9 @@ def build(settings: Settings) -> dict[str, object]:
     """Compose the stack from validated settings; return what it exports."""
     base = build_network(settings)
     alb, fleet, inventory = build_fleet(base)
+    waf = build_waf(base, alb)
     db, bucket = build_data(base)
-    exports: dict[str, object] = {}
+    exports: dict[str, object] = {"wafAclArn": waf.arn} if waf is not None else {}
     k8s_provider: k8s.Provider | None = None
     platform: PlatformBaseline | None = None
     if settings.cluster_mode != "none":

@@ -69,6 +69,8 @@ PUBLIC = {
     "SubnetPlan",
     "Subscription",
     "Tier",
+    "WebFirewall",
+    "WebFirewallArgs",
     "plan_addresses",
 }
 

@@ -52,6 +52,8 @@ PART_OF = "hardstack"
 RUN_AS_ID = 10001
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
+#: The AWS Load Balancer Controller associates the web ACL this names with the Ingress's ALB.
+WAF_ACL_ANNOTATION = "alb.ingress.kubernetes.io/wafv2-acl-arn"
 #: Longest app name that leaves room for `-migrate-<8 hex>` in a 63-character Job name.
 MAX_NAME = 40
 
@@ -288,6 +290,9 @@ class AppArgs:
     each its own NetworkPolicy keyed by what it allows. Default: none beyond DNS and the database."""
     run_as_id: int = RUN_AS_ID
     """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
+    waf_acl_arn: pulumi.Input[str] | None = None
+    """WAFv2 web ACL the AWS Load Balancer Controller associates with the Ingress's ALB (annotation
+    `alb.ingress.kubernetes.io/wafv2-acl-arn`; other controllers ignore it). Default: none."""
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
@@ -583,9 +588,12 @@ class App(Component):
             opts=child,
         )
         service_name = service.metadata.name
+        ingress_meta = meta(name)
+        if args.waf_acl_arn is not None:
+            ingress_meta.annotations = {WAF_ACL_ANNOTATION: args.waf_acl_arn}
         k8s.networking.v1.Ingress(
             name,
-            metadata=meta(name),
+            metadata=ingress_meta,
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=args.ingress_class,
                 rules=[
