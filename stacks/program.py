@@ -293,6 +293,18 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
     bucket = SecureBucket(
         "app-data", SecureBucketArgs(kms_key_arn=data_key.arn, tier=settings.tier, protect=settings.protect), base.opts
     )
+    # Who read or wrote which object: the data bucket's server access logs (SSE-S3, as S3 delivery needs).
+    SecureBucket(
+        "s3-access-logs",
+        SecureBucketArgs(
+            context=base.context,
+            access_log_sources={"app-data": bucket},
+            expiration_days=settings.log_retention_days,
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
     database = Database(
         "main",
         DatabaseArgs(

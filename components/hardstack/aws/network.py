@@ -4,8 +4,9 @@ Creates: aws.ec2.Vpc; aws.ec2.Subnet per (tier, AZ); aws.ec2.InternetGateway; a 
 aws.ec2.RouteTable with its default aws.ec2.Route; aws.ec2.Eip + aws.ec2.NatGateway (none, one or
 one per AZ); an aws.ec2.RouteTable per private subnet (default route to its NAT) and per isolated
 subnet (no default route); aws.ec2.RouteTableAssociation per subnet; an S3 gateway
-aws.ec2.VpcEndpoint on the private and isolated route tables; aws.ec2.DefaultSecurityGroup with no
-rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws.ec2.FlowLog.
+aws.ec2.VpcEndpoint on the private route tables only, whose policy admits this account's buckets and
+the artifact buckets the hosts and nodes read (`artifact_bucket_objects`); aws.ec2.DefaultSecurityGroup
+with no rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws.ec2.FlowLog.
 """
 
 from __future__ import annotations
@@ -63,6 +64,59 @@ _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
 NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs")
 #: What the fleet's hosts need without NAT: Session Manager and the CloudWatch agent.
 FLEET_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "logs", "monitoring")
+
+
+def artifact_bucket_objects(region: str, partition: str = "aws") -> list[str]:
+    """Objects of the AWS-owned buckets private hosts and nodes read through the S3 gateway endpoint.
+
+    Amazon Linux 2023 package repositories; SSM Agent updates, documents, Distributor packages (the
+    CloudWatch agent) and patch baselines; ECR image layers; and registry.k8s.io's regional mirror.
+    No Pulumi: plain ARNs for one region.
+    """
+    names = (
+        f"al2023-repos-{region}-de612dc2",  # dnf on Amazon Linux 2023
+        f"amazon-ssm-{region}",  # SSM Agent updates
+        f"aws-ssm-{region}",  # plugins of SSM documents
+        f"aws-ssm-document-attachments-{region}",
+        f"aws-ssm-distributor-file-{region}",
+        f"amazon-ssm-packages-{region}",  # Distributor packages, SSM Agent before 2.2.45
+        f"{region}-birdwatcher-prod",  # Distributor packages, SSM Agent 2.2.45 and later
+        f"patch-baseline-snapshot-{region}",  # Patch Manager
+        f"prod-{region}-starport-layer-bucket",  # ECR image layers (EKS nodes pull images)
+        # registry.k8s.io redirects layer downloads to the Kubernetes project's bucket in the client's
+        # region where there is one (add-on and controller images).
+        f"prod-registry-k8s-io-{region}",
+    )
+    return [f"arn:{partition}:s3:::{name}/*" for name in names]
+
+
+def s3_endpoint_policy(context: AwsContext) -> pulumi.Output[str]:
+    """The gateway endpoint's policy: any action on this account's buckets, reads of the artifact ones.
+
+    An endpoint policy grants nothing by itself; it caps what IAM and bucket policies allow through the
+    endpoint, so a host holding stolen credentials cannot write to a bucket of another account.
+    """
+    return policy_document(
+        [
+            {
+                "Sid": "OwnAccountBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                # All actions: an in-VPC deployer manages the stacks' buckets through this endpoint too.
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceAccount": context.account_id}},
+            },
+            {
+                "Sid": "ArtifactBucketsReadOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": artifact_bucket_objects(context.region, context.partition),
+            },
+        ]
+    )
+
 
 _ELB_ROLE_TAG: dict[SubnetTier, str] = {
     "public": "kubernetes.io/role/elb",
@@ -286,13 +340,15 @@ class Network(Component):
                     )
                 # Isolated tables get no default route: data tiers never reach the internet.
 
-        # S3 without the internet: private and isolated subnets reach S3 through a gateway endpoint.
+        # S3 without the internet for the private subnets. Not on the isolated tables: the data tier has
+        # no route out, to S3 neither (RDS reaches S3 for snapshots on AWS's side, not through the VPC).
         aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.context.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in route_tables["private"] + route_tables["isolated"]],
+            policy=s3_endpoint_policy(args.context),
+            route_table_ids=[rt.id for rt in route_tables["private"]],
             tags=tagged("s3"),
             opts=child,
         )
