@@ -18,6 +18,14 @@ from hardstack.aws.waf import (
 )
 from hardstack.core.naming import Naming
 from hardstack.core.tier import Tier
+from hardstack.tooling.policies import (
+    INGRESS,
+    StackResource,
+    check_prod_public_albs_have_waf,
+)
+from hardstack.tooling.policies import (
+    WAF_ACL_ANNOTATION as ANNOTATION,
+)
 from hardstack.tooling.testing import Recording
 
 Run = Callable[..., Recording]
@@ -203,3 +211,65 @@ def test_production_log_group_is_protected_and_kept_as_long_as_the_stacks_logs(s
 def test_the_test_stack_runs_no_web_acl(stack: Callable[..., Recording]) -> None:
     rec = stack("test")
     assert rec.of_type(ACL) == [] and "wafAclArn" not in rec.outputs
+
+
+# --- the policy pack's rule ---------------------------------------------------------------------------
+
+LB_URN = "urn:pulumi:prod::hardstack::hardstack:network:LoadBalancer$aws:lb/loadBalancer:LoadBalancer::web"
+LB_ARN = ALB
+ING_URN = "urn:pulumi:prod::hardstack::hardstack:k8s:App$kubernetes:networking.k8s.io/v1:Ingress::app"
+
+
+def public_alb(**props: Any) -> StackResource:
+    return StackResource(
+        "aws:lb/loadBalancer:LoadBalancer", {"arn": LB_ARN, "loadBalancerType": "application", **props}, True, LB_URN
+    )
+
+
+def alb_ingress(**annotations: str) -> StackResource:
+    metadata = {"annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing", **annotations}}
+    return StackResource(INGRESS, {"metadata": metadata, "spec": {"ingressClassName": "alb"}}, False, ING_URN)
+
+
+def test_prod_reports_an_internet_facing_alb_without_a_web_acl() -> None:
+    findings = check_prod_public_albs_have_waf([public_alb(internal=False)], Tier.PRODUCTION)
+    assert [f.urn for f in findings] == [LB_URN] and "no web ACL" in findings[0].message
+
+
+def test_an_association_naming_the_alb_covers_it() -> None:
+    association = StackResource(ASSOCIATION, {"resourceArn": LB_ARN, "webAclArn": "acl"}, False)
+    assert check_prod_public_albs_have_waf([public_alb(), association], Tier.PRODUCTION) == []
+
+
+def test_an_association_depending_on_the_alb_covers_it_while_its_arn_is_unknown() -> None:
+    association = StackResource(ASSOCIATION, {}, False, "", {"resourceArn": [LB_URN]})
+    assert check_prod_public_albs_have_waf([public_alb(arn=None), association], Tier.PRODUCTION) == []
+
+
+def test_an_association_of_another_alb_does_not_cover() -> None:
+    association = StackResource(ASSOCIATION, {"resourceArn": LB_ARN.replace("/web/", "/api/")}, False)
+    assert len(check_prod_public_albs_have_waf([public_alb(), association], Tier.PRODUCTION)) == 1
+
+
+def test_internal_albs_and_staging_need_no_web_acl_from_the_pack() -> None:
+    assert check_prod_public_albs_have_waf([public_alb(internal=True)], Tier.PRODUCTION) == []
+    assert check_prod_public_albs_have_waf([public_alb()], Tier.STAGING) == []
+
+
+def test_prod_reports_an_internet_facing_alb_ingress_without_the_waf_annotation() -> None:
+    findings = check_prod_public_albs_have_waf([alb_ingress()], Tier.PRODUCTION)
+    assert [f.urn for f in findings] == [ING_URN] and "alb.ingress.kubernetes.io/wafv2-acl-arn" in findings[0].message
+    assert check_prod_public_albs_have_waf([alb_ingress(**{ANNOTATION: "arn:acl"})], Tier.PRODUCTION) == []
+
+
+def test_ingress_of_another_controller_is_not_the_packs_concern() -> None:
+    nginx = StackResource(INGRESS, {"metadata": {}, "spec": {"ingressClassName": "nginx"}}, False, ING_URN)
+    assert check_prod_public_albs_have_waf([nginx], Tier.PRODUCTION) == []
+
+
+def test_the_prod_stack_without_its_association_would_be_stopped_by_the_pack(stack: Callable[..., Recording]) -> None:
+    resources = [
+        StackResource(r.type, r.inputs, r.protect, r.urn) for r in stack("prod") if r.custom and r.type != ASSOCIATION
+    ]
+    findings = check_prod_public_albs_have_waf(resources, Tier.PRODUCTION)
+    assert [f.urn for f in findings] == [stack("prod").one("aws:lb/loadBalancer:LoadBalancer", "web").urn]
