@@ -40,6 +40,7 @@ from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_ke
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
 from hardstack.core.slo import SLO
+from hardstack.core.tier import Tier
 from hardstack.k8s.app import App, AppArgs, MigrationSpec
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
@@ -300,6 +301,8 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
             context=base.context,
             access_log_sources={"app-data": bucket},
             expiration_days=settings.log_retention_days,
+            # S3 keeps delivering logs: only a development stack empties the bucket to destroy it.
+            force_destroy=settings.tier is Tier.DEVELOPMENT,
             tier=settings.tier,
             protect=settings.protect,
         ),

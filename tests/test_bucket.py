@@ -107,3 +107,15 @@ def test_every_stack_logs_the_application_bucket_to_its_access_log_bucket(
     ).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
     assert sse == {"sseAlgorithm": "AES256"}
     assert log_bucket.protect is (name == "prod")
+
+
+def test_force_destroy_is_refused_in_production() -> None:
+    with pytest.raises(HardstackError, match="force_destroy = True is refused: off in production"):
+        SecureBucketArgs(force_destroy=True, protect=True)
+
+
+@pytest.mark.parametrize(("name", "emptied"), [("test", True), ("preprod", False), ("prod", False)])
+def test_only_the_test_stack_empties_its_access_log_bucket_on_destroy(
+    stack: Callable[..., Recording], name: str, emptied: bool
+) -> None:
+    assert stack(name).one("aws:s3/bucket:Bucket", "s3-access-logs").inputs["forceDestroy"] is emptied

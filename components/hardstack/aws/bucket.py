@@ -20,7 +20,7 @@ from hardstack.aws.iam import Statement, policy_document
 from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
-from hardstack.core.tier import Tier, parse_tier, resolve_protect
+from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 _LOG_SOURCE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
@@ -47,6 +47,9 @@ class SecureBucketArgs:
     Needs SSE-S3 (no `kms_key_arn`) and `context`. Default: none."""
     context: AwsContext | None = None
     """Account of the log delivery conditions; required with `access_log_sources`. Default: none."""
+    force_destroy: bool = False
+    """Unsafe: delete every object with the bucket on destroy (a log bucket of a test stack, which
+    fills by itself). Default: off, a bucket holding objects refuses deletion; refused in production."""
     tier: Tier = Tier.PRODUCTION
     """Safety enforced: in production the bucket is always protected. Default: production."""
     protect: bool | None = None
@@ -58,6 +61,7 @@ class SecureBucketArgs:
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
         resolve_protect(self.tier, self.protect)
+        require_in_production(self.tier, not self.force_destroy, "force_destroy", True, "off")
         if self.noncurrent_version_days < 1:
             raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
         if self.expiration_days is not None and self.expiration_days < 1:
@@ -89,7 +93,7 @@ class SecureBucket(Component):
         child = self.child()
         bucket = aws.s3.Bucket(
             name,
-            force_destroy=False,
+            force_destroy=args.force_destroy,
             tags={**args.tags, "Name": name},
             opts=self.kept(resolve_protect(args.tier, args.protect)),
         )
