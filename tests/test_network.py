@@ -245,3 +245,26 @@ def test_the_az_lookup_uses_the_aws_provider_given_in_providers(run: Run) -> Non
 
     run(program)
     assert seen == [True, True, True, True]
+
+
+def test_hosts_in_private_subnets_wait_for_the_s3_endpoint_they_install_packages_through() -> None:
+    from hardstack.tooling.plan import build_plan, waits_for
+    from stacks.offline import run_stack
+
+    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+    s3 = next(r for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs["vpcEndpointType"] == "Gateway")
+    plan = build_plan("test", rec)
+    for hosts in (rec.one("aws:autoscaling/group:Group"), rec.one("aws:eks/nodeGroup:NodeGroup")):
+        assert s3.urn in waits_for(plan, hosts.urn), hosts.name
+
+
+def test_extra_reads_join_the_artifact_buckets_of_the_s3_endpoint(run: Run) -> None:
+    extra = "arn:aws:s3:::quayio-production-s3/*"
+    found = s3_endpoint_statements(run(network(s3_endpoint_extra_reads=[extra])))
+    assert extra in found["ArtifactBucketsReadOnly"]["Resource"]
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:s3:::*/*", "arn:aws:s3:::quay*/*", "quayio-production-s3"])
+def test_extra_read_that_is_not_one_named_bucket_is_refused(arn: str) -> None:
+    with pytest.raises(HardstackError, match=re.escape(f"s3_endpoint_extra_reads[0] = {arn!r}")):
+        NetworkArgs(context=CTX, cidr="10.0.0.0/16", s3_endpoint_extra_reads=[arn])

@@ -58,6 +58,8 @@ LOG_RETENTION_DAYS = (
 )
 
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
+#: Objects of one bucket named in full: a wildcard in the name would admit buckets anyone can create.
+_S3_OBJECTS = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*'()/-]*$")
 #: What EKS nodes need without NAT: image pulls (ECR API, registry; layers come from S3 through the
 #: gateway endpoint), IAM roles for service accounts (STS), the EC2 API for the CNI, EKS Pod Identity
 #: and node auth, and CloudWatch Logs.
@@ -90,7 +92,7 @@ def artifact_bucket_objects(region: str, partition: str = "aws") -> list[str]:
     return [f"arn:{partition}:s3:::{name}/*" for name in names]
 
 
-def s3_endpoint_policy(context: AwsContext) -> pulumi.Output[str]:
+def s3_endpoint_policy(context: AwsContext, extra_reads: Sequence[str] = ()) -> pulumi.Output[str]:
     """The gateway endpoint's policy: any action on this account's buckets, reads of the artifact ones.
 
     An endpoint policy grants nothing by itself; it caps what IAM and bucket policies allow through the
@@ -112,7 +114,7 @@ def s3_endpoint_policy(context: AwsContext) -> pulumi.Output[str]:
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": "s3:GetObject",
-                "Resource": artifact_bucket_objects(context.region, context.partition),
+                "Resource": [*artifact_bucket_objects(context.region, context.partition), *extra_reads],
             },
         ]
     )
@@ -160,6 +162,10 @@ class NetworkArgs:
     availability_zones: Sequence[str] | None = None
     """AZ names to use, in order (pin them so a change in the region's list never moves subnets).
     Default: the first `az_count` available AZs of the region, looked up once before any resource."""
+    s3_endpoint_extra_reads: Sequence[str] = ()
+    """More object ARNs (`arn:aws:s3:::bucket/*`) the private subnets may read through the S3 gateway
+    endpoint, beyond this account's buckets and `artifact_bucket_objects`: a registry whose storage is
+    in this region (quay.io's in us-east-1, say). Default: none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every resource. Default: none (provider default tags still apply)."""
 
@@ -182,6 +188,11 @@ class NetworkArgs:
         if self.nat not in NAT_STRATEGIES:
             raise refuse("nat", self.nat, f"one of {', '.join(NAT_STRATEGIES)}")
         validate_log_retention(self.log_retention_days)
+        for i, arn in enumerate(self.s3_endpoint_extra_reads):
+            if not isinstance(arn, str) or not _S3_OBJECTS.match(arn):
+                raise refuse(
+                    f"s3_endpoint_extra_reads[{i}]", arn, "objects of one named bucket, such as arn:aws:s3:::bucket/*"
+                )
 
     @property
     def plan(self) -> AddressPlan:
@@ -342,18 +353,20 @@ class Network(Component):
 
         # S3 without the internet for the private subnets. Not on the isolated tables: the data tier has
         # no route out, to S3 neither (RDS reaches S3 for snapshots on AWS's side, not through the VPC).
-        aws.ec2.VpcEndpoint(
+        s3 = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.context.region}.s3",
             vpc_endpoint_type="Gateway",
-            policy=s3_endpoint_policy(args.context),
+            policy=s3_endpoint_policy(args.context, args.s3_endpoint_extra_reads),
             route_table_ids=[rt.id for rt in route_tables["private"]],
             tags=tagged("s3"),
             opts=child,
         )
         endpoints = self._interface_endpoints(name, args, plan.vpc_cidr, vpc, subnets["private"], tagged)
-        ready["private"] = [[*deps, *endpoints] for deps in ready["private"]]
+        # Hosts install packages at boot from Amazon Linux's S3 repositories: without NAT only the
+        # gateway endpoint's route reaches them, so hosts wait for it like for their default route.
+        ready["private"] = [[*deps, s3, *endpoints] for deps in ready["private"]]
 
         self.flow_log_group_name = self._flow_logs(name, args, vpc, tagged("flow-logs")) if args.flow_logs else None
 
