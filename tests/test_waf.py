@@ -273,3 +273,22 @@ def test_the_prod_stack_without_its_association_would_be_stopped_by_the_pack(sta
     ]
     findings = check_prod_public_albs_have_waf(resources, Tier.PRODUCTION)
     assert [f.urn for f in findings] == [stack("prod").one("aws:lb/loadBalancer:LoadBalancer", "web").urn]
+
+
+def test_named_managed_rules_only_count_and_the_rest_still_block(run: Run) -> None:
+    found = rules(run(firewall(count_rules={"AWSManagedRulesCommonRuleSet": ["SizeRestrictions_BODY"]})))
+    common = found["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"]
+    assert common["ruleActionOverrides"] == [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+    assert found["AWSManagedRulesCommonRuleSet"]["overrideAction"] == {"none": {}}
+    known_bad = found["AWSManagedRulesKnownBadInputsRuleSet"]["statement"]["managedRuleGroupStatement"]
+    assert "ruleActionOverrides" not in known_bad
+
+
+def test_count_rules_of_a_group_the_acl_does_not_run_are_refused() -> None:
+    with pytest.raises(HardstackError, match="count_rules key = 'AWSManagedRulesSQLiRuleSet'"):
+        args(count_rules={"AWSManagedRulesSQLiRuleSet": ["SQLi_BODY"]})
+
+
+def test_count_rules_given_as_one_string_are_refused() -> None:
+    with pytest.raises(HardstackError, match=r"count_rules\[AWSManagedRulesCommonRuleSet\] = 'SizeRestrictions_BODY'"):
+        args(count_rules={"AWSManagedRulesCommonRuleSet": "SizeRestrictions_BODY"})

@@ -15,7 +15,7 @@ controller itself: give it `arn` through the Ingress annotation `alb.ingress.kub
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -43,6 +43,7 @@ REDACTED_HEADERS = ("authorization", "cookie")
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_RULE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
 def validate_rate_limit(limit: object, where: str = "rate_limit") -> int:
@@ -92,6 +93,10 @@ class WebFirewallArgs:
     2,000,000,000). Default: 2000."""
     rate_window_seconds: int = 300
     """Evaluation window of the rate limit: 60, 120, 300 or 600 seconds. Default: 300."""
+    count_rules: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Rules of the managed groups that only count, not block, by group: `{"AWSManagedRulesCommonRuleSet":
+    ["SizeRestrictions_BODY"]}` for an app that takes request bodies over 8 KB. Default: none, every
+    rule blocks."""
     log_retention_days: int = 365
     """Days the request logs are kept (a CloudWatch retention value). Default: 365."""
     tier: Tier = Tier.PRODUCTION
@@ -109,6 +114,13 @@ class WebFirewallArgs:
         validate_rate_limit(self.rate_limit)
         validate_rate_window(self.rate_window_seconds)
         validate_log_retention(self.log_retention_days)
+        for group, names in self.count_rules.items():
+            if group not in MANAGED_RULE_GROUPS:
+                raise refuse("count_rules key", group, f"one of the managed groups: {', '.join(MANAGED_RULE_GROUPS)}")
+            if isinstance(names, str) or not names or not all(isinstance(n, str) and _RULE.match(n) for n in names):
+                raise refuse(
+                    f"count_rules[{group}]", names, "a non-empty list of rule names such as SizeRestrictions_BODY"
+                )
         for key in self.load_balancer_arns:
             if not isinstance(key, str) or not _KEY.match(key):
                 raise refuse("load_balancer_arns key", key, "1-40 lowercase letters, digits and '-', such as web")
@@ -120,7 +132,10 @@ def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
     )
 
 
-def _managed_rule(name: str, group: str, priority: int) -> aws.wafv2.WebAclRuleArgs:
+def _managed_rule(name: str, group: str, priority: int, counted: Sequence[str]) -> aws.wafv2.WebAclRuleArgs:
+    count = aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
+        count=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()
+    )
     return aws.wafv2.WebAclRuleArgs(
         name=group,
         priority=priority,
@@ -128,7 +143,15 @@ def _managed_rule(name: str, group: str, priority: int) -> aws.wafv2.WebAclRuleA
         override_action=aws.wafv2.WebAclRuleOverrideActionArgs(none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()),
         statement=aws.wafv2.WebAclRuleStatementArgs(
             managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                vendor_name="AWS", name=group
+                vendor_name="AWS",
+                name=group,
+                rule_action_overrides=[
+                    aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
+                        name=rule, action_to_use=count
+                    )
+                    for rule in sorted(counted)
+                ]
+                or None,
             )
         ),
         visibility_config=_visibility(f"{name}-{group}"),
@@ -169,7 +192,10 @@ class WebFirewall(Component):
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=[
                 rate,
-                *(_managed_rule(name, group, 10 * (i + 1)) for i, group in enumerate(MANAGED_RULE_GROUPS)),
+                *(
+                    _managed_rule(name, group, 10 * (i + 1), args.count_rules.get(group, ()))
+                    for i, group in enumerate(MANAGED_RULE_GROUPS)
+                ),
             ],
             visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
                 cloudwatch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
