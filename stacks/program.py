@@ -54,8 +54,10 @@ from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
+from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
 from hardstack.core.slo import SLO
+from hardstack.core.tier import Tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT
 from hardstack.k8s.app import AlbIngress, App, AppArgs, MigrationSpec
 from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
@@ -85,6 +87,7 @@ class Base:
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
     deployer_arn: str | None = None
     db_running_version: str | None = None
+    waf_acl_arn: pulumi.Output[str] | None = None
 
     def key(
         self,
@@ -318,12 +321,48 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     return alb, fleet, inventory
 
 
+def build_waf(base: Base, alb: LoadBalancer) -> WebFirewall | None:
+    """The web ACL in front of the fleet's load balancer and, through its Ingress, the app's."""
+    settings = base.settings
+    if not settings.waf:
+        return None
+    waf = WebFirewall(
+        "web",
+        WebFirewallArgs(
+            context=base.context,
+            log_key_arn=base.keys["logs"].arn,
+            load_balancer_arns={"web": alb.arn},
+            rate_limit=settings.waf_rate_limit,
+            log_retention_days=settings.log_retention_days,
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
+    base.waf_acl_arn = waf.arn
+    return waf
+
+
 def build_data(base: Base) -> tuple[Database, SecureBucket]:
     settings = base.settings
     data_key = base.key("data", "database, its master secret and the application bucket")
     # The application's objects: versioned, SSE-KMS, private, TLS only, old versions expire.
     bucket = SecureBucket(
         "app-data", SecureBucketArgs(kms_key_arn=data_key.arn, tier=settings.tier, protect=settings.protect), base.opts
+    )
+    # Who read or wrote which object: the data bucket's server access logs (SSE-S3, as S3 delivery needs).
+    SecureBucket(
+        "s3-access-logs",
+        SecureBucketArgs(
+            context=base.context,
+            access_log_sources={"app-data": bucket},
+            expiration_days=settings.log_retention_days,
+            # S3 keeps delivering logs: only a development stack empties the bucket to destroy it.
+            force_destroy=settings.tier is Tier.DEVELOPMENT,
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
+        base.opts,
     )
     database = Database(
         "main",
@@ -515,6 +554,7 @@ def build_workloads(
                 if settings.ingress_class == "alb"
                 else None
             ),
+            waf_acl_arn=base.waf_acl_arn,
         ),
         # Its namespace and its database Secret are referenced by name. After the load balancer
         # controller: its webhook admits the Ingress, and on destroy the Ingress goes first, so the
@@ -642,8 +682,9 @@ def build(settings: Settings) -> dict[str, object]:
     """Compose the stack from validated settings; return what it exports."""
     base = build_network(settings)
     alb, fleet, inventory = build_fleet(base)
+    waf = build_waf(base, alb)
     db, bucket = build_data(base)
-    exports: dict[str, object] = {}
+    exports: dict[str, object] = {"wafAclArn": waf.arn} if waf is not None else {}
     k8s_provider: k8s.Provider | None = None
     platform: PlatformBaseline | None = None
     cluster: Cluster | None = None

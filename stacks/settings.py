@@ -43,6 +43,7 @@ from hardstack.aws.fleet import (
 from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
+from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
@@ -99,6 +100,7 @@ _PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
     "fleetDesiredCapacity":      (1,              2,               3),
     "albDeletionProtection":     (False,          False,           True),
     "albAccessLogs":             (False,          True,            True),
+    "waf":                       (False,          True,            True),
     "clusterVersion":            ("1.33",         "1.33",          "1.33"),
     "clusterNodeInstanceTypes":  (["t3.large"],   ["m6i.large"],   ["m6i.large", "m6a.large"]),
     "clusterNodeMinSize":        (1,              2,               3),
@@ -171,6 +173,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "monitoring_chart_version": validate_chart_version,
     "prometheus_retention": validate_prometheus_duration,
     "prometheus_volume_gb": validate_volume_gb,
+    "waf_rate_limit": validate_rate_limit,
 }
 
 
@@ -225,6 +228,11 @@ class Settings(_Model):
     alb_deletion_protection: bool
     alb_access_logs: bool
     """Load balancer deletion protection and access logs. Default: profile (on in prod)."""
+    waf: bool
+    """WAF web ACL on the internet-facing load balancers. Default: profile (on in preprod and prod; off
+    is refused in prod)."""
+    waf_rate_limit: int = 2000
+    """Requests one client IP may send per 5 minutes before WAF blocks it (10 or more). Default: 2000."""
 
     cluster_mode: ClusterMode = "managed"
     """managed: an EKS cluster here; existing: any cluster from `hardstack:kubeconfig`; none: no Kubernetes."""
@@ -449,6 +457,8 @@ class Settings(_Model):
                 raise refuse("hardstack:protect", False, "prod keeps stateful resources protected")
             if not self.flow_logs:
                 raise refuse("hardstack:flowLogs", False, "prod keeps VPC flow logs on")
+            if not self.waf:
+                raise refuse("hardstack:waf", False, "prod keeps the WAF in front of its load balancers")
         return self
 
     def _check_cluster(self) -> None:

@@ -280,6 +280,17 @@ def test_the_ingress_hostname_is_the_load_balancers_name() -> None:
     assert ingress_hostname(k8s.networking.v1.outputs.IngressStatus()) is None
 
 
+def test_ingress_names_the_web_acl_the_load_balancer_controller_associates(run: Run) -> None:
+    acl = "arn:aws:wafv2:eu-west-3:123456789012:regional/webacl/web/0123"
+    ingress = run(app(waf_acl_arn=acl)).one("kubernetes:networking.k8s.io/v1:Ingress")
+    assert ingress.inputs["metadata"]["annotations"] == {"alb.ingress.kubernetes.io/wafv2-acl-arn": acl}
+
+
+def test_ingress_without_a_web_acl_carries_no_waf_annotation(rec: Recording) -> None:
+    ingress = rec.one("kubernetes:networking.k8s.io/v1:Ingress")
+    assert "alb.ingress.kubernetes.io/wafv2-acl-arn" not in (ingress.inputs["metadata"].get("annotations") or {})
+
+
 def test_disruption_budget_lets_one_pod_go_at_a_time(rec: Recording) -> None:
     spec = rec.one("kubernetes:policy/v1:PodDisruptionBudget").inputs["spec"]
     assert spec["maxUnavailable"] == 1 and "minAvailable" not in spec

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hardstack import HardstackError
+from hardstack import AwsContext, HardstackError
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs, empties_on_destroy
 from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
@@ -86,3 +86,93 @@ def test_only_an_explicit_request_empties_a_production_bucket(tier: Tier, asked:
         assert emptied is (tier is Tier.DEVELOPMENT or (tier is Tier.STAGING and not protected))
     else:
         assert emptied is asked
+
+
+# --- server access logs -----------------------------------------------------------------------------
+
+CTX = AwsContext(region="eu-west-3", account_id="123456789012")
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+
+def logged_data_bucket() -> None:
+    data = SecureBucket("data", SecureBucketArgs(kms_key_arn=KEY, protect=True))
+    SecureBucket("access-logs", SecureBucketArgs(context=CTX, access_log_sources={"app-data": data}, protect=True))
+
+
+def test_data_bucket_logs_its_requests_under_its_own_prefix_of_the_log_bucket(run: Run) -> None:
+    rec = run(logged_data_bucket)
+    (logging,) = rec.of_type(LOGGING)
+    buckets = {r.name: r.inputs["bucket"] for r in rec.of_type("aws:s3/bucket:Bucket")}
+    assert logging.name == "access-logs-app-data"
+    assert logging.inputs["bucket"] == buckets["data"] and logging.inputs["targetBucket"] == buckets["access-logs"]
+    assert logging.inputs["targetPrefix"] == "app-data/"
+    assert logging.inputs["targetObjectKeyFormat"] == {"partitionedPrefix": {"partitionDateSource": "EventTime"}}
+
+
+def test_log_bucket_lets_s3_log_delivery_write_only_that_buckets_logs_of_this_account(run: Run) -> None:
+    rec = run(logged_data_bucket)
+    policies = {r.name: r.inputs for r in rec.of_type("aws:s3/bucketPolicy:BucketPolicy")}
+    statements = json.loads(policies["access-logs-policy"]["policy"])["Statement"]
+    (delivery,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    log_bucket_arn = rec.one("aws:s3/bucket:Bucket", "access-logs").inputs["arn"]
+    assert delivery["Resource"] == f"{log_bucket_arn}/app-data/*"
+    assert delivery["Condition"] == {
+        "ArnLike": {"aws:SourceArn": rec.one("aws:s3/bucket:Bucket", "data").inputs["arn"]},
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+    }
+    assert "DenyInsecureTransport" in {s.get("Sid") for s in statements}
+
+
+def test_logging_is_turned_on_only_once_the_log_bucket_policy_exists(run: Run) -> None:
+    rec = run(logged_data_bucket)
+    assert rec.one("aws:s3/bucketPolicy:BucketPolicy", "access-logs-policy").urn in rec.one(LOGGING).dependencies
+
+
+def test_log_bucket_encrypted_with_kms_is_refused() -> None:
+    with pytest.raises(HardstackError, match="kms_key_arn = '<a KMS key>' is refused: None \\(SSE-S3\\)"):
+        SecureBucketArgs(context=CTX, kms_key_arn=KEY, access_log_sources={"x": None})  # type: ignore[dict-item]
+
+
+def test_log_bucket_without_the_account_is_refused() -> None:
+    with pytest.raises(HardstackError, match="context = None"):
+        SecureBucketArgs(access_log_sources={"x": None})  # type: ignore[dict-item]
+
+
+def test_log_source_key_that_makes_no_stable_prefix_is_refused() -> None:
+    with pytest.raises(HardstackError, match="access_log_sources key = 'App Data'"):
+        SecureBucketArgs(context=CTX, access_log_sources={"App Data": None})  # type: ignore[dict-item]
+
+
+def test_bucket_without_log_sources_turns_on_no_logging(run: Run) -> None:
+    rec = run(lambda: SecureBucket("data", SecureBucketArgs(kms_key_arn=KEY, protect=True)) and None)
+    assert rec.of_type(LOGGING) == []
+
+
+@pytest.mark.parametrize("name", ["test", "prod"])
+def test_every_stack_logs_the_application_bucket_to_its_access_log_bucket(
+    stack: Callable[..., Recording], name: str
+) -> None:
+    rec = stack(name)
+    (logging,) = rec.of_type(LOGGING)
+    assert logging.inputs["bucket"] == rec.outputs["appBucket"]
+    log_bucket = rec.one("aws:s3/bucket:Bucket", "s3-access-logs")
+    assert logging.inputs["targetBucket"] == log_bucket.inputs["bucket"]
+    sse = rec.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "s3-access-logs-encryption",
+    ).inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert sse == {"sseAlgorithm": "AES256"}
+    assert log_bucket.protect is (name == "prod")
+
+
+def test_force_destroy_is_refused_in_production() -> None:
+    with pytest.raises(HardstackError, match="force_destroy = True is refused: off in production"):
+        SecureBucketArgs(force_destroy=True, protect=True)
+
+
+@pytest.mark.parametrize(("name", "emptied"), [("test", True), ("preprod", False), ("prod", False)])
+def test_only_the_test_stack_empties_its_access_log_bucket_on_destroy(
+    stack: Callable[..., Recording], name: str, emptied: bool
+) -> None:
+    assert stack(name).one("aws:s3/bucket:Bucket", "s3-access-logs").inputs["forceDestroy"] is emptied

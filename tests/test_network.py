@@ -78,12 +78,46 @@ def test_one_route_table_per_private_subnet_and_isolated_ones_have_no_route_out(
     assert [r.inputs["gatewayId"] for r in public_routes] == ["igw-net-igw"]
 
 
-def test_s3_gateway_endpoint_serves_private_and_isolated_tables(run: Run) -> None:
+def test_s3_gateway_endpoint_serves_the_private_tables_and_never_the_isolated_ones(run: Run) -> None:
     ep = run(network()).one("aws:ec2/vpcEndpoint:VpcEndpoint")
     assert ep.inputs["serviceName"] == "com.amazonaws.eu-west-3.s3" and ep.inputs["vpcEndpointType"] == "Gateway"
     assert sorted(ep.inputs["routeTableIds"]) == sorted(
         [f"rtb-net-private-{i}" for i in range(3)] + [f"rtb-net-isolated-{i}" for i in range(3)]
     )
+
+    assert sorted(ep.inputs["routeTableIds"]) == [f"net-private-{i}-id" for i in range(3)]
+    assert not [t for t in ep.inputs["routeTableIds"] if "isolated" in t]
+
+
+def s3_endpoint_statements(rec: Recording) -> dict[str, dict[str, Any]]:
+    policy = json.loads(rec.one("aws:ec2/vpcEndpoint:VpcEndpoint").inputs["policy"])
+    return {s["Sid"]: s for s in policy["Statement"]}
+
+
+def test_s3_endpoint_admits_any_action_only_on_this_accounts_buckets(run: Run) -> None:
+    found = s3_endpoint_statements(run(network()))
+    own = found["OwnAccountBuckets"]
+    assert own["Effect"] == "Allow" and own["Action"] == "s3:*" and own["Resource"] == "*"
+    assert own["Condition"] == {"StringEquals": {"aws:ResourceAccount": "123456789012"}}
+    assert set(found) == {"OwnAccountBuckets", "ArtifactBucketsReadOnly"}
+    assert all(s["Effect"] == "Allow" for s in found.values())
+
+
+def test_s3_endpoint_lets_hosts_read_only_the_aws_owned_buckets_of_their_region(run: Run) -> None:
+    aws_owned = s3_endpoint_statements(run(network()))["ArtifactBucketsReadOnly"]
+    assert aws_owned["Action"] == "s3:GetObject" and "Condition" not in aws_owned
+    resources = aws_owned["Resource"]
+    for bucket in (
+        "al2023-repos-eu-west-3-de612dc2",
+        "amazon-ssm-eu-west-3",
+        "aws-ssm-eu-west-3",
+        "eu-west-3-birdwatcher-prod",
+        "prod-eu-west-3-starport-layer-bucket",
+        "prod-registry-k8s-io-eu-west-3",
+    ):
+        assert f"arn:aws:s3:::{bucket}/*" in resources
+    # Object ARNs of named buckets in this region only: no wildcard bucket anyone could create.
+    assert all(re.fullmatch(r"arn:aws:s3:::[a-z0-9.-]*eu-west-3[a-z0-9.-]*/\*", r) for r in resources)
 
 
 def test_default_security_group_is_taken_over_with_no_rules(run: Run) -> None:
@@ -215,3 +249,26 @@ def test_the_az_lookup_uses_the_aws_provider_given_in_providers(run: Run) -> Non
 
     run(program)
     assert seen == [True, True, True, True]
+
+
+def test_hosts_in_private_subnets_wait_for_the_s3_endpoint_they_install_packages_through() -> None:
+    from hardstack.tooling.plan import build_plan, waits_for
+    from stacks.offline import run_stack
+
+    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+    s3 = next(r for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if r.inputs["vpcEndpointType"] == "Gateway")
+    plan = build_plan("test", rec)
+    for hosts in (rec.one("aws:autoscaling/group:Group"), rec.one("aws:eks/nodeGroup:NodeGroup")):
+        assert s3.urn in waits_for(plan, hosts.urn), hosts.name
+
+
+def test_extra_reads_join_the_artifact_buckets_of_the_s3_endpoint(run: Run) -> None:
+    extra = "arn:aws:s3:::quayio-production-s3/*"
+    found = s3_endpoint_statements(run(network(s3_endpoint_extra_reads=[extra])))
+    assert extra in found["ArtifactBucketsReadOnly"]["Resource"]
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:s3:::*/*", "arn:aws:s3:::quay*/*", "quayio-production-s3"])
+def test_extra_read_that_is_not_one_named_bucket_is_refused(arn: str) -> None:
+    with pytest.raises(HardstackError, match=re.escape(f"s3_endpoint_extra_reads[0] = {arn!r}")):
+        NetworkArgs(context=CTX, cidr="10.0.0.0/16", s3_endpoint_extra_reads=[arn])

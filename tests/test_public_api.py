@@ -71,6 +71,8 @@ PUBLIC = {
     "SubnetPlan",
     "Subscription",
     "Tier",
+    "WebFirewall",
+    "WebFirewallArgs",
     "plan_addresses",
 }
 

@@ -146,11 +146,20 @@ def test_app_port_on_an_admin_port_is_refused() -> None:
     assert "hardstack:appPort" in msg and "SSH" in msg
 
 
-@pytest.mark.parametrize(("key", "value"), [("protect", False), ("flowLogs", False)])
+@pytest.mark.parametrize(("key", "value"), [("protect", False), ("flowLogs", False), ("waf", False)])
 def test_prod_refuses_unsafe_opt_outs(key: str, value: Any) -> None:
     msg = prod(**{key: value})
     assert f"hardstack:{key}" in msg and "prod" in msg
     settings(**{key: value})  # the same opt-out is allowed in test
+
+
+def test_waf_rate_limit_below_the_aws_minimum_is_refused() -> None:
+    msg = refused(wafRateLimit=5)
+    assert "hardstack:wafRateLimit = 5" in msg and "from 10" in msg
+
+
+def test_waf_is_on_in_staging_and_production_and_off_in_development() -> None:
+    assert [PROFILES[tier]["waf"] for tier in Tier] == [False, True, True]
 
 
 def test_profiles_cover_every_tier() -> None:

@@ -417,3 +417,47 @@ def test_smoke_check_curls_the_test_load_balancer_with_retries() -> None:
 def test_smoke_check_gets_no_permission_and_no_secret() -> None:
     job = jobs_of("deploy.yml")["smoke-test"]
     assert job["permissions"] == {} and "secrets." not in yaml.safe_dump(job)
+
+
+def role_check(stack: str) -> dict[str, Any]:
+    (check,) = [
+        s
+        for s in steps(jobs_of("deploy.yml")[stack])
+        if s.get("env", {}).get("ROLE_ARN") == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    ]
+    return check
+
+
+def run_role_check(stack: str, role: str, preview_role: str) -> subprocess.CompletedProcess[str]:
+    check = role_check(stack)
+    assert check["env"]["PREVIEW_ROLE_ARN"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    env = {"PATH": "/usr/bin:/bin", "ROLE_ARN": role, "PREVIEW_ROLE_ARN": preview_role}
+    return subprocess.run(["bash", "-e", "-c", check["run"]], env=env, capture_output=True, text=True, check=False)
+
+
+PREVIEW_ROLE = "arn:aws:iam::111122223333:role/hardstack-preview"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_job_refuses_the_preview_role_as_its_deploy_role(stack: str) -> None:
+    done = run_role_check(stack, PREVIEW_ROLE, PREVIEW_ROLE)
+    assert done.returncode == 1
+    assert f"AWS_DEPLOY_ROLE_ARN of the GitHub environment '{stack}' is the preview role" in done.stdout
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_job_goes_on_with_a_deploy_role_of_its_own(stack: str) -> None:
+    done = run_role_check(stack, f"arn:aws:iam::111122223333:role/hardstack-deploy-{stack}", PREVIEW_ROLE)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_deploy_job_stops_when_its_environment_names_no_role(stack: str) -> None:
+    done = run_role_check(stack, "", PREVIEW_ROLE)
+    assert done.returncode == 1 and f"GitHub environment '{stack}'" in done.stdout
+
+
+@pytest.mark.parametrize("job_id", list(jobs_of("deploy.yml")))
+def test_every_deploy_job_runs_one_at_a_time_and_is_never_cancelled_halfway(job_id: str) -> None:
+    concurrency = jobs_of("deploy.yml")[job_id]["concurrency"]
+    assert concurrency["group"].startswith("deploy-") and concurrency["cancel-in-progress"] is False

@@ -16,6 +16,7 @@ from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.network import Network, NetworkArgs
 from hardstack.aws.security_group import SecurityGroup, SecurityGroupArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, Subscription
+from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.addressing import AddressPlan, SubnetPlan, plan_addresses
 from hardstack.core.errors import HardstackError
 from hardstack.core.naming import Naming
@@ -79,5 +80,7 @@ __all__ = [
     "SubnetPlan",
     "Subscription",
     "Tier",
+    "WebFirewall",
+    "WebFirewallArgs",
     "plan_addresses",
 ]

@@ -2,7 +2,8 @@
 
 Creates: aws.s3.Bucket, aws.s3.BucketPublicAccessBlock, aws.s3.BucketOwnershipControls,
 aws.s3.BucketServerSideEncryptionConfiguration, aws.s3.BucketVersioning,
-aws.s3.BucketLifecycleConfiguration, aws.s3.BucketPolicy.
+aws.s3.BucketLifecycleConfiguration, aws.s3.BucketPolicy; as the destination of other buckets' server
+access logs (`access_log_sources`), an aws.s3.BucketLogging per source bucket.
 
 Teardown: outside production the bucket is emptied by `pulumi destroy` (`force_destroy`, every
 version and delete marker), unless it is protected; a production bucket never is.
@@ -10,17 +11,21 @@ version and delete marker), unless it is protected; a production bucket never is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
+from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement, policy_document
 from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
+
+_LOG_SOURCE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def empties_on_destroy(tier: Tier, force_destroy: bool | None, protected: bool) -> bool:
@@ -48,6 +53,13 @@ class SecureBucketArgs:
     policy_statements: Callable[[pulumi.Output[str]], Sequence[Statement]] | None = None
     """Extra bucket-policy statements (e.g. log delivery), built from the bucket ARN.
     Default: none; a deny of non-TLS access is always there."""
+    access_log_sources: Mapping[str, SecureBucket] = field(default_factory=dict)
+    """Buckets whose server access logs this bucket receives, keyed by a stable name that is also their
+    prefix (`{"app-data": data}` -> `app-data/...`): the policy lets S3 log delivery write there for
+    exactly that bucket of this account, and each source's logging is turned on once the policy exists.
+    Needs SSE-S3 (no `kms_key_arn`) and `context`. Default: none."""
+    context: AwsContext | None = None
+    """Account of the log delivery conditions; required with `access_log_sources`. Default: none."""
     tier: Tier = Tier.PRODUCTION
     """Safety enforced: in production the bucket is always protected. Default: production."""
     force_destroy: bool | None = None
@@ -67,6 +79,17 @@ class SecureBucketArgs:
             raise refuse("noncurrent_version_days", self.noncurrent_version_days, "1 or more days")
         if self.expiration_days is not None and self.expiration_days < 1:
             raise refuse("expiration_days", self.expiration_days, "1 or more days, or None to keep objects")
+        if self.access_log_sources:
+            for key in self.access_log_sources:
+                if not isinstance(key, str) or not _LOG_SOURCE_KEY.match(key):
+                    raise refuse(
+                        "access_log_sources key", key, "1-40 lowercase letters, digits and '-', such as app-data"
+                    )
+            if self.kms_key_arn is not None:
+                # S3 documents SSE-S3 as the only default encryption a log destination may use.
+                raise refuse("kms_key_arn", "<a KMS key>", "None (SSE-S3) on a bucket that receives server access logs")
+            if self.context is None:
+                raise refuse("context", None, "an AwsContext: log delivery is allowed for this account only")
 
 
 class SecureBucket(Component):
@@ -166,14 +189,54 @@ class SecureBucket(Component):
             "Resource": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")],
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         }
-        extra = args.policy_statements(bucket.arn) if args.policy_statements else []
-        aws.s3.BucketPolicy(
+        extra = [
+            *(args.policy_statements(bucket.arn) if args.policy_statements else []),
+            *_access_log_delivery(args, bucket.arn),
+        ]
+        policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.id,
             policy=policy_document([deny_plain_http, *extra]),
             # A policy put before the public access block can be refused as public.
             opts=self.child(depends_on=[block]),
         )
+        for key, source in sorted(args.access_log_sources.items()):
+            aws.s3.BucketLogging(
+                f"{name}-{key}",
+                bucket=source.bucket,
+                target_bucket=bucket.bucket,
+                target_prefix=f"{key}/",
+                target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
+                    partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                        partition_date_source="EventTime"
+                    )
+                ),
+                # S3 checks that it may write to the destination when logging is turned on: the
+                # bucket policy granting log delivery must exist first.
+                opts=self.child(depends_on=[policy]),
+            )
         self.bucket = bucket.bucket
         self.arn = bucket.arn
         self.register_outputs({"bucket": self.bucket, "arn": self.arn})
+
+
+def _access_log_delivery(args: SecureBucketArgs, bucket_arn: pulumi.Output[str]) -> list[Statement]:
+    """Let S3 log delivery write each source's server access logs under its prefix, for that bucket only."""
+    if not args.access_log_sources:
+        return []
+    assert args.context is not None  # checked by the args
+    return [
+        {
+            "Sid": f"AllowServerAccessLogs{''.join(part.capitalize() for part in key.split('-'))}",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": pulumi.Output.concat(bucket_arn, "/", key, "/*"),
+            # Confused deputy: only logs of that bucket, in this account.
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": source.arn},
+                "StringEquals": {"aws:SourceAccount": args.context.account_id},
+            },
+        }
+        for key, source in sorted(args.access_log_sources.items())
+    ]

@@ -4,8 +4,9 @@ Creates: aws.ec2.Vpc; aws.ec2.Subnet per (tier, AZ); aws.ec2.InternetGateway; a 
 aws.ec2.RouteTable with its default aws.ec2.Route; aws.ec2.Eip + aws.ec2.NatGateway (none, one or
 one per AZ); an aws.ec2.RouteTable per private subnet (default route to its NAT) and per isolated
 subnet (no default route); aws.ec2.RouteTableAssociation per subnet; an S3 gateway
-aws.ec2.VpcEndpoint on the private and isolated route tables; aws.ec2.DefaultSecurityGroup with no
-rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws.ec2.FlowLog.
+aws.ec2.VpcEndpoint on the private route tables only, whose policy admits this account's buckets and
+the artifact buckets the hosts and nodes read (`artifact_bucket_objects`); aws.ec2.DefaultSecurityGroup
+with no rules; flow logs: aws.cloudwatch.LogGroup, aws.iam.Role, aws.iam.RolePolicy, aws.ec2.FlowLog.
 """
 
 from __future__ import annotations
@@ -57,12 +58,67 @@ LOG_RETENTION_DAYS = (
 )
 
 _SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,62}$")
+#: Objects of one bucket named in full: a wildcard in the name would admit buckets anyone can create.
+_S3_OBJECTS = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[A-Za-z0-9!_.*'()/-]*$")
 #: What EKS nodes need without NAT: image pulls (ECR API, registry; layers come from S3 through the
 #: gateway endpoint), IAM roles for service accounts (STS), the EC2 API for the CNI, EKS Pod Identity
 #: and node auth, and CloudWatch Logs.
 NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs")
 #: What the fleet's hosts need without NAT: Session Manager and the CloudWatch agent.
 FLEET_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "logs", "monitoring")
+
+
+def artifact_bucket_objects(region: str, partition: str = "aws") -> list[str]:
+    """Objects of the AWS-owned buckets private hosts and nodes read through the S3 gateway endpoint.
+
+    Amazon Linux 2023 package repositories; SSM Agent updates, documents, Distributor packages (the
+    CloudWatch agent) and patch baselines; ECR image layers; and registry.k8s.io's regional mirror.
+    No Pulumi: plain ARNs for one region.
+    """
+    names = (
+        f"al2023-repos-{region}-de612dc2",  # dnf on Amazon Linux 2023
+        f"amazon-ssm-{region}",  # SSM Agent updates
+        f"aws-ssm-{region}",  # plugins of SSM documents
+        f"aws-ssm-document-attachments-{region}",
+        f"aws-ssm-distributor-file-{region}",
+        f"amazon-ssm-packages-{region}",  # Distributor packages, SSM Agent before 2.2.45
+        f"{region}-birdwatcher-prod",  # Distributor packages, SSM Agent 2.2.45 and later
+        f"patch-baseline-snapshot-{region}",  # Patch Manager
+        f"prod-{region}-starport-layer-bucket",  # ECR image layers (EKS nodes pull images)
+        # registry.k8s.io redirects layer downloads to the Kubernetes project's bucket in the client's
+        # region where there is one (add-on and controller images).
+        f"prod-registry-k8s-io-{region}",
+    )
+    return [f"arn:{partition}:s3:::{name}/*" for name in names]
+
+
+def s3_endpoint_policy(context: AwsContext, extra_reads: Sequence[str] = ()) -> pulumi.Output[str]:
+    """The gateway endpoint's policy: any action on this account's buckets, reads of the artifact ones.
+
+    An endpoint policy grants nothing by itself; it caps what IAM and bucket policies allow through the
+    endpoint, so a host holding stolen credentials cannot write to a bucket of another account.
+    """
+    return policy_document(
+        [
+            {
+                "Sid": "OwnAccountBuckets",
+                "Effect": "Allow",
+                "Principal": "*",
+                # All actions: an in-VPC deployer manages the stacks' buckets through this endpoint too.
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceAccount": context.account_id}},
+            },
+            {
+                "Sid": "ArtifactBucketsReadOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": [*artifact_bucket_objects(context.region, context.partition), *extra_reads],
+            },
+        ]
+    )
+
 
 _ELB_ROLE_TAG: dict[SubnetTier, str] = {
     "public": "kubernetes.io/role/elb",
@@ -106,6 +162,10 @@ class NetworkArgs:
     availability_zones: Sequence[str] | None = None
     """AZ names to use, in order (pin them so a change in the region's list never moves subnets).
     Default: the first `az_count` available AZs of the region, looked up once before any resource."""
+    s3_endpoint_extra_reads: Sequence[str] = ()
+    """More object ARNs (`arn:aws:s3:::bucket/*`) the private subnets may read through the S3 gateway
+    endpoint, beyond this account's buckets and `artifact_bucket_objects`: a registry whose storage is
+    in this region (quay.io's in us-east-1, say). Default: none."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every resource. Default: none (provider default tags still apply)."""
 
@@ -128,6 +188,11 @@ class NetworkArgs:
         if self.nat not in NAT_STRATEGIES:
             raise refuse("nat", self.nat, f"one of {', '.join(NAT_STRATEGIES)}")
         validate_log_retention(self.log_retention_days)
+        for i, arn in enumerate(self.s3_endpoint_extra_reads):
+            if not isinstance(arn, str) or not _S3_OBJECTS.match(arn):
+                raise refuse(
+                    f"s3_endpoint_extra_reads[{i}]", arn, "objects of one named bucket, such as arn:aws:s3:::bucket/*"
+                )
 
     @property
     def plan(self) -> AddressPlan:
@@ -287,18 +352,22 @@ class Network(Component):
                     )
                 # Isolated tables get no default route: data tiers never reach the internet.
 
-        # S3 without the internet: private and isolated subnets reach S3 through a gateway endpoint.
-        aws.ec2.VpcEndpoint(
+        # S3 without the internet for the private subnets. Not on the isolated tables: the data tier has
+        # no route out, to S3 neither (RDS reaches S3 for snapshots on AWS's side, not through the VPC).
+        s3 = aws.ec2.VpcEndpoint(
             f"{name}-s3",
             vpc_id=vpc.id,
             service_name=f"com.amazonaws.{args.context.region}.s3",
             vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in route_tables["private"] + route_tables["isolated"]],
+            policy=s3_endpoint_policy(args.context, args.s3_endpoint_extra_reads),
+            route_table_ids=[rt.id for rt in route_tables["private"]],
             tags=tagged("s3"),
             opts=child,
         )
         endpoints = self._interface_endpoints(name, args, plan.vpc_cidr, vpc, subnets["private"], tagged)
-        ready["private"] = [[*deps, *endpoints] for deps in ready["private"]]
+        # Hosts install packages at boot from Amazon Linux's S3 repositories: without NAT only the
+        # gateway endpoint's route reaches them, so hosts wait for it like for their default route.
+        ready["private"] = [[*deps, s3, *endpoints] for deps in ready["private"]]
 
         self.flow_log_group_name = self._flow_logs(name, args, vpc, tagged("flow-logs")) if args.flow_logs else None
 

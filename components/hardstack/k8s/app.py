@@ -59,6 +59,8 @@ PART_OF = "hardstack"
 RUN_AS_ID = 10001
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
+#: The AWS Load Balancer Controller associates the web ACL this names with the Ingress's ALB.
+WAF_ACL_ANNOTATION = "alb.ingress.kubernetes.io/wafv2-acl-arn"
 #: Longest app name that leaves room for `-migrate-<8 hex>` in a 63-character Job name.
 MAX_NAME = 40
 
@@ -352,6 +354,9 @@ class AppArgs:
     each its own NetworkPolicy keyed by what it allows. Default: none beyond DNS and the database."""
     run_as_id: int = RUN_AS_ID
     """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
+    waf_acl_arn: pulumi.Input[str] | None = None
+    """WAFv2 web ACL the AWS Load Balancer Controller associates with the Ingress's ALB (annotation
+    `alb.ingress.kubernetes.io/wafv2-acl-arn`; other controllers ignore it). Default: none."""
 
     def __post_init__(self) -> None:
         tier = parse_tier(self.tier)
@@ -680,12 +685,14 @@ class App(Component):
         )
         service_name = service.metadata.name
         ingress_meta = meta(name)
+        annotations: dict[str, pulumi.Input[str]] = {}
         if args.load_balancer is not None:
+            annotations.update(args.load_balancer.annotations(args.readiness_path, args.tier))
+        if args.waf_acl_arn is not None:
+            annotations[WAF_ACL_ANNOTATION] = args.waf_acl_arn
+        if annotations:
             ingress_meta = k8s.meta.v1.ObjectMetaArgs(
-                name=name,
-                namespace=ns,
-                labels={**labels},
-                annotations=args.load_balancer.annotations(args.readiness_path, args.tier),
+                name=name, namespace=ns, labels={**labels}, annotations=annotations
             )
         ingress = k8s.networking.v1.Ingress(
             name,

@@ -42,6 +42,10 @@ EKS_CLUSTER = "aws:eks/cluster:Cluster"
 # The provider still ships the `alb` module as an alias of `lb`; both tokens reach the engine.
 LOAD_BALANCERS = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
 LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
+WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+#: The AWS Load Balancer Controller associates this web ACL with the ALB it makes for an Ingress.
+WAF_ACL_ANNOTATION = "alb.ingress.kubernetes.io/wafv2-acl-arn"
 
 #: Deleting or replacing these loses data or breaks everything built on them.
 STATEFUL_TYPES = frozenset({DB_INSTANCE, BUCKET, KMS_KEY, VPC, SUBNET, EKS_CLUSTER, VOLUME})
@@ -617,6 +621,49 @@ def check_flow_logs(resources: Sequence[Any], tier: Tier | None = None) -> list[
     ]
 
 
+def _points_at(ref: StackResource, prop: str, target: StackResource) -> bool:
+    """`ref.props[prop]` is `target`'s ARN: by dependency while ARNs are unknown, else by value."""
+    if target.urn and target.urn in ref.property_dependencies.get(prop, ()):
+        return True
+    value = _get(ref.props, prop)
+    return value is not None and value == _get(target.props, "arn")
+
+
+def _public_alb_ingress(ingress: StackResource) -> bool:
+    """An Ingress the AWS Load Balancer Controller serves from an internet-facing ALB."""
+    annotations = _get(ingress.props, "metadata", "annotations") or {}
+    alb_class = "alb" in (
+        _get(ingress.props, "spec", "ingressClassName"),
+        annotations.get("kubernetes.io/ingress.class"),
+    )
+    return alb_class and annotations.get("alb.ingress.kubernetes.io/scheme") == "internet-facing"
+
+
+def check_prod_public_albs_have_waf(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
+    """In prod, every internet-facing ALB is behind a WAF web ACL: the stack's own ALBs through an
+    association, the ones the AWS Load Balancer Controller makes through the Ingress annotation."""
+    if not _is_prod(tier):
+        return []
+    stack = list(_stack_resources(resources))
+    associations = [r for r in stack if r.type == WEB_ACL_ASSOCIATION]
+    findings = [
+        Finding(f"{lb.label} is internet-facing with no web ACL in prod: associate one (hardstack.aws.waf)", lb.urn)
+        for lb in stack
+        if lb.type in LOAD_BALANCERS
+        and (_get(lb.props, "loadBalancerType") or "application") == "application"
+        and not _is_true(_get(lb.props, "internal"))
+        and not any(_points_at(a, "resourceArn", lb) for a in associations)
+    ]
+    findings += [
+        Finding(f"{ing.label} makes an internet-facing ALB with no {WAF_ACL_ANNOTATION} annotation in prod", ing.urn)
+        for ing in stack
+        if ing.type == INGRESS
+        and _public_alb_ingress(ing)
+        and not (_get(ing.props, "metadata", "annotations") or {}).get(WAF_ACL_ANNOTATION)
+    ]
+    return findings
+
+
 def check_prod_protection(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
     """In prod, stateful resources carry `protect`, so no update or destroy can delete them by accident."""
     if not _is_prod(tier):
@@ -714,6 +761,12 @@ STACK_POLICIES: tuple[StackPolicy, ...] = (
         "In prod, databases, buckets, keys, networks, clusters and volumes are protected.",
         "mandatory",
         check_prod_protection,
+    ),
+    StackPolicy(
+        "prod-public-albs-behind-waf",
+        "In prod, internet-facing application load balancers, the ingress controller's included, have a web ACL.",
+        "mandatory",
+        check_prod_public_albs_have_waf,
     ),
 )
 

@@ -40,6 +40,8 @@ UNSUPPORTED = frozenset(
         "aws:eks/accessEntry:AccessEntry",
         "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
         "aws:eks/addon:Addon",
+        # moto's PutResourcePolicy knows account-wide policies only, not one on a log group's ARN.
+        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
     }
 )
 
@@ -235,6 +237,7 @@ def _endpoint(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
         ServiceName=i["serviceName"],
         VpcEndpointType=i.get("vpcEndpointType", "Gateway"),
         RouteTableIds=list(i.get("routeTableIds") or []),
+        **({"PolicyDocument": i["policy"]} if i.get("policy") else {}),
     )["VpcEndpoint"]
     return ep["VpcEndpointId"], {}
 
@@ -584,6 +587,26 @@ def _bucket_policy(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     return str(i["bucket"]), {}
 
 
+@handles("aws:s3/bucketLogging:BucketLogging")
+def _bucket_logging(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    # What S3 checks when logging is turned on: the destination's policy (it must exist already) lets
+    # log delivery put objects under the prefix. moto's own check stops at a statement whose Principal
+    # is "*" (every bucket's TLS-only deny), so the check is made here and the configuration not stored.
+    target, prefix = str(i["targetBucket"]), str(i["targetPrefix"])
+    statements = json.loads(m.client("s3").get_bucket_policy(Bucket=target)["Policy"])["Statement"]
+    granted = any(
+        s.get("Effect") == "Allow"
+        and isinstance(s.get("Principal"), dict)
+        and s["Principal"].get("Service") == "logging.s3.amazonaws.com"
+        and "s3:PutObject" in s.get("Action", [])
+        and s.get("Resource") == f"arn:aws:s3:::{target}/{prefix}*"
+        for s in statements
+    )
+    if not granted:
+        raise HardstackError(f"aws:s3/bucketLogging:BucketLogging {name!r}: {target} lets no log delivery to {prefix}")
+    return str(i["bucket"]), {}
+
+
 @handles("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
 def _ownership(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     rule = {"ObjectOwnership": i["rule"]["objectOwnership"]}
@@ -879,3 +902,54 @@ def _db(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
             {"secretArn": secret_arn, "kmsKeyId": i.get("masterUserSecretKmsKeyId", ""), "secretStatus": "active"}
         ],
     }
+
+
+# --- WAF ------------------------------------------------------------------------------------------
+
+_WAF_WORDS = {"cloudwatch": "CloudWatch"}
+
+
+def _waf_api(value: Any) -> Any:
+    """Pulumi's camelCase WAF inputs in the API's PascalCase (`cloudwatchMetricsEnabled` -> `CloudWatch...`)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            head = next((w for w in _WAF_WORDS if key.startswith(w)), None)
+            api_key = _WAF_WORDS[head] + key[len(head) :] if head else key[:1].upper() + key[1:]
+            out[api_key] = _waf_api(item)
+        return out
+    if isinstance(value, list):
+        return [_waf_api(v) for v in value]
+    return _whole_numbers(value)
+
+
+@handles("aws:wafv2/webAcl:WebAcl")
+def _web_acl(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    acl = m.client("wafv2").create_web_acl(
+        Name=i.get("name") or _physical(name, 128),
+        Scope=i["scope"],
+        DefaultAction=_waf_api(i["defaultAction"]),
+        Description=i.get("description", ""),
+        Rules=_waf_api(i.get("rules") or []),
+        VisibilityConfig=_waf_api(i["visibilityConfig"]),
+        Tags=_tag_list(i),
+    )["Summary"]
+    return str(acl["Id"]), {"arn": acl["ARN"]}
+
+
+@handles("aws:wafv2/webAclAssociation:WebAclAssociation")
+def _web_acl_association(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    m.client("wafv2").associate_web_acl(WebACLArn=i["webAclArn"], ResourceArn=i["resourceArn"])
+    return f"{i['webAclArn']},{i['resourceArn']}", {}
+
+
+@handles("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration")
+def _web_acl_logging(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    m.client("wafv2").put_logging_configuration(
+        LoggingConfiguration={
+            "ResourceArn": i["resourceArn"],
+            "LogDestinationConfigs": list(i["logDestinationConfigs"]),
+            "RedactedFields": _waf_api(i.get("redactedFields") or []),
+        }
+    )
+    return str(i["resourceArn"]), {}
