@@ -32,20 +32,23 @@ from hardstack.aws.alarms import AlbMetrics, FleetMetrics, RdsMetrics, ServiceAl
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
-from hardstack.aws.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
+from hardstack.aws.database import Database, DatabaseArgs
+from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.core.ansible import render_inventory
+from hardstack.core.database_roles import DatabaseRoles
 from hardstack.core.slo import SLO
-from hardstack.k8s.app import App, AppArgs, MigrationSpec
+from hardstack.k8s.app import App, AppArgs, DatabaseLogin, MigrationSpec
+from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
 
-#: The Kubernetes Secret holding the database connection; the app reads it as environment.
-DB_SECRET_NAME = "database"  # noqa: S105 - the name of a Secret object, not a secret
+#: The schema the migration's login owns and the app's login reads and writes.
+DB_SCHEMA = "app"
 #: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
 PLATFORM_STORAGE_CLASS = "gp3-encrypted"
 
@@ -172,6 +175,21 @@ def build_network(settings: Settings) -> Base:
     app.allow_from(lb, Port.tcp(settings.app_port), "load balancer to the application port")
     data.allow_from(app, Port.POSTGRES, "application to PostgreSQL")
     base.groups = {"lb": lb, "app": app, "data": data}
+    if settings.cluster_mode == "managed":
+        # The EKS nodes get a group of their own (beside the cluster group EKS manages): the load
+        # balancer reaches only the fleet; the database admits the nodes, and NetworkPolicies let
+        # only the app's pods use that.
+        nodes = SecurityGroup(
+            "nodes",
+            SecurityGroupArgs(
+                vpc_id=network.vpc_id,
+                description="EKS nodes and their pods",
+                egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS to AWS APIs and image registries")],
+            ),
+            opts,
+        )
+        data.allow_from(nodes, Port.POSTGRES, "cluster nodes to PostgreSQL, app pods only by NetworkPolicy")
+        base.groups["nodes"] = nodes
     return base
 
 
@@ -333,7 +351,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
                     desired_size=settings.cluster_node_desired_size,
                 )
             ],
-            node_security_group_ids=[base.groups["app"].id],
+            node_security_group_ids=[base.groups["nodes"].id],
             addon_versions=settings.cluster_addon_versions or None,
             protect=settings.protect,
         ),
@@ -342,7 +360,67 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
     return cluster.provider, cluster
 
 
-def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tuple[App, PlatformBaseline]:
+def database_logins(
+    base: Base, db: Database, cluster: Cluster, k8s_provider: k8s.Provider, after: list[pulumi.Resource]
+) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap]:
+    """The app's and the migration's own PostgreSQL logins (IAM authentication), created in-cluster."""
+    settings = base.settings
+    roles = DatabaseRoles(
+        database=db.initial_database,
+        schema=DB_SCHEMA,
+        app_user=settings.db_app_user,
+        migration_user=settings.db_migration_user,
+        master_user=db.master_username,
+    )
+    access = DatabaseAccess(
+        "db-access",
+        DatabaseAccessArgs(
+            context=base.context,
+            roles=roles,
+            resource_id=db.resource_id,
+            master_user_secret_arn=db.master_user_secret_arn,
+            master_secret_key_arn=base.keys["data"].arn,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_provider_url,
+            namespace=APP_NAMESPACE,
+            app_service_account=APP_SERVICE,
+            migration_service_account=f"{APP_SERVICE}-migrate",
+            bootstrap_service_account="db-bootstrap",
+        ),
+        base.opts,
+    )
+    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+    bootstrap = DatabaseBootstrap(
+        "db-bootstrap",
+        DatabaseBootstrapArgs(
+            namespace=APP_NAMESPACE,
+            roles=roles,
+            host=db.address,
+            port=db.port,
+            master_user=db.username,
+            master_user_secret_arn=db.master_user_secret_arn,
+            role_arn=access.bootstrap_role_arn,
+            region=settings.region,
+            database_cidrs=isolated,
+            tier=settings.tier,
+        ),
+        # The role's policy must be attached before the Job asks for the secret; the namespace is by name.
+        pulumi.ResourceOptions(provider=k8s_provider, depends_on=[access, *after]),
+    )
+
+    def login(user: str, role: pulumi.Output[str]) -> DatabaseLogin:
+        return DatabaseLogin(host=db.address, port=db.port, database=roles.database, user=user, role_arn=role)
+
+    return (
+        login(roles.app_user, access.app_role_arn),
+        login(roles.migration_user, access.migration_role_arn),
+        bootstrap,
+    )
+
+
+def build_workloads(
+    base: Base, k8s_provider: k8s.Provider, db: Database, cluster: Cluster | None = None
+) -> tuple[App, PlatformBaseline]:
     settings = base.settings
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
     baseline = PlatformBaseline(
@@ -356,22 +434,15 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tup
         ),
         k8s_opts,
     )
-    credentials = DatabaseCredentialsSecret(
-        "db-credentials",
-        DatabaseCredentialsSecretArgs(
-            master_user_secret_arn=db.master_user_secret_arn,
-            address=db.address,
-            port=db.port,
-            database=db.database_name,
-            username=db.username,
-            namespace=APP_NAMESPACE,
-            secret_name=DB_SECRET_NAME,
-        ),
-        # The namespace is passed by name, not as an output: wait for the baseline to create it.
-        pulumi.ResourceOptions(providers=[base.provider, k8s_provider], depends_on=[baseline]),
-    )
+    # IRSA needs the cluster's OIDC provider: a cluster managed elsewhere gets no database login here
+    # (the data group admits only this stack's fleet and nodes anyway).
+    app_login = migration_login = None
+    after: list[pulumi.Resource] = [baseline]
+    if cluster is not None:
+        app_login, migration_login, bootstrap = database_logins(base, db, cluster, k8s_provider, [baseline])
+        after.append(bootstrap)  # the logins exist before the migration or the app connects
     migration = (
-        MigrationSpec(image=settings.app_image, command=settings.app_migration_command)
+        MigrationSpec(image=settings.app_image, command=settings.app_migration_command, database=migration_login)
         if settings.app_migration_command
         else None
     )
@@ -385,12 +456,16 @@ def build_workloads(base: Base, k8s_provider: k8s.Provider, db: Database) -> tup
             hpa_max_replicas=settings.app_max_replicas,
             ingress_class=settings.ingress_class,
             host=settings.app_host,
-            env_from_secret=DB_SECRET_NAME,
+            database=app_login,
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
+            egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "STS for IAM database authentication")]
+            if app_login is not None
+            else [],
         ),
-        # Its namespace and its database Secret are referenced by name.
-        pulumi.ResourceOptions(provider=k8s_provider, depends_on=[baseline, credentials]),
+        # Its namespace and the database logins are referenced by name.
+        pulumi.ResourceOptions(provider=k8s_provider, depends_on=after),
     ), baseline
 
 
@@ -481,7 +556,7 @@ def build(settings: Settings) -> dict[str, object]:
     platform: PlatformBaseline | None = None
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
-        app, platform = build_workloads(base, k8s_provider, db)
+        app, platform = build_workloads(base, k8s_provider, db, cluster)
         exports["appNamespace"] = app.namespace
         if cluster is not None:
             exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}

@@ -192,9 +192,6 @@ class HardstackMocks(pulumi.runtime.Mocks):
             }, []
         if token == "aws:index/getRegion:getRegion":
             return {"region": self.region, "name": self.region, "id": self.region}, []
-        if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
-            secret = json.dumps({"username": "app_owner", "password": "mock-password"})
-            return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": secret}, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
