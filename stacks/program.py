@@ -43,12 +43,15 @@ from hardstack.core.database_roles import DatabaseRoles
 from hardstack.core.slo import SLO
 from hardstack.k8s.app import App, AppArgs, DatabaseLogin, MigrationSpec
 from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
+from hardstack.k8s.egress_guard import EgressGuard, EgressGuardArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
 
 #: The schema the migration's login owns and the app's login reads and writes.
 DB_SCHEMA = "app"
+#: Namespaces every cluster has whose pods have no egress policy: kept off the database subnets.
+SYSTEM_NAMESPACES = ("kube-system", "default")
 #: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
 PLATFORM_STORAGE_CLASS = "gp3-encrypted"
 
@@ -434,6 +437,9 @@ def build_workloads(
         ),
         k8s_opts,
     )
+    # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
+    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+    EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
     # IRSA needs the cluster's OIDC provider: a cluster managed elsewhere gets no database login here
     # (the data group admits only this stack's fleet and nodes anyway).
     app_login = migration_login = None
@@ -520,7 +526,7 @@ def build_supervision(
         base.opts,
     )
     if k8s_provider is not None and platform is not None:
-        Monitoring(
+        monitoring = Monitoring(
             "monitoring",
             MonitoringArgs(
                 tier=settings.tier,
@@ -542,6 +548,12 @@ def build_supervision(
             # The Prometheus claim names the baseline's StorageClass: a claim made before its class
             # stays Pending and the atomic Helm release times out.
             pulumi.ResourceOptions(provider=k8s_provider, depends_on=[platform.storage_class]),
+        )
+        # Prometheus and its operator have no egress policy: keep them off the database too.
+        EgressGuard(
+            "database-monitoring",
+            EgressGuardArgs(namespaces=["monitoring"], cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")]),
+            pulumi.ResourceOptions(provider=k8s_provider, depends_on=[monitoring]),  # its namespace comes with it
         )
     return alerts
 

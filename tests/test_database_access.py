@@ -261,3 +261,44 @@ def test_a_database_user_postgres_or_iam_auth_refuses_fails_the_settings(bad: st
 def test_the_same_login_for_app_and_migration_fails_the_settings() -> None:
     with pytest.raises(HardstackError, match=re.escape("hardstack:dbMigrationUser = 'app_user' is refused")):
         run_stack("test", {"hardstack:dbMigrationUser": "app_user"})
+
+
+# --- hosts and pods apart -----------------------------------------------------------------------
+
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS_RULE = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def test_the_nodes_carry_their_own_group_not_the_fleets(rec: Recording) -> None:
+    (template,) = [r for r in rec.of_type("aws:ec2/launchTemplate:LaunchTemplate") if r.name.startswith("eks-")]
+    assert template.inputs["vpcSecurityGroupIds"] == ["sg-cluster", "nodes-id"]
+
+
+def test_the_load_balancer_reaches_only_the_fleet_on_the_app_port(rec: Recording) -> None:
+    lb_out = [r.inputs for r in rec.of_type(EGRESS_RULE) if r.inputs["securityGroupId"] == "lb-id"]
+    assert [(r["referencedSecurityGroupId"], r["fromPort"]) for r in lb_out] == [("app-id", 8080)]
+    nodes_in = [r for r in rec.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] == "nodes-id"]
+    assert nodes_in == []
+
+
+def test_only_the_app_namespace_may_egress_to_the_database(rec: Recording) -> None:
+    isolated = [s["cidr"] for s in rec.outputs["addressPlan"]["isolated"]]
+    guards = {
+        r.inputs["metadata"]["namespace"]: r.inputs["spec"]
+        for r in rec.of_type(POLICY)
+        if r.inputs["metadata"]["name"] == "deny-egress-to-database"
+    }
+    assert set(guards) == {"kube-system", "default", "monitoring"}
+    for spec in guards.values():
+        (rule,) = spec["egress"]
+        assert rule["to"][0]["ipBlock"] == {"cidr": "0.0.0.0/0", "except": isolated}
+        assert spec["podSelector"] == {} and spec["policyTypes"] == ["Egress"]
+    # In the app's namespace (default-deny), only the app's own pods and the bootstrap are let out to it.
+    to_database = {
+        r.inputs["metadata"]["name"]
+        for r in rec.of_type(POLICY)
+        if r.inputs["metadata"]["namespace"] == "app"
+        and any(p.get("port") == 5432 for e in r.inputs["spec"].get("egress", []) for p in e.get("ports", []))
+    }
+    assert to_database == {"app-allow-database", "db-bootstrap-allow-database"}
