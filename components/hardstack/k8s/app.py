@@ -33,6 +33,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from hardstack.base.component import Component
+from hardstack.core.database_roles import validate_role_name
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.rules import Flow
@@ -255,9 +256,7 @@ class DatabaseLogin:
         if self.sslmode not in SSL_MODES:
             raise refuse("database.sslmode", self.sslmode, f"one of {', '.join(SSL_MODES)}")
         for where in ("database", "user"):
-            value = getattr(self, where)
-            if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]{0,62}$", value):
-                raise refuse(f"database.{where}", value, "a lower-case PostgreSQL identifier (63 at most)")
+            validate_role_name(getattr(self, where), f"database.{where}")
 
     def env(self) -> list[k8s.core.v1.EnvVarArgs]:
         values: dict[str, pulumi.Input[str]] = {
