@@ -50,6 +50,8 @@ from stacks.settings import APP_NAMESPACE, APP_SERVICE, Settings, load_settings
 
 #: The schema the migration's login owns and the app's login reads and writes.
 DB_SCHEMA = "app"
+#: Service account of the Job that creates the database logins (its IRSA role reads the master secret).
+DB_BOOTSTRAP_ACCOUNT = "db-bootstrap"
 #: Namespaces every cluster has whose pods have no egress policy: kept off the database subnets.
 SYSTEM_NAMESPACES = ("kube-system", "default")
 #: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
@@ -388,7 +390,7 @@ def database_logins(
             namespace=APP_NAMESPACE,
             app_service_account=APP_SERVICE,
             migration_service_account=f"{APP_SERVICE}-migrate",
-            bootstrap_service_account="db-bootstrap",
+            bootstrap_service_account=DB_BOOTSTRAP_ACCOUNT,
         ),
         base.opts,
     )
@@ -405,6 +407,7 @@ def database_logins(
             role_arn=access.bootstrap_role_arn,
             region=settings.region,
             database_cidrs=isolated,
+            service_account=DB_BOOTSTRAP_ACCOUNT,
             tier=settings.tier,
         ),
         # The role's policy must be attached before the Job asks for the secret; the namespace is by name.

@@ -302,3 +302,9 @@ def test_only_the_app_namespace_may_egress_to_the_database(rec: Recording) -> No
         and any(p.get("port") == 5432 for e in r.inputs["spec"].get("egress", []) for p in e.get("ports", []))
     }
     assert to_database == {"app-allow-database", "db-bootstrap-allow-database"}
+
+
+def test_without_nat_the_bootstrap_reaches_secrets_manager_through_an_endpoint() -> None:
+    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+    names = {r.inputs["serviceName"] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
+    assert {"com.amazonaws.eu-west-3.secretsmanager", "com.amazonaws.eu-west-3.sts"} <= names
