@@ -25,8 +25,14 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / "python"
-#: Debian packages providing the validators the tests run, by command.
-SYSTEM_TOOLS = {"promtool": "prometheus", "amtool": "prometheus-alertmanager", "cloud-init": "cloud-init"}
+#: Debian packages providing the validators the tests run, by command. PostgreSQL (the database
+#: logins' SQL runs against it) keeps initdb off PATH; pg_ctlcluster says it is installed.
+SYSTEM_TOOLS = {
+    "promtool": "prometheus",
+    "amtool": "prometheus-alertmanager",
+    "cloud-init": "cloud-init",
+    "pg_ctlcluster": "postgresql",
+}
 #: Extras installed -> the installations that hold them (`dev` holds every other extra).
 IMPLIES = {
     "stacks": ("stacks", "stacks,sandbox", "dev"),

@@ -44,30 +44,36 @@ from hardstack.aws.dashboard import Dashboard, DashboardArgs
 from hardstack.aws.database import (
     Database,
     DatabaseArgs,
-    DatabaseCredentialsSecret,
-    DatabaseCredentialsSecretArgs,
     database_identifier,
     running_engine_version,
     validate_upgrade,
 )
+from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
+from hardstack.core.database_roles import DatabaseRoles
 from hardstack.core.slo import SLO
 from hardstack.core.tier import Tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT
-from hardstack.k8s.app import AlbIngress, App, AppArgs, MigrationSpec
+from hardstack.k8s.app import AlbIngress, App, AppArgs, DatabaseLogin, MigrationSpec
 from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
+from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
+from hardstack.k8s.egress_guard import EgressGuard, EgressGuardArgs
 from hardstack.k8s.hosts import EC2_SD_POLICY, HostDiscovery
 from hardstack.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE_ACCOUNT, Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, Settings, load_settings
 
-#: The Kubernetes Secret holding the database connection; the app reads it as environment.
-DB_SECRET_NAME = "database"  # noqa: S105 - the name of a Secret object, not a secret
+#: The schema the migration's login owns and the app's login reads and writes.
+DB_SCHEMA = "app"
+#: Service account of the Job that creates the database logins (its IRSA role reads the master secret).
+DB_BOOTSTRAP_ACCOUNT = "db-bootstrap"
+#: Namespaces every cluster has whose pods have no egress policy: kept off the database subnets.
+SYSTEM_NAMESPACES = ("kube-system", "default")
 #: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
 PLATFORM_STORAGE_CLASS = "gp3-encrypted"
 
@@ -219,6 +225,21 @@ def build_network(settings: Settings) -> Base:
     app.allow_from(lb, Port.tcp(settings.app_port), "load balancer to the application port")
     data.allow_from(app, Port.POSTGRES, "application to PostgreSQL")
     base.groups = {"lb": lb, "app": app, "data": data}
+    if settings.cluster_mode == "managed":
+        # The EKS nodes get a group of their own (beside the cluster group EKS manages): the load
+        # balancer reaches only the fleet; the database admits the nodes, and NetworkPolicies let
+        # only the app's pods use that.
+        nodes = SecurityGroup(
+            "nodes",
+            SecurityGroupArgs(
+                vpc_id=network.vpc_id,
+                description="EKS nodes and their pods",
+                egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS to AWS APIs and image registries")],
+            ),
+            opts,
+        )
+        data.allow_from(nodes, Port.POSTGRES, "cluster nodes to PostgreSQL, app pods only by NetworkPolicy")
+        base.groups["nodes"] = nodes
     return base
 
 
@@ -430,7 +451,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
                     desired_size=settings.cluster_node_desired_size,
                 )
             ],
-            node_security_group_ids=[base.groups["app"].id],
+            node_security_group_ids=[base.groups["nodes"].id],
             addon_versions=settings.cluster_addon_versions or None,
             protect=settings.protect,
         ),
@@ -493,8 +514,71 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
 READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 
 
+def database_logins(
+    base: Base, db: Database, cluster: Cluster, k8s_provider: k8s.Provider, after: list[pulumi.Resource]
+) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap]:
+    """The app's and the migration's own PostgreSQL logins (IAM authentication), created in-cluster."""
+    settings = base.settings
+    roles = DatabaseRoles(
+        database=db.initial_database,
+        schema=DB_SCHEMA,
+        app_user=settings.db_app_user,
+        migration_user=settings.db_migration_user,
+        master_user=db.master_username,
+    )
+    access = DatabaseAccess(
+        "db-access",
+        DatabaseAccessArgs(
+            context=base.context,
+            roles=roles,
+            resource_id=db.resource_id,
+            master_user_secret_arn=db.master_user_secret_arn,
+            master_secret_key_arn=base.keys["data"].arn,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_provider_url,
+            namespace=APP_NAMESPACE,
+            app_service_account=APP_SERVICE,
+            migration_service_account=f"{APP_SERVICE}-migrate",
+            bootstrap_service_account=DB_BOOTSTRAP_ACCOUNT,
+        ),
+        base.opts,
+    )
+    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+    bootstrap = DatabaseBootstrap(
+        "db-bootstrap",
+        DatabaseBootstrapArgs(
+            namespace=APP_NAMESPACE,
+            roles=roles,
+            host=db.address,
+            port=db.port,
+            master_user=db.username,
+            master_user_secret_arn=db.master_user_secret_arn,
+            role_arn=access.bootstrap_role_arn,
+            region=settings.region,
+            database_cidrs=isolated,
+            service_account=DB_BOOTSTRAP_ACCOUNT,
+            tier=settings.tier,
+        ),
+        # The role's policy must be attached before the Job asks for the secret; the namespace is by name.
+        pulumi.ResourceOptions(provider=k8s_provider, depends_on=[access, *after]),
+    )
+
+    def login(user: str, role: pulumi.Output[str]) -> DatabaseLogin:
+        return DatabaseLogin(host=db.address, port=db.port, database=roles.database, user=user, role_arn=role)
+
+    return (
+        login(roles.app_user, access.app_role_arn),
+        login(roles.migration_user, access.migration_role_arn),
+        bootstrap,
+    )
+
+
 def build_workloads(
-    base: Base, k8s_provider: k8s.Provider, db: Database, controllers: PlatformControllers
+    base: Base,
+    k8s_provider: k8s.Provider,
+    db: Database,
+    controllers: PlatformControllers,
+    cluster: Cluster | None = None,
 ) -> tuple[App, PlatformBaseline]:
     settings = base.settings
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
@@ -511,22 +595,18 @@ def build_workloads(
         ),
         k8s_opts,
     )
-    credentials = DatabaseCredentialsSecret(
-        "db-credentials",
-        DatabaseCredentialsSecretArgs(
-            master_user_secret_arn=db.master_user_secret_arn,
-            address=db.address,
-            port=db.port,
-            database=db.database_name,
-            username=db.username,
-            namespace=APP_NAMESPACE,
-            secret_name=DB_SECRET_NAME,
-        ),
-        # The namespace is passed by name, not as an output: wait for the baseline to create it.
-        pulumi.ResourceOptions(providers=[base.provider, k8s_provider], depends_on=[baseline]),
-    )
+    # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
+    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+    EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
+    # IRSA needs the cluster's OIDC provider: a cluster managed elsewhere gets no database login here
+    # (the data group admits only this stack's fleet and nodes anyway).
+    app_login = migration_login = None
+    after: list[pulumi.Resource] = [baseline]
+    if cluster is not None:
+        app_login, migration_login, bootstrap = database_logins(base, db, cluster, k8s_provider, [baseline])
+        after.append(bootstrap)  # the logins exist before the migration or the app connects
     migration = (
-        MigrationSpec(image=settings.app_image, command=settings.app_migration_command)
+        MigrationSpec(image=settings.app_image, command=settings.app_migration_command, database=migration_login)
         if settings.app_migration_command
         else None
     )
@@ -541,9 +621,13 @@ def build_workloads(
             ingress_class=settings.ingress_class,
             host=settings.app_host,
             resources=APP_RESOURCES,
-            env_from_secret=DB_SECRET_NAME,
+            database=app_login,
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
+            egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "STS for IAM database authentication")]
+            if app_login is not None
+            else [],
             load_balancer=(
                 # The ALB sits in the public subnets and connects to the pods from there.
                 AlbIngress(
@@ -556,11 +640,11 @@ def build_workloads(
             ),
             waf_acl_arn=base.waf_acl_arn,
         ),
-        # Its namespace and its database Secret are referenced by name. After the load balancer
+        # Its namespace and the database logins are referenced by name. After the load balancer
         # controller: its webhook admits the Ingress, and on destroy the Ingress goes first, so the
         # controller deletes its ALB while it still runs.
         pulumi.ResourceOptions(
-            provider=k8s_provider, depends_on=[baseline, credentials, *([balancer] if balancer is not None else [])]
+            provider=k8s_provider, depends_on=[*after, *([balancer] if balancer is not None else [])]
         ),
     ), baseline
 
@@ -648,7 +732,7 @@ def build_supervision(
     if k8s_provider is not None and platform is not None:
         # Managed mode only: IRSA needs the cluster's OIDC provider, the rule its security group.
         hosts, hosts_policy = host_supervision(base, cluster) if cluster is not None else (None, None)
-        Monitoring(
+        monitoring = Monitoring(
             "monitoring",
             MonitoringArgs(
                 tier=settings.tier,
@@ -675,6 +759,12 @@ def build_supervision(
                 depends_on=[platform.storage_class, *([hosts_policy] if hosts_policy is not None else [])],
             ),
         )
+        # Prometheus and its operator have no egress policy: keep them off the database too.
+        EgressGuard(
+            "database-monitoring",
+            EgressGuardArgs(namespaces=["monitoring"], cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")]),
+            pulumi.ResourceOptions(provider=k8s_provider, depends_on=[monitoring]),  # its namespace comes with it
+        )
     return alerts
 
 
@@ -691,7 +781,7 @@ def build(settings: Settings) -> dict[str, object]:
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
         controllers = build_controllers(base, k8s_provider, cluster)
-        app, platform = build_workloads(base, k8s_provider, db, controllers)
+        app, platform = build_workloads(base, k8s_provider, db, controllers, cluster)
         exports["appNamespace"] = app.namespace
         exports["appIngressHostname"] = app.ingress_hostname
         if cluster is not None:

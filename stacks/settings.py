@@ -47,6 +47,7 @@ from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
+from hardstack.core.database_roles import validate_role_name
 from hardstack.core.errors import HardstackError, refuse
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
@@ -174,6 +175,8 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "prometheus_retention": validate_prometheus_duration,
     "prometheus_volume_gb": validate_volume_gb,
     "waf_rate_limit": validate_rate_limit,
+    "db_app_user": validate_role_name,
+    "db_migration_user": validate_role_name,
 }
 
 
@@ -280,7 +283,12 @@ class Settings(_Model):
     app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
 
     app_image: str = DEFAULT_IMAGE
-    """Image released to the cluster, with tag or digest (`latest` refused outside test). CI sets it."""
+    """Image released to the cluster, with tag or digest (`latest` refused outside test; prod refuses an image
+    without a digest). CI sets it. Default: DEFAULT_IMAGE (podinfo, by digest)."""
+    db_app_user: str = "app_user"
+    """PostgreSQL login of the application (IAM authentication, data only). Default: app_user."""
+    db_migration_user: str = "app_migrator"
+    """PostgreSQL login of the migration Job (IAM authentication, owns the schema). Default: app_migrator."""
     app_replicas: int
     app_max_replicas: int
     """Replicas (at least 2 in prod) and the autoscaler's ceiling. Default: profile."""
@@ -598,6 +606,12 @@ class Settings(_Model):
 
     def _check_app_and_data(self) -> None:
         validate_image(self.app_image, self.tier, "hardstack:appImage")
+        if self.db_migration_user == self.db_app_user:
+            raise refuse(
+                "hardstack:dbMigrationUser",
+                self.db_migration_user,
+                f"a login other than dbAppUser ({self.db_app_user})",
+            )
         validate_replicas(self.app_replicas, self.tier, "hardstack:appReplicas")
         validate_autoscaling_max(self.app_max_replicas, self.app_replicas, "hardstack:appMaxReplicas")
         validate_storage(

@@ -14,9 +14,11 @@ from hardstack.core.tier import Tier
 from hardstack.k8s.app import (
     DEFAULT_IMAGE,
     METRICS_PORT_NAME,
+    SECRET_FILES_PATH,
     AlbIngress,
     App,
     AppArgs,
+    DatabaseLogin,
     MigrationSpec,
     Resources,
     ingress_hostname,
@@ -155,10 +157,62 @@ def test_other_images_keep_their_own_command(run: Run) -> None:
     assert "command" not in container(run(app(image="ghcr.io/acme/shop:2.1.0")))
 
 
-def test_secret_becomes_the_environment_when_named(run: Run) -> None:
-    assert container(run(app(env_from_secret="shop-db")))["envFrom"] == [
-        {"secretRef": {"name": "shop-db", "optional": False}}
-    ]
+def test_a_named_secret_is_mounted_read_only_as_files_never_as_environment(run: Run) -> None:
+    rec = run(app(secret_files="shop-api-keys"))
+    c = container(rec)
+    assert "envFrom" not in c and all("valueFrom" not in e for e in c.get("env", []))
+    assert {"name": "secret-files", "mountPath": SECRET_FILES_PATH, "readOnly": True} in c["volumeMounts"]
+    volume = next(v for v in pod(rec)["volumes"] if v["name"] == "secret-files")
+    assert volume["secret"] == {"secretName": "shop-api-keys", "optional": False, "defaultMode": 0o440}
+
+
+# --- database login through IAM ---------------------------------------------------------------
+
+LOGIN = DatabaseLogin(
+    host="db.internal", port=5432, database="app", user="app_user", role_arn="arn:aws:iam::123456789012:role/app"
+)
+MIGRATION_LOGIN = DatabaseLogin(
+    host="db.internal",
+    port=5432,
+    database="app",
+    user="app_migrator",
+    role_arn="arn:aws:iam::123456789012:role/migrate",
+)
+
+
+def accounts(rec: Recording) -> dict[str, dict[str, Any]]:
+    return {r.inputs["metadata"]["name"]: r.inputs for r in rec.of_type("kubernetes:core/v1:ServiceAccount")}
+
+
+def test_a_database_login_gives_the_service_account_its_role_and_the_pods_no_password(run: Run) -> None:
+    rec = run(app(database=LOGIN))
+    sa = accounts(rec)["shop"]
+    assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/app"}
+    assert sa["automountServiceAccountToken"] is False
+    env = {e["name"]: e["value"] for e in container(rec)["env"]}
+    assert env == {
+        "PGHOST": "db.internal",
+        "PGPORT": "5432",
+        "PGDATABASE": "app",
+        "PGUSER": "app_user",
+        "PGSSLMODE": "require",
+    }
+    # A non-root container reads the projected token through its group.
+    assert pod(rec)["securityContext"]["fsGroup"] >= 10000
+
+
+def test_the_migration_logs_in_as_its_own_user_on_its_own_service_account(run: Run) -> None:
+    migration = MigrationSpec(image=MIGRATION.image, command=MIGRATION.command, database=MIGRATION_LOGIN)
+    rec = run(app(database=LOGIN, migration=migration))
+    assert pod(rec, JOB)["serviceAccountName"] == "shop-migrate" and pod(rec)["serviceAccountName"] == "shop"
+    role = accounts(rec)["shop-migrate"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role == "arn:aws:iam::123456789012:role/migrate"
+    assert {e["name"]: e["value"] for e in container(rec, JOB)["env"]}["PGUSER"] == "app_migrator"
+
+
+def test_a_database_user_postgres_would_refuse_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"database\.user = 'App-User'"):
+        DatabaseLogin(host="h", port=5432, database="app", user="App-User", role_arn="arn")
 
 
 # --- Service, Ingress, budget -----------------------------------------------------------------
@@ -326,7 +380,7 @@ def test_migration_job_name_is_stable_for_the_same_release(run: Run) -> None:
 
 
 def test_migration_job_is_hardened_like_the_app_and_tracked_to_completion(run: Run) -> None:
-    rec = run(app(migration=MIGRATION, env_from_secret="shop-db"))
+    rec = run(app(migration=MIGRATION, secret_files="shop-api-keys"))
     job = rec.one(JOB)
     spec = job.inputs["spec"]
     assert spec["backoffLimit"] <= 3 and "ttlSecondsAfterFinished" not in spec
@@ -336,7 +390,7 @@ def test_migration_job_is_hardened_like_the_app_and_tracked_to_completion(run: R
     assert pod(rec, JOB)["automountServiceAccountToken"] is False
     c = container(rec, JOB)
     assert c["securityContext"] == container(rec)["securityContext"]
-    assert c["command"] == ["./migrate", "up"] and c["envFrom"] == container(rec)["envFrom"]
+    assert c["command"] == ["./migrate", "up"] and c["volumeMounts"] == container(rec)["volumeMounts"]
     assert job.delete_before_replace
 
 
@@ -402,9 +456,13 @@ def everything() -> Callable[[], None]:
         replicas=3,
         host="shop.example.com",
         tls_secret_name="shop-tls",
-        env_from_secret="shop-db",
+        image=f"ghcr.io/acme/shop:2.1.0@{DIGEST}",
+        secret_files="shop-api-keys",
+        database=LOGIN,
         database_cidrs=["10.0.32.0/20"],
-        migration=MIGRATION,
+        migration=MigrationSpec(
+            image=f"ghcr.io/acme/shop-migrate:1.4.0@{DIGEST}", command=["./migrate", "up"], database=MIGRATION_LOGIN
+        ),
     )
 
 
@@ -467,6 +525,25 @@ def test_latest_is_refused_in_prod(run: Run) -> None:
 def test_latest_is_refused_in_preprod(run: Run) -> None:
     message, recording = refused(run, tier=Tier.STAGING, image="ghcr.io/acme/shop:latest")
     assert "image = 'ghcr.io/acme/shop:latest'" in message and len(recording) == 0
+
+
+def test_a_tag_without_a_digest_is_refused_in_prod(run: Run) -> None:
+    message, recording = refused(run, tier=Tier.PRODUCTION, image="ghcr.io/acme/shop:2.1.0")
+    assert "image = 'ghcr.io/acme/shop:2.1.0' is refused" in message and "digest" in message
+    assert len(recording) == 0
+
+
+def test_a_version_tag_is_enough_in_preprod(run: Run) -> None:
+    assert container(run(app(tier=Tier.STAGING, image="ghcr.io/acme/shop:2.1.0")))["image"] == "ghcr.io/acme/shop:2.1.0"
+
+
+def test_the_default_image_is_pinned_by_digest() -> None:
+    assert parse_image(DEFAULT_IMAGE).digest is not None
+
+
+def test_a_user_id_below_10000_is_refused(run: Run) -> None:
+    message, recording = refused(run, run_as_id=1000)
+    assert "run_as_id = 1000 is refused" in message and len(recording) == 0
 
 
 def test_latest_is_allowed_in_test(run: Run) -> None:

@@ -573,3 +573,16 @@ def test_a_public_endpoint_for_listed_ranges_needs_no_in_vpc_deployer(run: Run) 
 def test_a_kubeconfig_role_that_is_not_an_admin_is_refused() -> None:
     with pytest.raises(HardstackError, match=r"^kubeconfig_role_arn = .* is refused: one of admin_role_arns"):
         args(kubeconfig_role_arn="arn:aws:iam::123456789012:role/ci-deployer")
+
+
+def test_the_cluster_role_trusts_eks_for_this_cluster_of_this_account_only(rec: Recording) -> None:
+    statement = trust(rec, "main-cluster")
+    assert statement["Principal"] == {"Service": "eks.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert statement["Condition"]["ArnLike"]["aws:SourceArn"].endswith(":123456789012:cluster/hardstack-test-main")
+
+
+def test_the_node_role_trusts_ec2_of_this_account_only(rec: Recording) -> None:
+    statement = trust(rec, "main-nodes")
+    assert statement["Principal"] == {"Service": "ec2.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}

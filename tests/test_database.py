@@ -14,8 +14,6 @@ from hardstack.aws.database import (
     SUPPORTED_MAJORS,
     Database,
     DatabaseArgs,
-    DatabaseCredentialsSecret,
-    DatabaseCredentialsSecretArgs,
     connection_env,
     database_identifier,
     log_group_name,
@@ -38,9 +36,7 @@ SECRET_ARN = f"arn:aws:secretsmanager:eu-west-3:{MOCK_ACCOUNT}:secret:rds!db-har
 PASSWORD = "mock-password"
 INSTANCE = "aws:rds/instance:Instance"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-K8S_SECRET = "kubernetes:core/v1:Secret"
 #: How the engine marks a secret value in serialized inputs.
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 def args(**kw: Any) -> DatabaseArgs:
@@ -277,39 +273,11 @@ def test_outputs_give_the_endpoint_and_the_secret_arn_not_the_password(record: C
     assert PASSWORD not in json.dumps(out)
 
 
-# --- the Kubernetes secret ------------------------------------------------------------------
+# --- no secret is read ------------------------------------------------------------------------
 
 
-def credentials(run: Run) -> Recording:
-    def program() -> None:
-        db = Database("main", args())
-        DatabaseCredentialsSecret(
-            "main-credentials",
-            DatabaseCredentialsSecretArgs(
-                master_user_secret_arn=db.master_user_secret_arn,
-                address=db.address,
-                port=db.port,
-                database=db.database_name,
-                username=db.username,
-                namespace="shop",
-            ),
-        )
-
-    return run(program)
-
-
-def test_kubernetes_secret_is_marked_secret_and_holds_the_managed_password(run: Run) -> None:
-    secret = credentials(run).one(K8S_SECRET).inputs
-    data = secret["stringData"]
-    assert SECRET_SIG in data
-    assert data["value"]["PGPASSWORD"] == PASSWORD and data["value"]["PGHOST"].startswith("hardstack-test-main.")
-    assert secret["metadata"]["namespace"] == "shop" and secret["metadata"]["name"] == "database"
-
-
-def test_kubernetes_secret_reads_the_rds_managed_secret(run: Run) -> None:
-    rec = credentials(run)
-    (read,) = [i for i in rec.invokes if i.token == "aws:secretsmanager/getSecretVersion:getSecretVersion"]
-    assert read.args["secretId"] == SECRET_ARN
+def test_no_invoke_reads_a_secret_value(record: Callable[..., Recording]) -> None:
+    assert not [i for i in record().invokes if "secretsmanager" in i.token]
 
 
 def test_connection_env_carries_no_password_and_requires_tls() -> None:
@@ -367,13 +335,6 @@ def test_identifier_too_long_for_rds_is_refused_before_anything_is_registered(ru
     with pytest.raises(HardstackError, match="Database identifier = 'hardstack-test-"):
         run(lambda: Database("x" * 70, args()) and None, recording=recording)
     assert len(recording) == 0
-
-
-def test_bad_namespace_for_the_kubernetes_secret_is_refused() -> None:
-    with pytest.raises(HardstackError, match="namespace = 'Shop_NS'"):
-        DatabaseCredentialsSecretArgs(
-            master_user_secret_arn=SECRET_ARN, address="h", port=5432, database="d", username="u", namespace="Shop_NS"
-        )
 
 
 # --- pure logic ------------------------------------------------------------------------------

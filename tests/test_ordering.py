@@ -78,7 +78,7 @@ def test_the_flow_log_waits_for_its_role_policy(rec: Recording) -> None:
 
 def test_the_migration_job_waits_for_the_policies_that_let_it_out() -> None:
     rec = run_stack("test", {"hardstack:appMigrationCommand": ["./migrate", "up"]})
-    job = of("kubernetes:batch/v1:Job")
+    job = of("kubernetes:batch/v1:Job", "app-migrate")
     assert missing_waits(rec, job, of("kubernetes:networking.k8s.io/v1:NetworkPolicy", prefix="app-allow-")) == []
 
 

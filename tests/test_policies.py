@@ -271,6 +271,29 @@ VIOLATIONS: dict[str, tuple[str, str, dict[str, Any], str | None, str]] = {
         "prod",
         "'redirect'",
     ),
+    "prod-deployment-by-tag": (
+        "prod-images-by-digest",
+        "kubernetes:apps/v1:Deployment",
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "ghcr.io/acme/shop:1.4.2"}]}}}},
+        "prod",
+        "containers[app].image 'ghcr.io/acme/shop:1.4.2'",
+    ),
+    "prod-job-init-container-by-tag": (
+        "prod-images-by-digest",
+        "kubernetes:batch/v1:Job",
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "initContainers": [{"name": "fetch", "image": "amazon/aws-cli:2.31.30"}],
+                        "containers": [{"name": "run", "image": f"postgres:17@sha256:{'a' * 64}"}],
+                    }
+                }
+            }
+        },
+        "prod",
+        "initContainers[fetch].image",
+    ),
 }
 
 # (policy, resource type, props, environment)
@@ -385,6 +408,24 @@ COMPLIANT: dict[str, tuple[str, str, dict[str, Any], str | None]] = {
         "prod-http-redirects",
         LISTENER,
         {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]},
+        "test",
+    ),
+    "prod-cronjob-by-digest": (
+        "prod-images-by-digest",
+        "kubernetes:batch/v1:CronJob",
+        {
+            "spec": {
+                "jobTemplate": {
+                    "spec": {"template": {"spec": {"containers": [{"name": "c", "image": f"r/c:1@sha256:{'b' * 64}"}]}}}
+                }
+            }
+        },
+        "prod",
+    ),
+    "test-deployment-by-tag": (
+        "prod-images-by-digest",
+        "kubernetes:apps/v1:Deployment",
+        {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "ghcr.io/acme/shop:1.4.2"}]}}}},
         "test",
     ),
 }

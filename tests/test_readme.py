@@ -256,7 +256,10 @@ def test_sample_plan_comment_is_what_the_diff_prints() -> None:
     heading = "Day to day: preview, plan diff, policy pack, sandbox, pipeline"
     changes: dict[str, dict[str, Any]] = {
         "test": {"hardstack:azCount": 3},
-        "prod": {"hardstack:appImage": "ghcr.io/acme/shop:1.5.0", "hardstack:dbInstanceClass": "db.m7g.xlarge"},
+        "prod": {
+            "hardstack:appImage": "ghcr.io/acme/shop:1.5.0@sha256:" + "5" * 64,
+            "hardstack:dbInstanceClass": "db.m7g.xlarge",
+        },
     }
     # The README names the changes it shows (the image itself appears in no diff line).
     for named in ("`hardstack:azCount: 3`", "`hardstack:appImage`", "`hardstack:dbInstanceClass: db.m7g.xlarge`"):

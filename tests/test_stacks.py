@@ -36,7 +36,7 @@ def test_stack_runs_end_to_end_and_exports_what_users_need(stacks: dict[str, Rec
     rec = stacks[name]
     assert set(rec.outputs) >= EXPECTED_OUTPUTS
     assert rec.outputs["environment"] == name
-    assert set(rec.outputs["securityGroupIds"]) == {"lb", "app", "data"}
+    assert set(rec.outputs["securityGroupIds"]) == {"lb", "app", "data", "nodes"}
 
 
 def test_prod_spreads_over_three_azs_with_a_nat_per_az(stacks: dict[str, Recording]) -> None:
@@ -77,14 +77,17 @@ def test_only_the_load_balancer_is_reachable_from_the_internet(stacks: dict[str,
         assert {(r.inputs["securityGroupId"], r.inputs["fromPort"]) for r in world} == {("sg-lb", 80), ("sg-lb", 443)}
 
 
-def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -> None:
+def test_data_accepts_postgres_only_from_the_fleet_and_the_cluster_nodes(stacks: dict[str, Recording]) -> None:
     rec = stacks["prod"]
     ingress = [
         r
         for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
         if r.inputs["securityGroupId"] == "sg-data"
     ]
-    assert [(r.inputs["fromPort"], r.inputs["referencedSecurityGroupId"]) for r in ingress] == [(5432, "sg-app")]
+    assert sorted((r.inputs["fromPort"], r.inputs["referencedSecurityGroupId"]) for r in ingress) == [
+        (5432, "sg-app"),
+        (5432, "sg-nodes"),
+    ]
     assert not [
         r
         for r in rec.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
@@ -93,9 +96,9 @@ def test_data_accepts_postgres_only_from_the_app(stacks: dict[str, Recording]) -
 
 
 def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
-    # region check, AZs, caller identity, the Auto Scaling role check, the database secret, the
-    # running database's version: once each.
-    assert all(len(rec.invokes) <= 6 for rec in stacks.values())
+    # region check, AZs, caller identity, the Auto Scaling role check, the running database's
+    # version: once each. No secret is read.
+    assert all(len(rec.invokes) <= 5 for rec in stacks.values())
 
 
 @pytest.mark.parametrize("name", STACKS)
@@ -171,7 +174,8 @@ def test_every_stack_runs_cluster_platform_app_data_and_monitoring(stacks: dict[
         "hardstack:kubernetes:PlatformBaseline",
         "hardstack:kubernetes:App",
         "hardstack:data:Database",
-        "hardstack:data:DatabaseCredentialsSecret",
+        "hardstack:data:DatabaseAccess",
+        "hardstack:kubernetes:DatabaseBootstrap",
         "hardstack:monitoring:KubernetesMonitoring",
         "hardstack:monitoring:AlertTopic",
         "hardstack:monitoring:ServiceAlarms",
@@ -214,14 +218,6 @@ def test_prod_database_is_multi_az_with_30_day_backups_and_a_final_snapshot(stac
     assert db["multiAz"] is True and db["backupRetentionPeriod"] == 30 and db["deletionProtection"] is True
     assert db["skipFinalSnapshot"] is False and db["finalSnapshotIdentifier"]
     assert db["publiclyAccessible"] is False and db["storageEncrypted"] is True
-
-
-def test_app_receives_the_database_credentials_as_a_kubernetes_secret(stacks: dict[str, Recording]) -> None:
-    rec = stacks["prod"]
-    secret = next(r for r in rec.of_type("kubernetes:core/v1:Secret") if r.inputs["metadata"]["name"] == "database")
-    container = rec.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
-    assert [e["secretRef"]["name"] for e in container["envFrom"]] == ["database"]
-    assert secret.inputs["metadata"]["namespace"] == "app"
 
 
 @pytest.mark.parametrize(

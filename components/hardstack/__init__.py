@@ -9,7 +9,8 @@ from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
 from hardstack.aws.context import AwsContext
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
-from hardstack.aws.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
+from hardstack.aws.database import Database, DatabaseArgs
+from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.kms import EncryptionKey, EncryptionKeyArgs
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
@@ -18,12 +19,14 @@ from hardstack.aws.security_group import SecurityGroup, SecurityGroupArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, Subscription
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.addressing import AddressPlan, SubnetPlan, plan_addresses
+from hardstack.core.database_roles import DatabaseRoles
 from hardstack.core.errors import HardstackError
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO
 from hardstack.core.tier import Tier
-from hardstack.k8s.app import App, AppArgs, MigrationSpec, Resources
+from hardstack.k8s.app import App, AppArgs, DatabaseLogin, MigrationSpec, Resources
+from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs, Receiver, SecretRef
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 
@@ -42,9 +45,13 @@ __all__ = [
     "Dashboard",
     "DashboardArgs",
     "Database",
+    "DatabaseAccess",
+    "DatabaseAccessArgs",
     "DatabaseArgs",
-    "DatabaseCredentialsSecret",
-    "DatabaseCredentialsSecretArgs",
+    "DatabaseBootstrap",
+    "DatabaseBootstrapArgs",
+    "DatabaseLogin",
+    "DatabaseRoles",
     "EncryptionKey",
     "EncryptionKeyArgs",
     "ExistingCluster",

@@ -26,7 +26,7 @@ import yaml
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.fleet import validate_instance_type, validate_sizes
-from hardstack.aws.iam import policy_document
+from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from hardstack.aws.network import validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, join_ids, known_length
@@ -453,12 +453,15 @@ class Cluster(Component):
             opts=self.kept(protect),
         )
 
-        # The trust policies below are the ones AWS documents for EKS; no source conditions.
+        # EKS accepts aws:SourceArn and aws:SourceAccount in the cluster role's trust (its user guide,
+        # "Cross-service confused deputy prevention"): only this cluster of this account assumes it.
         cluster_role = aws.iam.Role(
             f"{name}-cluster",
             **args.context.role_args(),
             description=f"EKS control plane of {physical}",
-            assume_role_policy=_service_trust("eks.amazonaws.com"),
+            assume_role_policy=service_assume_role_policy(
+                "eks.amazonaws.com", source_account=ctx.account_id, source_arn=ctx.arn("eks", f"cluster/{physical}")
+            ),
             tags=tags,
             opts=child,
         )
@@ -554,7 +557,8 @@ class Cluster(Component):
             f"{name}-nodes",
             **args.context.role_args(),
             description=f"EKS nodes of {physical}",
-            assume_role_policy=_service_trust("ec2.amazonaws.com"),
+            # Instances of this account only, like the fleet's role.
+            assume_role_policy=service_assume_role_policy("ec2.amazonaws.com", source_account=ctx.account_id),
             tags=tags,
             opts=child,
         )
@@ -803,10 +807,6 @@ class Cluster(Component):
             # The cluster autoscaler owns the node count after creation; an update must not undo it.
             opts=self.child(depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]),
         )
-
-
-def _service_trust(service: str) -> pulumi.Output[str]:
-    return policy_document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
 
 
 @documented

@@ -7,29 +7,26 @@ ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the source snapsho
 because a restore keeps the snapshot's key and `kms_key_id` cannot change in place),
 random.RandomId (the final snapshot's name suffix, when one is taken) and aws.rds.Instance.
 
-Creates (`DatabaseCredentialsSecret`): a kubernetes core/v1 Secret holding the PG* connection
-variables and the master password read from the RDS-managed Secrets Manager secret.
-
 Day 2: a new `engine_version` major is a major upgrade (checked against the running instance, read
 before any resource registers: no downgrade, one major at a time), applied at once with the new
 family's parameter group; class and storage changes wait for the maintenance window unless
 `apply_immediately`.
 
-The master password never enters Pulumi inputs, state or outputs for the instance: RDS generates it
-and keeps it in Secrets Manager, encrypted with the customer key. Only the secret's ARN is exported.
+The master password never enters Pulumi inputs, state or outputs: RDS generates it and keeps it in
+Secrets Manager, encrypted with the customer key, and nothing here reads it. Only the secret's ARN
+is exported, for break-glass use and for the in-cluster bootstrap Job that creates the
+application's own logins (`hardstack.aws.database_access`, `hardstack.k8s.database_roles`).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from hardstack.aws.context import AwsContext
@@ -69,8 +66,6 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _MAINTENANCE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
-_NAMESPACE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 
 #: Names RDS or PostgreSQL reserve, plus the well-known defaults attackers try first.
 RESERVED_USERNAMES = frozenset(
@@ -240,9 +235,8 @@ def parameters(major: int) -> dict[str, str]:
 def connection_env(
     address: str, port: int | str, database: str, username: str, sslmode: str = "require"
 ) -> dict[str, str]:
-    """Non-secret libpq variables for a client. The password is not here: it lives in Secrets Manager.
+    """Non-secret libpq variables for a client. There is no password: clients log in with IAM tokens.
 
-    Use `DatabaseCredentialsSecret` to hand it to Kubernetes, or read the secret at runtime.
     `verify-full` also needs the RDS CA bundle in the client (PGSSLROOTCERT).
     """
     if sslmode not in SSL_MODES:
@@ -254,17 +248,6 @@ def connection_env(
         "PGUSER": username,
         "PGSSLMODE": sslmode,
     }
-
-
-def password_from_secret(secret_string: str) -> str:
-    """The password field of the JSON RDS stores in its managed secret (`{"username", "password"}`)."""
-    try:
-        value = json.loads(secret_string)["password"]
-    except (TypeError, ValueError, KeyError):
-        raise refuse("master user secret", "<hidden>", 'JSON with a "password" field, as RDS writes it') from None
-    if not isinstance(value, str):
-        raise refuse("master user secret", "<hidden>", 'a string "password" field')
-    return value
 
 
 @documented
@@ -378,6 +361,8 @@ class Database(Component):
     master_user_secret_arn: pulumi.Output[str]
     database_name: pulumi.Output[str]
     username: pulumi.Output[str]
+    master_username: str
+    initial_database: str
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         identifier = database_identifier(args.context.names, name)  # refused before anything registers
@@ -544,6 +529,8 @@ class Database(Component):
         )
         self.database_name = instance.db_name
         self.username = instance.username
+        self.master_username = args.master_username  # plain values, for checks made before any resource
+        self.initial_database = args.database_name
         self.register_outputs(
             {
                 "identifier": identifier,
@@ -556,72 +543,3 @@ class Database(Component):
                 "username": self.username,
             }
         )
-
-
-@documented
-@dataclass(frozen=True, kw_only=True)
-class DatabaseCredentialsSecretArgs:
-    master_user_secret_arn: pulumi.Input[str]
-    """`Database.master_user_secret_arn`: the RDS-managed secret holding the password."""
-    address: pulumi.Input[str]
-    """Database host (`Database.address`)."""
-    port: pulumi.Input[int]
-    """Database port (`Database.port`)."""
-    database: pulumi.Input[str]
-    """Database name (`Database.database_name`)."""
-    username: pulumi.Input[str]
-    """Connection fields: `Database.address`, `.port`, `.database_name`, `.username`."""
-    namespace: str
-    """Kubernetes namespace of the application."""
-    secret_name: str = "database"  # noqa: S105 - an object name, not a password
-    """Name of the Kubernetes Secret the application mounts (`envFrom`). Default: database."""
-    sslmode: str = "require"
-    """libpq sslmode. Default: require (the server accepts TLS only); verify-full needs the RDS CA bundle."""
-
-    def __post_init__(self) -> None:
-        if not _NAMESPACE.match(self.namespace):
-            raise refuse("namespace", self.namespace, "a Kubernetes namespace name (DNS label)")
-        if not _SECRET_NAME.match(self.secret_name):
-            raise refuse("secret_name", self.secret_name, "a Kubernetes object name (DNS subdomain)")
-        if self.sslmode not in SSL_MODES:
-            raise refuse("sslmode", self.sslmode, f"one of {', '.join(SSL_MODES)}")
-
-
-class DatabaseCredentialsSecret(Component):
-    """PG* variables plus PGPASSWORD in a Kubernetes Secret, for `envFrom` in the app's pods.
-
-    Pass the Kubernetes provider (and the AWS provider the invoke uses) through `opts.providers`.
-    The password is read at deploy time and stored, encrypted as a Pulumi secret, in the state of
-    this Secret. RDS rotates managed master passwords (every 7 days by default): run `pulumi up`
-    after a rotation, or prefer IAM authentication or reading the secret at runtime for workloads.
-    """
-
-    secret_name: pulumi.Output[str]
-
-    def __init__(
-        self, name: str, args: DatabaseCredentialsSecretArgs, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        super().__init__("hardstack:data:DatabaseCredentialsSecret", name, opts)
-        version = aws.secretsmanager.get_secret_version_output(
-            secret_id=args.master_user_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
-        password = pulumi.Output.secret(version.secret_string.apply(password_from_secret))
-        env = pulumi.Output.all(args.address, args.port, args.database, args.username).apply(
-            lambda v: connection_env(v[0], v[1], v[2], v[3], args.sslmode)
-        )
-        string_data: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
-            pulumi.Output.all(env, password).apply(lambda v: {**v[0], "PGPASSWORD": v[1]})
-        )
-        secret = k8s.core.v1.Secret(
-            name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=args.secret_name,
-                namespace=args.namespace,
-                labels={"app.kubernetes.io/managed-by": "pulumi"},
-            ),
-            type="Opaque",
-            string_data=string_data,
-            opts=self.child(additional_secret_outputs=["data", "stringData"]),
-        )
-        self.secret_name = secret.metadata.apply(lambda m: m.name)
-        self.register_outputs({"secret_name": self.secret_name})

@@ -63,7 +63,8 @@ _S3_OBJECTS = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]
 #: What EKS nodes need without NAT: image pulls (ECR API, registry; layers come from S3 through the
 #: gateway endpoint), IAM roles for service accounts (STS), the EC2 API for the CNI, EKS Pod Identity
 #: and node auth, and CloudWatch Logs.
-NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs")
+#: secretsmanager: the database bootstrap Job on the nodes reads the master secret at run time.
+NODE_ENDPOINTS = ("ecr.api", "ecr.dkr", "sts", "ec2", "eks", "eks-auth", "logs", "secretsmanager")
 #: What the fleet's hosts need without NAT: Session Manager and the CloudWatch agent.
 FLEET_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages", "logs", "monitoring")
 

@@ -1,6 +1,7 @@
 """A hardened web workload on any conformant cluster, with its own migration, scaling and network rules.
 
-Creates in the app's namespace: k8s.core.v1.ServiceAccount (no token mounted),
+Creates in the app's namespace: k8s.core.v1.ServiceAccount (no token mounted; with a database login,
+annotated with its IRSA role, and one more for the migration's own login),
 k8s.batch.v1.Job (the migration, when there is one, run to completion before the rollout),
 k8s.apps.v1.Deployment (non-root, read-only root, no capabilities, RuntimeDefault seccomp, zero
 downtime rolling updates, spread across zones), k8s.core.v1.Service (ports `http` and `metrics`),
@@ -39,14 +40,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from hardstack.base.component import Component
+from hardstack.core.database_roles import validate_role_name
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.rules import Flow
 from hardstack.core.tier import Tier, parse_tier
 from hardstack.k8s.platform import NAMESPACE_NAME_LABEL, dns_egress_rule, validate_dns_label, validate_dns_subdomain
 
-#: Default workload: podinfo, a small public web app that serves Prometheus metrics on its own port.
-DEFAULT_IMAGE = "ghcr.io/stefanprodan/podinfo:6.9.2"
+#: Default workload: podinfo, a small public web app that serves Prometheus metrics on its own port. It
+#: runs as any non-root user (its image sets none that we rely on), so the pods' high UID suits it.
+DEFAULT_IMAGE = (
+    "ghcr.io/stefanprodan/podinfo:6.9.2@sha256:2ff7e09117596b13739e85bde01c8a33d56265013518910ab681df0fbea13b54"
+)
 PODINFO_REPOSITORY = "ghcr.io/stefanprodan/podinfo"
 #: The monitoring contract: ServiceMonitors select `NAME_LABEL: <app name>` and scrape this port name.
 METRICS_PORT_NAME = "metrics"
@@ -57,6 +62,13 @@ COMPONENT_LABEL = "app.kubernetes.io/component"
 PART_OF = "hardstack"
 #: Non-root user and group the containers run as (above the range base images use for their users).
 RUN_AS_ID = 10001
+#: Lowest user id the pods may run as: ids below belong to users images and hosts define.
+MIN_RUN_AS_ID = 10000
+#: Where `secret_files` is mounted, read-only.
+SECRET_FILES_PATH = "/var/run/secrets/app"  # noqa: S105 - a mount path, not a secret
+#: The IRSA annotation the EKS pod identity webhook reads: it projects a token file for this role.
+ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+SSL_MODES = ("require", "verify-ca", "verify-full")
 ZONE_KEY = "topology.kubernetes.io/zone"
 HOST_KEY = "kubernetes.io/hostname"
 #: The AWS Load Balancer Controller associates the web ACL this names with the Ingress's ALB.
@@ -114,10 +126,16 @@ def parse_image(value: str, where: str = "image") -> ImageRef:
 
 
 def validate_image(value: str, tier: Tier, where: str = "image") -> ImageRef:
-    """An image pinned by tag or digest; `latest` only in development, unless a digest pins it."""
+    """An image pinned by tag or digest, by digest in production; `latest` only in development."""
     ref = parse_image(value, where)
     if ref.tag is None and ref.digest is None:
         raise refuse(where, value, "a pinned image: add a version tag (repo:1.2.3) or a digest (repo@sha256:...)")
+    if ref.digest is None and tier.is_production:
+        raise refuse(
+            where,
+            value,
+            f"an image pinned by digest in {tier} (repo:1.2.3@sha256:<64 hex>): a tag can be moved to other content",
+        )
     if ref.tag == "latest" and ref.digest is None and tier is not Tier.DEVELOPMENT:
         raise refuse(where, value, f"a version tag or digest in {tier}: 'latest' moves under a running release")
     return ref
@@ -225,6 +243,47 @@ class Resources:
 
 @documented
 @dataclass(frozen=True, kw_only=True)
+class DatabaseLogin:
+    """How pods reach PostgreSQL with IAM authentication: no password anywhere.
+
+    The pods' service account is annotated with `role_arn` (IRSA); the EKS pod identity webhook
+    projects a web identity token file, from which the AWS SDK makes the short-lived database token
+    (`rds generate-db-auth-token`). The pods get the non-secret libpq variables PGHOST, PGPORT,
+    PGDATABASE, PGUSER and PGSSLMODE.
+    """
+
+    host: pulumi.Input[str]
+    """Database host (`Database.address`)."""
+    port: pulumi.Input[int]
+    """Database port (`Database.port`)."""
+    database: str
+    """Database name."""
+    user: str
+    """PostgreSQL login, granted `rds_iam`."""
+    role_arn: pulumi.Input[str]
+    """IAM role allowed `rds-db:connect` as `user` (see `hardstack.aws.database_access`)."""
+    sslmode: str = "require"
+    """libpq sslmode. Default: require (the server accepts TLS only); verify-full needs the RDS CA bundle."""
+
+    def __post_init__(self) -> None:
+        if self.sslmode not in SSL_MODES:
+            raise refuse("database.sslmode", self.sslmode, f"one of {', '.join(SSL_MODES)}")
+        for where in ("database", "user"):
+            validate_role_name(getattr(self, where), f"database.{where}")
+
+    def env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        values: dict[str, pulumi.Input[str]] = {
+            "PGHOST": self.host,
+            "PGPORT": pulumi.Output.from_input(self.port).apply(str),
+            "PGDATABASE": self.database,
+            "PGUSER": self.user,
+            "PGSSLMODE": self.sslmode,
+        }
+        return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in values.items()]
+
+
+@documented
+@dataclass(frozen=True, kw_only=True)
 class MigrationSpec:
     """A one-off command run to completion before each release's rollout (schema migrations)."""
 
@@ -232,6 +291,8 @@ class MigrationSpec:
     """Image holding the migration tool; pinned like the app's image."""
     command: Sequence[str]
     """Command and arguments, e.g. ["./migrate", "up"]."""
+    database: DatabaseLogin | None = None
+    """The migration's own login (it owns the schema), on its own service account. Default: none."""
 
     def __post_init__(self) -> None:
         if isinstance(self.command, str) or not self.command or not all(isinstance(c, str) for c in self.command):
@@ -330,8 +391,12 @@ class AppArgs:
     """Pods that voluntary evictions must leave running; below `replicas`. Default: none, see max."""
     pdb_max_unavailable: int | None = None
     """Pods voluntary evictions may take at once. Default: 1 (when pdb_min_available is not set)."""
-    env_from_secret: str | None = None
-    """Secret whose keys become environment variables (e.g. database credentials). Default: none."""
+    secret_files: str | None = None
+    """Secret mounted read-only as files under SECRET_FILES_PATH (never as environment variables, which
+    leak into crash dumps and child processes). Default: none."""
+    database: DatabaseLogin | None = None
+    """The app's database login through IAM authentication (its service account gets the role).
+    Default: none."""
     needs_service_account_token: bool = False
     """Mount the service account token into pods (only for apps that call the Kubernetes API). Default: off."""
     migration: MigrationSpec | None = None
@@ -346,14 +411,15 @@ class AppArgs:
     """Database port. Default: 5432 (PostgreSQL)."""
     env: Mapping[str, str] = field(default_factory=dict)
     """Extra plain environment variables of the app and migration containers (no secrets: use
-    `env_from_secret`). Default: none."""
+    `secret_files`). Default: none."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object and pod (e.g. team, cost centre). Default: none."""
     egress: Sequence[Flow] = ()
     """Extra outbound flows of the app's pods to CIDR peers (`Flow(Port.tcp(443), Peer.cidr(...), why)`),
     each its own NetworkPolicy keyed by what it allows. Default: none beyond DNS and the database."""
     run_as_id: int = RUN_AS_ID
-    """User, group and fsGroup id the pods run as; never 0. Default: 10001."""
+    """User, group and fsGroup id the pods run as, 10000 or more (the fsGroup lets a non-root container
+    read the projected IRSA token). Default: 10001."""
     waf_acl_arn: pulumi.Input[str] | None = None
     """WAFv2 web ACL the AWS Load Balancer Controller associates with the Ingress's ALB (annotation
     `alb.ingress.kubernetes.io/wafv2-acl-arn`; other controllers ignore it). Default: none."""
@@ -401,16 +467,18 @@ class AppArgs:
             if self.host is None:
                 raise refuse("tls_secret_name", self.tls_secret_name, "set only together with host")
         self._check_scaling()
-        if self.env_from_secret is not None:
-            validate_dns_subdomain(self.env_from_secret, "env_from_secret")
+        if self.secret_files is not None:
+            validate_dns_subdomain(self.secret_files, "secret_files")
         if self.migration is not None:
             validate_image(self.migration.image, tier, "migration.image")
         validate_dns_label(self.ingress_namespace, "ingress_namespace")
         validate_dns_label(self.monitoring_namespace, "monitoring_namespace")
         validate_cidrs(self.database_cidrs)
         validate_port(self.database_port, "database_port")
-        if isinstance(self.run_as_id, bool) or not isinstance(self.run_as_id, int) or self.run_as_id < 1:
-            raise refuse("run_as_id", self.run_as_id, "a non-root user id, 1 or more")
+        if isinstance(self.run_as_id, bool) or not isinstance(self.run_as_id, int) or self.run_as_id < MIN_RUN_AS_ID:
+            raise refuse(
+                "run_as_id", self.run_as_id, f"a user id of {MIN_RUN_AS_ID} or more, above image and host users"
+            )
 
     def _check_load_balancer(self, tier: Tier) -> None:
         alb = self.load_balancer
@@ -511,10 +579,25 @@ def plain_env(env: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs] | None:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())] or None
 
 
-def env_from(secret: str | None) -> list[k8s.core.v1.EnvFromSourceArgs] | None:
+SECRET_VOLUME = "secret-files"  # noqa: S105 - a volume name, not a secret
+
+
+def secret_volumes(secret: str | None) -> list[k8s.core.v1.VolumeArgs]:
     if secret is None:
-        return None
-    return [k8s.core.v1.EnvFromSourceArgs(secret_ref=k8s.core.v1.SecretEnvSourceArgs(name=secret, optional=False))]
+        return []
+    source = k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret, optional=False, default_mode=0o440)
+    return [k8s.core.v1.VolumeArgs(name=SECRET_VOLUME, secret=source)]
+
+
+def secret_mounts(secret: str | None) -> list[k8s.core.v1.VolumeMountArgs]:
+    if secret is None:
+        return []
+    return [k8s.core.v1.VolumeMountArgs(name=SECRET_VOLUME, mount_path=SECRET_FILES_PATH, read_only=True)]
+
+
+def container_env(env: Mapping[str, str], database: DatabaseLogin | None) -> list[k8s.core.v1.EnvVarArgs] | None:
+    """Plain variables, then the database's libpq variables (none of them secret)."""
+    return [*(plain_env(env) or []), *(database.env() if database is not None else [])] or None
 
 
 def image_pull_policy(image: str) -> str:
@@ -554,22 +637,39 @@ class App(Component):
         # The server selector names the component so migration pods never join the Service or the budget.
         server = {NAME_LABEL: name, COMPONENT_LABEL: "server"}
 
-        def meta(object_name: str, extra: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-            return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels={**labels, **(extra or {})})
+        def meta(
+            object_name: str,
+            extra: dict[str, str] | None = None,
+            annotations: dict[str, pulumi.Input[str]] | None = None,
+        ) -> k8s.meta.v1.ObjectMetaArgs:
+            return k8s.meta.v1.ObjectMetaArgs(
+                name=object_name, namespace=ns, labels={**labels, **(extra or {})}, annotations=annotations
+            )
 
-        account = k8s.core.v1.ServiceAccount(
-            name, metadata=meta(name), automount_service_account_token=False, opts=child
-        )
-        account_name = account.metadata.name
+        def service_account(account: str, database: DatabaseLogin | None) -> pulumi.Output[str]:
+            # IRSA: the webhook projects a token for the annotated role; the API token stays unmounted.
+            annotations = {ROLE_ANNOTATION: database.role_arn} if database is not None else None
+            created = k8s.core.v1.ServiceAccount(
+                account,
+                metadata=meta(account, annotations=annotations),
+                automount_service_account_token=False,
+                opts=child,
+            )
+            account_name: pulumi.Output[str] = created.metadata.name
+            return account_name
 
-        def pod_spec(container: k8s.core.v1.ContainerArgs, **extra: object) -> k8s.core.v1.PodSpecArgs:
+        account_name = service_account(name, args.database)
+
+        def pod_spec(
+            container: k8s.core.v1.ContainerArgs, account: pulumi.Input[str] = account_name, **extra: object
+        ) -> k8s.core.v1.PodSpecArgs:
             return k8s.core.v1.PodSpecArgs(
-                service_account_name=account_name,
+                service_account_name=account,
                 automount_service_account_token=args.needs_service_account_token,
                 enable_service_links=False,
                 security_context=pod_security_context(args.run_as_id),
                 containers=[container],
-                volumes=[tmp_volume()],
+                volumes=[tmp_volume(), *secret_volumes(args.secret_files)],
                 **extra,
             )
 
@@ -584,6 +684,12 @@ class App(Component):
         rollout_after: list[pulumi.Resource] = []
         self.migration_job_name = None
         if args.migration is not None:
+            # The migration logs in as its own user, so it runs as its own service account and role.
+            migration_account = (
+                service_account(f"{name}-migrate", args.migration.database)
+                if args.migration.database is not None
+                else account_name
+            )
             job_name = f"{name}-migrate-{migration_suffix(args.migration.image, args.migration.command)}"
             job = k8s.batch.v1.Job(
                 f"{name}-migrate",
@@ -599,12 +705,12 @@ class App(Component):
                                 image=args.migration.image,
                                 image_pull_policy=image_pull_policy(args.migration.image),
                                 command=list(args.migration.command),
-                                env_from=env_from(args.env_from_secret),
-                                env=plain_env(args.env),
+                                env=container_env(args.env, args.migration.database),
                                 resources=args.resources.args(),
                                 security_context=container_security_context(),
-                                volume_mounts=[tmp_mount()],
+                                volume_mounts=[tmp_mount(), *secret_mounts(args.secret_files)],
                             ),
+                            migration_account,
                             restart_policy="Never",
                         ),
                     ),
@@ -630,9 +736,8 @@ class App(Component):
             liveness_probe=http_probe(args.liveness_path, period=10),
             resources=args.resources.args(),
             security_context=container_security_context(),
-            volume_mounts=[tmp_mount()],
-            env_from=env_from(args.env_from_secret),
-            env=plain_env(args.env),
+            volume_mounts=[tmp_mount(), *secret_mounts(args.secret_files)],
+            env=container_env(args.env, args.database),
             lifecycle=alb_drain() if args.load_balancer is not None else None,
         )
         spread = [

@@ -46,6 +46,18 @@ WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 #: The AWS Load Balancer Controller associates this web ACL with the ALB it makes for an Ingress.
 WAF_ACL_ANNOTATION = "alb.ingress.kubernetes.io/wafv2-acl-arn"
+#: Kubernetes workloads -> the path of their pod spec in the object.
+POD_SPECS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "kubernetes:core/v1:Pod": ("spec",),
+        "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+        "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+        "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+        "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+        "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+        "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    }
+)
 
 #: Deleting or replacing these loses data or breaks everything built on them.
 STATEFUL_TYPES = frozenset({DB_INSTANCE, BUCKET, KMS_KEY, VPC, SUBNET, EKS_CLUSTER, VOLUME})
@@ -595,6 +607,33 @@ def prod_http_redirects(
     return messages
 
 
+# --- workloads ------------------------------------------------------------------------------------
+
+
+def prod_images_by_digest(
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    tier: Tier | None = None,
+    protect: bool | None = None,
+) -> list[str]:
+    """In prod every container image is pinned by digest: a tag can be moved to other content."""
+    path = POD_SPECS.get(resource_type)
+    if path is None or not _is_prod(tier):
+        return []
+    spec = _get(props, *path)
+    messages: list[str] = []
+    for kind in ("initContainers", "containers", "ephemeralContainers"):
+        for container in _blocks(_get(spec, kind)):
+            image = _get(container, "image")
+            if isinstance(image, str) and "@sha256:" not in image:
+                messages.append(
+                    f"{kind}[{_get(container, 'name')}].image {image!r} has no digest in prod: "
+                    "pin it as repo:tag@sha256:<digest>"
+                )
+    return messages
+
+
 # --- stack checks ---------------------------------------------------------------------------------
 
 
@@ -751,6 +790,12 @@ POLICIES: tuple[Policy, ...] = (
         "In prod, plain HTTP listeners redirect to HTTPS.",
         "mandatory",
         prod_http_redirects,
+    ),
+    Policy(
+        "prod-images-by-digest",
+        "In prod, Kubernetes workloads run images pinned by digest.",
+        "mandatory",
+        prod_images_by_digest,
     ),
 )
 
