@@ -1,7 +1,8 @@
 """The stack program: settings -> components -> exports.
 
 Stages, each a function of the settings and what earlier stages built:
-network and security groups (`lb` internet-facing, `app` hosts and workloads, `data` databases),
+network and security groups (`lb` internet-facing, `app` the fleet's hosts, `nodes` the EKS nodes,
+`data` databases),
 the VM fleet behind the load balancer, the data tier, the Kubernetes cluster with the platform
 baseline and the application, and supervision (CloudWatch alarms, Prometheus on the cluster).
 """
