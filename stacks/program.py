@@ -366,6 +366,11 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
     return cluster.provider, cluster
 
 
+def aws_api_cidr(settings: Settings) -> str:
+    """Where pods reach STS and Secrets Manager: their interface endpoints without NAT, else anywhere."""
+    return settings.vpc_cidr if settings.nat_strategy == "none" else "0.0.0.0/0"
+
+
 def database_logins(
     base: Base, db: Database, cluster: Cluster, k8s_provider: k8s.Provider, after: list[pulumi.Resource]
 ) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap]:
@@ -408,6 +413,7 @@ def database_logins(
             role_arn=access.bootstrap_role_arn,
             region=settings.region,
             database_cidrs=isolated,
+            aws_api_cidrs=[aws_api_cidr(settings)],
             service_account=DB_BOOTSTRAP_ACCOUNT,
             tier=settings.tier,
         ),
@@ -470,7 +476,7 @@ def build_workloads(
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
-            egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "STS for IAM database authentication")]
+            egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
             if app_login is not None
             else [],
         ),
