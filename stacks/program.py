@@ -1,7 +1,8 @@
 """The stack program: settings -> components -> exports.
 
 Stages, each a function of the settings and what earlier stages built:
-network and security groups (`lb` internet-facing, `app` hosts and workloads, `data` databases),
+network and security groups (`lb` internet-facing, `app` the fleet's hosts, `nodes` the EKS nodes,
+`data` databases),
 the VM fleet behind the load balancer, the data tier, the Kubernetes cluster with the platform
 baseline and the application, and supervision (CloudWatch alarms, Prometheus on the cluster).
 """
@@ -514,6 +515,11 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
 READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 
 
+def aws_api_cidr(settings: Settings) -> str:
+    """Where pods reach STS and Secrets Manager: their interface endpoints without NAT, else anywhere."""
+    return settings.vpc_cidr if settings.nat_strategy == "none" else "0.0.0.0/0"
+
+
 def database_logins(
     base: Base, db: Database, cluster: Cluster, k8s_provider: k8s.Provider, after: list[pulumi.Resource]
 ) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap]:
@@ -556,6 +562,7 @@ def database_logins(
             role_arn=access.bootstrap_role_arn,
             region=settings.region,
             database_cidrs=isolated,
+            aws_api_cidrs=[aws_api_cidr(settings)],
             service_account=DB_BOOTSTRAP_ACCOUNT,
             tier=settings.tier,
         ),
@@ -625,7 +632,7 @@ def build_workloads(
             migration=migration,
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
-            egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "STS for IAM database authentication")]
+            egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
             if app_login is not None
             else [],
             load_balancer=(

@@ -308,3 +308,10 @@ def test_without_nat_the_bootstrap_reaches_secrets_manager_through_an_endpoint()
     rec = run_stack("test", {"hardstack:natStrategy": "none"})
     names = {r.inputs["serviceName"] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
     assert {"com.amazonaws.eu-west-3.secretsmanager", "com.amazonaws.eu-west-3.sts"} <= names
+    # ... and the pods' HTTPS egress stays inside the VPC.
+    https = [
+        r.inputs["spec"]["egress"][0]
+        for r in rec.of_type(POLICY)
+        if any(p.get("port") == 443 for e in r.inputs["spec"].get("egress", []) for p in e.get("ports", []))
+    ]
+    assert len(https) == 2 and all(rule["to"] == [{"ipBlock": {"cidr": "10.10.0.0/16"}}] for rule in https)

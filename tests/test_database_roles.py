@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -64,6 +65,22 @@ def test_neither_login_may_be_the_master_user() -> None:
         )
 
 
+@given(st.lists(names.filter(lambda n: n != "app_owner"), min_size=4, max_size=4, unique=True))
+def test_every_create_in_the_sql_is_guarded_and_names_only_the_given_roles(picked: list[str]) -> None:
+    database, schema, app, migrate = picked
+    roles = DatabaseRoles(
+        database=database, schema=schema, app_user=app, migration_user=migrate, master_user="app_owner"
+    )
+    lines = bootstrap_sql(roles).splitlines()
+    creates = [i for i, line in enumerate(lines) if "CREATE ROLE" in line]
+    assert len(creates) == 2
+    for i in creates:
+        role = lines[i].split("CREATE ROLE ")[1].split()[0]
+        assert role in (app, migrate) and f"rolname = '{role}'" in lines[i - 1]
+    assert f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {migrate};" in lines
+    assert "'" not in "".join(line for line in lines if "rolname" not in line)
+
+
 def test_the_iam_resource_names_one_user_of_one_instance() -> None:
     arn = rds_db_user_arn("aws", "eu-west-3", "123456789012", "db-ABC", "app_user")
     assert arn == "arn:aws:rds-db:eu-west-3:123456789012:dbuser:db-ABC/app_user"
@@ -79,6 +96,13 @@ def _binary(name: str) -> str:
     return found
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def as_owner(command: list[str], root: Path) -> list[str]:
     """initdb and the server refuse to run as root (a container's usual user): run them as postgres."""
     if os.geteuid() != 0:
@@ -89,7 +113,7 @@ def as_owner(command: list[str], root: Path) -> list[str]:
 
 class Server:
     def __init__(self, root: Path) -> None:
-        self.root, self.port = root, "55432"
+        self.root, self.port = root, str(free_port())
         self.env = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": self.port, "PGDATABASE": "app"}
 
     def psql(self, user: str, sql: str, password: str | None = None) -> subprocess.CompletedProcess[str]:

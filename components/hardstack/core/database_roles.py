@@ -96,7 +96,7 @@ BEGIN
 END
 $$;
 -- No password: both log in with IAM tokens only (rds_iam turns password login off for them).
--- (CREATE ROLE's defaults: no superuser, createdb, createrole or replication.)
+-- A new role has no superuser, createdb, createrole or replication attribute.
 ALTER ROLE {migrate} WITH LOGIN PASSWORD NULL;
 ALTER ROLE {app} WITH LOGIN PASSWORD NULL;
 GRANT rds_iam TO {migrate}, {app};

@@ -342,6 +342,11 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:kms/key:Key": _regional("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
     "aws:kms/alias:Alias": _regional("name", "namePrefix"),  # targetKeyId moves in place
     "aws:cloudwatch/logGroup:LogGroup": _regional("name", "namePrefix", "logGroupClass"),  # kmsKeyId in place
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": _regional("policyName"),
+    # WAFv2: an ACL's name and scope are its identity; an association or logging binds one resource.
+    "aws:wafv2/webAcl:WebAcl": _regional("name", "namePrefix", "scope"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": _regional("resourceArn", "webAclArn"),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _regional("resourceArn"),
     # Monitoring: alarms and dashboards are keyed by name; everything else about them updates in place.
     "aws:cloudwatch/metricAlarm:MetricAlarm": _regional("name"),
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _regional("alarmName"),
@@ -352,6 +357,7 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # S3: the bucket and each of its configuration resources
     "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
+    "aws:s3/bucketLogging:BucketLogging": _S3_CHILD,
     "aws:s3/bucketObjectv2:BucketObjectv2": _regional("bucket", "key"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),

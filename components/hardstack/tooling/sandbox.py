@@ -625,8 +625,11 @@ def _lifecycle(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
         }
         if r.get("noncurrentVersionExpiration"):
             rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": r["noncurrentVersionExpiration"]["noncurrentDays"]}
-        if r.get("expiration"):
-            rule["Expiration"] = {"Days": r["expiration"]["days"]}
+        expiration = r.get("expiration") or {}
+        if expiration.get("days"):
+            rule["Expiration"] = {"Days": expiration["days"]}
+        elif expiration.get("expiredObjectDeleteMarker"):
+            rule["Expiration"] = {"ExpiredObjectDeleteMarker": True}
         if r.get("abortIncompleteMultipartUpload"):
             days = r["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
             rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
