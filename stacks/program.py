@@ -95,6 +95,8 @@ class Base:
     deployer_arn: str | None = None
     db_running_version: str | None = None
     waf_acl_arn: pulumi.Output[str] | None = None
+    #: Buckets whose server access logs go to the access-log bucket, by prefix.
+    logged_buckets: dict[str, SecureBucket] = field(default_factory=dict)
 
     def key(
         self,
@@ -335,6 +337,9 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
         ),
         opts,
     )
+    base.logged_buckets["ansible-transfer"] = transfer
+    if alb.access_log_bucket is not None:
+        base.logged_buckets["alb-logs"] = alb.access_log_bucket
     inventory = transfer.bucket.apply(
         lambda bucket: render_inventory(
             region=settings.region, environment=settings.environment, role=APP_SERVICE, ssm_bucket=bucket
@@ -372,12 +377,12 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
     bucket = SecureBucket(
         "app-data", SecureBucketArgs(kms_key_arn=data_key.arn, tier=settings.tier, protect=settings.protect), base.opts
     )
-    # Who read or wrote which object: the data bucket's server access logs (SSE-S3, as S3 delivery needs).
+    # Who read or wrote which object: every bucket's server access logs (SSE-S3, as S3 delivery needs).
     SecureBucket(
         "s3-access-logs",
         SecureBucketArgs(
             context=base.context,
-            access_log_sources={"app-data": bucket},
+            access_log_sources={"app-data": bucket, **base.logged_buckets},
             expiration_days=settings.log_retention_days,
             # S3 keeps delivering logs: only a development stack empties the bucket to destroy it.
             force_destroy=settings.tier is Tier.DEVELOPMENT,

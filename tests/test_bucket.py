@@ -149,15 +149,16 @@ def test_bucket_without_log_sources_turns_on_no_logging(run: Run) -> None:
     assert rec.of_type(LOGGING) == []
 
 
-@pytest.mark.parametrize("name", ["test", "prod"])
-def test_every_stack_logs_the_application_bucket_to_its_access_log_bucket(
+@pytest.mark.parametrize("name", ["test", "preprod", "prod"])
+def test_every_other_bucket_of_the_stack_logs_its_requests_to_the_access_log_bucket(
     stack: Callable[..., Recording], name: str
 ) -> None:
     rec = stack(name)
-    (logging,) = rec.of_type(LOGGING)
-    assert logging.inputs["bucket"] == rec.outputs["appBucket"]
     log_bucket = rec.one("aws:s3/bucket:Bucket", "s3-access-logs")
-    assert logging.inputs["targetBucket"] == log_bucket.inputs["bucket"]
+    logged = {r.inputs["bucket"]: r.inputs["targetBucket"] for r in rec.of_type(LOGGING)}
+    others = {r.inputs["bucket"] for r in rec.of_type("aws:s3/bucket:Bucket") if r.name != "s3-access-logs"}
+    assert rec.outputs["appBucket"] in logged and set(logged) == others
+    assert set(logged.values()) == {log_bucket.inputs["bucket"]}
     sse = rec.one(
         "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         "s3-access-logs-encryption",

@@ -292,3 +292,10 @@ def test_count_rules_of_a_group_the_acl_does_not_run_are_refused() -> None:
 def test_count_rules_given_as_one_string_are_refused() -> None:
     with pytest.raises(HardstackError, match=r"count_rules\[AWSManagedRulesCommonRuleSet\] = 'SizeRestrictions_BODY'"):
         args(count_rules={"AWSManagedRulesCommonRuleSet": "SizeRestrictions_BODY"})
+
+
+def test_what_is_keyed_by_its_target_is_deleted_before_it_is_replaced(run: Run) -> None:
+    rec = run(firewall())
+    for type_ in (ASSOCIATION, LOGGING, LOG_POLICY):
+        (resource,) = rec.of_type(type_)
+        assert resource.delete_before_replace, type_

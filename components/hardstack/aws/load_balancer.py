@@ -156,6 +156,8 @@ class LoadBalancer(Component):
     unhealthy_targets_alarm: pulumi.Output[str]
     http_listener_arn: pulumi.Output[str]
     https_listener_arn: pulumi.Output[str] | None
+    access_log_bucket: SecureBucket | None
+    """The bucket access logs go to, when they are on (give it to a server access log bucket)."""
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hardstack:network:LoadBalancer", name, opts)
@@ -163,6 +165,7 @@ class LoadBalancer(Component):
         tags = {**args.context.tags, **args.tags, "Name": name}
 
         access_logs = None
+        logs: SecureBucket | None = None
         logs_ready: list[pulumi.Resource] = []
         if args.access_logs or (args.access_logs is None and args.tier.is_production):
             prefix = name
@@ -272,6 +275,7 @@ class LoadBalancer(Component):
         self.unhealthy_targets_alarm = unhealthy.name
         self.http_listener_arn = http.arn
         self.https_listener_arn = https.arn if https is not None else None
+        self.access_log_bucket = logs
         self.register_outputs(
             {
                 "arn": self.arn,

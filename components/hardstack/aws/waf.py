@@ -213,11 +213,15 @@ class WebFirewall(Component):
         )
         # A policy on the group itself (not one of the account's 10 per region): without one, WAF
         # would write its own account-wide policy, which Pulumi neither knows nor removes.
+        # One policy per group, one logging configuration per web ACL, one web ACL per load balancer:
+        # each is keyed by its target, so a replacement made before deleting the old one would see the
+        # old one's delete undo it (DisassociateWebACL takes only the load balancer). Delete first.
+        singleton = self.child(delete_before_replace=True)
         delivery = aws.cloudwatch.LogResourcePolicy(
             f"{name}-logs",
             resource_arn=group.arn,
             policy_document=policy_document([log_delivery_statement(ctx, group.arn)]),
-            opts=child,
+            opts=singleton,
         )
         aws.wafv2.WebAclLoggingConfiguration(
             f"{name}-logging",
@@ -230,10 +234,10 @@ class WebFirewall(Component):
                 for header in REDACTED_HEADERS
             ],
             # Delivery checks the group's resource policy when logging is turned on: it must exist first.
-            opts=self.child(depends_on=[delivery]),
+            opts=self.child(depends_on=[delivery], delete_before_replace=True),
         )
         for key, lb_arn in sorted(args.load_balancer_arns.items()):
-            aws.wafv2.WebAclAssociation(f"{name}-{key}", resource_arn=lb_arn, web_acl_arn=acl.arn, opts=child)
+            aws.wafv2.WebAclAssociation(f"{name}-{key}", resource_arn=lb_arn, web_acl_arn=acl.arn, opts=singleton)
 
         self.arn = acl.arn
         self.log_group_name = group.name

@@ -364,6 +364,14 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:s3/bucketVersioning:BucketVersioning": _S3_CHILD,  # mfa is sent with each update, not force-new
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": _S3_CHILD,
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _S3_CHILD,
+    "aws:s3/bucketLogging:BucketLogging": _S3_CHILD,  # the target bucket and prefix move in place
+    # WAF: rules, actions and visibility update in place (UpdateWebACL with the lock token).
+    "aws:wafv2/webAcl:WebAcl": _regional("name", "namePrefix", "scope"),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": _regional("resourceArn", "webAclArn"),
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _regional(
+        "resourceArn", "logDestinationConfigs"
+    ),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": _regional("policyName", "resourceArn"),
     # IAM is global: no region argument.
     "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
     "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
