@@ -8,6 +8,7 @@ from hardstack.aws.alarms import AlarmThresholds, AlbMetrics, FleetMetrics, RdsM
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
 from hardstack.aws.context import AwsContext
+from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
 from hardstack.aws.database import Database, DatabaseArgs, DatabaseCredentialsSecret, DatabaseCredentialsSecretArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
@@ -22,7 +23,8 @@ from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO
 from hardstack.core.tier import Tier
-from hardstack.k8s.app import App, AppArgs, MigrationSpec, Resources
+from hardstack.k8s.app import AlbIngress, App, AppArgs, MigrationSpec, Resources
+from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs, Receiver, SecretRef
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 
@@ -30,6 +32,7 @@ __all__ = [
     "SLO",
     "AddressPlan",
     "AlarmThresholds",
+    "AlbIngress",
     "AlbMetrics",
     "AlertTopic",
     "AlertTopicArgs",
@@ -38,6 +41,8 @@ __all__ = [
     "AwsContext",
     "Cluster",
     "ClusterArgs",
+    "ControllerRoles",
+    "ControllerRolesArgs",
     "Dashboard",
     "DashboardArgs",
     "Database",
@@ -65,6 +70,8 @@ __all__ = [
     "Peer",
     "PlatformBaseline",
     "PlatformBaselineArgs",
+    "PlatformControllers",
+    "PlatformControllersArgs",
     "Port",
     "RdsMetrics",
     "Receiver",
