@@ -550,3 +550,8 @@ def test_existing_mode_refuses_a_load_balancer_cidr_that_is_not_one() -> None:
         clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, existingClusterLoadBalancerCidrs=["10.1.0.1/24"]
     )
     assert "hardstack:existingClusterLoadBalancerCidrs = '10.1.0.1/24'" in msg
+
+
+def test_a_managed_cluster_refuses_an_ingress_class_nothing_there_serves() -> None:
+    msg = refused(ingressClass="nginx")
+    assert "hardstack:ingressClass = 'nginx' is refused: alb on the cluster this stack creates" in msg
