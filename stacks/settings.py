@@ -516,7 +516,14 @@ class Settings(_Model):
     def _check_controllers(self) -> None:
         """Controllers asked for must be installable; a managed cluster must serve the app's class."""
         if self.cluster_mode == "managed":
-            if self.ingress_class == "alb" and not self.installs_load_balancer_controller:
+            if self.ingress_class != "alb":
+                raise refuse(
+                    "hardstack:ingressClass",
+                    self.ingress_class,
+                    "alb on the cluster this stack creates: the AWS Load Balancer Controller is the ingress "
+                    "controller installed there, nothing would serve another class",
+                )
+            if not self.installs_load_balancer_controller:
                 raise refuse(
                     "hardstack:loadBalancerController",
                     False,

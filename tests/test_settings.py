@@ -564,3 +564,8 @@ def test_existing_mode_refuses_a_load_balancer_cidr_that_is_not_one() -> None:
 def test_retention_shorter_than_the_slo_period_is_refused() -> None:
     msg = refused(prometheusRetention="15d")
     assert "hardstack:prometheusRetention = '15d'" in msg and "at least 30d" in msg
+
+
+def test_a_managed_cluster_refuses_an_ingress_class_nothing_there_serves() -> None:
+    msg = refused(ingressClass="nginx")
+    assert "hardstack:ingressClass = 'nginx' is refused: alb on the cluster this stack creates" in msg

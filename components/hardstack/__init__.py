@@ -8,6 +8,7 @@ from hardstack.aws.alarms import AlarmThresholds, AlbMetrics, FleetMetrics, RdsM
 from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.cluster import Cluster, ClusterArgs, ExistingCluster, ExistingClusterArgs, NodeGroupSpec
 from hardstack.aws.context import AwsContext
+from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
 from hardstack.aws.database import Database, DatabaseArgs
 from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
@@ -25,7 +26,8 @@ from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO
 from hardstack.core.tier import Tier
-from hardstack.k8s.app import App, AppArgs, DatabaseLogin, MigrationSpec, Resources
+from hardstack.k8s.app import AlbIngress, App, AppArgs, DatabaseLogin, MigrationSpec, Resources
+from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
 from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
 from hardstack.k8s.monitoring import Monitoring, MonitoringArgs, Receiver, SecretRef
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
@@ -34,6 +36,7 @@ __all__ = [
     "SLO",
     "AddressPlan",
     "AlarmThresholds",
+    "AlbIngress",
     "AlbMetrics",
     "AlertTopic",
     "AlertTopicArgs",
@@ -42,6 +45,8 @@ __all__ = [
     "AwsContext",
     "Cluster",
     "ClusterArgs",
+    "ControllerRoles",
+    "ControllerRolesArgs",
     "Dashboard",
     "DashboardArgs",
     "Database",
@@ -73,6 +78,8 @@ __all__ = [
     "Peer",
     "PlatformBaseline",
     "PlatformBaselineArgs",
+    "PlatformControllers",
+    "PlatformControllersArgs",
     "Port",
     "RdsMetrics",
     "Receiver",

@@ -9,8 +9,9 @@ Charts and values: every key `*_values` sets exists in the pinned chart's own va
 pinned tag (read in the charts' repositories: kubernetes-sigs/metrics-server tag
 metrics-server-helm-chart-3.13.1; kubernetes/autoscaler tag cluster-autoscaler-chart-9.51.0,
 charts/cluster-autoscaler; aws/eks-charts stable/aws-load-balancer-controller at chart 3.5.0).
-`CHECKED_VALUE_KEYS` records those keys; a test fails when a values function sets any other, so a
-new key or a chart bump means reading values.yaml again.
+The autoscaler's `extraArgs` keys are its flags, as listed in that values file's comments and the
+autoscaler's FAQ. `CHECKED_VALUE_KEYS` records those keys; a test fails when a values function sets
+any other, so a new key or a chart bump means reading values.yaml again.
 
 The caller passes the Kubernetes provider through `opts`; the releases wait for the node groups and
 the role policies given in the args.
