@@ -1,5 +1,6 @@
 """Day-2 operations of the stacks: teardown where it must work, and nowhere it must not."""
 
+import copy
 from typing import Any
 
 import pytest
@@ -103,3 +104,17 @@ def test_a_postgres_downgrade_is_refused_naming_the_setting_before_any_cloud_res
             main, stack="prod", config=config, mocks=HardstackMocks(databases={IDENTIFIER: "16.6"}), recording=recording
         )
     assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookup's provider only
+
+
+def test_the_parameter_group_named_before_its_family_was_in_its_name_is_adopted_not_replaced() -> None:
+    now = prod_plan("16.6")
+    before = copy.deepcopy(now)
+    group = next(r for r in before["resources"] if r["type"] == PARAMS)
+    old_urn = group["urn"].replace("main-params-postgres16", "main-params")
+    references = {group["urn"]: old_urn}
+    group.update(urn=old_urn, name="main-params", aliases=[])
+    group["inputs"]["name"] = "main-params-1a2b3c4"  # the auto-name it was created with
+    for entry in before["resources"]:
+        entry["dependencies"] = [references.get(d, d) for d in entry["dependencies"]]
+
+    assert diff_plans(before, now).is_empty()
