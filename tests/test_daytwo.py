@@ -118,3 +118,24 @@ def test_the_parameter_group_named_before_its_family_was_in_its_name_is_adopted_
         entry["dependencies"] = [references.get(d, d) for d in entry["dependencies"]]
 
     assert diff_plans(before, now).is_empty()
+
+
+def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> None:
+    before = build_plan("test", run_stack("test"))
+    after = build_plan("test", run_stack("test", {"aws:region": "eu-west-1"}))
+
+    diff = diff_plans(before, after)
+
+    replaced = {c.urn for c in diff.replaces}
+    regional = [
+        r
+        for r in after["resources"]
+        if r["custom"] and r["type"].startswith("aws:") and r["urn"] in before_urns(before)
+    ]
+    assert regional and all(r["urn"] in replaced for r in regional if not r["type"].startswith("aws:iam/"))
+    assert not [c for c in diff.replaces if c.type.startswith("aws:iam/") and "region" in c.properties]
+    assert any("region changes" in h for h in diff.hazards)
+
+
+def before_urns(plan: dict[str, Any]) -> set[str]:
+    return {r["urn"] for r in plan["resources"]}
