@@ -590,7 +590,8 @@ def _lifecycle(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
         if r.get("noncurrentVersionExpiration"):
             rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": r["noncurrentVersionExpiration"]["noncurrentDays"]}
         if r.get("expiration"):
-            rule["Expiration"] = {"Days": r["expiration"]["days"]}
+            keys = {"days": "Days", "expiredObjectDeleteMarker": "ExpiredObjectDeleteMarker"}
+            rule["Expiration"] = {keys[k]: v for k, v in r["expiration"].items() if k in keys}
         if r.get("abortIncompleteMultipartUpload"):
             days = r["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
             rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
