@@ -21,6 +21,15 @@ def test_destroy_empties_every_bucket_of_the_test_and_preprod_stacks(stack: str)
     assert buckets and all(b.inputs["forceDestroy"] is True and not b.protect for b in buckets)
 
 
+def test_nothing_in_the_test_stack_blocks_its_destroy() -> None:
+    rec = run_stack("test")
+    assert rec.protected() == []
+    db = rec.one("aws:rds/instance:Instance").inputs
+    assert db["deletionProtection"] is False and db["skipFinalSnapshot"] is True
+    assert rec.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is False
+    assert rec.one("aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is False
+
+
 def test_preprod_with_protection_keeps_its_buckets_full_on_destroy() -> None:
     buckets = run_stack("preprod", {"hardstack:protect": True}).of_type(BUCKET)
     assert all(b.inputs["forceDestroy"] is False and b.protect for b in buckets)
