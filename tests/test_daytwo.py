@@ -148,3 +148,26 @@ def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> No
 
 def before_urns(plan: dict[str, Any]) -> set[str]:
     return {r["urn"] for r in plan["resources"]}
+
+
+#: The AWS-visible name of each type that takes one from the program (the rest are auto-named).
+NAMED = {
+    "aws:kms/alias:Alias": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:rds/instance:Instance": "identifier",
+    "aws:eks/cluster:Cluster": "name",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "alarmName",
+    "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
+}
+
+
+def aws_names(stack: str) -> set[str]:
+    rec = run_program(main, stack=stack, config=stack_config("prod"))
+    return {str(r.inputs[key]) for r in rec if (key := NAMED.get(r.type)) and r.inputs.get(key)}
+
+
+def test_two_stacks_of_one_environment_share_no_aws_visible_name() -> None:
+    first, second = aws_names("prod"), aws_names("prod-eu")
+    assert len(first) >= len(NAMED) and not first & second
+    assert all("hardstack" in n and "prod-eu" in n.replace("/", "-") for n in second)
