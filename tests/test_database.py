@@ -442,3 +442,9 @@ def test_only_the_next_major_or_the_same_one_is_accepted(was: int, wanted: int) 
     else:
         with pytest.raises(HardstackError):
             validate_upgrade(f"{was}.4", str(wanted))
+
+
+def test_a_suffixed_running_minor_orders_by_its_numbers() -> None:
+    assert validate_upgrade("16.6-R2", "17") is True
+    with pytest.raises(HardstackError, match=r"^engine_version = '16.4' is refused: 16.6-R2"):
+        validate_upgrade("16.6-R2", "16.4")

@@ -1,5 +1,6 @@
 """Day-2 operations of the stacks: teardown where it must work, and nowhere it must not."""
 
+import copy
 from typing import Any
 
 import pytest
@@ -18,6 +19,15 @@ LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 def test_destroy_empties_every_bucket_of_the_test_and_preprod_stacks(stack: str) -> None:
     buckets = run_stack(stack).of_type(BUCKET)
     assert buckets and all(b.inputs["forceDestroy"] is True and not b.protect for b in buckets)
+
+
+def test_nothing_in_the_test_stack_blocks_its_destroy() -> None:
+    rec = run_stack("test")
+    assert rec.protected() == []
+    db = rec.one("aws:rds/instance:Instance").inputs
+    assert db["deletionProtection"] is False and db["skipFinalSnapshot"] is True
+    assert rec.one("aws:eks/cluster:Cluster").inputs["deletionProtection"] is False
+    assert rec.one("aws:lb/loadBalancer:LoadBalancer").inputs["enableDeletionProtection"] is False
 
 
 def test_preprod_with_protection_keeps_its_buckets_full_on_destroy() -> None:
@@ -103,3 +113,61 @@ def test_a_postgres_downgrade_is_refused_naming_the_setting_before_any_cloud_res
             main, stack="prod", config=config, mocks=HardstackMocks(databases={IDENTIFIER: "16.6"}), recording=recording
         )
     assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookup's provider only
+
+
+def test_the_parameter_group_named_before_its_family_was_in_its_name_is_adopted_not_replaced() -> None:
+    now = prod_plan("16.6")
+    before = copy.deepcopy(now)
+    group = next(r for r in before["resources"] if r["type"] == PARAMS)
+    old_urn = group["urn"].replace("main-params-postgres16", "main-params")
+    references = {group["urn"]: old_urn}
+    group.update(urn=old_urn, name="main-params", aliases=[])
+    group["inputs"]["name"] = "main-params-1a2b3c4"  # the auto-name it was created with
+    for entry in before["resources"]:
+        entry["dependencies"] = [references.get(d, d) for d in entry["dependencies"]]
+
+    assert diff_plans(before, now).is_empty()
+
+
+def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> None:
+    before = build_plan("test", run_stack("test"))
+    after = build_plan("test", run_stack("test", {"aws:region": "eu-west-1"}))
+
+    diff = diff_plans(before, after)
+
+    replaced = {c.urn for c in diff.replaces}
+    regional = [
+        r
+        for r in after["resources"]
+        if r["custom"] and r["type"].startswith("aws:") and r["urn"] in before_urns(before)
+    ]
+    assert regional and all(r["urn"] in replaced for r in regional if not r["type"].startswith("aws:iam/"))
+    assert not [c for c in diff.replaces if c.type.startswith("aws:iam/") and "region" in c.properties]
+    assert any("region changes" in h for h in diff.hazards)
+
+
+def before_urns(plan: dict[str, Any]) -> set[str]:
+    return {r["urn"] for r in plan["resources"]}
+
+
+#: The AWS-visible name of each type that takes one from the program (the rest are auto-named).
+NAMED = {
+    "aws:kms/alias:Alias": "name",
+    "aws:cloudwatch/logGroup:LogGroup": "name",
+    "aws:rds/instance:Instance": "identifier",
+    "aws:eks/cluster:Cluster": "name",
+    "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "alarmName",
+    "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
+}
+
+
+def aws_names(stack: str) -> set[str]:
+    rec = run_program(main, stack=stack, config=stack_config("prod"))
+    return {str(r.inputs[key]) for r in rec if (key := NAMED.get(r.type)) and r.inputs.get(key)}
+
+
+def test_two_stacks_of_one_environment_share_no_aws_visible_name() -> None:
+    first, second = aws_names("prod"), aws_names("prod-eu")
+    assert len(first) >= len(NAMED) and not first & second
+    assert all("hardstack" in n and "prod-eu" in n.replace("/", "-") for n in second)

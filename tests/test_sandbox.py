@@ -141,6 +141,13 @@ def test_buckets_block_public_access_and_are_encrypted(prod: tuple[SandboxMocks,
         assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
 
 
+def test_every_bucket_expires_delete_markers_left_without_versions(prod: tuple[SandboxMocks, Recording]) -> None:
+    s3 = client("s3")
+    for bucket in (b["Name"] for b in s3.list_buckets()["Buckets"]):
+        rules = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        assert {"ExpiredObjectDeleteMarker": True} in [r.get("Expiration") for r in rules]
+
+
 def test_keys_rotate(prod: tuple[SandboxMocks, Recording]) -> None:
     kms = client("kms")
     keys = [k["KeyId"] for k in kms.list_keys()["Keys"]]

@@ -1,11 +1,11 @@
 """PostgreSQL on RDS: encrypted, private, TLS-only, with an RDS-managed master password.
 
-Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (one per PostgreSQL family: forces
-TLS, logs slow statements and connections), aws.iam.Role + aws.iam.RolePolicyAttachment (enhanced monitoring), one
-aws.cloudwatch.LogGroup per exported log (made before the instance so RDS never creates unmanaged
-ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the source snapshot under our key,
-because a restore keeps the snapshot's key and `kms_key_id` cannot change in place),
-random.RandomId (the final snapshot's name suffix, when one is taken) and aws.rds.Instance.
+Creates (`Database`): aws.rds.SubnetGroup, aws.rds.ParameterGroup (one per PostgreSQL family:
+forces TLS, logs slow statements and connections), aws.iam.Role + aws.iam.RolePolicyAttachment
+(enhanced monitoring), one aws.cloudwatch.LogGroup per exported log (made before the instance so
+RDS never creates unmanaged ones), aws.rds.SnapshotCopy (only when restoring: re-encrypts the
+source snapshot under our key, because a restore keeps the snapshot's key and `kms_key_id` cannot
+change in place), random.RandomId (the final snapshot's name suffix, when one is taken) and aws.rds.Instance.
 
 Day 2: a new `engine_version` major is a major upgrade (checked against the running instance, read
 before any resource registers: no downgrade, one major at a time), applied at once with the new
@@ -92,9 +92,12 @@ def validate_engine_version(version: str, where: str = "engine_version") -> int:
     return int(match.group(1))
 
 
-def _version_parts(version: str) -> tuple[int, int | None]:
-    major, _, minor = version.partition(".")
-    return int(major), int(minor) if minor else None
+def _version_parts(version: str, where: str) -> tuple[int, int | None]:
+    # RDS may report suffixed minors (`16.6-R2`): only the leading numbers order versions.
+    match = re.match(r"^(\d+)(?:\.(\d+))?", version)
+    if match is None:
+        raise refuse(where, version, "a PostgreSQL version such as 16 or 16.6")
+    return int(match.group(1)), int(match.group(2)) if match.group(2) else None
 
 
 def validate_upgrade(running: str | None, wanted: str, where: str = "engine_version") -> bool:
@@ -107,8 +110,8 @@ def validate_upgrade(running: str | None, wanted: str, where: str = "engine_vers
     """
     if running is None:
         return False
-    was_major, was_minor = _version_parts(running)
-    now_major, now_minor = _version_parts(wanted)
+    was_major, was_minor = _version_parts(running, "running engine version")
+    now_major, now_minor = _version_parts(wanted, where)
     if now_major < was_major or (
         now_major == was_major and now_minor is not None and was_minor is not None and now_minor < was_minor
     ):

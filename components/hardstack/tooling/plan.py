@@ -50,7 +50,8 @@ from hardstack.core.errors import refuse
 from hardstack.tooling.testing import Recording
 
 PLAN_VERSION = 2
-"""2: resources record `propertyDependencies`; secrets may be masked by a keyed hash (`secretKey`)."""
+"""2: resources record `propertyDependencies`, `aliases` and which inputs the mocks `computed`;
+secrets may be masked by a keyed hash (`secretKey`)."""
 SECRET = "[secret]"  # noqa: S105  # the mask, not a password
 """What a masked value reads as in a plan."""
 
@@ -218,6 +219,8 @@ def build_plan(stack: str, recording: Recording, secret_key: bytes | None = None
             "ignoreChanges": sorted(r.ignore_changes),
             "dependencies": sorted(set(r.dependencies)),
             "propertyDependencies": {k: sorted(set(v)) for k, v in sorted(r.property_dependencies.items()) if v},
+            "aliases": sorted(set(r.aliases)),
+            "computed": sorted(r.computed),
             "provider": provider_urn(r.provider),
             "inputs": mask_secrets(r.inputs, SECRET_PROPERTIES.get(r.type, ()), secret_key),
         }
@@ -342,11 +345,6 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:kms/key:Key": _regional("customerMasterKeySpec", "keyUsage", "multiRegion", "customKeyStoreId", "xksKeyId"),
     "aws:kms/alias:Alias": _regional("name", "namePrefix"),  # targetKeyId moves in place
     "aws:cloudwatch/logGroup:LogGroup": _regional("name", "namePrefix", "logGroupClass"),  # kmsKeyId in place
-    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": _regional("policyName"),
-    # WAFv2: an ACL's name and scope are its identity; an association or logging binds one resource.
-    "aws:wafv2/webAcl:WebAcl": _regional("name", "namePrefix", "scope"),
-    "aws:wafv2/webAclAssociation:WebAclAssociation": _regional("resourceArn", "webAclArn"),
-    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": _regional("resourceArn"),
     # Monitoring: alarms and dashboards are keyed by name; everything else about them updates in place.
     "aws:cloudwatch/metricAlarm:MetricAlarm": _regional("name"),
     "aws:cloudwatch/compositeAlarm:CompositeAlarm": _regional("alarmName"),
@@ -357,7 +355,6 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # S3: the bucket and each of its configuration resources
     "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
-    "aws:s3/bucketLogging:BucketLogging": _S3_CHILD,
     "aws:s3/bucketObjectv2:BucketObjectv2": _regional("bucket", "key"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),
@@ -844,6 +841,16 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
             for e in entries.values():
                 e["inputs"] = _unkeyed(e.get("inputs") or {})
                 secrets_compared = secrets_compared and not (keyed and _has_mark(e["inputs"]))
+    # A resource registered under a new name with an alias to its old URN is the same resource.
+    # What the mocks computed (ids, ARNs, auto-names) is the adopted resource's own, not new.
+    for urn, entry in list(after.items()):
+        for alias in entry.get("aliases") or ():
+            if alias in before and alias not in after and urn not in before:
+                was = before.pop(alias)
+                kept_state = {k: v for k, v in _inputs(was).items() if k in (entry.get("computed") or ())}
+                before[urn] = {**was, "urn": urn}
+                after[urn] = {**entry, "inputs": {**_inputs(entry), **kept_state}}
+                break
     gone = {u: before[u] for u in sorted(before.keys() - after.keys())}
     born = {u: after[u] for u in sorted(after.keys() - before.keys())}
     moves = _pair_moves(gone, born)

@@ -625,11 +625,9 @@ def _lifecycle(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
         }
         if r.get("noncurrentVersionExpiration"):
             rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": r["noncurrentVersionExpiration"]["noncurrentDays"]}
-        expiration = r.get("expiration") or {}
-        if expiration.get("days"):
-            rule["Expiration"] = {"Days": expiration["days"]}
-        elif expiration.get("expiredObjectDeleteMarker"):
-            rule["Expiration"] = {"ExpiredObjectDeleteMarker": True}
+        if r.get("expiration"):
+            keys = {"days": "Days", "expiredObjectDeleteMarker": "ExpiredObjectDeleteMarker"}
+            rule["Expiration"] = {keys[k]: v for k, v in r["expiration"].items() if k in keys}
         if r.get("abortIncompleteMultipartUpload"):
             days = r["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
             rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}

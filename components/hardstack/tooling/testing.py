@@ -46,6 +46,10 @@ class RecordedResource:
     provider: str
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     """Input property -> URNs of the resources whose outputs it was built from (as the engine is told)."""
+    aliases: list[str] = field(default_factory=list)
+    """URNs the resource was known by before (its `aliases` option): the engine adopts their state."""
+    computed: list[str] = field(default_factory=list)
+    """Keys of `inputs` the mocks computed (ids, ARNs, auto-names) rather than the program gave."""
 
     @property
     def is_component(self) -> bool:
@@ -283,7 +287,7 @@ class _Transforming(pulumi.runtime.Mocks):
                 result = asyncio.new_event_loop().run_until_complete(result)
             if result is not None:
                 props, options = dict(result.props), result.opts
-        self.current.options = options
+        self.current.options, self.current.given = options, set(props)
         transformed = pulumi.runtime.MockResourceArgs(
             args.typ, args.name, props, args.provider, args.resource_id, args.custom, args.transforms
         )
@@ -307,7 +311,7 @@ class RecordingMonitor(_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # gRPC method name
         current = self.transforming.current
-        current.parent, current.options = request.parent, pulumi.ResourceOptions()
+        current.parent, current.options, current.given = request.parent, pulumi.ResourceOptions(), set()
         current.urn = self.make_urn(request.parent, request.type, request.name)
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         options: pulumi.ResourceOptions = current.options
@@ -333,9 +337,19 @@ class RecordingMonitor(_mocks.MockMonitor):
                     property_dependencies={
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
                     },
+                    aliases=[self._alias_urn(request, alias) for alias in request.aliases],
+                    computed=sorted(set(inputs) - current.given) if request.custom else [],
                 )
             )
         return response
+
+    def _alias_urn(self, request: Any, alias: Any) -> str:
+        """The URN an alias names: given whole, or the resource's own with the spec's parts swapped in."""
+        if alias.urn:
+            return str(alias.urn)
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return str(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
 
     def Invoke(self, request: Any) -> Any:  # gRPC method name
         response = super().Invoke(request)  # type: ignore[no-untyped-call]
