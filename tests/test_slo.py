@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hardstack.core.errors import HardstackError
+from hardstack.core.promtool import promtool_test_files
 from hardstack.core.slo import (
     BURN_POLICY,
     SEVERITIES,
@@ -21,7 +23,6 @@ from hardstack.core.slo import (
     compile_cloudwatch_alarms,
     compile_rules,
     dec,
-    promtool_tests,
     render_rules_yaml,
     to_yaml,
     validate_alarm_period,
@@ -336,12 +337,30 @@ SLOS = [
 ]
 
 
-def write(tmp_path: Path, slos: list[SLO], rules_text: str | None = None) -> tuple[Path, Path]:
-    rules = tmp_path / "slo-rules.yml"
-    rules.write_text(rules_text if rules_text is not None else render_rules_yaml(slos))
-    tests = tmp_path / "slo-rules.test.yml"
-    tests.write_text(to_yaml(promtool_tests(slos, rules.name)))
-    return rules, tests
+def write(tmp_path: Path, slos: list[SLO], rules: dict[str, Any] | None = None) -> tuple[Path, dict[str, Path]]:
+    """The rule file and the generated test files (by severity) next to it."""
+    rule_file = tmp_path / "slo-rules.yml"
+    rule_file.write_text(to_yaml(rules if rules is not None else compile_rules(slos)))
+    tests = {}
+    for severity, document in promtool_test_files(slos, rule_file.name).items():
+        tests[severity] = tmp_path / f"slo-rules.{severity}.test.yml"
+        tests[severity].write_text(to_yaml(document))
+    return rule_file, tests
+
+
+def run_tests(files: list[Path]) -> list[tuple[int, str]]:
+    """promtool test rules on each file, side by side."""
+    running = [
+        subprocess.Popen(
+            [promtool(), "test", "rules", file.name],
+            cwd=file.parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for file in files
+    ]
+    return [(process.wait(timeout=600), process.communicate()[0]) for process in running]
 
 
 def test_promtool_check_rules_accepts_the_rules(tmp_path: Path) -> None:
@@ -351,44 +370,160 @@ def test_promtool_check_rules_accepts_the_rules(tmp_path: Path) -> None:
     assert f"SUCCESS: {len(SLOS) * 15} rules found" in result.stdout
 
 
-def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
-    _, tests = write(tmp_path, SLOS)
-    result = run_promtool("test", "rules", tests)
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.mark.parametrize("slo", SLOS, ids=lambda s: s.slo_id)
+def test_promtool_unit_tests_pass(tmp_path: Path, slo: SLO) -> None:
+    # One SLO per rule file: promtool evaluates every rule of the file at every step. The days-long
+    # ticket file runs for one SLO of each series shape (errors over total, good over total).
+    _, tests = write(tmp_path, [slo])
+    files = [tests["page"], *([tests["ticket"]] if slo.service in ("api", "batch") else [])]
+    for code, out in run_tests(files):
+        assert code == 0, out
 
 
-def test_generated_tests_use_raw_counters_for_selectors() -> None:
-    names = [t["name"] for t in promtool_tests(SLOS, "r.yml")["tests"]]
-    assert sum("(raw counters)" in n for n in names) == 6
-    assert sum("(recorded ratios)" in n for n in names) == 2
-    doc = yaml.safe_load(to_yaml(promtool_tests([api()], "r.yml")))
-    (fire, quiet) = doc["tests"]
-    assert [s["series"] for s in fire["input_series"]] == [
-        'http_requests_total{job="api",code="500"}',
-        'http_requests_total{job="api",code="200"}',
+def names(slos: list[SLO]) -> list[str]:
+    return [t["name"] for document in promtool_test_files(slos, "r.yml").values() for t in document["tests"]]
+
+
+@pytest.mark.parametrize("slo", [s for s in SLOS if "$window" not in s.total_query], ids=lambda s: s.slo_id)
+def test_every_burn_branch_is_tested_above_below_and_recovering(slo: SLO) -> None:
+    got = names([slo])
+    for c in slo.conditions():
+        label = f"{c.severity} {c.long_window}/{c.short_window} at {dec(c.factor)}x"
+        assert f"{slo.slo_id} just above {label} fires" in got
+        assert f"{slo.slo_id} just below {label} stays quiet" in got
+        assert f"{slo.slo_id} {label} recovers when errors stop" in got
+    assert f"{slo.slo_id} without traffic stays quiet" in got
+
+
+def test_outages_are_tested_for_good_and_error_series() -> None:
+    batch = next(s for s in SLOS if s.service == "batch")
+    assert {n for n in names([batch]) if "outage" in n} == {
+        "batch/jobs pages through a total outage once its good series is stale",
+        "batch/jobs pages through a total outage whose good series never existed",
+    }
+    assert "api/availability with no error series yet stays quiet" in names([api()])
+
+
+def test_expression_queries_fall_back_to_recorded_ratios() -> None:
+    checkout = next(s for s in SLOS if s.service == "checkout-web")
+    assert names([checkout]) == [
+        "checkout-web/availability burning at 106.7x pages (recorded ratios)",
+        "checkout-web/availability at half its budget stays quiet (recorded ratios)",
     ]
-    assert [a["exp_alerts"] for a in quiet["alert_rule_test"]] == [[], [], []]
 
 
-@pytest.mark.parametrize(
-    ("edits", "why"),
-    [
-        ([("> 0.0144\n", "> 1.5\n"), ("> 0.006\n", "> 1.5\n")], "page thresholds unreachable: never pages"),
-        ([("> 0.001\n", "> 0.0001\n")], "ticket threshold under half the budget: the healthy test tickets"),
-        ([("for: 2m", "for: 20m")], "page waits past the 10m eval time"),
-        ([("/ 0.001\n", "/ 0.002\n")], "burn rate in the annotation is wrong"),
-    ],
-)
-def test_promtool_tests_fail_on_broken_rules(tmp_path: Path, edits: list[tuple[str, str]], why: str) -> None:
+def test_raw_counter_tests_feed_the_selected_series() -> None:
+    document = promtool_test_files([api()], "r.yml")["page"]
+    series = {s["series"] for t in document["tests"] for s in t["input_series"]}
+    assert series == {'http_requests_total{job="api",code="500"}', 'http_requests_total{job="api",code="200"}'}
+    assert document["evaluation_interval"] == "1m"
+    assert promtool_test_files([api()], "r.yml")["ticket"]["evaluation_interval"] == "5m"
+
+
+def _alert_rule(rules: dict[str, Any], severity: str) -> dict[str, Any]:
+    (rule,) = [r for g in rules["groups"] for r in g["rules"] if "alert" in r and r["labels"]["severity"] == severity]
+    return rule
+
+
+def _record(rules: dict[str, Any], record: str) -> dict[str, Any]:
+    (rule,) = [r for g in rules["groups"] for r in g["rules"] if r.get("record") == record]
+    return rule
+
+
+def _edit(rule: dict[str, Any], key: str, old: str, new: str) -> None:
+    assert old in rule[key], (old, rule[key])
+    rule[key] = rule[key].replace(old, new)
+
+
+API_SERIES = '{service="api",slo="availability"}'
+Mutation = Callable[[dict[str, Any]], None]
+MUTATIONS: list[tuple[str, str, str, Mutation]] = [
+    # (why, severity file, tests of this branch, mutation of the rules)
+    (
+        "page 1h threshold 4% higher",
+        "page",
+        "1h/5m",
+        lambda r: _edit(_alert_rule(r, "page"), "expr", f"1h{API_SERIES} > 0.0144", f"1h{API_SERIES} > 0.015"),
+    ),
+    (
+        "page 1h threshold 4% lower",
+        "page",
+        "1h/5m",
+        lambda r: _edit(_alert_rule(r, "page"), "expr", f"1h{API_SERIES} > 0.0144", f"1h{API_SERIES} > 0.0138"),
+    ),
+    (
+        "page 6h threshold 4% higher",
+        "page",
+        "6h/30m",
+        lambda r: _edit(_alert_rule(r, "page"), "expr", f"6h{API_SERIES} > 0.006", f"6h{API_SERIES} > 0.00625"),
+    ),
+    (
+        "page short window dropped",
+        "page",
+        "1h/5m",
+        lambda r: _edit(
+            _alert_rule(r, "page"), "expr", f"  and\n    slo:sli_error:ratio_rate5m{API_SERIES} > 0.0144\n", ""
+        ),
+    ),
+    (
+        "page long window 1h read as 2h",
+        "page",
+        "1h/5m",
+        lambda r: _edit(_alert_rule(r, "page"), "expr", f"ratio_rate1h{API_SERIES}", f"ratio_rate2h{API_SERIES}"),
+    ),
+    (
+        "the 1h ratio computed over 5m",
+        "page",
+        "1h/5m",
+        lambda r: _edit(_record(r, "slo:sli_error:ratio_rate1h"), "expr", "[1h]", "[5m]"),
+    ),
+    ("page for 2m -> 4m", "page", "after", lambda r: _edit(_alert_rule(r, "page"), "for", "2m", "4m")),
+    ("page for 2m -> 0m", "page", "after", lambda r: _edit(_alert_rule(r, "page"), "for", "2m", "0m")),
+    (
+        "ticket 1d threshold 4% higher (its 3d sibling would otherwise hide it)",
+        "ticket",
+        "1d/2h",
+        lambda r: _edit(_alert_rule(r, "ticket"), "expr", f"1d{API_SERIES} > 0.003", f"1d{API_SERIES} > 0.003125"),
+    ),
+    (
+        "ticket long window 3d read as 1d",
+        "ticket",
+        "3d/6h",
+        lambda r: _edit(_alert_rule(r, "ticket"), "expr", f"ratio_rate3d{API_SERIES}", f"ratio_rate1d{API_SERIES}"),
+    ),
+    ("ticket for 15m -> 30m", "ticket", "after", lambda r: _edit(_alert_rule(r, "ticket"), "for", "15m", "30m")),
+]
+
+
+@pytest.mark.parametrize(("why", "severity", "branch", "mutate"), MUTATIONS, ids=[m[0] for m in MUTATIONS])
+def test_generated_tests_fail_when_the_rules_change(
+    tmp_path: Path, why: str, severity: str, branch: str, mutate: Mutation
+) -> None:
     slo = api()
-    text = render_rules_yaml([slo])
-    for old, new in edits:
-        assert old in text
-        text = text.replace(old, new)
-    _, tests = write(tmp_path, [slo], text)
-    result = run_promtool("test", "rules", tests)
-    assert result.returncode != 0, f"{why}: promtool still passed\n{result.stdout}"
-    assert "FAILED" in result.stdout + result.stderr
+    rules = compile_rules([slo])
+    mutate(rules)
+    _, tests = write(tmp_path, [slo], rules)
+    document = yaml.safe_load(tests[severity].read_text())
+    document["tests"] = [t for t in document["tests"] if f" {branch} " in t["name"]]  # this branch's tests only
+    assert document["tests"]
+    tests[severity].write_text(to_yaml(document))
+    ((code, out),) = run_tests([tests[severity]])
+    assert code != 0, f"{why}: promtool still passed\n{out}"
+    assert "FAILED" in out
+
+
+def test_generated_tests_fail_when_a_missing_good_series_is_not_zero(tmp_path: Path) -> None:
+    batch = next(s for s in SLOS if s.service == "batch")
+    rules = compile_rules([batch])
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule["expr"] = rule["expr"].replace(" or vector(0)", "")  # the good series' absence is then unknown
+    _, tests = write(tmp_path, [batch], rules)
+    document = yaml.safe_load(tests["page"].read_text())
+    document["tests"] = [t for t in document["tests"] if "outage" in t["name"]]
+    tests["page"].write_text(to_yaml(document))
+    ((code, out),) = run_tests([tests["page"]])
+    assert code != 0 and "FAILED" in out, out
 
 
 def test_alerts_carry_severity_and_for() -> None:
