@@ -58,7 +58,6 @@ from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
 from hardstack.core.database_roles import DatabaseRoles
 from hardstack.core.slo import SLO
-from hardstack.core.tier import Tier
 from hardstack.core.userdata import NODE_EXPORTER_PORT
 from hardstack.k8s.app import AlbIngress, App, AppArgs, DatabaseLogin, MigrationSpec
 from hardstack.k8s.controllers import PlatformControllers, PlatformControllersArgs
@@ -319,6 +318,7 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             max_healthy_percentage=settings.fleet_refresh_max_healthy,
             # Hosts of a bad release fail their checks: the refresh stops instead of rolling on.
             rollout_alarm_names=[alb.unhealthy_targets_alarm],
+            protect=settings.protect,
             environment=settings.environment,
             tier=settings.tier,
             role=APP_SERVICE,
@@ -338,6 +338,7 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
         opts,
     )
     base.logged_buckets["ansible-transfer"] = transfer
+    base.logged_buckets["fleet-artefacts"] = fleet.artefacts
     if alb.access_log_bucket is not None:
         base.logged_buckets["alb-logs"] = alb.access_log_bucket
     inventory = transfer.bucket.apply(
@@ -384,8 +385,7 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
             context=base.context,
             access_log_sources={"app-data": bucket, **base.logged_buckets},
             expiration_days=settings.log_retention_days,
-            # S3 keeps delivering logs: only a development stack empties the bucket to destroy it.
-            force_destroy=settings.tier is Tier.DEVELOPMENT,
+            # S3 keeps delivering logs: the tier's rule (emptied unless protected or production) applies.
             tier=settings.tier,
             protect=settings.protect,
         ),

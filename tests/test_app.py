@@ -445,7 +445,15 @@ def test_children_use_the_provider_the_caller_passes(run: Run) -> None:
 
 
 def test_every_rendered_object_with_an_alb_passes_the_kubernetes_schema_strictly(run: Run) -> None:
-    manifests = manifests_from(run(app(tier=Tier.PRODUCTION, replicas=3, load_balancer=alb(), migration=MIGRATION)))
+    migration = MigrationSpec(image=f"ghcr.io/acme/shop-migrate:1.4.0@{DIGEST}", command=["./migrate", "up"])
+    built = app(
+        tier=Tier.PRODUCTION,
+        replicas=3,
+        image=f"ghcr.io/acme/shop:2.1.0@{DIGEST}",
+        load_balancer=alb(),
+        migration=migration,
+    )
+    manifests = manifests_from(run(built))
     assert {m["kind"] for m in manifests} >= {"Ingress", "NetworkPolicy", "Deployment"}
     validate_manifests(manifests, KUBERNETES_SCHEMA_VERSION)
 

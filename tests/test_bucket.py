@@ -168,12 +168,13 @@ def test_every_other_bucket_of_the_stack_logs_its_requests_to_the_access_log_buc
 
 
 def test_force_destroy_is_refused_in_production() -> None:
-    with pytest.raises(HardstackError, match="force_destroy = True is refused: off in production"):
+    with pytest.raises(HardstackError, match="force_destroy = True is refused: False in production"):
         SecureBucketArgs(force_destroy=True, protect=True)
 
 
-@pytest.mark.parametrize(("name", "emptied"), [("test", True), ("preprod", False), ("prod", False)])
-def test_only_the_test_stack_empties_its_access_log_bucket_on_destroy(
+# preprod is staging without protection: its buckets are emptied on destroy too (the tier's rule).
+@pytest.mark.parametrize(("name", "emptied"), [("test", True), ("preprod", True), ("prod", False)])
+def test_the_access_log_bucket_is_emptied_on_destroy_except_in_prod(
     stack: Callable[..., Recording], name: str, emptied: bool
 ) -> None:
     assert stack(name).one("aws:s3/bucket:Bucket", "s3-access-logs").inputs["forceDestroy"] is emptied

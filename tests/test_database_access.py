@@ -272,13 +272,13 @@ POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 def test_the_nodes_carry_their_own_group_not_the_fleets(rec: Recording) -> None:
     (template,) = [r for r in rec.of_type("aws:ec2/launchTemplate:LaunchTemplate") if r.name.startswith("eks-")]
-    assert template.inputs["vpcSecurityGroupIds"] == ["sg-cluster", "nodes-id"]
+    assert template.inputs["vpcSecurityGroupIds"] == ["sg-cluster", "sg-nodes"]
 
 
 def test_the_load_balancer_reaches_only_the_fleet_on_the_app_port(rec: Recording) -> None:
-    lb_out = [r.inputs for r in rec.of_type(EGRESS_RULE) if r.inputs["securityGroupId"] == "lb-id"]
-    assert [(r["referencedSecurityGroupId"], r["fromPort"]) for r in lb_out] == [("app-id", 8080)]
-    nodes_in = [r for r in rec.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] == "nodes-id"]
+    lb_out = [r.inputs for r in rec.of_type(EGRESS_RULE) if r.inputs["securityGroupId"] == "sg-lb"]
+    assert [(r["referencedSecurityGroupId"], r["fromPort"]) for r in lb_out] == [("sg-app", 8080)]
+    nodes_in = [r for r in rec.of_type(INGRESS_RULE) if r.inputs["securityGroupId"] == "sg-nodes"]
     assert nodes_in == []
 
 

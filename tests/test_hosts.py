@@ -238,4 +238,4 @@ def test_existing_cluster_mode_discovers_no_hosts() -> None:
 
     rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
     assert not [r for r in rec if r.name == "prometheus-ec2-sd"]
-    assert "serviceAccount" not in rec.one("kubernetes:helm.sh/v3:Release").inputs["values"]["prometheus"]
+    assert "serviceAccount" not in rec.one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]["prometheus"]

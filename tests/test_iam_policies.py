@@ -24,9 +24,7 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 MANAGED = Path(__file__).parent / "data" / "aws_managed_policies"
 
 #: Components whose roles are left out of the wildcard check, with the reason. Their trust is still checked.
-NOT_CHECKED_HERE = {
-    "hardstack:compute:Fleet": "its instance role (SSM, CloudWatch agent) is rewritten in its own change of issue 14",
-}
+NOT_CHECKED_HERE: dict[str, str] = {}
 
 _EBS = "AWS's EBS CSI driver policy: EC2 volume and snapshot ARNs of any region and account of the partition,"
 _EBS_TAGGED = f"{_EBS} narrowed by the CSI driver's own tags in the statement's condition"
@@ -71,6 +69,38 @@ JUSTIFIED: dict[tuple[str, str], str] = {
         "kms:ReEncrypt* and kms:GenerateDataKey* as AWS documents for the driver, on the one volume key"
     ),
     ("net-flow-logs", "WriteFlowLogs"): "the log streams (`:*`) of the one flow-log group",
+    # The fleet's hosts (hardstack.aws.fleet.host_statements).
+    ("app-host", "ReadBootArtefacts"): "the objects under artefacts/ of the fleet's own artefact bucket",
+    ("app-host", "WriteOwnLogs"): "the log streams (`:*`) of the fleet's two log groups",
+    ("app-host", "PutHostMetrics"): "PutMetricData takes no resource; the condition pins the namespace",
+    ("app-host", "DescribeOwnTags"): "ec2:DescribeTags and DescribeVolumes take no resource (the agent's dimensions)",
+    ("app-host", "ReportOwnHealth"): (
+        "SetInstanceHealth on groups of this account and region, only the one tagged with this fleet (condition)"
+    ),
+    **{
+        ("AmazonSSMManagedInstanceCore", f"#{i}"): (
+            "Session Manager's ssm/ssmmessages/ec2messages calls take no resource; its GetParameter(s) on * is "
+            "cut to the fleet's own parameters by the role's NoOtherParameters Deny"
+        )
+        for i in range(3)
+    },
+    # Platform controllers (hardstack.aws.controller_roles): the controllers' own published policies.
+    ("controllers-cluster-autoscaler", "DiscoverNodeGroups"): (
+        "Describe* calls of auto-discovery take no resource (the Cluster Autoscaler's documented policy)"
+    ),
+    ("controllers-cluster-autoscaler", "ScaleThisClustersNodeGroups"): (
+        "SetDesiredCapacity and TerminateInstanceInAutoScalingGroup only on groups tagged as this cluster's (condition)"
+    ),
+    **{
+        ("controllers-load-balancer-controller", f"#{i}"): (
+            "the AWS Load Balancer Controller's iam_policy.json at the pinned chart's app version, statement for "
+            "statement: Describe calls take no resource, changes are conditioned on the elbv2.k8s.aws/cluster tag"
+        )
+        for i in range(16)
+    },
+    ("prometheus-ec2-sd", "Ec2ServiceDiscovery"): (
+        "ec2:DescribeInstances and DescribeAvailabilityZones (Prometheus EC2 service discovery) take no resource"
+    ),
 }
 
 

@@ -81,11 +81,7 @@ def test_one_route_table_per_private_subnet_and_isolated_ones_have_no_route_out(
 def test_s3_gateway_endpoint_serves_the_private_tables_and_never_the_isolated_ones(run: Run) -> None:
     ep = run(network()).one("aws:ec2/vpcEndpoint:VpcEndpoint")
     assert ep.inputs["serviceName"] == "com.amazonaws.eu-west-3.s3" and ep.inputs["vpcEndpointType"] == "Gateway"
-    assert sorted(ep.inputs["routeTableIds"]) == sorted(
-        [f"rtb-net-private-{i}" for i in range(3)] + [f"rtb-net-isolated-{i}" for i in range(3)]
-    )
-
-    assert sorted(ep.inputs["routeTableIds"]) == [f"net-private-{i}-id" for i in range(3)]
+    assert sorted(ep.inputs["routeTableIds"]) == [f"rtb-net-private-{i}" for i in range(3)]
     assert not [t for t in ep.inputs["routeTableIds"] if "isolated" in t]
 
 

@@ -376,7 +376,7 @@ def test_reference_service_serves_readiness_and_request_metrics_and_drains(tmp_p
         assert 'http_request_duration_seconds_count{handler="/"} 1' in text
         proc.send_signal(signal.SIGTERM)
         # Draining: readiness fails so the load balancer stops sending, requests still served.
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 15
         while _get(f"http://127.0.0.1:{port}/readyz")[0] != 503:
             assert time.monotonic() < deadline, "readiness still passes after SIGTERM"
             time.sleep(0.05)

@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, drain)
     state.ready.set()
     logging.info("serving on %s:%d, metrics on %d", args.bind, args.port, args.metrics_port)
-    stop.wait()
+    # Short waits: the signal handler runs between them, whatever the platform's lock semantics.
+    while not stop.wait(0.2):
+        pass
     for server in (app, metrics):
         server.shutdown()
     return 0

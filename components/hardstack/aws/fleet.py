@@ -30,7 +30,7 @@ from hardstack.core.artefacts import Artefact
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
-from hardstack.core.tier import Tier, parse_tier
+from hardstack.core.tier import Tier, parse_tier, resolve_protect
 from hardstack.core.userdata import (
     LOG_SOURCES,
     FleetBoot,
@@ -175,11 +175,15 @@ class FleetArgs:
     and refreshes launch before they terminate. Default: production."""
     role: str = "app"
     """Role tag (Ansible inventory key). Default: app."""
+    protect: bool | None = None
+    """Protect the artefact bucket and the log groups (their history). Default: inherit the options
+    given to the component; forced on in production, where False is refused."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every resource. Default: none (provider default tags still apply)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
+        resolve_protect(self.tier, self.protect)
         if self.tier.is_production and self.min_size < PRODUCTION_MIN_SIZE:
             raise refuse("min_size", self.min_size, f"{PRODUCTION_MIN_SIZE} or more in production")
         validate_image_id(self.image_id)
@@ -345,6 +349,7 @@ class Fleet(Component):
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
     artefact_bucket: pulumi.Output[str]
+    artefacts: SecureBucket
     log_group_names: list[str]
     ansible_vars: pulumi.Output[str]
 
@@ -360,7 +365,7 @@ class Fleet(Component):
         # Release files need no secrecy (their integrity is the sha256): SSE-S3 keeps hosts off KMS.
         artefacts = SecureBucket(
             f"{name}-artefacts",
-            SecureBucketArgs(tier=args.tier, tags={**ctx.tags, **args.tags}),
+            SecureBucketArgs(tier=args.tier, protect=args.protect, tags={**ctx.tags, **args.tags}),
             child,
         )
         objects = [
@@ -382,7 +387,7 @@ class Fleet(Component):
                 kms_key_id=args.log_key_arn,
                 retention_in_days=args.log_retention_days,
                 tags=tags,
-                opts=child,
+                opts=self.kept(resolve_protect(args.tier, args.protect)),
             )
             for source in LOG_SOURCES
         ]
@@ -509,6 +514,7 @@ class Fleet(Component):
         self.role_arn = role.arn
         self.role_name = role.name
         self.artefact_bucket = artefacts.bucket
+        self.artefacts = artefacts
         self.log_group_names = log_names
         self.ansible_vars = artefacts.bucket.apply(
             lambda bucket: json.dumps(ansible_vars(boot, placement(bucket, ctx.names, boot)), indent=2)
