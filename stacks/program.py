@@ -510,6 +510,8 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
             vpc_id=vpc_id,
             node_groups=cluster.node_groups if cluster is not None else (),
             role_policies=roles.policies if roles else (),
+            # The app's Ingress carries the stack's web ACL where there is one (preprod, prod).
+            web_acl=settings.waf,
         ),
         pulumi.ResourceOptions(provider=k8s_provider),
     )

@@ -138,7 +138,12 @@ def autoscaler_values(
 
 
 def load_balancer_controller_values(
-    cluster_name: pulumi.Input[str], region: str, vpc_id: pulumi.Input[str], role_arn: pulumi.Input[str], replicas: int
+    cluster_name: pulumi.Input[str],
+    region: str,
+    vpc_id: pulumi.Input[str],
+    role_arn: pulumi.Input[str],
+    replicas: int,
+    web_acl: bool = False,
 ) -> dict[str, Any]:
     return {
         # Given, not discovered: the pods cannot reach IMDS to find region and VPC (hop limit 1).
@@ -155,11 +160,11 @@ def load_balancer_controller_values(
         # Its Service webhook fails closed: with it, no Service anywhere could be created while the
         # controller is down. hardstack publishes through Ingress, not LoadBalancer Services.
         "enableServiceMutatorWebhook": False,
-        # hardstack attaches no WAF or Shield protection to the Ingress's ALB: with these off the
-        # controller makes no calls to those APIs (a VPC without NAT reaches only its endpoints).
+        # Shield and WAF Classic are never used: with them off the controller makes no calls to
+        # those APIs. WAFv2 is on only where the Ingress carries a web ACL annotation to apply.
         "enableShield": False,
         "enableWaf": False,
-        "enableWafv2": False,
+        "enableWafv2": web_acl,
     }
 
 
@@ -201,6 +206,9 @@ class PlatformControllersArgs:
     role_policies: Sequence[pulumi.Resource] = ()
     """The IRSA roles' policies (`ControllerRoles.policies`): the controllers wait for their
     permissions before their first AWS call. Default: none."""
+    web_acl: bool = False
+    """The app's Ingress carries a WAFv2 web ACL (`alb.ingress.kubernetes.io/wafv2-acl-arn`): the load
+    balancer controller associates it with the ALB. Default: off (the controller never calls WAFv2)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tier", parse_tier(self.tier))
@@ -282,7 +290,12 @@ class PlatformControllers(Component):
                 LOAD_BALANCER_CONTROLLER_VERSION,
                 LOAD_BALANCER_CONTROLLER_REPO,
                 load_balancer_controller_values(
-                    args.cluster_name, args.region, args.vpc_id, args.load_balancer_controller_role_arn, replicas
+                    args.cluster_name,
+                    args.region,
+                    args.vpc_id,
+                    args.load_balancer_controller_role_arn,
+                    replicas,
+                    web_acl=args.web_acl,
                 ),
                 with_role,
             )
