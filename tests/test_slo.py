@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import subprocess
@@ -530,3 +531,46 @@ def test_alerts_carry_severity_and_for() -> None:
     severities = [r["labels"]["severity"] for r in rules_of(api()) if "alert" in r]
     assert severities == list(SEVERITIES)
     assert [alert(api(), s)["for"] for s in SEVERITIES] == ["2m", "15m"]
+
+
+# --- the generator's own pieces ------------------------------------------------------------------------
+
+
+def expand(notation: str) -> list[int | None]:
+    """promtool's expanding notation, as its documentation defines it ('a+bxn' is n+1 values, '_xn' n)."""
+    values: list[int | None] = []
+    for token in notation.split():
+        if token.startswith("_x"):
+            values += [None] * int(token[2:])
+        else:
+            match = re.fullmatch(r"(\d+)([+-])(\d+)x(\d+)", token)
+            assert match, token
+            start, sign, step, count = match.groups()
+            delta = int(step) if sign == "+" else -int(step)
+            values += [int(start) + delta * i for i in range(int(count) + 1)]
+    return values
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=10**12)), min_size=1, max_size=40))
+def test_series_notation_round_trips(values: list[int | None]) -> None:
+    from hardstack.core.promtool import _encode
+
+    assert expand(_encode(values)) == values
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=10**6),
+    st.sampled_from([60, 300]),
+    st.integers(min_value=2, max_value=50),
+    st.integers(min_value=0, max_value=200),
+)
+def test_simulated_rate_of_a_steady_counter_is_its_slope(per_step: int, step: int, steps: int, extra: int) -> None:
+    from hardstack.core.promtool import _Counter
+
+    counter = _Counter([(i * step, float(i * per_step)) for i in range(steps + extra + 1)])
+    t = (steps + extra) * step
+    for open_left in (False, True):
+        rate = counter.rate(t, steps * step, open_left)
+        assert rate is not None and math.isclose(rate, per_step / step, rel_tol=1e-9)

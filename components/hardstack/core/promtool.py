@@ -203,7 +203,8 @@ def _encode(values: Sequence[int | None]) -> str:
             elif diff != step:
                 break
             j += 1
-        out.append(f"{value}+{step or 0}x{j - 1 - i}")
+        step = step or 0
+        out.append(f"{value}{'-' if step < 0 else '+'}{abs(step)}x{j - 1 - i}")
         i = j
     return " ".join(out)
 
