@@ -473,3 +473,46 @@ def test_simulated_rate_of_a_steady_counter_is_its_slope(per_step: int, step: in
     for open_left in (False, True):
         rate = counter.rate(t, steps * step, open_left)
         assert rate is not None and math.isclose(rate, per_step / step, rel_tol=1e-9)
+
+
+def test_promtool_period_ratio_and_budget_left_follow_the_recorded_rates(tmp_path: Path) -> None:
+    # Half the budget burnt at a steady rate for 3 hours: the period's ratio is that rate exactly and
+    # half the budget is left, computed from the recorded 5m rates, not from raw samples.
+    slo = api()
+    (tmp_path / "rules.yml").write_text(render_rules_yaml([slo]))
+    series = '{service="api",slo="availability"}'
+    document = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": 'http_requests_total{job="api",code="500"}', "values": "0+1x180"},
+                    {"series": 'http_requests_total{job="api",code="200"}', "values": "0+1999x180"},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": f"slo:sli_error:ratio_rate30d{series}",
+                        "eval_time": "3h",
+                        "exp_samples": [{"labels": f"slo:sli_error:ratio_rate30d{series}", "value": 0.0005}],
+                    },
+                    {
+                        "expr": f"slo:error_budget_remaining:ratio{series}",
+                        "eval_time": "3h",
+                        "exp_samples": [{"labels": f"slo:error_budget_remaining:ratio{series}", "value": 0.5}],
+                    },
+                ],
+            }
+        ],
+    }
+    (tmp_path / "tests.yml").write_text(to_yaml(document))
+    done = subprocess.run(
+        [promtool(), "test", "rules", "tests.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
