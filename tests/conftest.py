@@ -23,6 +23,7 @@ SLOW_FILES = (
     "test_sandbox.py",
     "test_preview.py",
     "test_slo.py",
+    "test_slo_mutations.py",
     "test_ansible.py",
     "test_stacks.py",
 )

@@ -203,7 +203,8 @@ def _encode(values: Sequence[int | None]) -> str:
             elif diff != step:
                 break
             j += 1
-        out.append(f"{value}+{step or 0}x{j - 1 - i}")
+        step = step or 0
+        out.append(f"{value}{'-' if step < 0 else '+'}{abs(step)}x{j - 1 - i}")
         i = j
     return " ".join(out)
 
@@ -363,14 +364,9 @@ class _Test:
                 if any(v is not None for v in values)
             ],
             "alert_rule_test": [
-                {"eval_time": _duration(t), "alertname": slo.alert_name, "exp_alerts": alerts}
-                for t, alerts in self.checks
+                {"eval_time": f"{t}m", "alertname": slo.alert_name, "exp_alerts": alerts} for t, alerts in self.checks
             ],
         }
-
-
-def _duration(minutes: int) -> str:
-    return f"{minutes}m"
 
 
 def _requests_per_minute(ratios: Iterable[Decimal]) -> int:
@@ -433,7 +429,7 @@ class _Builder:
         others = [o for o in run.slo.conditions() if o != c and (o.severity == c.severity or c.severity == "ticket")]
         return not any(run.ever_true(o, until) for o in others)
 
-    def branch(self, index: int, c: BurnCondition) -> list[_Test]:
+    def branch(self, c: BurnCondition) -> list[_Test]:
         label = f"{c.severity} {c.long_window}/{c.short_window} at {dec(c.factor)}x"
         above = c.factor * (1 + NEAR)
         long = window_seconds(c.long_window)
@@ -567,7 +563,7 @@ class _Builder:
         for title, case in cases:
             run, series = self.run(case, "page")
             end = run.horizon
-            points = [t for t in (75, 3 * 60, end - 5) if t <= end]
+            points = sorted({t for t in (75, 3 * 60, end - 5) if t <= end})
             checks = [check for t in points if (check := _checked(run, t, 1)) is not None]
             if not self.shape.counted_is_bad:
                 assert any(any(a["exp_labels"]["severity"] == "page" for a in alerts) for _, alerts in checks)
@@ -630,8 +626,8 @@ def promtool_test_files(slos: Iterable[SLO], rule_file_name: str) -> dict[str, d
             tests["page"] += _recorded_tests(slo)
             continue
         builder = _Builder(slo, shape)
-        for index, condition in enumerate(slo.conditions()):
-            tests[condition.severity] += [t.as_promtool(slo) for t in builder.branch(index, condition)]
+        for condition in slo.conditions():
+            tests[condition.severity] += [t.as_promtool(slo) for t in builder.branch(condition)]
         for severity in SEVERITIES:
             tests[severity].append(builder.waits_for(severity).as_promtool(slo))
         tests["page"] += [t.as_promtool(slo) for t in (builder.zero_traffic(), *builder.outages())]

@@ -1,4 +1,5 @@
-"""Service level objectives as code: pure data in, Prometheus rules, promtool tests and CloudWatch alarms out.
+"""Service level objectives as code: pure data in, Prometheus rules and CloudWatch alarms out (the promtool
+tests that pin the rules: `hardstack.core.promtool`).
 
 Queries
 -------

@@ -138,6 +138,8 @@ def host_rules() -> dict[str, Any]:
         _alert(
             "HostDown",
             f"up{{{_HOST}}} == 0",
+            # A host an instance refresh terminates fails its scrapes until the next discovery
+            # refresh (a minute) drops it: 5 minutes never mistakes a rollout for an outage.
             "5m",
             "ticket",
             "Fleet host {{ $labels.instance }} has not answered a scrape for 5 minutes",
