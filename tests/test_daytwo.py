@@ -125,6 +125,8 @@ def test_the_parameter_group_named_before_its_family_was_in_its_name_is_adopted_
     group["inputs"]["name"] = "main-params-1a2b3c4"  # the auto-name it was created with
     for entry in before["resources"]:
         entry["dependencies"] = [references.get(d, d) for d in entry["dependencies"]]
+        if entry["type"] == INSTANCE:
+            entry["inputs"]["parameterGroupName"] = "main-params-1a2b3c4"
 
     assert diff_plans(before, now).is_empty()
 

@@ -509,7 +509,7 @@ class Database(Component):
             enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
             auto_minor_version_upgrade=True,
             # RDS refuses a new major unless allowed in the same call; set only for that change.
-            allow_major_version_upgrade=major_upgrade,
+            allow_major_version_upgrade=True if major_upgrade else None,
             apply_immediately=args.apply_immediately or major_upgrade,
             snapshot_identifier=snapshot,
             tags=tags,

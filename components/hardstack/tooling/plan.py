@@ -748,6 +748,21 @@ def _outputs(entry: Mapping[str, Any]) -> frozenset[str]:
     return frozenset(found)
 
 
+def _substitute(value: Any, mapping: Mapping[str, str]) -> Any:
+    """`value` with each string in `mapping` replaced, whole or inside a longer text."""
+    if isinstance(value, Mapping):
+        return {k: _substitute(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, mapping) for v in value]
+    if isinstance(value, str):
+        if value in mapping:
+            return mapping[value]
+        for new, old in mapping.items():
+            if len(new) >= _EMBEDDED_MIN and new in value:
+                value = value.replace(new, old)
+    return value
+
+
 def _fed_by(entry: Mapping[str, Any], renewed: Mapping[str, frozenset[str]]) -> dict[str, list[str]]:
     """Input path -> the replaced resources (URNs) whose outputs it holds.
 
@@ -842,15 +857,24 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
                 e["inputs"] = _unkeyed(e.get("inputs") or {})
                 secrets_compared = secrets_compared and not (keyed and _has_mark(e["inputs"]))
     # A resource registered under a new name with an alias to its old URN is the same resource.
-    # What the mocks computed (ids, ARNs, auto-names) is the adopted resource's own, not new.
+    # What the mocks computed (ids, ARNs, auto-names) is the adopted resource's own, not new, and
+    # so is what its dependents hold of it.
+    adopted: dict[str, str] = {}
     for urn, entry in list(after.items()):
         for alias in entry.get("aliases") or ():
             if alias in before and alias not in after and urn not in before:
                 was = before.pop(alias)
-                kept_state = {k: v for k, v in _inputs(was).items() if k in (entry.get("computed") or ())}
+                computed = [k for k in entry.get("computed") or () if k in _inputs(was)]
+                for key in computed:
+                    new_value, old_value = _inputs(entry).get(key), _inputs(was)[key]
+                    if isinstance(new_value, str) and isinstance(old_value, str) and new_value:
+                        adopted[new_value] = old_value
                 before[urn] = {**was, "urn": urn}
-                after[urn] = {**entry, "inputs": {**_inputs(entry), **kept_state}}
+                after[urn] = {**entry, "inputs": {**_inputs(entry), **{k: _inputs(was)[k] for k in computed}}}
                 break
+    if adopted:
+        for entry in after.values():
+            entry["inputs"] = _substitute(_inputs(entry), adopted)
     gone = {u: before[u] for u in sorted(before.keys() - after.keys())}
     born = {u: after[u] for u in sorted(after.keys() - before.keys())}
     moves = _pair_moves(gone, born)
