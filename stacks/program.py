@@ -343,7 +343,11 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
         base.logged_buckets["alb-logs"] = alb.access_log_bucket
     inventory = transfer.bucket.apply(
         lambda bucket: render_inventory(
-            region=settings.region, environment=settings.environment, role=APP_SERVICE, ssm_bucket=bucket
+            region=settings.region,
+            environment=settings.environment,
+            role=APP_SERVICE,
+            ssm_bucket=bucket,
+            fleet=fleet.fleet_id,
         )
     )
     return alb, fleet, inventory
@@ -663,7 +667,7 @@ def build_workloads(
     ), baseline
 
 
-def host_supervision(base: Base, cluster: Cluster) -> tuple[HostDiscovery, aws.iam.RolePolicy]:
+def host_supervision(base: Base, cluster: Cluster, fleet: Fleet) -> tuple[HostDiscovery, aws.iam.RolePolicy]:
     """Prometheus on the managed cluster finds the fleet's hosts by their tags (EC2 service discovery,
     with its own IRSA role) and scrapes node_exporter through a rule open to the cluster nodes only."""
     role = aws.iam.Role(
@@ -687,7 +691,11 @@ def host_supervision(base: Base, cluster: Cluster) -> tuple[HostDiscovery, aws.i
         )
     )
     discovery = HostDiscovery(
-        region=base.settings.region, environment=base.settings.environment, role=APP_SERVICE, role_arn=role.arn
+        region=base.settings.region,
+        environment=base.settings.environment,
+        role=APP_SERVICE,
+        fleet=fleet.fleet_id,
+        role_arn=role.arn,
     )
     return discovery, policy
 
@@ -745,7 +753,7 @@ def build_supervision(
     )
     if k8s_provider is not None and platform is not None:
         # Managed mode only: IRSA needs the cluster's OIDC provider, the rule its security group.
-        hosts, hosts_policy = host_supervision(base, cluster) if cluster is not None else (None, None)
+        hosts, hosts_policy = host_supervision(base, cluster, fleet) if cluster is not None else (None, None)
         monitoring = Monitoring(
             "monitoring",
             MonitoringArgs(

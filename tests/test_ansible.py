@@ -379,3 +379,10 @@ def test_playbook_syntax_check_with_generated_inventory(aws_env: dict[str, str],
         cwd=REPO,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_inventory_of_a_fleet_selects_only_its_hosts() -> None:
+    config = inventory_config(region=REGION, environment="prod", role="web", fleet="hardstack-prod-app")
+    assert config["filters"]["tag:hardstack:fleet"] == "hardstack-prod-app"
+    with pytest.raises(HardstackError, match="fleet = 'a b'"):
+        inventory_config(region=REGION, environment="prod", role="web", fleet="a b")

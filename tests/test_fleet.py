@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from hardstack import AwsContext, HardstackError
-from hardstack.aws.fleet import FLEET_TAG, Fleet, FleetArgs, validate_refresh_range
+from hardstack.aws.fleet import Fleet, FleetArgs, validate_refresh_range
+from hardstack.core.ansible import FLEET_TAG
 from hardstack.core.artefacts import fleet_app, node_exporter
 from hardstack.core.tier import Tier
 from hardstack.core.userdata import FleetBoot

@@ -239,3 +239,13 @@ def test_existing_cluster_mode_discovers_no_hosts() -> None:
     rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
     assert not [r for r in rec if r.name == "prometheus-ec2-sd"]
     assert "serviceAccount" not in rec.one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]["prometheus"]
+
+
+def test_the_stack_discovers_only_its_own_fleet() -> None:
+    rec = run_stack("prod")
+    values = rec.one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]
+    (job,) = [c for c in values["prometheus"]["prometheusSpec"]["additionalScrapeConfigs"] if c["ec2_sd_configs"]]
+    filters = {f["name"]: f["values"] for f in job["ec2_sd_configs"][0]["filters"]}
+    assert filters["tag:hardstack:fleet"] == ["hardstack-prod-app"]
+    inventory = rec.outputs["ansibleInventory"]
+    assert "tag:hardstack:fleet: hardstack-prod-app" in inventory

@@ -25,7 +25,7 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement, policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
 from hardstack.base.component import Component, IdList, id_list, known_length
-from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from hardstack.core.ansible import ENVIRONMENT_TAG, FLEET_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
@@ -48,8 +48,6 @@ _ROLE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 #: Managed policy for SSM Session Manager (and Ansible over SSM). The CloudWatch agent gets a
 #: policy of its own: the managed one lets a host create any log group and cut its retention.
 MANAGED_POLICIES = {"ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}
-#: Tag naming the fleet on its group and instances; a host may set the health of its own group only.
-FLEET_TAG = "hardstack:fleet"
 #: Longest bucket name S3 accepts: user data is validated with it before the real name is known.
 LONGEST_BUCKET = "b" * 63
 #: Group metrics published every minute; monitoring alarms on in-service vs desired capacity.
@@ -348,6 +346,7 @@ class Fleet(Component):
     launch_template_id: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     role_name: pulumi.Output[str]
+    fleet_id: str
     artefact_bucket: pulumi.Output[str]
     artefacts: SecureBucket
     log_group_names: list[str]
@@ -513,6 +512,7 @@ class Fleet(Component):
         self.launch_template_id = template.id
         self.role_arn = role.arn
         self.role_name = role.name
+        self.fleet_id = fleet_id
         self.artefact_bucket = artefacts.bucket
         self.artefacts = artefacts
         self.log_group_names = log_names

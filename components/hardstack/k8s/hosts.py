@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
+from hardstack.core.ansible import ENVIRONMENT_TAG, FLEET_TAG, ROLE_TAG
 from hardstack.core.errors import refuse
 from hardstack.core.userdata import NODE_EXPORTER_PORT
 
@@ -59,11 +59,15 @@ class HostDiscovery:
     """IAM role of the Prometheus service account (IRSA), allowed `EC2_SD_ACTIONS` only."""
     port: int = NODE_EXPORTER_PORT
     """node_exporter's port on the hosts. Default: 9100."""
+    fleet: str | None = None
+    """Value of their `hardstack:fleet` tag (`Fleet` sets it from the project, stack and fleet name), so
+    two stacks of one environment in one account never scrape each other's hosts. Default: none."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.region, str) or not _REGION.match(self.region):
             raise refuse("host_discovery.region", self.region, "an AWS region such as eu-west-3")
-        for where, value in (("environment", self.environment), ("role", self.role)):
+        named = [("environment", self.environment), ("role", self.role)]
+        for where, value in named + ([("fleet", self.fleet)] if self.fleet is not None else []):
             if not isinstance(value, str) or not _TAG_VALUE.match(value):
                 raise refuse(
                     f"host_discovery.{where}", value, "an EC2 tag value: 1-256 of letters, digits, space and _.:/=+-@"
@@ -85,6 +89,7 @@ def host_scrape_config(discovery: HostDiscovery) -> dict[str, Any]:
                 "filters": [
                     {"name": f"tag:{ENVIRONMENT_TAG}", "values": [discovery.environment]},
                     {"name": f"tag:{ROLE_TAG}", "values": [discovery.role]},
+                    *([{"name": f"tag:{FLEET_TAG}", "values": [discovery.fleet]}] if discovery.fleet else []),
                     # Stopped and terminating instances would only show up as HostDown.
                     {"name": "instance-state-name", "values": ["running"]},
                 ],
