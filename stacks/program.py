@@ -51,12 +51,13 @@ from hardstack.aws.database import (
 )
 from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
+from hardstack.aws.iam import Statement
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.core.ansible import render_inventory
-from hardstack.core.database_roles import DatabaseRoles
+from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
 from hardstack.core.slo import SLO
 from hardstack.core.userdata import NODE_EXPORTER_PORT
 from hardstack.k8s.app import AlbIngress, App, AppArgs, DatabaseLogin, MigrationSpec
@@ -269,8 +270,48 @@ def autoscaling_role(base: Base) -> list[pulumi.Resource]:
     return []
 
 
-def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
+def fleet_service(
+    base: Base, db: Database, bucket: SecureBucket
+) -> tuple[dict[str, pulumi.Input[str]], list[Statement]]:
+    """What the hosts' service gets, as the cluster app does: its own database login (IAM
+    authentication, never the master password) and the app bucket, through the instance role."""
+    settings, ctx = base.settings, base.context
+    config: dict[str, pulumi.Input[str]] = {
+        "PGHOST": db.address,
+        "PGPORT": db.port.apply(str),
+        "PGDATABASE": db.initial_database,
+        "PGUSER": settings.db_app_user,
+        "PGSSLMODE": "require",
+        "APP_BUCKET": bucket.bucket,
+    }
+    login = pulumi.Output.all(ctx.account_id, db.resource_id).apply(
+        lambda v: rds_db_user_arn(ctx.partition, ctx.region, v[0], v[1], settings.db_app_user)
+    )
+    statements: list[Statement] = [
+        # A token for exactly the app's login of exactly this instance.
+        {"Sid": "ConnectAsAppLogin", "Effect": "Allow", "Action": "rds-db:connect", "Resource": login},
+        {
+            "Sid": "UseAppBucket",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": pulumi.Output.concat(bucket.arn, "/*"),
+        },
+        {"Sid": "ListAppBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn},
+        {
+            # The bucket's SSE-KMS objects, through S3 only.
+            "Sid": "AppBucketKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": base.keys["data"].arn,
+            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}},
+        },
+    ]
+    return config, statements
+
+
+def build_fleet(base: Base, db: Database, bucket: SecureBucket) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
     settings, context, opts = base.settings, base.context, base.opts
+    config, statements = fleet_service(base, db, bucket)
     # KMS refuses a key policy that names a principal that does not exist: the Auto Scaling
     # service-linked role must exist before the volumes key.
     volumes_key = base.key(
@@ -310,6 +351,8 @@ def build_fleet(base: Base) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
             max_size=settings.fleet_max_size,
             desired_capacity=settings.fleet_desired_capacity,
             boot=boot,
+            config=config,
+            statements=statements,
             kms_key_arn=volumes_key.arn,
             log_key_arn=base.keys["logs"].arn,
             log_retention_days=settings.log_retention_days,
@@ -382,19 +425,6 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
     bucket = SecureBucket(
         "app-data", SecureBucketArgs(kms_key_arn=data_key.arn, tier=settings.tier, protect=settings.protect), base.opts
     )
-    # Who read or wrote which object: every bucket's server access logs (SSE-S3, as S3 delivery needs).
-    SecureBucket(
-        "s3-access-logs",
-        SecureBucketArgs(
-            context=base.context,
-            access_log_sources={"app-data": bucket, **base.logged_buckets},
-            expiration_days=settings.log_retention_days,
-            # S3 keeps delivering logs: the tier's rule (emptied unless protected or production) applies.
-            tier=settings.tier,
-            protect=settings.protect,
-        ),
-        base.opts,
-    )
     database = Database(
         "main",
         DatabaseArgs(
@@ -420,6 +450,23 @@ def build_data(base: Base) -> tuple[Database, SecureBucket]:
         base.opts,
     )
     return database, bucket
+
+
+def build_access_logs(base: Base, bucket: SecureBucket) -> SecureBucket:
+    """Who read or wrote which object: every bucket's server access logs (SSE-S3, as S3 delivery needs)."""
+    settings = base.settings
+    return SecureBucket(
+        "s3-access-logs",
+        SecureBucketArgs(
+            context=base.context,
+            access_log_sources={"app-data": bucket, **base.logged_buckets},
+            expiration_days=settings.log_retention_days,
+            # S3 keeps delivering logs: the tier's rule (emptied unless protected or production) applies.
+            tier=settings.tier,
+            protect=settings.protect,
+        ),
+        base.opts,
+    )
 
 
 def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
@@ -793,9 +840,10 @@ def build_supervision(
 def build(settings: Settings) -> dict[str, object]:
     """Compose the stack from validated settings; return what it exports."""
     base = build_network(settings)
-    alb, fleet, inventory = build_fleet(base)
-    waf = build_waf(base, alb)
     db, bucket = build_data(base)
+    alb, fleet, inventory = build_fleet(base, db, bucket)
+    waf = build_waf(base, alb)
+    build_access_logs(base, bucket)
     exports: dict[str, object] = {"wafAclArn": waf.arn} if waf is not None else {}
     k8s_provider: k8s.Provider | None = None
     platform: PlatformBaseline | None = None

@@ -271,3 +271,40 @@ def test_a_refresh_range_that_can_drop_capacity_is_refused_in_production(low: in
 def test_a_development_fleet_may_terminate_before_it_launches() -> None:
     validate_refresh_range(90, 100, Tier.DEVELOPMENT)
     args(min_healthy_percentage=90, max_healthy_percentage=100)
+
+
+def test_config_values_reach_hosts_as_parameters_the_role_reads(run: Run) -> None:
+    config = {"PGHOST": pulumi.Output.from_input("db.example.internal"), "APP_BUCKET": "app-data-0a1b2c3"}
+    statement = {"Sid": "UseAppBucket", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}
+    rec = run(fleet(config=config, statements=[statement]))
+    params = {p.inputs["name"]: p for p in rec.of_type("aws:ssm/parameter:Parameter")}
+    assert {n: p.inputs["insecureValue"] for n, p in params.items()} == {
+        "/hardstack/test/fleet/app/config/APP_BUCKET": "app-data-0a1b2c3",
+        "/hardstack/test/fleet/app/config/PGHOST": "db.example.internal",
+    }
+    assert all(p.inputs["type"] == "String" for p in params.values())
+    s = statements(rec)
+    assert sorted(s["ReadBootParameters"]["Resource"]) == sorted(
+        [f"arn:aws:ssm:eu-west-3:123456789012:parameter{n}" for n in params]
+        + ["arn:aws:ssm:eu-west-3:123456789012:parameter/app/db"]
+    )
+    assert s["UseAppBucket"]["Resource"] == "arn:aws:s3:::b/*"
+    boot = json.dumps(user_data(rec))
+    assert "db.example.internal" not in boot and "/hardstack/test/fleet/app/config/PGHOST" in boot
+    deps = set(rec.one(GROUP).dependencies)
+    assert all(p.urn in deps for p in params.values())
+
+
+@pytest.mark.parametrize(
+    ("kw", "fragment"),
+    [
+        ({"config": {"DB": "x"}}, "config['DB'] = 'DB' is refused: a name not already in boot.secret_parameters"),
+        ({"config": {"db-host": "x"}}, "secret_parameters key = 'db-host'"),
+        ({"statements": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}, "statements[0]"),
+        ({"statements": [{"Effect": "Allow", "Action": "s3:*", "NotResource": "x"}]}, "an Allow statement"),
+    ],
+)
+def test_bad_config_and_statements_are_refused(kw: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(HardstackError) as err:
+        args(**kw)
+    assert fragment in str(err.value)

@@ -72,6 +72,11 @@ JUSTIFIED: dict[tuple[str, str], str] = {
     # The fleet's hosts (hardstack.aws.fleet.host_statements).
     ("app-host", "ReadBootArtefacts"): "the objects under artefacts/ of the fleet's own artefact bucket",
     ("app-host", "WriteOwnLogs"): "the log streams (`:*`) of the fleet's two log groups",
+    ("app-host", "DecryptBootParameters"): (
+        "a SecureString may use any key (aws/ssm or a customer key): the condition pins SSM and the listed "
+        "parameter ARNs (SSM's encryption context)"
+    ),
+    ("app-host", "UseAppBucket"): "the objects of the one app bucket, as the cluster app gets them",
     ("app-host", "PutHostMetrics"): "PutMetricData takes no resource; the condition pins the namespace",
     ("app-host", "DescribeOwnTags"): "ec2:DescribeTags and DescribeVolumes take no resource (the agent's dimensions)",
     ("app-host", "ReportOwnHealth"): (

@@ -408,3 +408,17 @@ def test_a_missing_autoscaling_service_role_is_refused_with_the_fix() -> None:
     with pytest.raises(HardstackError, match="createAutoScalingServiceRole true"):
         run_program(main, stack="test", config=stack_config("test"), mocks=NoRole(), recording=rec)
     assert [r.type for r in rec] == ["pulumi:providers:aws"]
+
+
+@pytest.mark.parametrize("stack", ["test", "prod"])
+def test_the_hosts_service_gets_the_app_login_and_bucket_not_the_master_password(stack: str) -> None:
+    rec = run_stack(stack)
+    params = {
+        p.inputs["name"].rsplit("/", 1)[-1]: p.inputs["insecureValue"] for p in rec.of_type("aws:ssm/parameter:Parameter")
+    }
+    assert params["PGUSER"] == "app_user" and params["PGSSLMODE"] == "require"
+    assert params["APP_BUCKET"] == rec.outputs["appBucket"]
+    host = next(r for r in rec.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "app-host")
+    allowed = {s["Sid"]: s for s in json.loads(host.inputs["policy"])["Statement"]}
+    assert allowed["ConnectAsAppLogin"]["Resource"].endswith("/app_user")
+    assert "secretsmanager:GetSecretValue" not in json.dumps(allowed)

@@ -2,15 +2,17 @@
 
 Creates: a `SecureBucket` of boot artefacts and one aws.s3.BucketObjectv2 per artefact (copied
 from its release URL at deploy time, checked by sha256 on the host), aws.cloudwatch.LogGroup per
-log source (the agent writes only there), aws.iam.Role with aws.iam.RolePolicyAttachment (SSM
-core) and aws.iam.RolePolicy (host: artefacts, its parameters, its logs and metrics, its own
-health), aws.iam.InstanceProfile, aws.ec2.LaunchTemplate, aws.autoscaling.Group with a
-launch-before-terminate instance refresh, aws.autoscaling.Policy (target-tracking CPU).
+log source (the agent writes only there), aws.ssm.Parameter per `config` value, aws.iam.Role with
+aws.iam.RolePolicyAttachment (SSM core) and aws.iam.RolePolicy (host: artefacts, its parameters,
+its logs and metrics, its own health, `statements`), aws.iam.InstanceProfile,
+aws.ec2.LaunchTemplate, aws.autoscaling.Group with a launch-before-terminate instance refresh,
+aws.autoscaling.Policy (target-tracking CPU).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -137,6 +139,13 @@ class FleetArgs:
     """Pinned AMI id (Amazon Linux 2023). Changing it rolls the fleet through an instance refresh."""
     boot: FleetBoot
     """What the hosts run: service, ports, app artefact, parameter names. Changing it rolls the fleet."""
+    config: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Non-secret settings of the hosts' service, env var -> value (e.g. PGHOST from the database, the
+    app bucket's name): stored as SSM String parameters of the fleet and read at boot with the secrets,
+    so values known only at deploy time never enter the user data. Default: none."""
+    statements: Sequence[Statement] = ()
+    """More Allow statements of the host role, each scoped (e.g. `rds-db:connect` as the app's database
+    login, the app bucket's objects). Default: none."""
     kms_key_arn: pulumi.Input[str]
     """Customer KMS key encrypting the root volume."""
     log_key_arn: pulumi.Input[str]
@@ -189,7 +198,14 @@ class FleetArgs:
         validate_sizes(self.min_size, self.max_size, self.desired_capacity)
         if not isinstance(self.boot, FleetBoot):
             raise refuse("boot", self.boot, "a hardstack.core.userdata.FleetBoot")
-        check_user_data(self.boot, self.context.names)
+        for env_name in self.config:
+            if env_name in self.boot.secret_parameters:
+                raise refuse(f"config[{env_name!r}]", env_name, "a name not already in boot.secret_parameters")
+        # The component's name is not known here: the longest one AWS names allow stands in for it.
+        check_user_data(with_config(self.boot, self.context.names, "f" * 40, self.config), self.context.names)
+        for i, statement in enumerate(self.statements):
+            if statement.get("Effect") != "Allow" or not statement.get("Resource") or "NotResource" in statement:
+                raise refuse(f"statements[{i}]", statement, "an Allow statement with a Resource")
         if known_length(self.subnet_ids) == 0:
             raise refuse("subnet_ids", [], "at least one private subnet")
         if known_length(self.security_group_ids) == 0:
@@ -224,6 +240,19 @@ def placement(bucket: str, naming: Naming, boot: FleetBoot) -> HostPlacement:
         artefact_bucket=bucket,
         log_groups={source: log_group_name(naming, boot.service_name, source) for source in LOG_SOURCES},
     )
+
+
+def config_parameter(naming: Naming, fleet: str, env_name: str) -> str:
+    """The SSM parameter holding one `config` value of a fleet."""
+    return naming.path("fleet", fleet, "config", env_name)
+
+
+def with_config(boot: FleetBoot, naming: Naming, fleet: str, config: Mapping[str, object]) -> FleetBoot:
+    """`boot` reading the fleet's config parameters too (they go into the same env file)."""
+    if not config:
+        return boot
+    names = {env: config_parameter(naming, fleet, env) for env in config}
+    return dataclasses.replace(boot, secret_parameters={**boot.secret_parameters, **names})
 
 
 def check_user_data(boot: FleetBoot, naming: Naming) -> None:
@@ -356,7 +385,7 @@ class Fleet(Component):
         super().__init__("hardstack:compute:Fleet", name, opts)
         child = self.child()
         ctx = args.context
-        boot = args.boot
+        boot = with_config(args.boot, ctx.names, name, args.config)
         fleet_id = ctx.names.flat(name)
         inventory_tags = {ENVIRONMENT_TAG: args.environment, ROLE_TAG: args.role, FLEET_TAG: fleet_id}
         tags = {**ctx.tags, **args.tags, **inventory_tags, "Name": name}
@@ -391,6 +420,20 @@ class Fleet(Component):
             for source in LOG_SOURCES
         ]
         log_names = [log_group_name(ctx.names, boot.service_name, s) for s in LOG_SOURCES]
+        # Values known at deploy time (database endpoint, bucket name) reach hosts as parameters.
+        config = [
+            aws.ssm.Parameter(
+                f"{name}-config-{env.lower().replace('_', '-')}",
+                name=config_parameter(ctx.names, name, env),
+                type="String",
+                # Not secret (an endpoint, a bucket name): shown in plans, unlike `value`.
+                insecure_value=value,
+                description=f"{env} of fleet {name}'s service, read at boot",
+                tags=tags,
+                opts=child,
+            )
+            for env, value in sorted(args.config.items())
+        ]
 
         role = aws.iam.Role(
             name,
@@ -416,6 +459,7 @@ class Fleet(Component):
                     namespace=metrics_namespace(boot.environment),
                     fleet_id=fleet_id,
                 )
+                + list(args.statements)
             ),
             opts=child,
         )
@@ -492,7 +536,7 @@ class Fleet(Component):
             # The scaling policy owns desired capacity after creation; an update must not undo it.
             opts=self.child(
                 ignore_changes=["desiredCapacity"],
-                depends_on=[*objects, *log_groups, host_policy, *attachments],
+                depends_on=[*objects, *log_groups, *config, host_policy, *attachments],
             ),
         )
         aws.autoscaling.Policy(

@@ -355,6 +355,7 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # S3: the bucket and each of its configuration resources
     "aws:s3/bucket:Bucket": _regional("bucket", "bucketPrefix", "objectLockEnabled"),
     "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
+    "aws:ssm/parameter:Parameter": _regional("name"),  # value, type and tier update in place
     "aws:s3/bucketObjectv2:BucketObjectv2": _regional("bucket", "key"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),

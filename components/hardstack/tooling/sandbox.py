@@ -535,6 +535,15 @@ def _bucket(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
 
+@handles("aws:ssm/parameter:Parameter")
+def _parameter(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    ssm = m.client("ssm")
+    value = i.get("insecureValue", i.get("value"))
+    ssm.put_parameter(Name=i["name"], Value=str(value), Type=i.get("type", "String"), Tags=_tag_list(i) or [])
+    arn = f"arn:aws:ssm:{m.region}:123456789012:parameter/{str(i['name']).lstrip('/')}"
+    return str(i["name"]), {"arn": arn, "version": 1}
+
+
 @handles("aws:s3/bucketObjectv2:BucketObjectv2")
 def _object(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     source = i.get("source")
