@@ -413,9 +413,8 @@ def test_a_missing_autoscaling_service_role_is_refused_with_the_fix() -> None:
 @pytest.mark.parametrize("stack", ["test", "prod"])
 def test_the_hosts_service_gets_the_app_login_and_bucket_not_the_master_password(stack: str) -> None:
     rec = run_stack(stack)
-    params = {
-        p.inputs["name"].rsplit("/", 1)[-1]: p.inputs["insecureValue"] for p in rec.of_type("aws:ssm/parameter:Parameter")
-    }
+    parameters = rec.of_type("aws:ssm/parameter:Parameter")
+    params = {p.inputs["name"].rsplit("/", 1)[-1]: p.inputs["insecureValue"] for p in parameters}
     assert params["PGUSER"] == "app_user" and params["PGSSLMODE"] == "require"
     assert params["APP_BUCKET"] == rec.outputs["appBucket"]
     host = next(r for r in rec.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == "app-host")
