@@ -225,7 +225,7 @@ def build_network(settings: Settings) -> Base:
         SecurityGroupArgs(vpc_id=network.vpc_id, description="databases, no egress", ingress=extra["data"]),
         opts,
     )
-    app.allow_from(lb, Port.tcp(settings.app_port), "load balancer to the application port")
+    app.allow_from(lb, Port.tcp(settings.serving_port), "load balancer to the application port")
     data.allow_from(app, Port.POSTGRES, "application to PostgreSQL")
     base.groups = {"lb": lb, "app": app, "data": data}
     if settings.cluster_mode == "managed":
@@ -326,7 +326,8 @@ def build_fleet(base: Base, db: Database, bucket: SecureBucket) -> tuple[LoadBal
             # An internet-facing ALB is refused until its subnets route to the internet gateway.
             subnet_ids=base.network.routed_subnet_ids["public"],
             security_group_id=base.groups["lb"].id,
-            app_port=settings.app_port,
+            # While the hosts move to a new app port, the target group stays on the one they all answer.
+            app_port=settings.serving_port,
             health_check_path=boot.health_path,
             certificate_arn=settings.certificate_arn,
             allow_plain_http=not settings.tier.serves_https_only,

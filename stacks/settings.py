@@ -54,7 +54,7 @@ from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
 from hardstack.core.tags import validate_tags
 from hardstack.core.tier import STACK_TIERS, TIERS, Tier, parse_tier
-from hardstack.core.userdata import NODE_EXPORTER_PORT, FleetBoot, validate_parameter_name
+from hardstack.core.userdata import DEFAULT_METRICS_PORT, NODE_EXPORTER_PORT, FleetBoot, validate_parameter_name
 from hardstack.k8s.app import (
     DEFAULT_IMAGE,
     Resources,
@@ -205,6 +205,10 @@ class Settings(_Model):
     """VPC flow logs. Default: on; off is refused in prod."""
     app_port: int = Field(default=8080, ge=1, le=65535)
     """Port the application listens on behind the load balancer. Default: 8080."""
+    app_port_previous: int | None = None
+    """While changing `appPort`: the port the running hosts listen on. The hosts move to `appPort` and
+    keep answering on this one while the load balancer stays on it; the next `up` without it moves
+    the load balancer (README, "Changing the app port"). Default: none."""
     extra_ingress: tuple[IngressSetting, ...] = ()
     """Extra inbound flows. Default: none."""
     extra_egress: tuple[FlowSetting, ...] = ()
@@ -393,15 +397,25 @@ class Settings(_Model):
             raise refuse("hardstack:natStrategy", v, f"one of {', '.join(NAT_STRATEGIES)}")
         return v
 
-    @field_validator("app_port")
+    @field_validator("app_port", "app_port_previous")
     @classmethod
-    def _app_port(cls, v: int) -> int:
+    def _app_port(cls, v: int | None, info: ValidationInfo) -> int | None:
+        if v is None:
+            return v
+        key = "hardstack:appPort" if info.field_name == "app_port" else "hardstack:appPortPrevious"
         admin = Port.tcp(v).admin_ports()
         if admin:
-            raise refuse("hardstack:appPort", v, f"an application port, not admin port {admin[0]}")
-        if v < 1024 or v == NODE_EXPORTER_PORT:
-            raise refuse("hardstack:appPort", v, f"1024 to 65535 (the app runs unprivileged), not {NODE_EXPORTER_PORT}")
+            raise refuse(key, v, f"an application port, not admin port {admin[0]}")
+        if v < 1024 or v in (NODE_EXPORTER_PORT, DEFAULT_METRICS_PORT):
+            raise refuse(
+                key, v, f"1024 to 65535 (the app runs unprivileged), not {NODE_EXPORTER_PORT} or {DEFAULT_METRICS_PORT}"
+            )
         return v
+
+    @property
+    def serving_port(self) -> int:
+        """The port the load balancer sends to: the former one while the hosts move to `appPort`."""
+        return self.app_port_previous if self.app_port_previous is not None else self.app_port
 
     @field_validator("cluster_node_instance_types")
     @classmethod
@@ -432,6 +446,10 @@ class Settings(_Model):
             self.fleet_desired_capacity,
             ("hardstack:fleetMinSize", "hardstack:fleetMaxSize", "hardstack:fleetDesiredCapacity"),
         )
+        if self.app_port_previous == self.app_port:
+            raise refuse(
+                "hardstack:appPortPrevious", self.app_port_previous, "the former port, not appPort; or unset it"
+            )
         for env_name, parameter in self.app_secret_parameters.items():
             validate_parameter_name(parameter, f"hardstack:appSecretParameters.{env_name}")
         validate_refresh_range(
@@ -722,6 +740,7 @@ class Settings(_Model):
                 region=self.region,
                 secret_parameters=self.app_secret_parameters,
                 app=app,
+                proxied_ports=() if self.app_port_previous is None else (self.app_port_previous,),
             )
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None

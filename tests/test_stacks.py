@@ -1,3 +1,4 @@
+import base64
 import json
 import shutil
 import subprocess
@@ -8,6 +9,7 @@ import grpc
 import pytest
 import yaml
 
+from hardstack import HardstackError
 from hardstack.tooling.plan import build_plan, waits_for
 from hardstack.tooling.testing import Recording
 from stacks.offline import STACKS, run_stack, stack_config
@@ -421,3 +423,35 @@ def test_the_hosts_service_gets_the_app_login_and_bucket_not_the_master_password
     allowed = {s["Sid"]: s for s in json.loads(host.inputs["policy"])["Statement"]}
     assert allowed["ConnectAsAppLogin"]["Resource"].endswith("/app_user")
     assert "secretsmanager:GetSecretValue" not in json.dumps(allowed)
+
+
+def test_changing_the_app_port_keeps_the_load_balancer_on_a_port_every_host_answers() -> None:
+    """Step one of two: hosts move to appPort and keep answering the old one; the target group stays."""
+    before = run_stack("prod")
+    moving = run_stack("prod", {"hardstack:appPort": 9000, "hardstack:appPortPrevious": 8080})
+    done = run_stack("prod", {"hardstack:appPort": 9000})
+    group = "aws:lb/targetGroup:TargetGroup"
+    assert before.one(group).inputs["port"] == moving.one(group).inputs["port"] == 8080
+    assert done.one(group).inputs["port"] == 9000
+    # The second step replaces the target group: auto-named, so the new one exists before the old goes.
+    assert "name" in done.one(group).computed and not done.one(group).delete_before_replace
+    files = {
+        f["path"]: f["content"]
+        for f in yaml.safe_load(
+            base64.b64decode(moving.one("aws:ec2/launchTemplate:LaunchTemplate", "app").inputs["userData"]).decode()
+        )["write_files"]
+    }
+    assert "ListenStream=8080" in files["/etc/systemd/system/app-port-8080.socket"]
+    assert "systemd-socket-proxyd 127.0.0.1:9000" in files["/etc/systemd/system/app-port-8080.service"]
+    assert "--port=9000" in files["/etc/systemd/system/app.service"]
+    lb_in = [
+        r.inputs["fromPort"]
+        for r in moving.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r.inputs["securityGroupId"] == "sg-app" and r.inputs.get("referencedSecurityGroupId") == "sg-lb"
+    ]
+    assert lb_in == [8080]
+
+
+def test_a_previous_app_port_equal_to_the_new_one_is_refused() -> None:
+    with pytest.raises(HardstackError, match="hardstack:appPortPrevious = 8080 is refused: the former port"):
+        run_stack("test", {"hardstack:appPort": 8080, "hardstack:appPortPrevious": 8080})

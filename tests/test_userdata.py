@@ -474,6 +474,8 @@ def test_references_are_not_literal_secrets(text: str) -> None:
         ({"metrics_port": 8080}, "metrics_port"),
         ({"metrics_port": 9100}, "metrics_port"),
         ({"health_path": "readyz"}, "health_path"),
+        ({"proxied_ports": [8080]}, "proxied_ports"),
+        ({"proxied_ports": [80]}, "proxied_ports"),
     ],
 )
 def test_bad_arguments_refused_naming_the_argument(overrides: dict[str, Any], where: str) -> None:

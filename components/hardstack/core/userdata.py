@@ -251,6 +251,9 @@ class FleetBoot:
     """Extra dnf packages. Default: none."""
     extra_runcmd: Sequence[str] = ()
     """Extra one-line shell commands run at the end of boot, before the readiness wait. Default: none."""
+    proxied_ports: Sequence[int] = ()
+    """Former app ports still served, proxied to `app_port` (systemd-socket-proxyd), while the load
+    balancer moves to the new port. Default: none."""
 
     def __post_init__(self) -> None:
         _check_inputs(
@@ -269,11 +272,17 @@ class FleetBoot:
             raise refuse("metrics_port", port, f"a port other than app_port ({self.app_port}) and {NODE_EXPORTER_PORT}")
         if not isinstance(self.health_path, str) or not _HEALTH_PATH.match(self.health_path):
             raise refuse("health_path", self.health_path, "an absolute URL path such as /readyz")
+        for old in self.proxied_ports:
+            if isinstance(old, bool) or not isinstance(old, int) or not 1024 <= old <= 65535:
+                raise refuse("proxied_ports", old, "ports 1024-65535")
+            if old in (self.app_port, self.metrics_port, NODE_EXPORTER_PORT):
+                raise refuse("proxied_ports", old, "a former app port, not app_port, metrics_port or 9100")
         if not isinstance(self.app, Artefact):
             raise refuse("app", self.app, "a hardstack.core.artefacts.Artefact (version, sha256 and source)")
         object.__setattr__(self, "secret_parameters", MappingProxyType(dict(self.secret_parameters)))
         object.__setattr__(self, "packages", tuple(self.packages))
         object.__setattr__(self, "extra_runcmd", tuple(self.extra_runcmd))
+        object.__setattr__(self, "proxied_ports", tuple(sorted(set(self.proxied_ports))))
 
     @property
     def artefacts(self) -> tuple[Artefact, ...]:
@@ -487,6 +496,40 @@ WantedBy=multi-user.target
 """
 
 
+def _proxy_units(boot: FleetBoot, old: int) -> tuple[HostFile, HostFile]:
+    """A socket on a former port handing each connection to the app: hosts keep answering the load
+    balancer's old target group while it moves to the new port."""
+    unit = f"{boot.service_name}-port-{old}"
+    socket = f"""[Unit]
+Description={boot.service_name} on its former port {old}
+
+[Socket]
+ListenStream={old}
+
+[Install]
+WantedBy=sockets.target
+"""
+    service = f"""[Unit]
+Description=Forward {boot.service_name}'s former port {old} to {boot.app_port}
+Requires={boot.service_name}.service
+After={boot.service_name}.service
+
+[Service]
+ExecStart=/usr/lib/systemd/systemd-socket-proxyd 127.0.0.1:{boot.app_port}
+DynamicUser=true
+NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+PrivateDevices=true
+CapabilityBoundingSet=
+"""
+    return (
+        HostFile(f"/etc/systemd/system/{unit}.socket", socket, restarts=(f"{unit}.socket",)),
+        HostFile(f"/etc/systemd/system/{unit}.service", service),
+    )
+
+
 def app_log_file(service_name: str) -> str:
     return f"/var/log/{service_name}/app.log"
 
@@ -674,13 +717,20 @@ def host_state(boot: FleetBoot, placement: HostPlacement) -> HostState:
         HostFile(f"/etc/systemd/system/{svc}.service", _app_unit(boot, app_binary), restarts=app_restart),
         HostFile("/usr/local/sbin/hardstack-boot-check", _boot_check_script(boot.region), "0755"),
         HostFile(f"/etc/systemd/system/{BOOT_CHECK_UNIT}", _BOOT_CHECK),
+        *(unit for old in boot.proxied_ports for unit in _proxy_units(boot, old)),
     )
     return HostState(
         packages=tuple(dict.fromkeys([*BASE_PACKAGES, *boot.packages])),
         users=(NODE_EXPORTER_USER, boot.user),
         files=files,
         installs=installs,
-        services=("rsyslog.service", "node_exporter.service", f"{svc}-secrets.service", f"{svc}.service"),
+        services=(
+            "rsyslog.service",
+            "node_exporter.service",
+            f"{svc}-secrets.service",
+            f"{svc}.service",
+            *(f"{svc}-port-{old}.socket" for old in boot.proxied_ports),
+        ),
         region=boot.region,
         bucket=placement.artefact_bucket,
         ready_url=f"http://127.0.0.1:{boot.app_port}{boot.health_path}",
