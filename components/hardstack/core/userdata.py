@@ -363,6 +363,15 @@ def _installs(boot: FleetBoot) -> tuple[Install, ...]:
     return tuple(installs)
 
 
+#: The sandbox every service unit of the host runs in (no privilege gain, read-only system, no home).
+_SANDBOX = """NoNewPrivileges=true
+ProtectSystem=strict
+ProtectHome=true
+PrivateTmp=true
+PrivateDevices=true
+"""
+
+
 def _node_exporter_unit(binary: str) -> str:
     return f"""[Unit]
 Description=Prometheus node_exporter
@@ -374,12 +383,7 @@ User={NODE_EXPORTER_USER}
 Group={NODE_EXPORTER_USER}
 ExecStart={binary} --web.listen-address=:{NODE_EXPORTER_PORT}
 Restart=on-failure
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-PrivateDevices=true
-CapabilityBoundingSet=
+{_SANDBOX}CapabilityBoundingSet=
 
 [Install]
 WantedBy=multi-user.target
@@ -478,12 +482,7 @@ ExecStart={binary} --port={boot.app_port} --metrics-port={boot.metrics_port}
 TimeoutStopSec=60
 SyslogIdentifier={boot.service_name}
 Restart=on-failure
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-PrivateDevices=true
-ProtectKernelTunables=true
+{_SANDBOX}ProtectKernelTunables=true
 ProtectKernelModules=true
 ProtectControlGroups=true
 RestrictSUIDSGID=true
@@ -517,12 +516,7 @@ After={boot.service_name}.service
 [Service]
 ExecStart=/usr/lib/systemd/systemd-socket-proxyd 127.0.0.1:{boot.app_port}
 DynamicUser=true
-NoNewPrivileges=true
-ProtectSystem=strict
-ProtectHome=true
-PrivateTmp=true
-PrivateDevices=true
-CapabilityBoundingSet=
+{_SANDBOX}CapabilityBoundingSet=
 """
     return (
         HostFile(f"/etc/systemd/system/{unit}.socket", socket, restarts=(f"{unit}.socket",)),
