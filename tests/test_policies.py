@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -746,3 +747,63 @@ def test_stack_violates_no_stack_policy(stack: str) -> None:
     resources = [StackResource(r.type, r.inputs, r.protect, r.urn) for r in recording(stack) if r.custom]
 
     assert check_stack(resources, STACK_TIERS[stack]) == []
+
+
+# --- no role reads every SSM parameter ----------------------------------------------------------
+
+ROLE_URN = "urn:pulumi:prod::hardstack::aws:iam/role:Role::host"
+
+
+def _role_with(*statements: dict[str, object], managed: str | None = None) -> list[StackResource]:
+    role = StackResource("aws:iam/role:Role", {"name": "host-1a2b", "id": "host-1a2b"}, False, ROLE_URN)
+    out = [role]
+    if statements:
+        document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+        out.append(StackResource("aws:iam/rolePolicy:RolePolicy", {"role": "host-1a2b", "policy": document}, False))
+    if managed:
+        props = {"role": "host-1a2b", "policyArn": f"arn:aws:iam::aws:policy/{managed}"}
+        out.append(StackResource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", props, False))
+    return out
+
+
+READ_ALL = {"Effect": "Allow", "Action": "ssm:GetParameter*", "Resource": "*"}
+DENY_OTHERS = {
+    "Effect": "Deny",
+    "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"],
+    "NotResource": ["arn:aws:ssm:eu-west-3:123456789012:parameter/app/db"],
+}
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [_role_with(managed="AmazonSSMManagedInstanceCore"), _role_with(READ_ALL), _role_with({**READ_ALL, "Action": "*"})],
+)
+def test_a_role_that_reads_every_parameter_is_reported(resources: list[StackResource]) -> None:
+    (finding,) = [f for f in check_stack(resources, Tier.DEVELOPMENT) if "SSM parameter" in f.message]
+    assert finding.urn == ROLE_URN and "add a Deny of ssm:GetParameter*" in finding.message
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        _role_with(DENY_OTHERS, managed="AmazonSSMManagedInstanceCore"),
+        _role_with(READ_ALL, DENY_OTHERS),
+        _role_with({**READ_ALL, "Resource": "arn:aws:ssm:eu-west-3:123456789012:parameter/app/db"}),
+    ],
+)
+def test_a_role_held_to_its_own_parameters_passes(resources: list[StackResource]) -> None:
+    assert [f for f in check_stack(resources, Tier.PRODUCTION) if "SSM parameter" in f.message] == []
+
+
+def test_the_fleet_role_without_its_deny_would_be_reported() -> None:
+    rec = recording("prod")
+    resources = []
+    for r in (r for r in rec if r.custom):
+        inputs = dict(r.inputs)
+        if r.name == "app-host":
+            document = json.loads(inputs["policy"])
+            document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "NoOtherParameters"]
+            inputs["policy"] = json.dumps(document)
+        resources.append(StackResource(r.type, inputs, r.protect, r.urn))
+    reported = [f.urn for f in check_stack(resources, Tier.PRODUCTION) if "SSM parameter" in f.message]
+    assert reported == [rec.one("aws:iam/role:Role", "app").urn]

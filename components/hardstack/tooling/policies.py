@@ -11,6 +11,8 @@ pack fails closed. The policy pack resolves it with `resolve_tier`.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -43,6 +45,22 @@ EKS_CLUSTER = "aws:eks/cluster:Cluster"
 LOAD_BALANCERS = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
 LISTENERS = frozenset({"aws:lb/listener:Listener", "aws:alb/listener:Listener"})
 WEB_ACL_ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+IAM_ROLE = "aws:iam/role:Role"
+IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+#: AWS managed policies that allow reading every SSM parameter of the account (ssm:GetParameter* on *).
+WIDE_PARAMETER_POLICIES = frozenset(
+    f"arn:aws:iam::aws:policy/{name}"
+    for name in (
+        "AmazonSSMManagedInstanceCore",
+        "AmazonSSMReadOnlyAccess",
+        "AmazonSSMFullAccess",
+        "ReadOnlyAccess",
+        "PowerUserAccess",
+        "AdministratorAccess",
+    )
+)
+_PARAMETER_READS = ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath")
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 #: The AWS Load Balancer Controller associates this web ACL with the ALB it makes for an Ingress.
 WAF_ACL_ANNOTATION = "alb.ingress.kubernetes.io/wafv2-acl-arn"
@@ -703,6 +721,74 @@ def check_prod_public_albs_have_waf(resources: Sequence[Any], tier: Tier | None 
     return findings
 
 
+def _statements(policy: StackResource) -> list[Mapping[str, Any]]:
+    """The statements of an inline policy, or none while its document is unknown (a preview)."""
+    document = _get(policy.props, "policy")
+    if not isinstance(document, str):
+        return []
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        return []
+    found = parsed.get("Statement", []) if isinstance(parsed, dict) else []
+    return [found] if isinstance(found, dict) else [s for s in found if isinstance(s, dict)]
+
+
+def _one_or_many(value: Any) -> list[str]:
+    """An IAM element that is one string or a list of them."""
+    return [value] if isinstance(value, str) else _strings(value)
+
+
+def _actions_match(actions: Any, wanted: str) -> bool:
+    return any(fnmatch.fnmatchcase(wanted.lower(), a.lower()) for a in _one_or_many(actions))
+
+
+def _of_role(ref: StackResource, role: StackResource) -> bool:
+    if role.urn and role.urn in ref.property_dependencies.get("role", ()):
+        return True
+    value = _get(ref.props, "role")
+    return value is not None and value in (_get(role.props, "name"), _get(role.props, "id"))
+
+
+def _reads_every_parameter(statement: Mapping[str, Any]) -> bool:
+    resources = _one_or_many(statement.get("Resource"))
+    wide = any(r == "*" or r.endswith(":parameter/*") or r.endswith(":*") for r in resources)
+    return (
+        statement.get("Effect") == "Allow"
+        and wide
+        and any(_actions_match(statement.get("Action"), a) for a in _PARAMETER_READS)
+    )
+
+
+def _denies_other_parameters(statement: Mapping[str, Any]) -> bool:
+    denied = statement.get("Effect") == "Deny" and all(
+        _actions_match(statement.get("Action"), a) for a in _PARAMETER_READS
+    )
+    return denied and ("NotResource" in statement or "*" in _one_or_many(statement.get("Resource")))
+
+
+def check_no_wide_parameter_reads(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
+    """No role may read every SSM parameter of the account: a role given a managed policy or an inline
+    statement that allows it also carries an explicit Deny outside its own parameters."""
+    stack = list(_stack_resources(resources))
+    findings = []
+    for role in (r for r in stack if r.type == IAM_ROLE):
+        inline = [s for p in stack if p.type == IAM_ROLE_POLICY and _of_role(p, role) for s in _statements(p)]
+        managed = [a for a in stack if a.type == IAM_ROLE_POLICY_ATTACHMENT and _of_role(a, role)]
+        wide = any(_get(a.props, "policyArn") in WIDE_PARAMETER_POLICIES for a in managed) or any(
+            _reads_every_parameter(s) for s in inline
+        )
+        if wide and not any(_denies_other_parameters(s) for s in inline):
+            findings.append(
+                Finding(
+                    f"{role.label} may read every SSM parameter of the account: add a Deny of "
+                    "ssm:GetParameter* outside its own parameters (hardstack.aws.fleet does)",
+                    role.urn,
+                )
+            )
+    return findings
+
+
 def check_prod_protection(resources: Sequence[Any], tier: Tier | None = None) -> list[Finding]:
     """In prod, stateful resources carry `protect`, so no update or destroy can delete them by accident."""
     if not _is_prod(tier):
@@ -812,6 +898,12 @@ STACK_POLICIES: tuple[StackPolicy, ...] = (
         "In prod, internet-facing application load balancers, the ingress controller's included, have a web ACL.",
         "mandatory",
         check_prod_public_albs_have_waf,
+    ),
+    StackPolicy(
+        "no-wide-parameter-reads",
+        "No role may read every SSM parameter (and so every secret kept there) of the account.",
+        "mandatory",
+        check_no_wide_parameter_reads,
     ),
 )
 
