@@ -147,7 +147,10 @@ def test_host_role_reads_and_decrypts_only_its_parameters(rec: Recording) -> Non
     }
     # The SSM managed policy allows GetParameter on everything: an explicit Deny holds the line.
     assert s["NoOtherParameters"]["Effect"] == "Deny" and s["NoOtherParameters"]["NotResource"] == [arn]
-    assert s["NoOtherDecrypt"]["Condition"] == {"StringNotEquals": {"kms:EncryptionContext:PARAMETER_ARN": [arn]}}
+    assert s["NoOtherDecrypt"]["Condition"] == {
+        "StringEquals": {"kms:ViaService": "ssm.eu-west-3.amazonaws.com"},
+        "StringNotEquals": {"kms:EncryptionContext:PARAMETER_ARN": [arn]},
+    }
     trust = json.loads(rec.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
@@ -157,7 +160,8 @@ def test_without_parameters_every_parameter_read_and_decrypt_is_denied(run: Run)
     boot = FleetBoot(environment="test", region="eu-west-3")
     s = statements(run(fleet(boot=boot)))
     assert "ReadBootParameters" not in s and "DecryptBootParameters" not in s
-    assert s["NoOtherParameters"]["Resource"] == "*" and "Condition" not in s["NoOtherDecrypt"]
+    assert s["NoOtherParameters"]["Resource"] == "*"
+    assert s["NoOtherDecrypt"]["Condition"] == {"StringEquals": {"kms:ViaService": "ssm.eu-west-3.amazonaws.com"}}
 
 
 def test_a_host_may_mark_only_its_own_fleet_unhealthy(rec: Recording) -> None:

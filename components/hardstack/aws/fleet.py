@@ -361,11 +361,19 @@ def host_statements(
     statements.append(
         {**read_others, "NotResource": parameter_arns} if parameter_arns else {**read_others, "Resource": "*"}
     )
-    no_decrypt: dict[str, Any] = {"Sid": "NoOtherDecrypt", "Effect": "Deny", "Action": "kms:Decrypt", "Resource": "*"}
+    # Every decrypt through SSM is denied but of the listed parameters (a negated operator also
+    # matches a request without that context key). Direct decrypts are left to key policies: Session
+    # Manager's session encryption, where an account turns it on, needs kms:Decrypt on its own key.
+    ssm = f"ssm.{ctx.region}.amazonaws.com"
+    no_decrypt: dict[str, Any] = {
+        "Sid": "NoOtherDecrypt",
+        "Effect": "Deny",
+        "Action": "kms:Decrypt",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": ssm}},
+    }
     if parameter_arns:
-        # Denied unless it decrypts one of the listed parameters (a negated operator also matches a
-        # request without that context key, so every other Decrypt is denied).
-        no_decrypt["Condition"] = {"StringNotEquals": {"kms:EncryptionContext:PARAMETER_ARN": parameter_arns}}
+        no_decrypt["Condition"]["StringNotEquals"] = {"kms:EncryptionContext:PARAMETER_ARN": parameter_arns}
     statements.append(no_decrypt)
     return statements
 
