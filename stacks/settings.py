@@ -7,12 +7,23 @@ Errors name the config key, show the value and say what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel, to_snake
 
 from hardstack.aws.alarms import AlarmThresholds
@@ -48,7 +59,7 @@ from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.database_roles import validate_role_name
-from hardstack.core.errors import HardstackError, refuse
+from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
@@ -86,6 +97,11 @@ APP_SERVICE = "app"
 APP_NAMESPACE = "app"
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
 APP_RESOURCES = Resources()
+#: Tags hardstack puts on every resource itself (`Settings.base_tags`).
+BASE_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
+#: Room kept for hardstack's own tags on one resource (the base tags, Name, inventory and discovery
+#: tags: 7 at most today, a stack test keeps it so) out of AWS's 50.
+HARDSTACK_TAGS = 10
 
 
 # What differs between tiers, in one table: config key -> (development, staging, production).
@@ -213,6 +229,9 @@ class Settings(_Model):
     """Extra inbound flows. Default: none."""
     extra_egress: tuple[FlowSetting, ...] = ()
     """Extra outbound flows from the app hosts (beyond HTTPS and PostgreSQL). Default: none."""
+    allow_world_egress_all_ports: bool = False
+    """Unsafe: let production's `extraEgress` open every port to the whole internet (0.0.0.0/0 or ::/0).
+    Default: off, production refuses such a flow (name the ports the hosts need instead)."""
     fleet_image_id: str
     """Pinned AMI of the fleet (AL2023; see the README for the command that resolves it). Required."""
     fleet_instance_type: str
@@ -353,6 +372,13 @@ class Settings(_Model):
     permissions_boundary_arn: str | None = None
     """Managed policy set as the permissions boundary of every role the stack creates. Default: none."""
 
+    _secret_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """The config keys set with `--secret` (`hardstack:kubeconfig`, ...): their values stay secret."""
+        return self._secret_keys
+
     @field_validator(*_FIELD_CHECKS)
     @classmethod
     def _field(cls, value: Any, info: ValidationInfo) -> Any:
@@ -366,7 +392,7 @@ class Settings(_Model):
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
-        return validate_tags(v, "hardstack:tags")
+        return validate_tags(v, "hardstack:tags", reserved=HARDSTACK_TAGS)
 
     @field_validator("name_prefix")
     @classmethod
@@ -436,10 +462,19 @@ class Settings(_Model):
                 raise HardstackError(f"{where}: {err}") from None
             flow.refuse_world_open("ingress", where)
         for i, egress in enumerate(self.extra_egress):
+            where = f"hardstack:extraEgress[{i}]"
             try:
-                egress.flow()
+                out = egress.flow()
             except HardstackError as err:
-                raise HardstackError(f"hardstack:extraEgress[{i}]: {err}") from None
+                raise HardstackError(f"{where}: {err}") from None
+            world_open = out.peer.is_world and out.port.is_every_port
+            if world_open and self.tier.is_production and not self.allow_world_egress_all_ports:
+                raise refuse(
+                    where,
+                    f"{out.port.key} to {out.peer.value}",
+                    "in prod, the ports the hosts need to the internet, not every port (or "
+                    "hardstack:allowWorldEgressAllPorts: true, asked for by name)",
+                )
         validate_sizes(
             self.fleet_min_size,
             self.fleet_max_size,
@@ -464,6 +499,8 @@ class Settings(_Model):
             check_user_data(boot, self.naming("p" * 40, "s" * 40))
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
+        if self.certificate_arn is not None:
+            validate_certificate_arn(self.certificate_arn, "hardstack:certificateArn", self.region, "aws:region")
         if self.certificate_arn is None and self.tier.serves_https_only:
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
@@ -498,6 +535,19 @@ class Settings(_Model):
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
+        for key, nodes in (
+            ("clusterNodeMinSize", self.cluster_node_min_size),
+            ("clusterNodeDesiredSize", self.cluster_node_desired_size),
+        ):
+            if nodes < 1:
+                # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
+                # with none, nothing can schedule them and nothing scales the group up.
+                raise refuse(
+                    f"hardstack:{key}",
+                    nodes,
+                    "at least 1 with a managed cluster: CoreDNS, the controllers and the Cluster Autoscaler "
+                    "run on this node group, so it cannot start from zero",
+                )
         addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
         self._check_deployer()
         if not self.cluster_admin_role_arns:
@@ -749,12 +799,45 @@ class Settings(_Model):
         return {"Project": project, "Environment": self.environment, "Stack": stack, "ManagedBy": "pulumi", **self.tags}
 
 
+#: A map key written after a dot in a config path; any other is written `["..."]`.
+_PATH_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _key_name(loc: tuple[int | str, ...]) -> str:
+    """The config key (and path inside it) as the user writes it: map keys are never re-cased."""
     head, *rest = loc
-    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{to_camel(str(head))}"
+    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{head}"
     for part in rest:
-        key += f"[{part}]" if isinstance(part, int) else f".{to_camel(part)}"
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if _PATH_PART.match(part) else f"[{json.dumps(part)}]"
     return key
+
+
+def known_keys() -> tuple[str, ...]:
+    """Every `hardstack:` setting, as written in a stack file (`hardstack:natStrategy`)."""
+    return tuple(
+        sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
+    )
+
+
+def _unknown_key(key: str) -> str:
+    """Why `key` is not a setting, with the one the user most likely meant."""
+    name = key.partition(":")[2]
+    known = [k.partition(":")[2] for k in known_keys()]
+    camel = to_camel(name.replace("-", "_"))
+    if camel != name and camel in known:
+        return (
+            f"{key} is the snake_case spelling of {NAMESPACE}:{camel}: did you mean {NAMESPACE}:{camel}? "
+            f"Setting keys are camelCase (`pulumi config rm {key}`, then `pulumi config set {NAMESPACE}:{camel}`)"
+        )
+    by_case = {k.lower(): k for k in known}
+    close = [by_case[name.lower()]] if name.lower() in by_case else difflib.get_close_matches(name, known, n=3)
+    if close:
+        meant = " or ".join(f"{NAMESPACE}:{c}" for c in close)
+        return f"{key} is not a known setting (a typo?): did you mean {meant}?"
+    return f"{key} is not a known setting (a typo?): known keys are {', '.join(known_keys())}"
 
 
 def _message(error: Any) -> str:
@@ -762,18 +845,61 @@ def _message(error: Any) -> str:
     if error["type"] == "missing":
         return f"{key} is required: set it with `pulumi config set {key} <value>`"
     if error["type"] == "extra_forbidden":
-        known = ", ".join(
-            sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
-        )
-        return f"{key} is not a known setting (a typo?): known keys are {known}"
+        return _unknown_key(key)
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, HardstackError):
         return str(ctx_error)
-    return f"{key} = {error['input']!r} is refused: {error['msg']}"
+    return f"{key} = {shown(key, error['input'])} is refused: {error['msg']}"
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile."""
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, Mapping):  # the keys of a secret map are names (alertSecrets.<key>), not secrets
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _redact(message: str, secrets: Collection[Any]) -> str:
+    """The message with any text of a secret value replaced by `[secret]`: messages built from
+    several keys (a check naming another key's value) never print a secret either."""
+    texts: set[str] = set()
+    for value in secrets:
+        if isinstance(value, (str, Mapping, list, tuple)):
+            texts.update((repr(value), json.dumps(value, default=str)))
+        for leaf in _leaves(value):
+            if isinstance(leaf, str) and leaf:
+                texts.add(repr(leaf))
+                if len(leaf) >= 4:  # shorter raw text would also hide ordinary words of the message
+                    texts.add(leaf)
+    for text in sorted(texts, key=len, reverse=True):
+        message = message.replace(text, REDACTED)
+    return message
+
+
+def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile.
+
+    `secret_keys` are the config keys set with `--secret`: no message shows their values.
+    """
+    secret = frozenset(k for k in secret_keys if k in config)
+    with keeping_secret(secret):
+        try:
+            settings = _parse(config)
+        except HardstackError as err:
+            raise HardstackError(_redact(str(err), [config[k] for k in secret])) from None
+    settings._secret_keys = secret
+    return settings
+
+
+def _parse(config: Mapping[str, Any]) -> Settings:
+    known = set(known_keys())
+    unknown = [_unknown_key(key) for key in config if key.startswith(f"{NAMESPACE}:") and key not in known]
+    if unknown:
+        raise HardstackError("\n".join(unknown))
     env = config.get(f"{NAMESPACE}:environment")
     if env is None:
         raise HardstackError(
@@ -812,13 +938,30 @@ def _decode(value: str) -> Any:
     return value
 
 
-def read_config() -> dict[str, Any]:
+@dataclass(frozen=True)
+class StackConfig:
+    """The running stack's `aws:` and `hardstack:` config, decoded, and which of its keys are secret."""
+
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+
+
+def read_config() -> StackConfig:
     """Every `aws:` and `hardstack:` config value of the running stack, decoded. The only reader."""
+    import pulumi.runtime
     from pulumi.runtime import config as runtime_config
 
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")}
+    values = {
+        k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")
+    }
+    # The CLI's language host lists the keys set with --secret in the environment; the Automation
+    # API (and a mock runtime) sets them with the config.
+    listed = set(pulumi.runtime.get_config_secret_keys_env())
+    secret = frozenset(k for k in values if k in listed or pulumi.runtime.is_config_secret(k))
+    return StackConfig(values, secret)
 
 
 def load_settings() -> Settings:
-    return parse_settings(read_config())
+    config = read_config()
+    return parse_settings(config.values, config.secret_keys)
