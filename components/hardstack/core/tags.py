@@ -33,7 +33,8 @@ def validate_tags(tags: Mapping[str, str], where: str = "tags", reserved: int = 
         raise refuse(
             where,
             f"{len(tags)} tags",
-            f"at most {MAX_TAGS - reserved}: AWS allows {MAX_TAGS} tags on a resource, {reserved} are kept for hardstack's",
+            f"at most {MAX_TAGS - reserved}: AWS allows {MAX_TAGS} tags on a resource, "
+            f"{reserved} are kept for hardstack's",
         )
     for key, value in tags.items():
         if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY or not _ALLOWED.match(key):
