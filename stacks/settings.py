@@ -827,7 +827,7 @@ def _unknown_key(key: str) -> str:
     name = key.partition(":")[2]
     known = [k.partition(":")[2] for k in known_keys()]
     camel = to_camel(name.replace("-", "_"))
-    if camel != name and camel in known:
+    if ("_" in name or "-" in name) and camel in known:
         return (
             f"{key} is the snake_case spelling of {NAMESPACE}:{camel}: did you mean {NAMESPACE}:{camel}? "
             f"Setting keys are camelCase (`pulumi config rm {key}`, then `pulumi config set {NAMESPACE}:{camel}`)"
