@@ -29,7 +29,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
     addon_versions_for,
-    role_name_of,
+    validate_access_roles,
     validate_deployer,
     validate_existing_kubeconfig,
     validate_public_access,
@@ -72,6 +72,7 @@ from hardstack.k8s.app import (
     parse_quantity,
     validate_autoscaling_max,
     validate_cidrs,
+    validate_host,
     validate_image,
     validate_replicas,
 )
@@ -193,6 +194,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "waf_rate_limit": validate_rate_limit,
     "db_app_user": validate_role_name,
     "db_migration_user": validate_role_name,
+    "app_host": validate_host,
 }
 
 
@@ -554,12 +556,11 @@ class Settings(_Model):
             raise refuse(
                 "hardstack:clusterAdminRoleArns", [], "at least one IAM role ARN: the creator gets no admin access"
             )
-        for key, arns in (
-            ("clusterAdminRoleArns", self.cluster_admin_role_arns),
-            ("clusterReadonlyRoleArns", self.cluster_readonly_role_arns),
-        ):
-            for i, arn in enumerate(arns):
-                role_name_of(arn, f"hardstack:{key}[{i}]")
+        validate_access_roles(
+            self.cluster_admin_role_arns,
+            self.cluster_readonly_role_arns,
+            ("hardstack:clusterAdminRoleArns", "hardstack:clusterReadonlyRoleArns"),
+        )
         role = self.cluster_kubeconfig_role_arn
         if role is not None and role not in self.cluster_admin_role_arns:
             raise refuse(
@@ -717,12 +718,30 @@ class Settings(_Model):
                     f"hardstack:alertReceivers[{i}] ({receiver.name}) needs the secret {key!r}, which is not set: "
                     f"`pulumi config set --secret --path 'hardstack:alertSecrets.{key}' <value>`"
                 )
+        if self.cluster_mode != "none":
+            self._check_receiver_names(routes)
         if self.tier.is_production:
             validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
             if self.heartbeat_receiver is None:
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
+
+    def _check_receiver_names(self, routes: Mapping[str, tuple[str, ...]]) -> None:
+        """The names Alertmanager's configuration refuses (k8s.monitoring.alertmanager_config), by config key."""
+        known = [r.name for r in self.receivers()]
+        listed = f"a name from hardstack:alertReceivers ({', '.join(known) or 'none given'})"
+        if len(set(known)) != len(known):
+            raise refuse("hardstack:alertReceivers", known, "each receiver name once")
+        for severity, names in routes.items():
+            where = f"hardstack:alertRoutes.{severity}"
+            for name in names:
+                if name not in known:
+                    raise refuse(where, name, listed)
+            if len(set(names)) != len(names):
+                raise refuse(where, list(names), "each receiver once")
+        if self.heartbeat_receiver is not None and self.heartbeat_receiver not in known:
+            raise refuse("hardstack:heartbeatReceiver", self.heartbeat_receiver, listed)
 
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""

@@ -488,11 +488,11 @@ def test_unpinned_addon_version_is_refused() -> None:
     [
         (
             {"admin_role_arns": ["arn:aws:iam::123456789012:user/alice"]},
-            "admin_role_arns = 'arn:aws:iam::123456789012:user/alice'",
+            "admin_role_arns[0] = 'arn:aws:iam::123456789012:user/alice'",
         ),
-        ({"readonly_role_arns": ["auditor"]}, "readonly_role_arns = 'auditor'"),
+        ({"readonly_role_arns": ["auditor"]}, "readonly_role_arns[0] = 'auditor'"),
         ({"admin_role_arns": []}, "admin_role_arns = []"),
-        ({"readonly_role_arns": [ADMIN]}, f"readonly_role_arns = '{ADMIN}' is refused: each role once"),
+        ({"readonly_role_arns": [ADMIN]}, f"readonly_role_arns[0] = '{ADMIN}' is refused: each role once"),
         ({"kubeconfig_role_arn": "deployer"}, "kubeconfig_role_arn = 'deployer'"),
         ({"secrets_key_arn": "alias/eks"}, "secrets_key_arn = 'alias/eks'"),
         ({"subnet_ids": ["subnet-a"]}, "subnet_ids = ['subnet-a']"),

@@ -813,6 +813,32 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("test", {"hardstack:clusterNodeDesiredSize": 9}, "hardstack:clusterNodeDesiredSize = 9 is refused"),
     ("prod", {"hardstack:certificateArn": PROD_CERT.replace("eu-west-3", "us-east-1")}, "hardstack:certificateArn"),
     ("prod", {"hardstack:extraEgress": [WORLD_EGRESS]}, "hardstack:extraEgress[0] = 'tcp-0-65535 to 0.0.0.0/0'"),
+    # Refused by the components only, after 130 to 260 resources, before the settings ran the same checks.
+    ("test", {"hardstack:appHost": "App.example.com"}, "hardstack:appHost = 'App.example.com' is refused"),
+    (
+        "test",
+        {"hardstack:clusterReadonlyRoleArns": ["arn:aws:iam::111122223333:role/platform-admin"]},
+        "hardstack:clusterReadonlyRoleArns[0] = 'arn:aws:iam::111122223333:role/platform-admin' is refused: each "
+        "role once",
+    ),
+    (
+        "prod",
+        {"hardstack:alertRoutes": {"page": ["nobody"], "ticket": ["tickets"]}},
+        "hardstack:alertRoutes.page = 'nobody' is refused: a name from hardstack:alertReceivers (oncall, tickets,",
+    ),
+    ("prod", {"hardstack:heartbeatReceiver": "nobody"}, "hardstack:heartbeatReceiver = 'nobody' is refused"),
+    (
+        "prod",
+        {
+            "hardstack:alertReceivers": [
+                {"name": "oncall", "kind": "pagerduty", "secretKey": "pagerduty-routing-key"},
+                {"name": "oncall", "kind": "webhook", "target": "https://tickets.example.com/hooks/alertmanager"},
+            ],
+            "hardstack:alertRoutes": {"page": ["oncall"]},
+            "hardstack:heartbeatReceiver": "oncall",
+        },
+        "hardstack:alertReceivers = ['oncall', 'oncall'] is refused: each receiver name once",
+    ),
 ]
 
 

@@ -166,6 +166,20 @@ def validate_deployer(
         )
 
 
+def validate_access_roles(
+    admin: Sequence[str], readonly: Sequence[str], names: tuple[str, str] = ("admin_role_arns", "readonly_role_arns")
+) -> None:
+    """Role ARNs, each role once across both lists: EKS keys an access entry by the principal."""
+    seen: dict[str, str] = {}
+    for where, arns in zip(names, (admin, readonly), strict=True):
+        for i, arn in enumerate(arns):
+            at = f"{where}[{i}]"
+            key = role_name_of(arn, at)
+            if key in seen:
+                raise refuse(at, arn, f"each role once: role name {key!r} is already given ({seen[key]})")
+            seen[key] = arn
+
+
 def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
     missing = [a for a in REQUIRED_ADDONS if a not in versions]
     unknown = sorted(set(versions) - set(REQUIRED_ADDONS))
@@ -377,13 +391,7 @@ class ClusterArgs:
         validate_log_retention(self.log_retention_days)
         if not self.admin_role_arns:
             raise refuse("admin_role_arns", [], "at least one role: the creator gets no admin access")
-        seen: dict[str, str] = {}
-        for where, arns in (("admin_role_arns", self.admin_role_arns), ("readonly_role_arns", self.readonly_role_arns)):
-            for arn in arns:
-                key = role_name_of(arn, where)
-                if key in seen:
-                    raise refuse(where, arn, f"each role once: role name {key!r} is already given ({seen[key]})")
-                seen[key] = arn
+        validate_access_roles(self.admin_role_arns, self.readonly_role_arns)
         if self.kubeconfig_role_arn is not None:
             role_name_of(self.kubeconfig_role_arn, "kubeconfig_role_arn")
             if self.kubeconfig_role_arn not in self.admin_role_arns:
