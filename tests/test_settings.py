@@ -589,6 +589,17 @@ def test_a_snake_case_key_points_to_the_camel_case_one(written: str, meant: str)
     assert f"did you mean hardstack:{meant}?" in msg and "not a known setting" not in msg
 
 
+def test_the_snake_case_spelling_of_every_setting_points_to_it() -> None:
+    from pydantic.alias_generators import to_snake
+
+    from stacks.settings import known_keys
+
+    camel = [key.partition(":")[2] for key in known_keys() if key != key.lower()]
+    assert camel
+    for name in camel:
+        assert f"did you mean hardstack:{name}?" in refused(**{to_snake(name): "x"}), name
+
+
 @pytest.mark.parametrize(
     ("written", "meant"),
     [("natStrategie", "hardstack:natStrategy"), ("alertSecret", "hardstack:alertSecrets"), ("TAGS", "hardstack:tags")],
