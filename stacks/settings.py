@@ -2,7 +2,9 @@
 
 The per-tier profile below is the one place where development, staging and production differ. A stack's
 `Pulumi.<stack>.yaml` may override any profile value; unsafe overrides are refused in prod.
-Errors name the config key, show the value and say what is allowed.
+Errors name the config key as written, show the value (`[secret]` for a key set with `--secret`) and
+say what is allowed; an unknown key is refused with the closest known one. Every check runs here, before
+the program registers any resource.
 """
 
 from __future__ import annotations
