@@ -360,7 +360,8 @@ class ClusterArgs:
     """Region, account and partition."""
     version: str
     """Pinned Kubernetes minor version, one of SUPPORTED_VERSIONS. Upgrades go one minor at a time: the
-    control plane, then the add-ons at the versions pinned for the new minor, then the node groups."""
+    control plane, then vpc-cni and kube-proxy, the node groups, then CoreDNS and the EBS CSI driver, the
+    add-ons at the builds pinned for the new minor."""
     running_version: str | Literal["lookup"] | None = "lookup"
     """The version the control plane runs now, which `version` may equal or exceed by one minor: a
     version (the caller read it with `running_cluster_version`), None when there is no cluster yet, or
@@ -693,7 +694,8 @@ class Cluster(Component):
                 service_account_role_arn=role_arn,
                 configuration_values=json.dumps(configuration) if configuration else None,
                 tags=tags,
-                # After the control plane: a new minor's add-on builds install only on a cluster of that minor.
+                # After the control plane: EKS takes only builds listed for the minor the cluster runs, and
+                # kube-proxy must not be newer than the API server.
                 opts=self.child(depends_on=[cluster, *after]),
             )
 
