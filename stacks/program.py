@@ -38,7 +38,10 @@ from hardstack.aws.cluster import (
     ExistingCluster,
     ExistingClusterArgs,
     NodeGroupSpec,
+    cluster_name,
     irsa_trust_policy,
+    running_cluster_version,
+    validate_cluster_upgrade,
 )
 from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs, issuer_of
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
@@ -69,6 +72,8 @@ from hardstack.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE_AC
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, Settings, load_settings
 
+#: Name of the managed EKS cluster component; its physical name (`cluster_name`) follows from it.
+CLUSTER = "eks"
 #: The schema the migration's login owns and the app's login reads and writes.
 DB_SCHEMA = "app"
 #: Service account of the Job that creates the database logins (its IRSA role reads the master secret).
@@ -94,6 +99,7 @@ class Base:
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
     deployer_arn: str | None = None
     db_running_version: str | None = None
+    cluster_running_version: str | None = None
     waf_acl_arn: pulumi.Output[str] | None = None
     #: Buckets whose server access logs go to the access-log bucket, by prefix.
     logged_buckets: dict[str, SecureBucket] = field(default_factory=dict)
@@ -173,6 +179,10 @@ def build_network(settings: Settings) -> Base:
     # The running database decides whether a new dbEngineVersion is an upgrade, and refuses a downgrade.
     base.db_running_version = running_engine_version(database_identifier(naming, "main"), opts)
     validate_upgrade(base.db_running_version, settings.db_engine_version, "hardstack:dbEngineVersion")
+    if settings.cluster_mode == "managed":
+        # So does the running control plane for clusterVersion: the next minor at most, never back.
+        base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)
+        validate_cluster_upgrade(base.cluster_running_version, settings.cluster_version, "hardstack:clusterVersion")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
@@ -479,10 +489,11 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
         return existing.provider, None
     secrets_key = base.key("eks-secrets", "Kubernetes secrets")
     cluster = Cluster(
-        "eks",
+        CLUSTER,
         ClusterArgs(
             context=base.context,
             version=settings.cluster_version,
+            running_version=base.cluster_running_version,  # read and checked in build_network
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.subnet_ids["private"],
             node_subnet_ids=base.network.routed_subnet_ids["private"],

@@ -271,7 +271,8 @@ class Settings(_Model):
     cluster_node_min_size: int
     cluster_node_max_size: int
     cluster_node_desired_size: int
-    """Kubernetes version and node group. Default: profile."""
+    """Kubernetes version and node group. Default: profile. Once the cluster runs, `clusterVersion` is its
+    version or the next minor (checked against the running cluster before any resource)."""
     deployer_location: Literal["internet", "vpc"] | None = None
     """Where `pulumi up` runs, so it can reach the cluster API it creates: `internet` (a laptop or a hosted
     CI runner: the public endpoint opens to `deployerCidrs` only, never 0.0.0.0/0 in production) or `vpc`

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hardstack.aws.cluster import ADDON_VERSIONS
 from hardstack.core.errors import HardstackError
 from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
@@ -460,7 +461,10 @@ def test_a_stack_name_aws_would_refuse_in_names_is_refused_before_any_resource()
     assert len(rec) == 0
 
 
-def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
+def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(ADDON_VERSIONS, "1.34")  # a supported minor hardstack does not pin
     msg = refused(clusterVersion="1.34")
     assert msg.startswith("hardstack:clusterAddonVersions = {} is refused") and "Kubernetes 1.34" in msg
 
