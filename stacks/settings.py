@@ -80,6 +80,8 @@ from hardstack.k8s.app import (
 )
 from hardstack.k8s.monitoring import (
     CHART_VERSION,
+    MONITORING_NAMESPACE,
+    RELEASE_NAME,
     Receiver,
     SecretRef,
     validate_chart_version,
@@ -98,6 +100,22 @@ ClusterMode = Literal["managed", "existing", "none"]
 #: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
 APP_SERVICE = "app"
 APP_NAMESPACE = "app"
+#: The encrypted gp3 StorageClass the platform baseline makes; Prometheus claims its volume from it.
+STORAGE_CLASS = "gp3-encrypted"
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """Names a stack takes in a cluster's cluster-wide space (namespaces, StorageClass, Helm release)."""
+
+    app_namespace: str
+    monitoring_namespace: str
+    storage_class: str
+    monitoring_release: str
+    default_storage_class: bool
+    """Whether the stack's class is annotated as the cluster's default (only on a cluster it owns)."""
+
+
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
 APP_RESOURCES = Resources()
 #: Tags hardstack puts on every resource itself (`Settings.base_tags`).
@@ -306,6 +324,10 @@ class Settings(_Model):
     existing_cluster_vpc_id: str | None = None
     """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
     balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    cluster_monitoring: bool | None = None
+    """Install kube-prometheus-stack (Prometheus, Alertmanager, the app's SLO rules). Default: on for a
+    managed cluster, off for an existing one (one such stack per cluster: its CRDs, operator and node
+    exporters are cluster-wide)."""
     existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
     """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
     app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
@@ -393,6 +415,15 @@ class Settings(_Model):
             alias = cls.model_fields[name].alias or ""
             _FIELD_CHECKS[name](value, alias if ":" in alias else f"{NAMESPACE}:{to_camel(name)}")
         return value
+
+    @field_validator("kubeconfig", mode="before")
+    @classmethod
+    def _kubeconfig(cls, v: Any) -> Any:
+        # Config that looks like JSON arrives decoded: a JSON kubeconfig (the format a hardstack cluster
+        # exports) goes back to its text. Never shown in errors: it holds credentials.
+        if isinstance(v, dict):
+            return json.dumps(v)
+        return validate_existing_kubeconfig(v, "hardstack:kubeconfig") if v is not None else v
 
     @field_validator("tags")
     @classmethod
@@ -573,6 +604,27 @@ class Settings(_Model):
             )
 
     @property
+    def installs_monitoring(self) -> bool:
+        if self.cluster_mode == "none":
+            return False
+        return self.cluster_monitoring if self.cluster_monitoring is not None else self.cluster_mode == "managed"
+
+    def cluster_names(self, naming: Naming) -> ClusterNames:
+        """What the stack names in the cluster's cluster-wide space: fixed names on the cluster it owns,
+        names carrying the project and stack on an existing cluster that other stacks may share."""
+        if self.cluster_mode != "existing":
+            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, True)
+        return ClusterNames(
+            app_namespace=naming.kubernetes(APP_NAMESPACE, "hardstack:namePrefix (app namespace)"),
+            monitoring_namespace=naming.kubernetes(MONITORING_NAMESPACE, "hardstack:namePrefix (monitoring namespace)"),
+            storage_class=naming.kubernetes(STORAGE_CLASS, "hardstack:namePrefix (StorageClass)"),
+            # The chart cuts its resource names to 26 characters: a short digest keeps two stacks apart.
+            monitoring_release=f"kps-{naming.digest()}",
+            # The cluster's owner decides its default class; claims of this stack name theirs.
+            default_storage_class=False,
+        )
+
+    @property
     def installs_cluster_autoscaler(self) -> bool:
         if self.cluster_mode == "none":
             return False
@@ -716,17 +768,19 @@ class Settings(_Model):
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
         for i, receiver in enumerate(self.receivers()):
             key = receiver.secret_ref.key if receiver.secret_ref is not None else None
-            if key is not None and key not in self.alert_secrets and self.cluster_mode != "none":
+            if key is not None and key not in self.alert_secrets and self.installs_monitoring:
                 raise HardstackError(
                     f"hardstack:alertReceivers[{i}] ({receiver.name}) needs the secret {key!r}, which is not set: "
                     f"`pulumi config set --secret --path 'hardstack:alertSecrets.{key}' <value>`"
                 )
-        if self.cluster_mode != "none":
+        if self.installs_monitoring:
             self._check_receiver_names(routes)
         if self.tier.is_production:
-            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
+            if not self.installs_monitoring:  # no Alertmanager runs: its receivers and heartbeat are not needed
+                return
+            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if self.heartbeat_receiver is None:
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
 

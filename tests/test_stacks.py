@@ -324,7 +324,10 @@ users:
 
 
 def test_existing_mode_runs_every_kubernetes_component_on_the_given_cluster() -> None:
-    rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
+    rec = run_stack(
+        "test",
+        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG, "hardstack:clusterMonitoring": True},
+    )
     assert rec.of_type("aws:eks/cluster:Cluster") == []
     for type_ in (
         "hardstack:kubernetes:ExistingCluster",

@@ -287,7 +287,8 @@ def render_kubeconfig(name: str, endpoint: str, ca_data: str, region: str, role_
 def validate_existing_kubeconfig(value: Any, where: str = "kubeconfig") -> str:
     """Refuse a missing kubeconfig and text that is not one. Errors describe the value, never show it."""
     if not isinstance(value, str) or not value.strip():
-        raise refuse(where, value, "a kubeconfig document (set it as a secret) when the cluster is not created here")
+        shown = "<empty>" if value in (None, "") else f"<a {type(value).__name__}, not shown>"
+        raise refuse(where, shown, "a kubeconfig document (set it as a secret) when the cluster is not created here")
     hidden = f"<{len(value)} characters, not shown>"
     try:
         document = yaml.safe_load(value)
