@@ -375,7 +375,8 @@ class Settings(_Model):
     prometheus_retention: str
     prometheus_volume_gb: int
     prometheus_retention_size: str
-    """kube-prometheus-stack chart and Prometheus storage. Default: profile."""
+    """kube-prometheus-stack chart and Prometheus storage; the volume grows in place and is never smaller
+    than the one that exists (read from the account before any resource). Default: profile."""
     alert_receivers: tuple[dict[str, str], ...] = ()
     """Alertmanager receivers `[{name, kind, target, secretKey}]`; secrets come from `alertSecrets`."""
     alert_routes: dict[str, list[str]] = Field(default_factory=dict)
