@@ -1,4 +1,5 @@
-"""Day-2 operations of the stacks: teardown where it must work, and nowhere it must not."""
+"""Day-2 operations of the stacks: teardown where it must work, and nowhere it must not; routine
+changes proven by plan (upgrades, resizes, chart bumps)."""
 
 import copy
 from typing import Any
@@ -6,8 +7,10 @@ from typing import Any
 import pytest
 
 from hardstack import HardstackError
+from hardstack.aws.volumes import claim_tags
+from hardstack.k8s.monitoring import CHART_VERSION, MONITORING_NAMESPACE, prometheus_claim
 from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans, waits_for
-from hardstack.tooling.testing import HardstackMocks, Recording, run_program
+from hardstack.tooling.testing import HardstackMocks, MockVolume, Recording, run_program
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
 
@@ -247,3 +250,116 @@ def test_two_stacks_of_one_environment_share_no_aws_visible_name() -> None:
     first, second = aws_names("prod"), aws_names("prod-eu")
     assert len(first) >= len(NAMED) and not first & second
     assert all("hardstack" in n and "prod-eu" in n.replace("/", "-") for n in second)
+
+
+# --- proof by plan: the Prometheus volume and the monitoring chart ------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CLAIM_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
+PROMETHEUS_TAGS = claim_tags(MONITORING_NAMESPACE, prometheus_claim())
+
+
+def prometheus_volume(size_gb: int, stack: str = "prod", volume_id: str = "vol-0prometheus") -> MockVolume:
+    """The volume the EBS CSI driver made for Prometheus's claim, with the stack's tags."""
+    return MockVolume(volume_id, size_gb, {**PROMETHEUS_TAGS, "Project": "hardstack", "Stack": stack})
+
+
+def prod_with_volume(volumes: list[MockVolume], **overrides: Any) -> Recording:
+    config = {**stack_config("prod"), **overrides}
+    return run_program(main, stack="prod", config=config, mocks=HardstackMocks(volumes=volumes))
+
+
+def prometheus_spec(rec: Recording) -> dict[str, Any]:
+    spec: dict[str, Any] = rec.one(RELEASE, "monitoring").inputs["values"]["prometheus"]["prometheusSpec"]
+    return spec
+
+
+def test_a_larger_prometheus_volume_grows_the_claim_in_place_and_replaces_nothing() -> None:
+    before = build_plan("prod", prod_with_volume([prometheus_volume(80)]))
+    after_rec = prod_with_volume([prometheus_volume(80)], **{"hardstack:prometheusVolumeGb": 160})
+
+    diff = diff_plans(before, build_plan("prod", after_rec))
+
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    assert sorted(c.type for c in diff.updates) == [CLAIM_PATCH, RELEASE]
+    (release,) = [c for c in diff.updates if c.type == RELEASE]
+    assert release.properties == (
+        "values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage",
+    )
+    (patch,) = [c for c in diff.updates if c.type == CLAIM_PATCH]
+    assert patch.properties == ("spec.resources.requests.storage",)
+    assert after_rec.one(CLAIM_PATCH).inputs["spec"] == {"resources": {"requests": {"storage": "160Gi"}}}
+
+
+def test_growing_the_volume_and_the_retention_size_keeps_the_old_size_until_the_disk_has_grown() -> None:
+    wanted = {"hardstack:prometheusVolumeGb": 160, "hardstack:prometheusRetentionSize": "144GB"}
+
+    growing = prod_with_volume([prometheus_volume(80)], **wanted)
+    grown = prod_with_volume([prometheus_volume(160)], **wanted)  # the next up reads the larger disk
+
+    assert prometheus_spec(growing)["retentionSize"] == "72GB"
+    assert prometheus_spec(grown)["retentionSize"] == "144GB"
+    (release,) = diff_plans(build_plan("prod", growing), build_plan("prod", grown)).updates
+    assert release.name == "monitoring" and release.properties == ("values.prometheus.prometheusSpec.retentionSize",)
+
+
+def test_a_smaller_prometheus_volume_is_refused_naming_the_setting_before_any_cloud_resource() -> None:
+    config = {**stack_config("prod"), "hardstack:prometheusVolumeGb": 50, "hardstack:prometheusRetentionSize": "45GB"}
+    recording = Recording()
+    with pytest.raises(
+        HardstackError,
+        match=r"^hardstack:prometheusVolumeGb = 50 is refused: at least 80, the size in GiB of the Prometheus volume",
+    ):
+        run_program(
+            main,
+            stack="prod",
+            config=config,
+            mocks=HardstackMocks(volumes=[prometheus_volume(80)]),
+            recording=recording,
+        )
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_the_first_up_makes_the_claim_at_its_size_without_a_patch() -> None:
+    rec = prod_with_volume([prometheus_volume(500, stack="prod-eu")])  # another stack's volume, same region
+
+    assert not rec.of_type(CLAIM_PATCH)
+    assert prometheus_spec(rec)["retentionSize"] == "72GB"
+
+
+def test_a_volume_made_before_the_driver_carried_the_stack_tags_is_this_stacks() -> None:
+    legacy = MockVolume("vol-0legacy", 80, dict(PROMETHEUS_TAGS))
+    other = prometheus_volume(500, stack="prod-eu", volume_id="vol-0other")
+
+    rec = prod_with_volume([legacy, other], **{"hardstack:prometheusVolumeGb": 100})
+
+    assert rec.one(CLAIM_PATCH).inputs["spec"]["resources"]["requests"]["storage"] == "100Gi"
+
+
+def test_two_untagged_volumes_of_the_claim_are_refused_with_the_fix() -> None:
+    volumes = [MockVolume(f"vol-0{n}", 80, dict(PROMETHEUS_TAGS)) for n in ("a", "b")]
+    with pytest.raises(HardstackError, match=r"vol-0a, vol-0b\).*aws ec2 create-tags .*Key=Project,Value=hardstack"):
+        prod_with_volume(volumes)
+
+
+def test_a_retained_old_volume_of_the_claim_gives_way_to_the_newest() -> None:
+    old = MockVolume("vol-0old", 50, prometheus_volume(50).tags, created="2025-01-01T00:00:00Z")
+    bound = MockVolume("vol-0new", 80, prometheus_volume(80).tags, created="2026-06-01T00:00:00Z")
+
+    rec = prod_with_volume([old, bound], **{"hardstack:prometheusVolumeGb": 80})
+
+    assert rec.one(CLAIM_PATCH).inputs["spec"]["resources"]["requests"]["storage"] == "80Gi"  # 80 is no shrink
+
+
+def test_a_chart_bump_upgrades_the_release_and_its_crds_and_replaces_nothing() -> None:
+    before = build_plan("prod", prod_with_volume([prometheus_volume(80)]))
+    after_rec = prod_with_volume([prometheus_volume(80)], **{"hardstack:monitoringChartVersion": "88.6.0"})
+
+    diff = diff_plans(before, build_plan("prod", after_rec))
+
+    assert CHART_VERSION != "88.6.0"
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    (release,) = diff.updates
+    assert release.type == RELEASE and release.properties == ("version",)
+    # The new chart's CRDs are applied by its pre-upgrade hook before the release's objects move.
+    assert after_rec.one(RELEASE, "monitoring").inputs["values"]["crds"]["upgradeJob"]["enabled"] is True
