@@ -60,7 +60,8 @@ RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 #: Pinned chart release, a tag of the chart's repository (kube-prometheus-stack-88.5.3) whose
-#: values.yaml holds every key `helm_values` sets; bump deliberately (CRDs and defaults change).
+#: values.yaml holds every key `helm_values` sets; bump deliberately (defaults change; the CRDs
+#: follow through the chart's CRD upgrade job).
 CHART_VERSION = "88.5.3"
 #: Fixed Helm release name: it prefixes every object the chart makes, so autonaming would scatter suffixes.
 RELEASE_NAME = "kube-prometheus-stack"
