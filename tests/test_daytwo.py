@@ -315,6 +315,12 @@ def test_every_stack_keeps_its_subnet_cidrs_and_places_subnet_i_in_its_ith_pinne
         assert "availabilityZone" not in subnet.inputs
 
 
+def test_the_stack_looks_up_its_zones_once_whatever_their_state() -> None:
+    lookups = [i for i in run_stack("prod").invokes if i.token == "aws:index/getAvailabilityZones:getAvailabilityZones"]
+    # No `state` filter: a pinned zone that is impaired for a while must not block a deploy.
+    assert [i.args for i in lookups] == [{"filters": [{"name": "zone-type", "values": ["availability-zone"]}]}]
+
+
 def refused_before_any_cloud_resource(ids: object, **more: Any) -> str:
     config = {**stack_config("prod"), "hardstack:azIds": ids, **more}
     recording = Recording()

@@ -1,5 +1,8 @@
 """VPC over 2-6 AZs with public, private and isolated tiers on an append-only address plan.
 
+Subnets are placed by AZ id (the same zone in every account), pinned by the caller or taken once
+from the region's list.
+
 Creates: aws.ec2.Vpc; aws.ec2.Subnet per (tier, AZ); aws.ec2.InternetGateway; a public
 aws.ec2.RouteTable with its default aws.ec2.Route; aws.ec2.Eip + aws.ec2.NatGateway (none, one or
 one per AZ); an aws.ec2.RouteTable per private subnet (default route to its NAT) and per isolated
@@ -330,6 +333,8 @@ class Network(Component):
                     vpc_id=vpc.id,
                     cidr_block=s.cidr,
                     # By AZ id: ForceNew like the name, and the same zone whichever account runs it.
+                    # Both are optional and computed: a subnet created by name keeps its state's name
+                    # and matches its state's id, so moving to the id replaces it only for another zone.
                     availability_zone_id=placements[s.az_index].zone_id,
                     availability_zone=placements[s.az_index].zone_name,
                     # Public subnets hold load balancers and NAT gateways, which get their
