@@ -57,9 +57,11 @@ from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.iam import Statement
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from hardstack.aws.network import offered_zone_ids
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.aws.volumes import claim_volume_gb
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
+from hardstack.core.addressing import check_az_ids_offered
 from hardstack.core.ansible import render_inventory
 from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
 from hardstack.core.slo import SLO
@@ -208,6 +210,9 @@ def build_network(settings: Settings) -> Base:
         validate_volume_growth(
             base.prometheus_volume_applied, settings.prometheus_volume_gb, "hardstack:prometheusVolumeGb"
         )
+    # The pinned AZ ids against the zones this account has in the region: a typo fails here, not at CreateSubnet.
+    zone_ids = offered_zone_ids(pulumi.InvokeOptions(provider=provider))
+    check_az_ids_offered(settings.az_ids, zone_ids, settings.region, "hardstack:azIds")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
@@ -217,6 +222,8 @@ def build_network(settings: Settings) -> Base:
             context=context,
             cidr=settings.vpc_cidr,
             az_count=settings.az_count,
+            availability_zone_ids=settings.az_ids,
+            offered_zone_ids=zone_ids,
             nat=settings.nat_strategy,
             interface_endpoints=settings.interface_endpoints(),
             tier=settings.tier,

@@ -210,7 +210,10 @@ def test_the_running_cluster_is_read_once_before_any_resource() -> None:
 
 def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> None:
     before = build_plan("test", run_stack("test"))
-    after = build_plan("test", run_stack("test", {"aws:region": "eu-west-1"}))
+    # A new region comes with its own AZ ids: the old ones are refused there (see the AZ tests below).
+    after = build_plan(
+        "test", run_stack("test", {"aws:region": "eu-west-1", "hardstack:azIds": ["euw1-az1", "euw1-az2"]})
+    )
 
     diff = diff_plans(before, after)
 
@@ -363,3 +366,120 @@ def test_a_chart_bump_upgrades_the_release_and_its_crds_and_replaces_nothing() -
     assert release.type == RELEASE and release.properties == ("version",)
     # The new chart's CRDs are applied by its pre-upgrade hook before the release's objects move.
     assert after_rec.one(RELEASE, "monitoring").inputs["values"]["crds"]["upgradeJob"]["enabled"] is True
+# --- proof by plan: AZs pinned by id, and one more AZ ------------------------------------------------
+
+SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
+NETWORK_TYPES = {SUBNET, ROUTE_TABLE, "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route"}
+
+
+def test_adding_an_az_replaces_no_subnet_or_route_table_and_adds_the_new_azs_network() -> None:
+    before = build_plan("test", run_stack("test"))
+    after = build_plan("test", run_stack("test", {"hardstack:azCount": 3}))
+
+    diff = diff_plans(before, after)
+
+    assert not [c for c in diff.replaces if c.type in NETWORK_TYPES or c.stateful or c.protected]
+    assert [c.name for c in diff.replaces] == ["eks-general"]  # a node group's subnets force a new group
+    assert not diff.deletes
+    spanning = {(c.name, c.properties) for c in diff.updates if c.type.startswith("aws:")}
+    assert {("web", ("subnets",)), ("main", ("subnetIds",)), ("net-s3", ("routeTableIds",))} <= spanning
+    created = {(c.type, c.name) for c in diff.creates if c.type in NETWORK_TYPES}
+    assert created == {
+        *((SUBNET, f"net-{tier}-2") for tier in ("public", "private", "isolated")),
+        (ROUTE_TABLE, "net-private-2"),
+        (ROUTE_TABLE, "net-isolated-2"),
+        *(
+            ("aws:ec2/routeTableAssociation:RouteTableAssociation", f"net-{t}-2")
+            for t in ("public", "private", "isolated")
+        ),
+        ("aws:ec2/route:Route", "net-private-2-default"),
+    }
+    zones = {r["name"]: r["inputs"]["availabilityZoneId"] for r in after["resources"] if r["type"] == SUBNET}
+    assert {zones[f"net-{t}-2"] for t in ("public", "private", "isolated")} == {"euw3-az3"}  # the third pinned id
+
+
+#: The address plan every stack has today: a change here moves (replaces) a subnet.
+STACK_CIDRS = {
+    "test": {
+        "public": ["10.10.128.0/22", "10.10.132.0/22"],
+        "private": ["10.10.0.0/20", "10.10.16.0/20"],
+        "isolated": ["10.10.160.0/22", "10.10.164.0/22"],
+    },
+    "preprod": {
+        "public": ["10.20.128.0/22", "10.20.132.0/22"],
+        "private": ["10.20.0.0/20", "10.20.16.0/20"],
+        "isolated": ["10.20.160.0/22", "10.20.164.0/22"],
+    },
+    "prod": {
+        "public": ["10.30.128.0/22", "10.30.132.0/22", "10.30.136.0/22"],
+        "private": ["10.30.0.0/20", "10.30.16.0/20", "10.30.32.0/20"],
+        "isolated": ["10.30.160.0/22", "10.30.164.0/22", "10.30.168.0/22"],
+    },
+}
+
+
+@pytest.mark.parametrize("stack", sorted(STACK_CIDRS))
+def test_every_stack_keeps_its_subnet_cidrs_and_places_subnet_i_in_its_ith_pinned_az(stack: str) -> None:
+    rec = run_stack(stack)
+    plan = rec.outputs["addressPlan"]
+    assert {tier: [s["cidr"] for s in subnets] for tier, subnets in plan.items()} == STACK_CIDRS[stack]
+    pinned = stack_config(stack)["hardstack:azIds"]
+    for subnet in rec.of_type(SUBNET):
+        assert subnet.inputs["availabilityZoneId"] == pinned[int(subnet.name.rsplit("-", 1)[1])]
+        assert "availabilityZone" not in subnet.inputs
+
+
+def test_the_stack_looks_up_its_zones_once_whatever_their_state() -> None:
+    lookups = [i for i in run_stack("prod").invokes if i.token == "aws:index/getAvailabilityZones:getAvailabilityZones"]
+    # No `state` filter: a pinned zone that is impaired for a while must not block a deploy.
+    assert [i.args for i in lookups] == [{"filters": [{"name": "zone-type", "values": ["availability-zone"]}]}]
+
+
+def refused_before_any_cloud_resource(ids: object, **more: Any) -> str:
+    config = {**stack_config("prod"), "hardstack:azIds": ids, **more}
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="prod", config=config, recording=recording)
+    assert [r.type for r in recording if r.custom] in ([], ["pulumi:providers:aws"])  # at most the lookup's provider
+    return str(err.value)
+
+
+def test_az_ids_of_another_region_are_refused_naming_the_setting() -> None:
+    msg = refused_before_any_cloud_resource(["use1-az1", "use1-az2", "use1-az4"])
+    assert msg == (
+        "hardstack:azIds = ['use1-az1', 'use1-az2', 'use1-az4'] is refused: "
+        "AZ ids of eu-west-3 (euw3-az<n>): 'use1-az1' is not one"
+    )
+
+
+def test_an_az_id_this_account_does_not_have_is_refused_by_the_live_list() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az7"])
+    assert msg.startswith("hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az7'] is refused: AZ ids this account")
+    assert "euw3-az6 (euw3-az7 is not one)" in msg
+
+
+def test_an_az_id_given_twice_is_refused() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az1"])
+    assert "hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az1'] is refused: each AZ id once" in msg
+
+
+def test_fewer_az_ids_than_the_az_count_are_refused() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az3"], **{"hardstack:azCount": 4})
+    assert msg == (
+        "hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az3'] is refused: "
+        "at least 4 AZ ids (the AZ count): the first 4 are used"
+    )
+
+
+@pytest.mark.parametrize("ids", ["euw3-az1", {"first": "euw3-az1"}])
+def test_az_ids_that_are_not_a_list_are_refused_with_where_to_find_them(ids: object) -> None:
+    msg = refused_before_any_cloud_resource(ids)
+    assert msg.startswith(f"hardstack:azIds = {ids!r} is refused: a list: the AZ ids of the stack's region")
+    assert '"Pinning the AZs"' in msg
+
+
+def test_a_stack_without_az_ids_is_told_how_to_pin_them() -> None:
+    config = {k: v for k, v in stack_config("prod").items() if k != "hardstack:azIds"}
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="prod", config=config)
+    assert str(err.value).startswith("hardstack:azIds is required: set it to the AZ ids of the stack's region")

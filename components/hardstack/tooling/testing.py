@@ -24,6 +24,8 @@ from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from hardstack.core.addressing import az_id_prefix
+
 MOCK_ACCOUNT = "123456789012"
 
 
@@ -232,8 +234,10 @@ class HardstackMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token: str = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            # Six zones of the mock's region, name i <-> id i as the provider returns them (sorted by name).
             names = [f"{self.region}{s}" for s in "abcdef"]
-            return {"names": names, "zoneIds": [f"euw3-az{i}" for i in range(1, 7)], "id": self.region}, []
+            prefix = az_id_prefix(self.region) or self.region
+            return {"names": names, "zoneIds": [f"{prefix}-az{i}" for i in range(1, 7)], "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT,
