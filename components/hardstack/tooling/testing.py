@@ -35,6 +35,8 @@ import pulumi
 # no public alias exists. Checked against pulumi 3.272.0 (pyproject allows >=3.200,<4).
 from pulumi.runtime.mocks import MockMonitor
 
+from hardstack.core.addressing import az_id_prefix
+
 __all__ = [
     "MOCK_ACCOUNT",
     "HardstackMocks",
@@ -49,8 +51,7 @@ __all__ = [
     "unsecret",
 ]
 
-from hardstack.core.addressing import az_id_prefix
-
+#: The account id of every mock ARN and of the caller identity the mocks answer.
 MOCK_ACCOUNT = "123456789012"
 
 
@@ -243,7 +244,15 @@ def mock_id(type_: str, name: str) -> str:
 
 
 class HardstackMocks(pulumi.runtime.Mocks):
-    """Deterministic answers: ids (`mock_id`) and ARNs derived from types and names, AZs `<region>a..f`."""
+    """The harness's default mocks: deterministic answers, no cloud.
+
+    Resources echo their inputs, with an id (`mock_id`) and an ARN derived from their type and name
+    in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
+    balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
+    answer: region, AZs `<region>a..f`, caller identity, partition, secret versions and the RDS
+    instances in `databases`; any other returns an empty result. Subclass it and override
+    `new_resource` or `call` to answer more, calling `super()` for the rest.
+    """
 
     def __init__(
         self,
@@ -661,8 +670,9 @@ def run_program(
       stack given neither here nor by `mocks` fails, naming it. Default: none.
     - `preview`: run as `pulumi preview` of a first deploy: `pulumi.runtime.is_dry_run()` is true,
       resources keep the inputs the program gave while their ids and computed attributes are
-      unknown (`is_unknown`), `apply` callbacks on unknown values do not run and unknown exports
-      are recorded as `pulumi.UNKNOWN`. Invokes still answer. Default: False, an `up`.
+      unknown (`is_unknown`; the mocks are not asked to create them), `apply` callbacks on
+      unknown values do not run and unknown exports are recorded as `pulumi.UNKNOWN`. Invokes and
+      stack references still answer. Default: False, an `up`.
     - `recording`: a `Recording` to fill; keep it to see what was registered before an error.
 
     Exceptions the program raises (bad settings, say) propagate after pending work settles, so a
