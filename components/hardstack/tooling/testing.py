@@ -249,9 +249,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
     Resources echo their inputs, with an id (`mock_id`) and an ARN derived from their type and name
     in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
     balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
-    answer: region, AZs `<region>a..f`, caller identity, partition, secret versions and the RDS
-    instances in `databases`; any other returns an empty result. Subclass it and override
-    `new_resource` or `call` to answer more, calling `super()` for the rest.
+    answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
+    instances in `databases` and the EKS clusters in `clusters`; any other returns an empty result.
+    Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
     """
 
     def __init__(
