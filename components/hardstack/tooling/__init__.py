@@ -10,6 +10,7 @@ and is not imported here.
 from hardstack.tooling.testing import (
     MOCK_ACCOUNT,
     HardstackMocks,
+    MockVolume,
     RecordedInvoke,
     RecordedResource,
     Recording,
@@ -24,6 +25,7 @@ from hardstack.tooling.testing import (
 __all__ = [
     "MOCK_ACCOUNT",
     "HardstackMocks",
+    "MockVolume",
     "RecordedInvoke",
     "RecordedResource",
     "Recording",

@@ -40,6 +40,7 @@ from hardstack.core.addressing import az_id_prefix
 __all__ = [
     "MOCK_ACCOUNT",
     "HardstackMocks",
+    "MockVolume",
     "RecordedInvoke",
     "RecordedResource",
     "Recording",
@@ -250,7 +251,8 @@ class HardstackMocks(pulumi.runtime.Mocks):
     in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
     balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
     answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
-    instances in `databases` and the EKS clusters in `clusters`; any other returns an empty result.
+    instances in `databases`, the EKS clusters in `clusters` and the EBS volumes in `volumes`
+    (`MockVolume`); any other returns an empty result.
     Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
     """
 
