@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The plan writer: the harness that records a run, the plan builder and this command. Copied over
 #: each revision's own, so a base revision's plan is not written with an older writer's ids or rules.
 WRITER_FILES = (
+    "components/hardstack/core/zones.py",  # what the harness's zones come from (an older tree may lack it)
     "components/hardstack/tooling/testing.py",
     "components/hardstack/tooling/plan.py",
     "stacks/plan_cli.py",

@@ -2,8 +2,10 @@
 changes proven by plan (upgrades, resizes, chart bumps)."""
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
+import pulumi_aws as aws
 import pytest
 
 from hardstack import HardstackError
@@ -485,3 +487,18 @@ def test_a_stack_without_az_ids_is_told_how_to_pin_them() -> None:
     with pytest.raises(HardstackError) as err:
         run_program(main, stack="prod", config=config)
     assert str(err.value).startswith("hardstack:azIds is required: set it to the AZ ids of the stack's region")
+
+
+def test_a_subnet_given_by_zone_name_then_by_zone_id_of_that_zone_is_unchanged() -> None:
+    # The provider stores both attributes (optional, computed): moving from one argument to the other
+    # for the same zone replaces nothing, and the plan diff says so; another zone still replaces.
+    def subnet(**zone: str) -> Callable[[], None]:
+        return lambda: aws.ec2.Subnet("s", aws.ec2.SubnetArgs(vpc_id="vpc-1", cidr_block="10.0.0.0/24", **zone))
+
+    def plan(**zone: str) -> dict[str, Any]:
+        return build_plan("t", run_program(subnet(**zone), stack="t", config={"aws:region": "eu-west-3"}))
+
+    by_name = plan(availability_zone="eu-west-3a")
+    assert not diff_plans(by_name, plan(availability_zone_id="euw3-az1")).changes
+    (moved,) = diff_plans(by_name, plan(availability_zone_id="euw3-az2")).replaces
+    assert "availabilityZoneId" in moved.properties

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from hardstack.core.errors import refuse
+from hardstack.core.zones import az_id_prefix
 
 SubnetTier = Literal["public", "private", "isolated"]
 SUBNET_TIERS: tuple[SubnetTier, ...] = ("public", "private", "isolated")
@@ -122,24 +123,6 @@ def plan_addresses(vpc_cidr: str, az_count: int, tiers: tuple[SubnetTier, ...] =
     validate_az_count(az_count)
     subnets = tuple(SubnetPlan(tier, i, str(subnet_cidr(vpc, tier, i))) for tier in tiers for i in range(az_count))
     return AddressPlan(str(vpc), az_count, subnets)
-
-
-#: Region words and their letters in AZ ids: eu-west-3 -> euw3, ap-northeast-1 -> apne1, us-gov-west-1 -> usgw1.
-_REGION_WORD = re.compile(r"north|south|east|west|central|gov")
-
-
-def az_id_prefix(region: str) -> str | None:
-    """The prefix of the region's AZ ids (`euw3` for eu-west-3), or None for a region outside the scheme."""
-    parts = region.split("-")
-    if len(parts) < 3 or not parts[-1].isdigit():
-        return None
-    letters = ""
-    for word in parts[1:-1]:
-        found = _REGION_WORD.findall(word)
-        if "".join(found) != word:
-            return None  # a word the AZ id scheme has no letters for (the isolated partitions)
-        letters += "".join(w[0] for w in found)
-    return f"{parts[0]}{letters}{parts[-1]}"
 
 
 def validate_az_ids(ids: object, region: str, az_count: int, where: str = "availability_zone_ids") -> tuple[str, ...]:
