@@ -88,4 +88,4 @@ def run_sandbox_stack(stack: str, overrides: dict[str, Any] | None = None) -> Sa
     from stacks.program import main
 
     config = {**stack_config(stack), **(overrides or {})}
-    return run_sandbox(main, region=str(config.get("aws:region", "eu-west-3")), stack=stack, config=config, out=None)
+    return run_sandbox(main, region=str(config.get("aws:region", "eu-west-3")), stack=stack, config=config, quiet=True)

@@ -58,11 +58,17 @@ def test_a_type_without_a_handler_is_reported_as_unchecked() -> None:
         aws.ec2.Eip("ip", domain="vpc")
         aws.ec2.Instance("box", ami="ami-12c6146b", instance_type="t3.micro")
 
-    run = run_sandbox(program, region=REGION, out=None)
+    run = run_sandbox(program, region=REGION, quiet=True)
     assert run.report.moto == {"aws:ec2/eip:Eip": 1}
     assert run.report.fallback == {"aws:ec2/instance:Instance": 1}
     (line,) = [line for line in run.report.lines() if "aws:ec2/instance:Instance" in line]
     assert line.split() == ["aws:ec2/instance:Instance", "1", "no", "sandbox", "handler", "yet"]
+
+
+def test_run_sandbox_prints_its_report_on_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
+    run = run_sandbox(lambda: aws.ec2.Vpc("v", cidr_block="10.0.0.0/16"), region=REGION)
+    out = capsys.readouterr().out
+    assert out.strip() == str(run.report) and "Through moto (1 resource, 1 type)" in out
 
 
 # --- moto wherever moto implements the type ----------------------------------------------------------
@@ -93,7 +99,7 @@ def test_a_restore_copies_the_snapshot_under_our_key_and_restores_the_copy_throu
         _pg("main", snapshot_identifier=seed.id)
 
     with SandboxMocks(REGION) as mocks:
-        run = run_sandbox(program, mocks=mocks, out=None)
+        run = run_sandbox(program, mocks=mocks, quiet=True)
         rds = client("rds")
         (copy,) = rds.describe_db_snapshots(DBSnapshotIdentifier="main-seed")["DBSnapshots"]
         (db,) = rds.describe_db_instances(DBInstanceIdentifier="main")["DBInstances"]
@@ -107,7 +113,7 @@ def test_the_auto_scaling_service_linked_role_is_created_in_the_account() -> Non
         aws.iam.ServiceLinkedRole("autoscaling", aws_service_name="autoscaling.amazonaws.com")
 
     with SandboxMocks(REGION) as mocks:
-        run = run_sandbox(program, mocks=mocks, out=None)
+        run = run_sandbox(program, mocks=mocks, quiet=True)
         role = client("iam").get_role(RoleName="AWSServiceRoleForAutoScaling")["Role"]
     assert role["Path"] == "/aws-service-role/autoscaling.amazonaws.com/"
     assert run.report.moto == {"aws:iam/serviceLinkedRole:ServiceLinkedRole": 1}
@@ -119,7 +125,7 @@ def test_the_auto_scaling_service_linked_role_is_created_in_the_account() -> Non
 def test_a_stack_in_us_east_1_runs_and_its_buckets_have_no_location_constraint() -> None:
     config = {**stack_config("test"), "aws:region": "us-east-1"}
     with SandboxMocks("us-east-1") as mocks:
-        run = run_sandbox(main, region="us-east-1", stack="test", config=config, mocks=mocks, out=None)
+        run = run_sandbox(main, region="us-east-1", stack="test", config=config, mocks=mocks, quiet=True)
         s3 = boto3.client("s3", region_name="us-east-1")
         buckets = [b["Name"] for b in s3.list_buckets()["Buckets"]]
         locations = {s3.get_bucket_location(Bucket=b)["LocationConstraint"] for b in buckets}
@@ -144,7 +150,7 @@ def test_an_aws_refusal_is_one_line_with_the_resource_type_name_and_aws_code() -
         aws.ec2.RouteTableAssociation("t-b", route_table_id=table.id, subnet_id=b.id)
 
     with pytest.raises(SandboxError) as caught:
-        run_sandbox(program, region=REGION, out=None)
+        run_sandbox(program, region=REGION, quiet=True)
     err = caught.value
     assert "\n" not in str(err) and err.__cause__ is None and err.__suppress_context__
     assert err.type == "aws:ec2/subnet:Subnet" and err.name in {"a", "b"} and err.code == "InvalidSubnet.Conflict"
@@ -162,7 +168,7 @@ def test_a_refusal_in_a_whole_stack_is_one_line_too(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setitem(sandbox.HANDLERS, "aws:s3/bucket:Bucket", refuse_first_bucket)
     with pytest.raises(SandboxError) as caught:
-        run_sandbox(main, region=REGION, stack="test", config=stack_config("test"), out=None)
+        run_sandbox(main, region=REGION, stack="test", config=stack_config("test"), quiet=True)
     assert "\n" not in str(caught.value) and caught.value.type == "aws:s3/bucket:Bucket"
     assert "AWS refused it: InvalidBucketName: " in str(caught.value)
 
@@ -184,13 +190,13 @@ def _key_policy(**statement: Any) -> dict[str, Any]:
 
 def _refused(program: Callable[[], None]) -> SandboxError:
     with pytest.raises(SandboxError) as caught:
-        run_sandbox(program, region=REGION, out=None)
+        run_sandbox(program, region=REGION, quiet=True)
     assert "\n" not in str(caught.value)
     return caught.value
 
 
 def test_a_well_formed_key_policy_is_accepted() -> None:
-    run = run_sandbox(lambda: aws.kms.Key("data", policy=json.dumps(_key_policy())), region=REGION, out=None)
+    run = run_sandbox(lambda: aws.kms.Key("data", policy=json.dumps(_key_policy())), region=REGION, quiet=True)
     assert run.report.moto == {"aws:kms/key:Key": 1}
 
 
@@ -274,7 +280,7 @@ def test_a_rule_referencing_a_group_of_its_own_vpc_is_created() -> None:
             to_port=5432,
         )
 
-    run = run_sandbox(program, region=REGION, out=None)
+    run = run_sandbox(program, region=REGION, quiet=True)
     assert run.report.moto["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"] == 1
 
 
@@ -287,7 +293,7 @@ def test_a_bogus_rds_instance_class_is_reported_naming_the_instance(bogus: str) 
 
 @pytest.mark.parametrize("real", ["db.t4g.micro", "db.m7g.large", "db.r6i.2xlarge", "db.x2g.large", "db.z1d.large"])
 def test_a_real_rds_instance_class_is_accepted(real: str) -> None:
-    run = run_sandbox(lambda: _pg("main", instance_class=real), region=REGION, out=None)
+    run = run_sandbox(lambda: _pg("main", instance_class=real), region=REGION, quiet=True)
     assert run.report.moto == {"aws:rds/instance:Instance": 1}
 
 

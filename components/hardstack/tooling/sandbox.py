@@ -87,7 +87,7 @@ class SandboxReport:
 
     def lines(self) -> list[str]:
         def block(title: str, counts: dict[str, int], why: Callable[[str], str] | None = None) -> list[str]:
-            out = [f"{title} ({sum(counts.values())} resources, {len(counts)} types)"]
+            out = [f"{title} ({_count(sum(counts.values()), 'resource')}, {_count(len(counts), 'type')})"]
             width = max(map(len, counts), default=0)
             for typ, n in sorted(counts.items()):
                 reason = f"  {why(typ)}" if why else ""
@@ -103,6 +103,10 @@ class SandboxReport:
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _fallback_reason(typ: str) -> str:
@@ -157,7 +161,7 @@ def _bool(value: Any) -> bool:
 class SandboxMocks(HardstackMocks):
     """Mock runtime backed by moto. Use as a context manager or call `start()`/`stop()`.
 
-    `report()` says which types went through moto; `failures` holds every refusal, first first.
+    `report()` says which types went through moto; `failures` holds every refusal, earliest first.
     """
 
     _running: ClassVar[bool] = False
@@ -297,15 +301,17 @@ def run_sandbox(
     stack: str = "test",
     project: str = "hardstack",
     config: Mapping[str, Any] | None = None,
-    out: TextIO | None = sys.stdout,
+    out: TextIO | None = None,
+    quiet: bool = False,
     mocks: SandboxMocks | None = None,
 ) -> SandboxRun:
     """Run `program` with every AWS resource created in a fresh moto account in `region`.
 
-    Prints the report to `out` (None: quiet) and returns it with the recording. The first refusal
-    raises `SandboxError`, one line (`<type> '<name>': AWS refused it: <Code>: <message>`), not the
-    chain of errors the SDK wraps it in; other errors of the program propagate unchanged. Pass
-    started `mocks` (their region wins) to keep the account open afterwards, for an audit through boto3.
+    Prints the report to `out` (default: standard output) unless `quiet`, and returns it with the
+    recording. The first refusal raises `SandboxError`, one line (`<type> '<name>': AWS refused it:
+    <Code>: <message>`), not the chain of errors the SDK wraps it in; other errors of the program
+    propagate unchanged. Pass started `mocks` (their region wins) to keep the account open
+    afterwards, for an audit through boto3.
     """
     own = mocks is None
     sandbox = SandboxMocks(region).start() if mocks is None else mocks
@@ -323,8 +329,8 @@ def run_sandbox(
     finally:
         if own:
             sandbox.stop()
-    if out is not None:
-        print(report, file=out)
+    if not quiet:
+        print(report, file=out or sys.stdout)
     return SandboxRun(recording, report)
 
 
