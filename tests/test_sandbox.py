@@ -71,6 +71,17 @@ def test_run_sandbox_prints_its_report_on_standard_output(capsys: pytest.Capture
     assert out.strip() == str(run.report) and "Through moto (1 resource, 1 type)" in out
 
 
+def test_the_report_says_which_invokes_moto_answered_and_which_the_plain_mocks_made_up() -> None:
+    def program() -> None:
+        pulumi.export("account", aws.get_caller_identity().account_id)
+        pulumi.export("region", aws.get_region().region)
+
+    run = run_sandbox(program, region=REGION, quiet=True)
+    assert run.report.invokes_moto == {"aws:index/getCallerIdentity:getCallerIdentity": 1}
+    assert run.report.invokes_plain == {"aws:index/getRegion:getRegion": 1}
+    assert "Invokes answered by plain mocks (made-up answers) (1 call)" in str(run.report)
+
+
 # --- moto wherever moto implements the type ----------------------------------------------------------
 
 
@@ -472,6 +483,8 @@ def test_the_report_counts_every_aws_resource_as_through_moto_or_fallen_back(
     assert set(report.fallback) <= set(UNSUPPORTED) and report.fallback["aws:eks/addon:Addon"] == 4
     assert report.not_aws["kubernetes:networking.k8s.io/v1:NetworkPolicy"] >= 1
     assert not any(t.startswith("aws:") for t in report.not_aws)
+    assert Counter(report.invokes_moto) + Counter(report.invokes_plain) == Counter(i.token for i in rec.invokes)
+    assert report.invokes_moto["aws:index/getAvailabilityZones:getAvailabilityZones"] >= 1
 
 
 def test_the_report_is_printed_with_counts_and_why_each_type_fell_back(

@@ -25,7 +25,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, TextIO
 
 import pulumi
@@ -84,6 +84,10 @@ class SandboxReport:
     """AWS types answered by the plain mocks: nothing checked them."""
     not_aws: dict[str, int]
     """Non-AWS types (Kubernetes, random): always the plain mocks."""
+    invokes_moto: dict[str, int] = field(default_factory=dict)
+    """Provider invokes (data sources) answered from the moto account."""
+    invokes_plain: dict[str, int] = field(default_factory=dict)
+    """Provider invokes answered by the plain mocks: made-up answers."""
 
     def lines(self) -> list[str]:
         def block(title: str, counts: dict[str, int], why: Callable[[str], str] | None = None) -> list[str]:
@@ -94,11 +98,18 @@ class SandboxReport:
                 out.append(f"  {typ:<{width}}  {n:>4}{reason}")
             return out if counts else [*out, "  (none)"]
 
+        def invokes(title: str, counts: dict[str, int]) -> list[str]:
+            width = max(map(len, counts), default=0)
+            lines = [f"  {token:<{width}}  {n:>4}" for token, n in sorted(counts.items())]
+            return [f"{title} ({_count(sum(counts.values()), 'call')})", *(lines or ["  (none)"])]
+
         return [
             f"## Sandbox ({self.region}): what ran through moto",
             *block("Through moto", self.moto),
             *block("Fell back to plain mocks (AWS types, unchecked)", self.fallback, _fallback_reason),
             *block("Plain mocks (not AWS)", self.not_aws),
+            *invokes("Invokes answered from moto", self.invokes_moto),
+            *invokes("Invokes answered by plain mocks (made-up answers)", self.invokes_plain),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +183,8 @@ class SandboxMocks(HardstackMocks):
         """AWS types answered by the plain mocks, once per resource."""
         self.created: Counter[str] = Counter()
         self.not_aws: Counter[str] = Counter()
+        self.invokes_moto: Counter[str] = Counter()
+        self.invokes_plain: Counter[str] = Counter()
         self.failures: list[SandboxError] = []
         self._mock = mock_aws()
         self._started = False
@@ -230,11 +243,14 @@ class SandboxMocks(HardstackMocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":  # noqa: S105 - invoke token
+            self.invokes_moto[args.token] += 1
             zones = self.client("ec2").describe_availability_zones()["AvailabilityZones"]
             return {"names": [z["ZoneName"] for z in zones], "zoneIds": [z["ZoneId"] for z in zones]}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":  # noqa: S105 - invoke token
+            self.invokes_moto[args.token] += 1
             ident = self.client("sts").get_caller_identity()
             return {"accountId": ident["Account"], "arn": ident["Arn"], "userId": ident["UserId"]}, []
+        self.invokes_plain[args.token] += 1
         return super().call(args)
 
     def record_skip(self, typ: str) -> None:
@@ -249,6 +265,8 @@ class SandboxMocks(HardstackMocks):
             moto=dict(self.created),
             fallback=dict(Counter(self.skipped)),
             not_aws=dict(self.not_aws),
+            invokes_moto=dict(self.invokes_moto),
+            invokes_plain=dict(self.invokes_plain),
         )
 
     def certificate(self, arn: str) -> str:
