@@ -2,23 +2,36 @@
 
 The per-tier profile below is the one place where development, staging and production differ. A stack's
 `Pulumi.<stack>.yaml` may override any profile value; unsafe overrides are refused in prod.
-Errors name the config key, show the value and say what is allowed.
+Errors name the config key as written, show the value (`[secret]` for a key set with `--secret`) and
+say what is allowed; an unknown key is refused with the closest known one. Every check runs here, before
+the program registers any resource.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel, to_snake
 
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
     addon_versions_for,
-    role_name_of,
+    validate_access_roles,
     validate_deployer,
     validate_existing_kubeconfig,
     validate_public_access,
@@ -44,11 +57,11 @@ from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
-from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
+from hardstack.core.addressing import validate_az_count, validate_az_ids, validate_vpc_cidr
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.database_roles import validate_role_name
-from hardstack.core.errors import HardstackError, refuse
+from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
@@ -61,11 +74,14 @@ from hardstack.k8s.app import (
     parse_quantity,
     validate_autoscaling_max,
     validate_cidrs,
+    validate_host,
     validate_image,
     validate_replicas,
 )
 from hardstack.k8s.monitoring import (
     CHART_VERSION,
+    MONITORING_NAMESPACE,
+    RELEASE_NAME,
     Receiver,
     SecretRef,
     validate_chart_version,
@@ -78,14 +94,39 @@ from hardstack.k8s.monitoring import (
 )
 
 NAMESPACE = "hardstack"
+#: How the AZ ids are found: looked up once, then pinned (like the AMI).
+AZ_IDS_HINT = 'the AZ ids of the stack\'s region, written once with the command in the README ("Pinning the AZs")'
+#: Keys whose value is looked up once: what to say when one is missing.
+_HOW_TO_SET = {f"{NAMESPACE}:azIds": f"set it to {AZ_IDS_HINT}, e.g. [euw3-az1, euw3-az2, euw3-az3]"}
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 TargetGroup = Literal["lb", "app", "data"]
 ClusterMode = Literal["managed", "existing", "none"]
 #: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
 APP_SERVICE = "app"
 APP_NAMESPACE = "app"
+#: The encrypted gp3 StorageClass the platform baseline makes; Prometheus claims its volume from it.
+STORAGE_CLASS = "gp3-encrypted"
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """Names a stack takes in a cluster's cluster-wide space (namespaces, StorageClass, Helm release)."""
+
+    app_namespace: str
+    monitoring_namespace: str
+    storage_class: str
+    monitoring_release: str
+    default_storage_class: bool
+    """Whether the stack's class is annotated as the cluster's default (only on a cluster it owns)."""
+
+
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
 APP_RESOURCES = Resources()
+#: Tags hardstack puts on every resource itself (`Settings.base_tags`).
+BASE_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
+#: Room kept for hardstack's own tags on one resource (the base tags, Name, inventory and discovery
+#: tags: 7 at most today, a stack test keeps it so) out of AWS's 50.
+HARDSTACK_TAGS = 10
 
 
 # What differs between tiers, in one table: config key -> (development, staging, production).
@@ -177,6 +218,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "waf_rate_limit": validate_rate_limit,
     "db_app_user": validate_role_name,
     "db_migration_user": validate_role_name,
+    "app_host": validate_host,
 }
 
 
@@ -194,7 +236,11 @@ class Settings(_Model):
     vpc_cidr: str
     """Private VPC range, /16 to /22. Required."""
     az_count: int
-    """AZs used. Default: profile (2, 2, 3)."""
+    """AZs used: the first `azCount` of `azIds`. Default: profile (2, 2, 3)."""
+    az_ids: tuple[str, ...]
+    """The region's AZ ids the stack places its subnets in, in order (subnet i in the i-th id), such as
+    `[euw3-az1, euw3-az2, euw3-az3]`: written once with the README's command, then only appended to.
+    Required: ids name the same zone in every account and never change, names and the live list do."""
     nat_strategy: NatStrategy
     """none, single or per_az. Default: profile."""
     log_retention_days: int
@@ -213,6 +259,9 @@ class Settings(_Model):
     """Extra inbound flows. Default: none."""
     extra_egress: tuple[FlowSetting, ...] = ()
     """Extra outbound flows from the app hosts (beyond HTTPS and PostgreSQL). Default: none."""
+    allow_world_egress_all_ports: bool = False
+    """Unsafe: let production's `extraEgress` open every port to the whole internet (0.0.0.0/0 or ::/0).
+    Default: off, production refuses such a flow (name the ports the hosts need instead)."""
     fleet_image_id: str
     """Pinned AMI of the fleet (AL2023; see the README for the command that resolves it). Required."""
     fleet_instance_type: str
@@ -248,7 +297,8 @@ class Settings(_Model):
     cluster_node_min_size: int
     cluster_node_max_size: int
     cluster_node_desired_size: int
-    """Kubernetes version and node group. Default: profile."""
+    """Kubernetes version and node group. Default: profile. Once the cluster runs, `clusterVersion` is its
+    version or the next minor (checked against the running cluster before any resource)."""
     deployer_location: Literal["internet", "vpc"] | None = None
     """Where `pulumi up` runs, so it can reach the cluster API it creates: `internet` (a laptop or a hosted
     CI runner: the public endpoint opens to `deployerCidrs` only, never 0.0.0.0/0 in production) or `vpc`
@@ -282,6 +332,10 @@ class Settings(_Model):
     existing_cluster_vpc_id: str | None = None
     """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
     balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    cluster_monitoring: bool | None = None
+    """Install kube-prometheus-stack (Prometheus, Alertmanager, the app's SLO rules). Default: on for a
+    managed cluster, off for an existing one (one such stack per cluster: its CRDs, operator and node
+    exporters are cluster-wide)."""
     existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
     """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
     app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
@@ -329,7 +383,8 @@ class Settings(_Model):
     prometheus_retention: str
     prometheus_volume_gb: int
     prometheus_retention_size: str
-    """kube-prometheus-stack chart and Prometheus storage. Default: profile."""
+    """kube-prometheus-stack chart and Prometheus storage; the volume grows in place and is never smaller
+    than the one that exists (read from the account before any resource). Default: profile."""
     alert_receivers: tuple[dict[str, str], ...] = ()
     """Alertmanager receivers `[{name, kind, target, secretKey}]`; secrets come from `alertSecrets`."""
     alert_routes: dict[str, list[str]] = Field(default_factory=dict)
@@ -353,6 +408,13 @@ class Settings(_Model):
     permissions_boundary_arn: str | None = None
     """Managed policy set as the permissions boundary of every role the stack creates. Default: none."""
 
+    _secret_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """The config keys set with `--secret` (`hardstack:kubeconfig`, ...): their values stay secret."""
+        return self._secret_keys
+
     @field_validator(*_FIELD_CHECKS)
     @classmethod
     def _field(cls, value: Any, info: ValidationInfo) -> Any:
@@ -363,10 +425,19 @@ class Settings(_Model):
             _FIELD_CHECKS[name](value, alias if ":" in alias else f"{NAMESPACE}:{to_camel(name)}")
         return value
 
+    @field_validator("kubeconfig", mode="before")
+    @classmethod
+    def _kubeconfig(cls, v: Any) -> Any:
+        # Config that looks like JSON arrives decoded: a JSON kubeconfig (the format a hardstack cluster
+        # exports) goes back to its text. Never shown in errors: it holds credentials.
+        if isinstance(v, dict):
+            v = json.dumps(v)
+        return validate_existing_kubeconfig(v, "hardstack:kubeconfig") if v is not None else v
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
-        return validate_tags(v, "hardstack:tags")
+        return validate_tags(v, "hardstack:tags", reserved=HARDSTACK_TAGS)
 
     @field_validator("name_prefix")
     @classmethod
@@ -389,6 +460,13 @@ class Settings(_Model):
     def naming(self, project: str, stack: str) -> Naming:
         """The naming in force: `hardstack:namePrefix`, or the project and stack (refused if AWS would be)."""
         return Naming(self.name_prefix) if self.name_prefix else Naming.of(project, stack)
+
+    @field_validator("az_ids", mode="before")
+    @classmethod
+    def _az_ids(cls, v: Any) -> Any:
+        if isinstance(v, str) or not isinstance(v, list | tuple):
+            raise refuse("hardstack:azIds", v, f"a list: {AZ_IDS_HINT}, such as [euw3-az1, euw3-az2]")
+        return v
 
     @field_validator("nat_strategy", mode="before")
     @classmethod
@@ -436,10 +514,19 @@ class Settings(_Model):
                 raise HardstackError(f"{where}: {err}") from None
             flow.refuse_world_open("ingress", where)
         for i, egress in enumerate(self.extra_egress):
+            where = f"hardstack:extraEgress[{i}]"
             try:
-                egress.flow()
+                out = egress.flow()
             except HardstackError as err:
-                raise HardstackError(f"hardstack:extraEgress[{i}]: {err}") from None
+                raise HardstackError(f"{where}: {err}") from None
+            world_open = out.peer.is_world and out.port.is_every_port
+            if world_open and self.tier.is_production and not self.allow_world_egress_all_ports:
+                raise refuse(
+                    where,
+                    f"{out.port.key} to {out.peer.value}",
+                    "in prod, the ports the hosts need to the internet, not every port (or "
+                    "hardstack:allowWorldEgressAllPorts: true, asked for by name)",
+                )
         validate_sizes(
             self.fleet_min_size,
             self.fleet_max_size,
@@ -458,12 +545,16 @@ class Settings(_Model):
             self.tier,
             ("hardstack:fleetRefreshMinHealthy", "hardstack:fleetRefreshMaxHealthy"),
         )
+        # The same checks as the network's, naming the key; the live list is checked where a deploy runs.
+        validate_az_ids(self.az_ids, self.region, self.az_count, "hardstack:azIds")
         boot = self.fleet_boot()
         try:
             # Rendered with the longest names this stack could get: 16 KB and the secret scan hold later.
             check_user_data(boot, self.naming("p" * 40, "s" * 40))
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
+        if self.certificate_arn is not None:
+            validate_certificate_arn(self.certificate_arn, "hardstack:certificateArn", self.region, "aws:region")
         if self.certificate_arn is None and self.tier.serves_https_only:
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
@@ -498,18 +589,30 @@ class Settings(_Model):
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
+        for key, nodes in (
+            ("clusterNodeMinSize", self.cluster_node_min_size),
+            ("clusterNodeDesiredSize", self.cluster_node_desired_size),
+        ):
+            if nodes < 1:
+                # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
+                # with none, nothing can schedule them and nothing scales the group up.
+                raise refuse(
+                    f"hardstack:{key}",
+                    nodes,
+                    "at least 1 with a managed cluster: CoreDNS, the controllers and the Cluster Autoscaler "
+                    "run on this node group, so it cannot start from zero",
+                )
         addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
         self._check_deployer()
         if not self.cluster_admin_role_arns:
             raise refuse(
                 "hardstack:clusterAdminRoleArns", [], "at least one IAM role ARN: the creator gets no admin access"
             )
-        for key, arns in (
-            ("clusterAdminRoleArns", self.cluster_admin_role_arns),
-            ("clusterReadonlyRoleArns", self.cluster_readonly_role_arns),
-        ):
-            for i, arn in enumerate(arns):
-                role_name_of(arn, f"hardstack:{key}[{i}]")
+        validate_access_roles(
+            self.cluster_admin_role_arns,
+            self.cluster_readonly_role_arns,
+            ("hardstack:clusterAdminRoleArns", "hardstack:clusterReadonlyRoleArns"),
+        )
         role = self.cluster_kubeconfig_role_arn
         if role is not None and role not in self.cluster_admin_role_arns:
             raise refuse(
@@ -517,6 +620,27 @@ class Settings(_Model):
                 role,
                 "one of hardstack:clusterAdminRoleArns: the Kubernetes provider signs in as this role",
             )
+
+    @property
+    def installs_monitoring(self) -> bool:
+        if self.cluster_mode == "none":
+            return False
+        return self.cluster_monitoring if self.cluster_monitoring is not None else self.cluster_mode == "managed"
+
+    def cluster_names(self, naming: Naming) -> ClusterNames:
+        """What the stack names in the cluster's cluster-wide space: fixed names on the cluster it owns,
+        names carrying the project and stack on an existing cluster that other stacks may share."""
+        if self.cluster_mode != "existing":
+            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, True)
+        return ClusterNames(
+            app_namespace=naming.kubernetes(APP_NAMESPACE, "hardstack:namePrefix (app namespace)"),
+            monitoring_namespace=naming.kubernetes(MONITORING_NAMESPACE, "hardstack:namePrefix (monitoring namespace)"),
+            storage_class=naming.kubernetes(STORAGE_CLASS, "hardstack:namePrefix (StorageClass)"),
+            # The chart cuts its resource names to 26 characters: a short digest keeps two stacks apart.
+            monitoring_release=f"kps-{naming.digest()}",
+            # The cluster's owner decides its default class; claims of this stack name theirs.
+            default_storage_class=False,
+        )
 
     @property
     def installs_cluster_autoscaler(self) -> bool:
@@ -662,17 +786,37 @@ class Settings(_Model):
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
         for i, receiver in enumerate(self.receivers()):
             key = receiver.secret_ref.key if receiver.secret_ref is not None else None
-            if key is not None and key not in self.alert_secrets and self.cluster_mode != "none":
+            if key is not None and key not in self.alert_secrets and self.installs_monitoring:
                 raise HardstackError(
                     f"hardstack:alertReceivers[{i}] ({receiver.name}) needs the secret {key!r}, which is not set: "
                     f"`pulumi config set --secret --path 'hardstack:alertSecrets.{key}' <value>`"
                 )
+        if self.installs_monitoring:
+            self._check_receiver_names(routes)
         if self.tier.is_production:
-            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
+            if not self.installs_monitoring:  # no Alertmanager runs: its receivers and heartbeat are not needed
+                return
+            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if self.heartbeat_receiver is None:
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
+
+    def _check_receiver_names(self, routes: Mapping[str, tuple[str, ...]]) -> None:
+        """The names Alertmanager's configuration refuses (k8s.monitoring.alertmanager_config), by config key."""
+        known = [r.name for r in self.receivers()]
+        listed = f"a name from hardstack:alertReceivers ({', '.join(known) or 'none given'})"
+        if len(set(known)) != len(known):
+            raise refuse("hardstack:alertReceivers", known, "each receiver name once")
+        for severity, names in routes.items():
+            where = f"hardstack:alertRoutes.{severity}"
+            for name in names:
+                if name not in known:
+                    raise refuse(where, name, listed)
+            if len(set(names)) != len(names):
+                raise refuse(where, list(names), "each receiver once")
+        if self.heartbeat_receiver is not None and self.heartbeat_receiver not in known:
+            raise refuse("hardstack:heartbeatReceiver", self.heartbeat_receiver, listed)
 
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""
@@ -749,31 +893,107 @@ class Settings(_Model):
         return {"Project": project, "Environment": self.environment, "Stack": stack, "ManagedBy": "pulumi", **self.tags}
 
 
+#: A map key written after a dot in a config path; any other is written `["..."]`.
+_PATH_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _key_name(loc: tuple[int | str, ...]) -> str:
+    """The config key (and path inside it) as the user writes it: map keys are never re-cased."""
     head, *rest = loc
-    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{to_camel(str(head))}"
+    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{head}"
     for part in rest:
-        key += f"[{part}]" if isinstance(part, int) else f".{to_camel(part)}"
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if _PATH_PART.match(part) else f"[{json.dumps(part)}]"
     return key
+
+
+def known_keys() -> tuple[str, ...]:
+    """Every `hardstack:` setting, as written in a stack file (`hardstack:natStrategy`)."""
+    return tuple(
+        sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
+    )
+
+
+def _unknown_key(key: str) -> str:
+    """Why `key` is not a setting, with the one the user most likely meant."""
+    name = key.partition(":")[2]
+    known = [k.partition(":")[2] for k in known_keys()]
+    camel = to_camel(name.replace("-", "_"))
+    if ("_" in name or "-" in name) and camel in known:
+        return (
+            f"{key} is the snake_case spelling of {NAMESPACE}:{camel}: did you mean {NAMESPACE}:{camel}? "
+            f"Setting keys are camelCase (`pulumi config rm {key}`, then `pulumi config set {NAMESPACE}:{camel}`)"
+        )
+    by_case = {k.lower(): k for k in known}
+    close = [by_case[name.lower()]] if name.lower() in by_case else difflib.get_close_matches(name, known, n=3)
+    if close:
+        meant = " or ".join(f"{NAMESPACE}:{c}" for c in close)
+        return f"{key} is not a known setting (a typo?): did you mean {meant}?"
+    return f"{key} is not a known setting (a typo?): known keys are {', '.join(known_keys())}"
 
 
 def _message(error: Any) -> str:
     key = _key_name(error["loc"]) if error["loc"] else "settings"
     if error["type"] == "missing":
-        return f"{key} is required: set it with `pulumi config set {key} <value>`"
+        return f"{key} is required: {_HOW_TO_SET.get(key, f'set it with `pulumi config set {key} <value>`')}"
     if error["type"] == "extra_forbidden":
-        known = ", ".join(
-            sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
-        )
-        return f"{key} is not a known setting (a typo?): known keys are {known}"
+        return _unknown_key(key)
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, HardstackError):
         return str(ctx_error)
-    return f"{key} = {error['input']!r} is refused: {error['msg']}"
+    return f"{key} = {shown(key, error['input'])} is refused: {error['msg']}"
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile."""
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, Mapping):  # the keys of a secret map are names (alertSecrets.<key>), not secrets
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _redact(message: str, secrets: Collection[Any]) -> str:
+    """The message with any text of a secret value replaced by `[secret]`: messages built from
+    several keys (a check naming another key's value) never print a secret either."""
+    texts: set[str] = set()
+    for value in secrets:
+        if isinstance(value, (str, Mapping, list, tuple)):
+            texts.update((repr(value), json.dumps(value, default=str)))
+        for leaf in _leaves(value):
+            if isinstance(leaf, str) and leaf:
+                texts.add(repr(leaf))
+                if len(leaf) >= 4:  # shorter raw text would also hide ordinary words of the message
+                    texts.add(leaf)
+    for text in sorted(texts, key=len, reverse=True):
+        message = message.replace(text, REDACTED)
+    return message
+
+
+def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile.
+
+    `secret_keys` are the config keys set with `--secret`: no message shows their values.
+    """
+    secret = frozenset(k for k in secret_keys if k in config)
+    with keeping_secret(secret):
+        try:
+            settings = _parse(config)
+        except HardstackError as err:
+            raise HardstackError(_redact(str(err), [config[k] for k in secret])) from None
+    settings._secret_keys = secret
+    return settings
+
+
+def _parse(config: Mapping[str, Any]) -> Settings:
+    known = set(known_keys())
+    unknown = [_unknown_key(key) for key in config if key.startswith(f"{NAMESPACE}:") and key not in known]
+    if unknown:
+        raise HardstackError("\n".join(unknown))
     env = config.get(f"{NAMESPACE}:environment")
     if env is None:
         raise HardstackError(
@@ -812,13 +1032,30 @@ def _decode(value: str) -> Any:
     return value
 
 
-def read_config() -> dict[str, Any]:
+@dataclass(frozen=True)
+class StackConfig:
+    """The running stack's `aws:` and `hardstack:` config, decoded, and which of its keys are secret."""
+
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+
+
+def read_config() -> StackConfig:
     """Every `aws:` and `hardstack:` config value of the running stack, decoded. The only reader."""
+    import pulumi.runtime
     from pulumi.runtime import config as runtime_config
 
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")}
+    values = {
+        k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")
+    }
+    # The CLI's language host lists the keys set with --secret in the environment; the Automation
+    # API (and a mock runtime) sets them with the config.
+    listed = set(pulumi.runtime.get_config_secret_keys_env())
+    secret = frozenset(k for k in values if k in listed or pulumi.runtime.is_config_secret(k))
+    return StackConfig(values, secret)
 
 
 def load_settings() -> Settings:
-    return parse_settings(read_config())
+    config = read_config()
+    return parse_settings(config.values, config.secret_keys)

@@ -98,9 +98,9 @@ def test_data_accepts_postgres_only_from_the_fleet_and_the_cluster_nodes(stacks:
 
 
 def test_a_stack_makes_only_a_handful_of_invokes(stacks: dict[str, Recording]) -> None:
-    # region check, AZs, caller identity, the Auto Scaling role check, the running database's
-    # version: once each. No secret is read.
-    assert all(len(rec.invokes) <= 5 for rec in stacks.values())
+    # region check, AZs, caller identity, the Auto Scaling role check, the running database's and
+    # cluster's lookups, the Prometheus volume's: once each. No secret is read.
+    assert all(len(rec.invokes) <= 7 for rec in stacks.values())
 
 
 @pytest.mark.parametrize("name", STACKS)
@@ -324,7 +324,10 @@ users:
 
 
 def test_existing_mode_runs_every_kubernetes_component_on_the_given_cluster() -> None:
-    rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
+    rec = run_stack(
+        "test",
+        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG, "hardstack:clusterMonitoring": True},
+    )
     assert rec.of_type("aws:eks/cluster:Cluster") == []
     for type_ in (
         "hardstack:kubernetes:ExistingCluster",
