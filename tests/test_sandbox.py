@@ -134,7 +134,12 @@ def test_the_auto_scaling_service_linked_role_is_created_in_the_account() -> Non
 
 
 def test_a_stack_in_us_east_1_runs_and_its_buckets_have_no_location_constraint() -> None:
-    config = {**stack_config("test"), "aws:region": "us-east-1"}
+    # The region's own AZ ids (as describe-availability-zones lists them there).
+    config = {
+        **stack_config("test"),
+        "aws:region": "us-east-1",
+        "hardstack:azIds": ["use1-az1", "use1-az2", "use1-az4"],
+    }
     with SandboxMocks("us-east-1") as mocks:
         run = run_sandbox(main, region="us-east-1", stack="test", config=config, mocks=mocks, quiet=True)
         s3 = boto3.client("s3", region_name="us-east-1")
