@@ -5,11 +5,14 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hardstack.tooling.testing import Recording, run_program
+
+if TYPE_CHECKING:  # the sandbox needs its extra: imported only when asked for
+    from hardstack.tooling.sandbox import SandboxRun
 
 STACKS_DIR = Path(__file__).resolve().parent
 STACKS = ("test", "preprod", "prod")
@@ -83,10 +86,7 @@ def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: b
 
     config = {**stack_config(stack), **(overrides or {})}
     if sandbox:
-        from hardstack.tooling.sandbox import SandboxMocks
-
-        with SandboxMocks(str(config.get("aws:region", "eu-west-3"))) as mocks:
-            return run_program(main, stack=stack, config=config, mocks=mocks)
+        return run_sandbox_stack(stack, overrides).recording
     if _RUNS is None:
         return run_program(main, stack=stack, config=config)
     key = (stack, json.dumps(config, sort_keys=True))
@@ -94,3 +94,15 @@ def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: b
         _RUNS[key] = run_program(main, stack=stack, config=config)
     # A copy (a few ms against a second or more for a run): no caller sees another's changes.
     return copy.deepcopy(_RUNS[key])
+
+
+def run_sandbox_stack(stack: str, overrides: dict[str, Any] | None = None) -> SandboxRun:
+    """Run the stack's program with every AWS resource created in an in-process account of its region.
+
+    Returns the recording and the report of what ran through moto; a refusal raises `SandboxError`.
+    """
+    from hardstack.tooling.sandbox import run_sandbox
+    from stacks.program import main
+
+    config = {**stack_config(stack), **(overrides or {})}
+    return run_sandbox(main, region=str(config.get("aws:region", "eu-west-3")), stack=stack, config=config, quiet=True)

@@ -17,7 +17,7 @@ from typing import Any
 from hardstack.core.errors import HardstackError
 from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, describe_estimate, estimate_duration, replace_rules
 from hardstack.tooling.testing import RecordedResource, Recording
-from stacks.offline import STACKS, run_stack
+from stacks.offline import STACKS, run_sandbox_stack, run_stack
 
 #: What the sandbox imports beyond the package, and how to get it.
 SANDBOX_MODULES = frozenset({"moto", "boto3", "botocore"})
@@ -113,8 +113,13 @@ def main(argv: list[str] | None = None) -> int:
         help="create every AWS resource in an in-process moto account: AWS-side errors fail the preview",
     )
     args = parser.parse_args(argv)
+    report = None
     try:
-        rec = run_stack(args.stack, sandbox=args.sandbox)
+        if args.sandbox:
+            run = run_sandbox_stack(args.stack)
+            rec, report = run.recording, run.report
+        else:
+            rec = run_stack(args.stack)
     except HardstackError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -124,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --sandbox needs {err.name} from the `sandbox` extra: {SANDBOX_INSTALL}", file=sys.stderr)
         return 2
     print(render(args.stack, rec))
+    if report is not None:  # last, where a reader of the sandbox preview looks for what it did not check
+        print(report)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(plan_json(args.stack, rec), fh, indent=2, sort_keys=True, default=str)

@@ -47,6 +47,10 @@ def test_sandbox_preview_shows_ids_from_the_aws_account(capsys: pytest.CaptureFi
     assert preview.main(["--stack", "test", "--sandbox"]) == 0
     out = capsys.readouterr().out
     assert 'vpcId: "vpc-' in out and 'vpcId: "vpc-net"' not in out
+    # Last, the sandbox's report: what ran through moto, what fell back to plain mocks, and why.
+    report = out.split("## Sandbox (eu-west-3): what ran through moto")[1]
+    assert "aws:ec2/vpc:Vpc" in report.split("Fell back")[0]
+    assert "aws:eks/addon:Addon" in report.split("Fell back to plain mocks")[1] and "moto has no CreateAddon" in report
 
 
 def test_preview_estimates_a_fresh_up_and_names_the_chain(capsys: pytest.CaptureFixture[str]) -> None:

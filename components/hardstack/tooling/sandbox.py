@@ -2,26 +2,37 @@
 
 `SandboxMocks` answers the mock runtime with moto's ids and attributes instead of made-up ones, so
 AWS-side validation runs for real (overlapping subnets, malformed IAM policies, unknown ids) and
-tests can audit the result through the AWS API, as an auditor would. Errors name the resource.
+tests can audit the result through the AWS API, as an auditor would. Where moto accepts what AWS
+refuses (a key policy or trust principal typo, a group of another VPC in a rule, an instance class
+RDS does not have), the handler makes the check itself and says so.
 
-AWS types without a handler fall back to the plain mocks and are listed in `SandboxMocks.skipped`;
-`UNSUPPORTED` names those moto does not implement. Non-AWS resources (Kubernetes, random) always
-use the plain mocks. Creates no Pulumi resources.
+`run_sandbox` runs a program that way and returns a `SandboxRun`: the recording and a
+`SandboxReport` of which resource types went through moto and which fell back to the plain mocks,
+with counts (AWS types without a handler, `UNSUPPORTED` names those moto does not implement and
+why; non-AWS types, Kubernetes and random, always use the plain mocks). A refusal comes out as one
+`SandboxError` line naming the resource, its type and AWS's error code and message.
+Creates no Pulumi resources.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
+import re
+import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TextIO
 
 import pulumi
 
 try:  # the `sandbox` extra: say how to get it rather than fail on a bare module name
     import boto3
+    import botocore.session
     from botocore.exceptions import ClientError, ParamValidationError
     from moto import mock_aws
 except ModuleNotFoundError as err:  # pragma: no cover - exercised in the consumer test's venv
@@ -31,19 +42,93 @@ except ModuleNotFoundError as err:  # pragma: no cover - exercised in the consum
     ) from err
 
 from hardstack.core.errors import HardstackError
-from hardstack.tooling.testing import HardstackMocks
+from hardstack.tooling.testing import HardstackMocks, Recording, run_program
 
-#: AWS types the sandbox cannot create because moto does not implement their APIs.
-UNSUPPORTED = frozenset(
-    {
-        "aws:cloudwatch/compositeAlarm:CompositeAlarm",
-        "aws:eks/accessEntry:AccessEntry",
-        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
-        "aws:eks/addon:Addon",
-        # moto's PutResourcePolicy knows account-wide policies only, not one on a log group's ARN.
-        "aws:cloudwatch/logResourcePolicy:LogResourcePolicy",
-    }
-)
+#: AWS types the sandbox cannot create because moto does not implement their APIs, and why.
+UNSUPPORTED: Mapping[str, str] = {
+    "aws:cloudwatch/compositeAlarm:CompositeAlarm": "moto has no PutCompositeAlarm",
+    "aws:eks/accessEntry:AccessEntry": "moto has no CreateAccessEntry",
+    "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": "moto has no AssociateAccessPolicy",
+    "aws:eks/addon:Addon": "moto has no CreateAddon",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": (
+        "moto's PutResourcePolicy ignores resourceArn: it knows account-wide policies only"
+    ),
+}
+
+
+class SandboxError(HardstackError):
+    """AWS (or the sandbox's own check where moto checks nothing) refused a resource. One line."""
+
+    def __init__(self, typ: str, name: str, code: str, message: str, *, own_check: bool = False) -> None:
+        self.type, self.name, self.code, self.message, self.own_check = typ, name, code, message, own_check
+        who = "the sandbox's own check refused it (moto accepts it, AWS does not)" if own_check else "AWS refused it"
+        super().__init__(f"{typ} {name!r}: {who}: {code}: {message}")
+
+
+class SandboxCheck(Exception):
+    """A handler's own check failed: what AWS refuses and moto lets through."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class SandboxReport:
+    """What a sandbox run really exercised: resource types by the way they were created, with counts."""
+
+    region: str
+    moto: dict[str, int]
+    """AWS types created in the moto account (their inputs went through moto's checks)."""
+    fallback: dict[str, int]
+    """AWS types answered by the plain mocks: nothing checked them."""
+    not_aws: dict[str, int]
+    """Non-AWS types (Kubernetes, random): always the plain mocks."""
+    invokes_moto: dict[str, int] = field(default_factory=dict)
+    """Provider invokes (data sources) answered from the moto account."""
+    invokes_plain: dict[str, int] = field(default_factory=dict)
+    """Provider invokes answered by the plain mocks: made-up answers."""
+
+    def lines(self) -> list[str]:
+        def block(title: str, counts: dict[str, int], why: Callable[[str], str] | None = None) -> list[str]:
+            out = [f"{title} ({_count(sum(counts.values()), 'resource')}, {_count(len(counts), 'type')})"]
+            width = max(map(len, counts), default=0)
+            for typ, n in sorted(counts.items()):
+                reason = f"  {why(typ)}" if why else ""
+                out.append(f"  {typ:<{width}}  {n:>4}{reason}")
+            return out if counts else [*out, "  (none)"]
+
+        def invokes(title: str, counts: dict[str, int]) -> list[str]:
+            width = max(map(len, counts), default=0)
+            lines = [f"  {token:<{width}}  {n:>4}" for token, n in sorted(counts.items())]
+            return [f"{title} ({_count(sum(counts.values()), 'call')})", *(lines or ["  (none)"])]
+
+        return [
+            f"## Sandbox ({self.region}): what ran through moto",
+            *block("Through moto", self.moto),
+            *block("Fell back to plain mocks (AWS types, unchecked)", self.fallback, _fallback_reason),
+            *block("Plain mocks (not AWS)", self.not_aws),
+            *invokes("Invokes answered from moto", self.invokes_moto),
+            *invokes("Invokes answered by plain mocks (made-up answers)", self.invokes_plain),
+        ]
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _fallback_reason(typ: str) -> str:
+    return UNSUPPORTED.get(typ, "no sandbox handler yet")
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    recording: Recording
+    report: SandboxReport
+
 
 State = dict[str, Any]
 Handler = Callable[["SandboxMocks", str, State], tuple[str, State]]
@@ -85,31 +170,47 @@ def _bool(value: Any) -> bool:
 
 
 class SandboxMocks(HardstackMocks):
-    """Mock runtime backed by moto. Use as a context manager or call `start()`/`stop()`."""
+    """Mock runtime backed by moto. Use as a context manager or call `start()`/`stop()`.
+
+    `report()` says which types went through moto; `failures` holds every refusal, earliest first.
+    """
+
+    _running: ClassVar[bool] = False
 
     def __init__(self, region: str = "eu-west-3") -> None:
         super().__init__(region)
         self.skipped: list[str] = []
+        """AWS types answered by the plain mocks, once per resource."""
+        self.created: Counter[str] = Counter()
+        self.not_aws: Counter[str] = Counter()
+        self.invokes_moto: Counter[str] = Counter()
+        self.invokes_plain: Counter[str] = Counter()
+        self.failures: list[SandboxError] = []
         self._mock = mock_aws()
         self._started = False
         self._certificates: dict[str, str] = {}
+        self._snapshots: set[str] = set()
         # The mock monitor registers resources on several threads; moto's backends are not
         # thread-safe (two overlapping subnets checked at once both pass), so one call at a time.
         self._lock = threading.Lock()
 
     def start(self) -> SandboxMocks:
+        if SandboxMocks._running:
+            # moto keeps one account per process: a second sandbox would see the first's resources.
+            raise HardstackError("a sandbox is already running in this process: stop it before starting another")
         # AWS-managed IAM policies (SSM core, CloudWatch agent) must exist to be attached.
         os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "sandbox")
         self._mock.start()
-        self._started = True
+        self._started = SandboxMocks._running = True
         return self
 
     def stop(self) -> None:
         if self._started:
             self._mock.stop()
             self._started = False
+            SandboxMocks._running = False
 
     def __enter__(self) -> SandboxMocks:
         return self.start()
@@ -117,8 +218,8 @@ class SandboxMocks(HardstackMocks):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=self.region)
+    def client(self, service: str, region: str | None = None) -> Any:
+        return boto3.client(service, region_name=region or self.region)
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         handler = HANDLERS.get(args.typ) if args.custom else None
@@ -130,21 +231,43 @@ class SandboxMocks(HardstackMocks):
             with self._lock:
                 rid, computed = handler(self, args.name, _whole_numbers(dict(args.inputs)))
         except (ClientError, ParamValidationError) as err:
-            raise HardstackError(f"{args.typ} {args.name!r}: AWS refused it: {err}") from None
+            raise self._failed(SandboxError(args.typ, args.name, *_aws_said(err))) from None
+        except SandboxCheck as err:
+            raise self._failed(SandboxError(args.typ, args.name, err.code, err.message, own_check=True)) from None
+        self.created[args.typ] += 1
         return rid, {**args.inputs, **computed, "id": rid}
+
+    def _failed(self, err: SandboxError) -> SandboxError:
+        self.failures.append(err)
+        return err
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":  # noqa: S105 - invoke token
+            self.invokes_moto[args.token] += 1
             zones = self.client("ec2").describe_availability_zones()["AvailabilityZones"]
             return {"names": [z["ZoneName"] for z in zones], "zoneIds": [z["ZoneId"] for z in zones]}, []
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":  # noqa: S105 - invoke token
+            self.invokes_moto[args.token] += 1
             ident = self.client("sts").get_caller_identity()
             return {"accountId": ident["Account"], "arn": ident["Arn"], "userId": ident["UserId"]}, []
+        self.invokes_plain[args.token] += 1
         return super().call(args)
 
     def record_skip(self, typ: str) -> None:
         if typ.startswith("aws:"):
             self.skipped.append(typ)
+        else:
+            self.not_aws[typ] += 1
+
+    def report(self) -> SandboxReport:
+        return SandboxReport(
+            region=self.region,
+            moto=dict(self.created),
+            fallback=dict(Counter(self.skipped)),
+            not_aws=dict(self.not_aws),
+            invokes_moto=dict(self.invokes_moto),
+            invokes_plain=dict(self.invokes_plain),
+        )
 
     def certificate(self, arn: str) -> str:
         """Stand in for a configured ACM certificate: the sandbox account has none of yours."""
@@ -152,6 +275,81 @@ class SandboxMocks(HardstackMocks):
             acm = self.client("acm")
             self._certificates[arn] = acm.request_certificate(DomainName="sandbox.example.com")["CertificateArn"]
         return self._certificates[arn]
+
+    def snapshot(self, identifier: str) -> None:
+        """Stand in for a snapshot the program restores from: the sandbox account has none of yours.
+
+        A manual snapshot of a small PostgreSQL instance, under the name (and, for a shared snapshot's
+        ARN, in the region) the identifier gives, so a copy or restore runs through moto's checks.
+        """
+        if identifier in self._snapshots:
+            return
+        region, snapshot_id = self.region, identifier
+        if identifier.startswith("arn:"):
+            region, snapshot_id = identifier.split(":")[3], identifier.split(":")[-1]
+        rds = self.client("rds", region)
+        try:
+            rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)
+        except ClientError:
+            source = f"sandbox-source-{hashlib.sha256(identifier.encode()).hexdigest()[:8]}"
+            rds.create_db_instance(
+                DBInstanceIdentifier=source,
+                DBInstanceClass="db.t4g.micro",
+                Engine="postgres",
+                AllocatedStorage=20,
+                MasterUsername="source",
+                MasterUserPassword="sandbox-source",
+            )
+            rds.create_db_snapshot(DBInstanceIdentifier=source, DBSnapshotIdentifier=snapshot_id)
+        self._snapshots.add(identifier)
+
+
+def _aws_said(err: ClientError | ParamValidationError) -> tuple[str, str]:
+    """AWS's error code and message, on one line."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error") or {}
+        return str(error.get("Code") or "Error"), " ".join(str(error.get("Message") or err).split())
+    return "ParamValidation", " ".join(str(err).split())
+
+
+def run_sandbox(
+    program: Callable[[], None],
+    *,
+    region: str = "eu-west-3",
+    stack: str = "test",
+    project: str = "hardstack",
+    config: Mapping[str, Any] | None = None,
+    out: TextIO | None = None,
+    quiet: bool = False,
+    mocks: SandboxMocks | None = None,
+) -> SandboxRun:
+    """Run `program` with every AWS resource created in a fresh moto account in `region`.
+
+    Prints the report to `out` (default: standard output) unless `quiet`, and returns it with the
+    recording. The first refusal raises `SandboxError`, one line (`<type> '<name>': AWS refused it:
+    <Code>: <message>`), not the chain of errors the SDK wraps it in; other errors of the program
+    propagate unchanged. Pass started `mocks` (their region wins) to keep the account open
+    afterwards, for an audit through boto3.
+    """
+    own = mocks is None
+    sandbox = SandboxMocks(region).start() if mocks is None else mocks
+    try:
+        try:
+            recording = run_program(program, stack=stack, project=project, config=config, mocks=sandbox)
+        except Exception:
+            if sandbox.failures:
+                first = sandbox.failures[0]  # a fresh error: the first one's traceback is the SDK's
+                raise SandboxError(
+                    first.type, first.name, first.code, first.message, own_check=first.own_check
+                ) from None
+            raise
+        report = sandbox.report()
+    finally:
+        if own:
+            sandbox.stop()
+    if not quiet:
+        print(report, file=out or sys.stdout)
+    return SandboxRun(recording, report)
 
 
 # --- EC2 networking --------------------------------------------------------------------------
@@ -281,6 +479,7 @@ def _rule(m: SandboxMocks, name: str, i: State, *, ingress: bool) -> tuple[str, 
     elif i.get("cidrIpv6"):
         perm["Ipv6Ranges"] = [{"CidrIpv6": i["cidrIpv6"], "Description": desc}]
     elif i.get("referencedSecurityGroupId"):
+        check_group_reference(m, i["securityGroupId"], i["referencedSecurityGroupId"])
         perm["UserIdGroupPairs"] = [{"GroupId": i["referencedSecurityGroupId"], "Description": desc}]
     elif i.get("prefixListId"):
         perm["PrefixListIds"] = [{"PrefixListId": i["prefixListId"], "Description": desc}]
@@ -463,15 +662,156 @@ def _listener(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     return str(listener["ListenerArn"]), {"arn": listener["ListenerArn"]}
 
 
+# --- The sandbox's own checks, where moto accepts what AWS refuses -------------------------------
+
+_ACCOUNT_PRINCIPAL = re.compile(
+    r"^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|(user|role|assumed-role|federated-user)/[\w+=,.@/-]+))$"
+)
+_PRINCIPALS: dict[str, re.Pattern[str]] = {
+    "AWS": _ACCOUNT_PRINCIPAL,
+    "Service": re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?$"),
+    "Federated": re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(oidc|saml)-provider/\S+|[a-z0-9-]+(\.[a-z0-9-]+)+)$"),
+    "CanonicalUser": re.compile(r"^[0-9a-f]{64}$"),
+}
+#: KMS permissions that are no API operation: ReEncrypt is authorized as both on the two keys.
+_KMS_PERMISSION_ONLY = ("ReEncryptFrom", "ReEncryptTo")
+_KMS_ACTIONS: tuple[str, ...] = ()
+
+
+def _kms_actions() -> tuple[str, ...]:
+    """Every KMS action, lower case: the API's operations (from the SDK's model) and the permission-only ones."""
+    global _KMS_ACTIONS
+    if not _KMS_ACTIONS:
+        operations = botocore.session.get_session().get_service_model("kms").operation_names
+        _KMS_ACTIONS = tuple(f"kms:{a}".lower() for a in (*operations, *_KMS_PERMISSION_ONLY))
+    return _KMS_ACTIONS
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _check_principals(statement: dict[str, Any], code: str) -> None:
+    """Each principal in the format IAM takes: AWS account, ARN or *, service, federated provider."""
+    for key in ("Principal", "NotPrincipal"):
+        if key not in statement:
+            continue
+        principal = statement[key]
+        if principal == "*":
+            continue
+        if not isinstance(principal, dict) or not principal:
+            raise SandboxCheck(code, f"Invalid principal in policy: {json.dumps(principal)}")
+        for kind, values in principal.items():
+            pattern = _PRINCIPALS.get(kind)
+            if pattern is None:
+                raise SandboxCheck(code, f"Invalid principal in policy: unknown principal type {kind!r}")
+            for value in _as_list(values):
+                if not isinstance(value, str) or not pattern.match(value):
+                    raise SandboxCheck(code, f"Invalid principal in policy: {json.dumps({kind: value})}")
+
+
+def _statements(document: str, code: str, what: str) -> list[dict[str, Any]]:
+    try:
+        policy = json.loads(document)
+    except (TypeError, ValueError) as err:
+        raise SandboxCheck(code, f"the {what} is not JSON: {err}") from None
+    statements = _as_list(policy.get("Statement")) if isinstance(policy, dict) else []
+    if not statements or not all(isinstance(s, dict) for s in statements):
+        raise SandboxCheck(code, f"the {what} has no list of Statement objects")
+    if policy.get("Version", "2012-10-17") not in ("2012-10-17", "2008-10-17"):
+        raise SandboxCheck(code, f"the {what} Version {policy['Version']!r} is neither 2012-10-17 nor 2008-10-17")
+    return [s for s in statements if isinstance(s, dict)]
+
+
+def check_key_policy(document: str) -> None:
+    """What KMS checks in a key policy and moto does not: JSON, statements, principals, KMS actions."""
+    code = "MalformedPolicyDocumentException"
+    for statement in _statements(document, code, "key policy"):
+        sid = f"statement {statement.get('Sid')!r}" if statement.get("Sid") else "a statement"
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise SandboxCheck(code, f"{sid} has Effect {statement.get('Effect')!r}: Allow or Deny")
+        if "Principal" not in statement and "NotPrincipal" not in statement:
+            raise SandboxCheck(code, f"{sid} names no Principal: a key policy says who it applies to")
+        _check_principals(statement, code)
+        actions = _as_list(statement.get("Action", statement.get("NotAction", [])))
+        if not actions:
+            raise SandboxCheck(code, f"{sid} has no Action")
+        for action in actions:
+            # A key policy governs its key only: KMS actions, by name or wildcard, or "*".
+            known = isinstance(action, str) and (
+                action == "*" or any(fnmatch.fnmatchcase(a, action.lower()) for a in _kms_actions())
+            )
+            if not known:
+                raise SandboxCheck(code, f"{sid} has action {action!r}, which matches no KMS action (kms:<Operation>)")
+
+
+def check_trust_principals(document: str) -> None:
+    """What IAM checks in a trust policy and moto does not: each principal's format."""
+    for statement in _statements(document, "MalformedPolicyDocument", "trust policy"):
+        _check_principals(statement, "MalformedPolicyDocument")
+
+
+#: RDS classes sold on an EC2 family of another name: db.x2g runs on x2gd.
+_RDS_ON_EC2_FAMILY = {"x2g": "x2gd"}
+
+
+def check_instance_class(m: SandboxMocks, instance_class: str) -> None:
+    """An RDS class is `db.` and an EC2 instance type (moto ships AWS's list) of the lines RDS offers."""
+    family, _, size = instance_class.removeprefix("db.").partition(".")
+    ec2_type = f"{_RDS_ON_EC2_FAMILY.get(family, family)}.{size}"
+    # RDS instance classes: general purpose (m), memory optimized (r, x, z) and burstable (t).
+    known = False
+    if instance_class.startswith("db.") and family[:1] in ("m", "r", "x", "z", "t") and size:
+        try:
+            known = bool(m.client("ec2").describe_instance_types(InstanceTypes=[ec2_type])["InstanceTypes"])
+        except ClientError:
+            known = False
+    if not known:
+        raise SandboxCheck(
+            "InvalidParameterCombination",
+            f"RDS does not support creating a DB instance with DBInstanceClass={instance_class}: "
+            "no such class (db. and an m, r, x, z or t instance type, such as db.m7g.large)",
+        )
+
+
+def check_group_reference(m: SandboxMocks, group_id: str, referenced: str) -> None:
+    """A rule may name a group of its own VPC or of a VPC peered with it (actively): moto allows any."""
+    if "/" in referenced:  # account/sg-id: a group of a peer VPC in another account, not in this account
+        return
+    ec2 = m.client("ec2")
+    groups = ec2.describe_security_groups(GroupIds=sorted({group_id, referenced}))["SecurityGroups"]
+    vpcs = {g["GroupId"]: g.get("VpcId") for g in groups}
+    own, other = vpcs.get(group_id), vpcs.get(referenced)
+    if own == other:
+        return
+    peerings = ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]
+    peered = any(
+        {p["RequesterVpcInfo"].get("VpcId"), p["AccepterVpcInfo"].get("VpcId")} == {own, other}
+        and p["Status"]["Code"] == "active"
+        for p in peerings
+    )
+    if not peered:
+        raise SandboxCheck(
+            "InvalidGroup.NotFound",
+            f"You have specified two resources that belong to different networks: {group_id} is in {own}, "
+            f"the referenced {referenced} in {other}, and no active peering joins them",
+        )
+
+
 # --- IAM, KMS, logs, S3 ----------------------------------------------------------------------
 
 
 @handles("aws:iam/role:Role")
 def _role(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     role_name = i.get("name") or _physical(name, 64)
-    role = m.client("iam").create_role(
-        RoleName=role_name, AssumeRolePolicyDocument=i["assumeRolePolicy"], Description=i.get("description", "")
-    )["Role"]
+    iam = m.client("iam")
+    trust = i["assumeRolePolicy"]
+    role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust, Description=i.get("description", ""))[
+        "Role"
+    ]
+    # moto checks a trust policy's syntax and actions on update only; IAM checks them on create too.
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+    check_trust_principals(trust)
     return role_name, {"arn": role["Arn"], "name": role_name, "uniqueId": role["RoleId"]}
 
 
@@ -499,7 +839,7 @@ def _profile(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
 
 @handles("aws:kms/key:Key")
 def _key(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
-    json.loads(i["policy"])  # a key policy must be a JSON document
+    check_key_policy(i["policy"])
     kms = m.client("kms")
     meta = kms.create_key(
         Policy=i["policy"],
@@ -533,7 +873,9 @@ def _log_group(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
 @handles("aws:s3/bucket:Bucket")
 def _bucket(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     bucket = i.get("bucket") or _physical(name, 63)
-    m.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": m.region})
+    # S3 refuses a LocationConstraint of us-east-1: a bucket there is created without one.
+    where = {} if m.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": m.region}}
+    m.client("s3").create_bucket(Bucket=bucket, **where)
     return bucket, {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
 
 
@@ -869,15 +1211,55 @@ def _db_parameters(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     return group_name, {"arn": group["DBParameterGroupArn"], "name": group_name}
 
 
+@handles("aws:rds/snapshotCopy:SnapshotCopy")
+def _snapshot_copy(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    source, target = str(i["sourceDbSnapshotIdentifier"]), str(i["targetDbSnapshotIdentifier"])
+    m.snapshot(source)
+    request: dict[str, Any] = {
+        "SourceDBSnapshotIdentifier": source,
+        "TargetDBSnapshotIdentifier": target,
+        "CopyTags": _bool(i.get("copyTags")),
+        "Tags": _tag_list(i),
+    }
+    if i.get("kmsKeyId"):
+        request["KmsKeyId"] = i["kmsKeyId"]
+    if source.startswith("arn:") and source.split(":")[3] != m.region:
+        request["SourceRegion"] = source.split(":")[3]  # a copy across regions names the source's
+    snap = m.client("rds").copy_db_snapshot(**request)["DBSnapshot"]
+    return target, {
+        "dbSnapshotArn": snap["DBSnapshotArn"],
+        "allocatedStorage": snap.get("AllocatedStorage"),
+        "engine": snap.get("Engine"),
+        "engineVersion": snap.get("EngineVersion"),
+        "encrypted": snap.get("Encrypted"),
+        "kmsKeyId": snap.get("KmsKeyId", i.get("kmsKeyId", "")),
+        "snapshotType": snap.get("SnapshotType", "manual"),
+    }
+
+
+@handles("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+def _service_linked_role(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    request = {"AWSServiceName": i["awsServiceName"]}
+    request |= {
+        api: i[key] for api, key in (("Description", "description"), ("CustomSuffix", "customSuffix")) if i.get(key)
+    }
+    role = m.client("iam").create_service_linked_role(**request)["Role"]
+    return str(role["Arn"]), {
+        "arn": role["Arn"],
+        "name": role["RoleName"],
+        "path": role["Path"],
+        "uniqueId": role["RoleId"],
+    }
+
+
 @handles("aws:rds/instance:Instance")
 def _db(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
+    check_instance_class(m, str(i["instanceClass"]))
     request: dict[str, Any] = {
         "DBInstanceIdentifier": i.get("identifier") or _physical(name).lower(),
         "DBInstanceClass": i["instanceClass"],
         "Engine": i["engine"],
         "AllocatedStorage": i.get("allocatedStorage", 20),
-        "MasterUsername": i.get("username", "postgres"),
-        "StorageEncrypted": _bool(i.get("storageEncrypted")),
         "PubliclyAccessible": _bool(i.get("publiclyAccessible")),
         "MultiAZ": _bool(i.get("multiAz")),
         "BackupRetentionPeriod": i.get("backupRetentionPeriod", 1),
@@ -887,16 +1269,29 @@ def _db(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
         "ManageMasterUserPassword": _bool(i.get("manageMasterUserPassword")),
     }
     optional = {
-        "KmsKeyId": "kmsKeyId",
         "DBSubnetGroupName": "dbSubnetGroupName",
         "DBParameterGroupName": "parameterGroupName",
-        "EngineVersion": "engineVersion",
-        "DBName": "dbName",
         "StorageType": "storageType",
         "MasterUserSecretKmsKeyId": "masterUserSecretKmsKeyId",
     }
     request |= {api: i[key] for api, key in optional.items() if i.get(key)}
-    db = m.client("rds").create_db_instance(**request)["DBInstance"]
+    rds = m.client("rds")
+    if i.get("snapshotIdentifier"):
+        # A restore takes user, database, encryption and key from the snapshot.
+        snapshot = str(i["snapshotIdentifier"])
+        m.snapshot(snapshot)
+        db = rds.restore_db_instance_from_db_snapshot(DBSnapshotIdentifier=snapshot, **request)["DBInstance"]
+    else:
+        request |= {
+            "MasterUsername": i.get("username", "postgres"),
+            "StorageEncrypted": _bool(i.get("storageEncrypted")),
+        }
+        request |= {
+            api: i[key]
+            for api, key in (("KmsKeyId", "kmsKeyId"), ("EngineVersion", "engineVersion"), ("DBName", "dbName"))
+            if i.get(key)
+        }
+        db = rds.create_db_instance(**request)["DBInstance"]
     endpoint = db.get("Endpoint") or {}
     address = endpoint.get("Address", f"{request['DBInstanceIdentifier']}.rds.amazonaws.com")
     port = endpoint.get("Port", 5432)
