@@ -155,6 +155,81 @@ class IngressSetting(FlowSetting):
     to: TargetGroup
 
 
+#: The `aws:` config keys the stack's own AWS provider is given. The program makes that provider
+#: itself (with the region, default tags and these), so no other `aws:` key would reach it: each
+#: is refused rather than ignored.
+PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:assumeRoles", "aws:allowedAccountIds")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+#: RoleSessionName and SourceIdentity: 2-64 of these characters (STS AssumeRole).
+_SESSION_TEXT = re.compile(r"^[\w+=,.@-]{2,64}$")
+#: Go durations as the provider parses them, in hours, minutes and seconds: 1h, 45m, 1h30m.
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def account_id(value: object, where: str) -> str:
+    """A 12-digit AWS account id. `pulumi config set --path` stores digits as a number: a 12-digit
+    number is taken as the id; a shorter one has lost a leading zero and is refused."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _ACCOUNT_ID.match(text):
+        hint = (
+            " (stored as a number, it lost its leading zeros: quote it in the stack file)"
+            if isinstance(value, int) and not isinstance(value, bool)
+            else ""
+        )
+        raise refuse(where, value, f"a 12-digit AWS account id such as '123456789012'{hint}")
+    return text
+
+
+def _session_seconds(duration: str, where: str) -> int:
+    found = _DURATION.match(duration)
+    if not duration or found is None:
+        raise refuse(where, duration, "a duration such as 1h, 45m or 1h30m")
+    seconds = int(found["h"] or 0) * 3600 + int(found["m"] or 0) * 60 + int(found["s"] or 0)
+    if not 15 * 60 <= seconds <= 12 * 3600:  # STS AssumeRole's DurationSeconds range
+        raise refuse(where, duration, "between 15m and 12h")
+    return seconds
+
+
+class AssumeRoleSetting(_Model):
+    """One role of `aws:assumeRoles`, in the provider's own field names; the provider assumes them in
+    order, each from the one before."""
+
+    role_arn: str
+    session_name: str | None = None
+    external_id: str | None = None
+    duration: str | None = None
+    source_identity: str | None = None
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+
+    def check(self, where: str) -> None:
+        role_name_of(self.role_arn, f"{where}.roleArn")
+        for name, value in (("sessionName", self.session_name), ("sourceIdentity", self.source_identity)):
+            if value is not None and not _SESSION_TEXT.match(value):
+                raise refuse(f"{where}.{name}", value, "2 to 64 letters, digits or + = , . @ _ -")
+        if self.external_id is not None and not re.fullmatch(r"[\w+=,.@:/-]{2,1224}", self.external_id):
+            raise refuse(f"{where}.externalId", self.external_id, "2 to 1224 letters, digits or + = , . @ : / _ -")
+        if self.duration is not None:
+            _session_seconds(self.duration, f"{where}.duration")
+        if self.policy is not None:
+            try:
+                json.loads(self.policy)
+            except json.JSONDecodeError:
+                raise refuse(f"{where}.policy", self.policy, "an IAM policy document in JSON") from None
+        for i, arn in enumerate(self.policy_arns):
+            validate_policy_arn(arn, f"{where}.policyArns[{i}]")
+        validate_tags(self.tags, f"{where}.tags")
+        for key in self.transitive_tag_keys:
+            if key not in self.tags:
+                raise refuse(f"{where}.transitiveTagKeys", key, f"keys of {where}.tags")
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
+
+
 #: Field -> the component's check of one value, called with the value and the config key.
 _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "iam_path": validate_iam_path,
@@ -352,6 +427,15 @@ class Settings(_Model):
     """Path of every IAM role the stack creates, e.g. `/platform/`. Default: /."""
     permissions_boundary_arn: str | None = None
     """Managed policy set as the permissions boundary of every role the stack creates. Default: none."""
+    aws_profile: str | None = Field(default=None, alias="aws:profile")
+    """Named profile of the shared AWS config the stack's provider signs in with (config `aws:profile`).
+    Default: none, the credentials of the environment."""
+    aws_assume_roles: tuple[AssumeRoleSetting, ...] = Field(default=(), alias="aws:assumeRoles")
+    """Roles the provider assumes, in order (config `aws:assumeRoles`, `[{roleArn, sessionName, externalId,
+    duration, ...}]`). Default: none, it acts as the signed-in identity."""
+    aws_allowed_account_ids: tuple[str, ...] = Field(default=(), alias="aws:allowedAccountIds")
+    """The only accounts the stack's provider may act in (config `aws:allowedAccountIds`): any other
+    identity fails before a call. Required in the staging and production tiers."""
 
     @field_validator(*_FIELD_CHECKS)
     @classmethod
@@ -367,6 +451,45 @@ class Settings(_Model):
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
         return validate_tags(v, "hardstack:tags")
+
+    @field_validator("aws_profile")
+    @classmethod
+    def _profile(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[\w.@+-]+", v):
+            raise refuse("aws:profile", v, "the name of a profile of the shared AWS config, such as prod-deployer")
+        return v
+
+    @field_validator("aws_assume_roles", mode="before")
+    @classmethod
+    def _assume_roles_shape(cls, v: Any) -> Any:
+        known = set(AssumeRoleSetting.model_fields)
+        fields = ", ".join(to_camel(k) for k in AssumeRoleSetting.model_fields)
+        if isinstance(v, Mapping):
+            raise refuse("aws:assumeRoles", v, "a list of roles, `[{roleArn: ...}]`, even for one role")
+        if not isinstance(v, (list, tuple)):
+            raise refuse("aws:assumeRoles", v, "a list of roles, `[{roleArn: ...}]`")
+        for i, role in enumerate(v):
+            where = f"aws:assumeRoles[{i}]"
+            if not isinstance(role, Mapping) or "roleArn" not in role:
+                raise refuse(where, role, f"{{roleArn, ...}} with fields among {fields}")
+            unknown = sorted(k for k in role if to_snake(str(k)) not in known)
+            if unknown:
+                raise refuse(f"{where}.{unknown[0]}", role[unknown[0]], f"a field among {fields}")
+        return v
+
+    @field_validator("aws_assume_roles")
+    @classmethod
+    def _assume_roles(cls, v: tuple[AssumeRoleSetting, ...]) -> tuple[AssumeRoleSetting, ...]:
+        for i, role in enumerate(v):
+            role.check(f"aws:assumeRoles[{i}]")
+        return v
+
+    @field_validator("aws_allowed_account_ids", mode="before")
+    @classmethod
+    def _allowed_accounts(cls, v: Any) -> Any:
+        if not isinstance(v, (list, tuple)):
+            raise refuse("aws:allowedAccountIds", v, "a list of 12-digit account ids, `['123456789012']`")
+        return tuple(account_id(a, f"aws:allowedAccountIds[{i}]") for i, a in enumerate(v))
 
     @field_validator("name_prefix")
     @classmethod
@@ -485,6 +608,28 @@ class Settings(_Model):
                 raise refuse("hardstack:flowLogs", False, "prod keeps VPC flow logs on")
             if not self.waf:
                 raise refuse("hardstack:waf", False, "prod keeps the WAF in front of its load balancers")
+        return self
+
+    @model_validator(mode="after")
+    def _check_account_pin(self) -> Settings:
+        """Staging and production stacks name the account they may touch: a stack run with another
+        account's credentials then fails before any call, instead of deploying there."""
+        allowed = self.aws_allowed_account_ids
+        if not allowed and self.tier is not Tier.DEVELOPMENT:
+            raise HardstackError(
+                f"aws:allowedAccountIds is required in the {self.tier} tier: the account(s) this stack may "
+                "act in, so that credentials of another account can never touch it. Set it with "
+                "`pulumi config set --path 'aws:allowedAccountIds[0]' <12-digit account id>`"
+            )
+        if allowed and self.aws_assume_roles:
+            last = self.aws_assume_roles[-1]
+            if last.account_id not in allowed:
+                raise refuse(
+                    f"aws:assumeRoles[{len(self.aws_assume_roles) - 1}].roleArn",
+                    last.role_arn,
+                    f"a role of an account of aws:allowedAccountIds ({', '.join(allowed)}): the provider acts "
+                    "as the last role it assumes",
+                )
         return self
 
     def _check_cluster(self) -> None:
@@ -772,6 +917,29 @@ def _message(error: Any) -> str:
     return f"{key} = {error['input']!r} is refused: {error['msg']}"
 
 
+def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `aws:` keys of `config` the stack's provider is given; any other `aws:` key is refused."""
+    out = {}
+    for key, value in config.items():
+        if not key.startswith("aws:"):
+            continue
+        if key in PROVIDER_KEYS:
+            out[key] = value
+        elif key == "aws:assumeRole":
+            raise HardstackError(
+                "aws:assumeRole is not a setting of the AWS provider version 7, which takes aws:assumeRoles, a list: "
+                "`pulumi config set --path 'aws:assumeRoles[0].roleArn' <role ARN>`"
+            )
+        else:
+            # The value is not shown: credentials (aws:secretKey, aws:token) are among such keys.
+            raise HardstackError(
+                f"{key} is not passed to the stack's AWS provider, which the program makes itself: it is given "
+                f"{', '.join(PROVIDER_KEYS)}. Give credentials through the environment or aws:profile, "
+                "and unset this key (`pulumi config rm " + key + "`)"
+            )
+    return out
+
+
 def parse_settings(config: Mapping[str, Any]) -> Settings:
     """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile."""
     env = config.get(f"{NAMESPACE}:environment")
@@ -794,8 +962,7 @@ def parse_settings(config: Mapping[str, Any]) -> Settings:
         ns, _, name = key.partition(":")
         if ns == NAMESPACE:
             values[name] = value
-    if "aws:region" in config:
-        values["aws:region"] = config["aws:region"]
+    values |= provider_config(config)
     try:
         return Settings.model_validate(values)
     except ValidationError as err:
