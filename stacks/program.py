@@ -537,6 +537,8 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             kubeconfig_role_arn=settings.cluster_kubeconfig_role_arn,
             # Whoever runs `pulumi up` signs the Kubernetes provider in when the kubeconfig assumes no role.
             deployer_principal_arn=base.deployer_arn,
+            # The Kubernetes provider signs in with the AWS provider's profile.
+            deployer_profile=settings.aws_profile,
             endpoint_public_access=settings.deployer_location == "internet",
             public_access_cidrs=settings.deployer_cidrs if settings.deployer_location == "internet" else (),
             deployer_cidrs=settings.deployer_cidrs if settings.deployer_location == "vpc" else (),

@@ -611,9 +611,10 @@ class Settings(_Model):
         return self
 
     @model_validator(mode="after")
-    def _check_account_pin(self) -> Settings:
+    def _check_provider(self) -> Settings:
         """Staging and production stacks name the account they may touch: a stack run with another
-        account's credentials then fails before any call, instead of deploying there."""
+        account's credentials then fails before any call, instead of deploying there. The Kubernetes
+        provider of a managed cluster signs in as the AWS provider does."""
         allowed = self.aws_allowed_account_ids
         if not allowed and self.tier is not Tier.DEVELOPMENT:
             raise HardstackError(
@@ -630,6 +631,14 @@ class Settings(_Model):
                     f"a role of an account of aws:allowedAccountIds ({', '.join(allowed)}): the provider acts "
                     "as the last role it assumes",
                 )
+        if self.aws_assume_roles and self.cluster_mode == "managed" and self.cluster_kubeconfig_role_arn is None:
+            raise refuse(
+                "aws:assumeRoles",
+                [role.role_arn for role in self.aws_assume_roles],
+                "set with hardstack:clusterKubeconfigRoleArn on a managed cluster: the Kubernetes provider signs "
+                "in with `aws eks get-token`, which assumes no role chain, only that role (one of "
+                "hardstack:clusterAdminRoleArns)",
+            )
         return self
 
     def _check_cluster(self) -> None:

@@ -461,6 +461,8 @@ def test_a_previous_app_port_equal_to_the_new_one_is_refused() -> None:
 
 PIN = "aws:allowedAccountIds"
 DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deploy"
+#: The role the Kubernetes provider assumes: one of the stack files' cluster admins.
+KUBECONFIG_ROLE = {"hardstack:clusterKubeconfigRoleArn": "arn:aws:iam::111122223333:role/platform-admin"}
 
 
 def provider_config(rec: Recording) -> dict[str, Any]:
@@ -486,7 +488,8 @@ def test_the_stack_provider_is_given_the_profile_the_roles_and_the_account_pin()
         {"roleArn": "arn:aws:iam::111122223333:role/hop", "sessionName": "ci"},
         {"roleArn": DEPLOY_ROLE, "externalId": "hardstack-prod", "duration": "1h", "tags": {"Team": "platform"}},
     ]
-    rec = run_stack("prod", {"aws:profile": "prod-deployer", "aws:assumeRoles": roles, PIN: ["123456789012"]})
+    config = {"aws:profile": "prod-deployer", "aws:assumeRoles": roles, PIN: ["123456789012"], **KUBECONFIG_ROLE}
+    rec = run_stack("prod", config)
 
     provider = provider_config(rec)
 
@@ -563,9 +566,33 @@ def test_an_account_id_the_cli_stored_as_a_number_reaches_the_provider_as_text()
     ],
 )
 def test_provider_settings_are_refused_before_any_resource(key: str, value: object, shown: str) -> None:
-    message, rec = run_refused("prod", {**stack_config("prod"), key: value})
+    message, rec = run_refused("prod", {**stack_config("prod"), **KUBECONFIG_ROLE, key: value})
     assert shown in message
     assert len(rec) == 0
+
+
+def test_assumed_roles_on_a_managed_cluster_need_the_role_the_kubernetes_provider_assumes() -> None:
+    message, rec = run_refused("prod", {**stack_config("prod"), "aws:assumeRoles": [{"roleArn": DEPLOY_ROLE}]})
+    assert message.startswith(f"aws:assumeRoles = ['{DEPLOY_ROLE}'] is refused: set with hardstack:clusterKubeconfig")
+    assert len(rec) == 0
+
+
+def test_assumed_roles_need_no_kubeconfig_role_without_a_managed_cluster() -> None:
+    roles = [{"roleArn": DEPLOY_ROLE}]
+    rec = run_stack("prod", {"aws:assumeRoles": roles, "hardstack:clusterMode": "none"})
+    assert provider_config(rec)["assumeRoles"] == roles
+
+
+def test_the_kubernetes_provider_signs_in_with_the_aws_profile_and_the_exported_kubeconfig_names_none() -> None:
+    rec = run_stack("test", {"aws:profile": "test-deployer"})
+
+    secret = rec.one("pulumi:providers:kubernetes").inputs["kubeconfig"]  # a secret: the engine's wrapper
+    signed_in = json.loads(secret["value"])
+    exported = json.loads(rec.outputs["kubeconfig"])
+
+    args = signed_in["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--profile") + 1] == "test-deployer"
+    assert "--profile" not in exported["users"][0]["user"]["exec"]["args"]
 
 
 def test_a_refused_aws_key_never_shows_its_value() -> None:
