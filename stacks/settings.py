@@ -45,6 +45,7 @@ from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINT
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
+from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.database_roles import validate_role_name
@@ -154,6 +155,14 @@ class IngressSetting(FlowSetting):
 
     to: TargetGroup
 
+
+#: Tag keys hardstack sets itself: the base tags, each resource's name, the fleet's inventory tags.
+OWN_TAG_KEYS = ("Project", ENVIRONMENT_TAG, "Stack", "ManagedBy", "Name", ROLE_TAG)
+#: Tag prefixes the stack (the fleet's id) and the cluster's controllers (subnet roles, autoscaler
+#: discovery, load balancer ownership) set and select by.
+RESERVED_TAG_PREFIXES = ("hardstack:", "kubernetes.io/", "k8s.io/", "elbv2.k8s.aws/")
+#: Extra tags a resource may carry: 50 per resource (provider default tags included), 10 kept for hardstack's.
+MAX_EXTRA_TAGS = 40
 
 #: The `aws:` config keys the stack's own AWS provider is given. The program makes that provider
 #: itself (with the region, default tags and these), so no other `aws:` key would reach it: each
@@ -451,6 +460,30 @@ class Settings(_Model):
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
         return validate_tags(v, "hardstack:tags")
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_of_our_own(cls, v: dict[str, str]) -> dict[str, str]:
+        """Tags hardstack or the cluster's controllers set and read stay theirs: a base tag with such a
+        key would change what discovery selects (inventory, Prometheus, subnets for load balancers)."""
+        for key in v:
+            if key in OWN_TAG_KEYS:
+                raise refuse("hardstack:tags key", key, f"a key other than hardstack's own ({', '.join(OWN_TAG_KEYS)})")
+            prefix = next((p for p in RESERVED_TAG_PREFIXES if key.lower().startswith(p)), None)
+            if prefix is not None:
+                raise refuse(
+                    "hardstack:tags key",
+                    key,
+                    f"a key outside {prefix}, which the stack and the cluster's controllers set and read",
+                )
+        if len(v) > MAX_EXTRA_TAGS:
+            raise refuse(
+                "hardstack:tags",
+                f"<{len(v)} tags>",
+                f"at most {MAX_EXTRA_TAGS}: AWS allows 50 tags per resource and hardstack sets up to "
+                f"{50 - MAX_EXTRA_TAGS} of its own",
+            )
+        return v
 
     @field_validator("aws_profile")
     @classmethod

@@ -620,6 +620,24 @@ def test_what_the_fleet_and_the_node_groups_launch_carries_the_base_tags(name: s
     assert all(group[k]["value"] == v and group[k]["propagateAtLaunch"] for k, v in wanted.items())
 
 
+@pytest.mark.parametrize(
+    ("tags", "shown"),
+    [
+        ({"Environment": "live"}, "hardstack:tags key = 'Environment' is refused: a key other than hardstack's own"),
+        ({"Name": "web"}, "hardstack:tags key = 'Name' is refused"),
+        ({"hardstack:fleet": "x"}, "hardstack:tags key = 'hardstack:fleet' is refused: a key outside hardstack:"),
+        ({"kubernetes.io/role/elb": "1"}, "a key outside kubernetes.io/, which the stack and the cluster's"),
+        ({f"Key{i}": "v" for i in range(41)}, "hardstack:tags = '<41 tags>' is refused: at most 40"),
+    ],
+)
+def test_tags_that_would_change_what_is_selected_or_exceed_aws_limits_are_refused(
+    tags: dict[str, str], shown: str
+) -> None:
+    message, rec = run_refused("test", {**stack_config("test"), "hardstack:tags": tags})
+    assert shown in message
+    assert len(rec) == 0
+
+
 # --- outputs a team wires next ------------------------------------------------------------------
 
 
