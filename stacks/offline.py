@@ -34,9 +34,26 @@ def _with_mock_account(config: dict[str, Any]) -> dict[str, Any]:
     return {**config, "aws:allowedAccountIds": [MOCK_ACCOUNT]}
 
 
+#: What an encrypted `hardstack:kubeconfig` stands in as offline: a document of the right shape for a
+#: cluster nobody can reach (the mocks never connect to it).
+OFFLINE_KUBECONFIG = json.dumps(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "offline", "cluster": {"server": "https://offline.invalid"}}],
+        "contexts": [{"name": "offline", "context": {"cluster": "offline", "user": "offline"}}],
+        "current-context": "offline",
+        "users": [{"name": "offline", "user": {}}],
+    }
+)
+
+
 def _with_unset_secrets(config: dict[str, Any]) -> dict[str, Any]:
     """Receiver secrets a stack file leaves to `pulumi config set --secret` (it never commits a
-    placeholder the CLI cannot decrypt) stand in as `[secret]` offline; a real run demands them."""
+    placeholder the CLI cannot decrypt) stand in as `[secret]` offline; a real run demands them.
+    An encrypted kubeconfig stands in as a placeholder document."""
+    if config.get("hardstack:kubeconfig") == "[secret]":
+        config = {**config, "hardstack:kubeconfig": OFFLINE_KUBECONFIG}
     receivers = config.get("hardstack:alertReceivers") or []
     keys = [r["secretKey"] for r in receivers if isinstance(r, dict) and isinstance(r.get("secretKey"), str)]
     if not keys:

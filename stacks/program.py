@@ -38,7 +38,10 @@ from hardstack.aws.cluster import (
     ExistingCluster,
     ExistingClusterArgs,
     NodeGroupSpec,
+    cluster_name,
     irsa_trust_policy,
+    running_cluster_version,
+    validate_cluster_upgrade,
 )
 from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs, issuer_of
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
@@ -65,10 +68,12 @@ from hardstack.k8s.controllers import PlatformControllers, PlatformControllersAr
 from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
 from hardstack.k8s.egress_guard import EgressGuard, EgressGuardArgs
 from hardstack.k8s.hosts import EC2_SD_POLICY, HostDiscovery
-from hardstack.k8s.monitoring import MONITORING_NAMESPACE, PROMETHEUS_SERVICE_ACCOUNT, Monitoring, MonitoringArgs
+from hardstack.k8s.monitoring import PROMETHEUS_SERVICE_ACCOUNT, Monitoring, MonitoringArgs
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
-from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, Settings, load_settings
+from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, ClusterNames, Settings, load_settings
 
+#: Name of the managed EKS cluster component; its physical name (`cluster_name`) follows from it.
+CLUSTER = "eks"
 #: The schema the migration's login owns and the app's login reads and writes.
 DB_SCHEMA = "app"
 #: Service account of the Job that creates the database logins (its IRSA role reads the master secret).
@@ -76,7 +81,6 @@ DB_BOOTSTRAP_ACCOUNT = "db-bootstrap"
 #: Namespaces every cluster has whose pods have no egress policy: kept off the database subnets.
 SYSTEM_NAMESPACES = ("kube-system", "default")
 #: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
-PLATFORM_STORAGE_CLASS = "gp3-encrypted"
 
 
 @dataclass
@@ -90,10 +94,13 @@ class Base:
     provider: aws.Provider
     keys: dict[str, EncryptionKey] = field(default_factory=dict)
     network: Network = field(init=False)
+    #: Namespaces, StorageClass and Helm release names in the cluster (per stack on a shared cluster).
+    names: ClusterNames = field(init=False)
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
     autoscaling_role: list[pulumi.Resource] = field(default_factory=list)
     deployer_arn: str | None = None
     db_running_version: str | None = None
+    cluster_running_version: str | None = None
     waf_acl_arn: pulumi.Output[str] | None = None
     #: Buckets whose server access logs go to the access-log bucket, by prefix.
     logged_buckets: dict[str, SecureBucket] = field(default_factory=dict)
@@ -126,10 +133,10 @@ PROBE_PATH_LABELS = ("healthz", "readyz")
 FLEET_SLO_SERVICE = "fleet"
 
 
-def app_slo(settings: Settings) -> SLO:
+def app_slo(settings: Settings, namespace: str = APP_NAMESPACE) -> SLO:
     """The cluster application's availability, measured by Prometheus from the pods' own request
     metrics: non-5xx responses over all responses, the kubelet's probes left out (they are not users)."""
-    selector = f'namespace="{APP_NAMESPACE}", service="{APP_SERVICE}", path!~"{"|".join(PROBE_PATH_LABELS)}"'
+    selector = f'namespace="{namespace}", service="{APP_SERVICE}", path!~"{"|".join(PROBE_PATH_LABELS)}"'
     return SLO(
         APP_SERVICE,
         settings.app_slo_objective,
@@ -196,10 +203,15 @@ def build_network(settings: Settings) -> Base:
         tags=tags,
     )
     base = Base(settings, stack, context, opts, provider)
+    base.names = settings.cluster_names(naming)  # a name Kubernetes would refuse fails here too
     base.autoscaling_role = autoscaling_role(base)  # first: a missing role fails before any cloud resource
     # The running database decides whether a new dbEngineVersion is an upgrade, and refuses a downgrade.
     base.db_running_version = running_engine_version(database_identifier(naming, "main"), opts)
     validate_upgrade(base.db_running_version, settings.db_engine_version, "hardstack:dbEngineVersion")
+    if settings.cluster_mode == "managed":
+        # So does the running control plane for clusterVersion: the next minor at most, never back.
+        base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)
+        validate_cluster_upgrade(base.cluster_running_version, settings.cluster_version, "hardstack:clusterVersion")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
@@ -520,10 +532,11 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
         return existing.provider, None
     secrets_key = base.key("eks-secrets", "Kubernetes secrets")
     cluster = Cluster(
-        "eks",
+        CLUSTER,
         ClusterArgs(
             context=base.context,
             version=settings.cluster_version,
+            running_version=base.cluster_running_version,  # read and checked in build_network
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.subnet_ids["private"],
             node_subnet_ids=base.network.routed_subnet_ids["private"],
@@ -650,7 +663,7 @@ def database_logins(
             master_secret_key_arn=base.keys["data"].arn,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_provider_url,
-            namespace=APP_NAMESPACE,
+            namespace=base.names.app_namespace,
             app_service_account=APP_SERVICE,
             migration_service_account=f"{APP_SERVICE}-migrate",
             bootstrap_service_account=DB_BOOTSTRAP_ACCOUNT,
@@ -662,7 +675,7 @@ def database_logins(
     bootstrap = DatabaseBootstrap(
         "db-bootstrap",
         DatabaseBootstrapArgs(
-            namespace=APP_NAMESPACE,
+            namespace=base.names.app_namespace,
             roles=roles,
             host=db.address,
             port=db.port,
@@ -708,30 +721,32 @@ def build_workloads(
     controllers: PlatformControllers,
     cluster: Cluster | None = None,
 ) -> Workloads:
-    settings = base.settings
+    settings, names = base.settings, base.names
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
     balancer = controllers.load_balancer_controller
     baseline = PlatformBaseline(
         "platform",
         PlatformBaselineArgs(
-            namespaces=[APP_NAMESPACE],
+            namespaces=[names.app_namespace],
             namespace_labels=READINESS_GATE_LABEL if balancer is not None else {},
-            storage_class_name=PLATFORM_STORAGE_CLASS,
+            storage_class_name=names.storage_class,
+            make_default_storage_class=names.default_storage_class,
             volume_kms_key_arn=base.keys["volumes"].arn,
             tier=settings.tier,
             protect=settings.protect,
         ),
         k8s_opts,
     )
-    # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
-    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
-    EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
     # IRSA needs the cluster's OIDC provider: a cluster managed elsewhere gets no database login here
-    # (the data group admits only this stack's fleet and nodes anyway).
+    # (it runs outside this VPC, and the data group admits only this stack's fleet and nodes), and its
+    # system namespaces are its owner's.
     app_login = migration_login = None
     app_role_arn: pulumi.Output[str] | None = None
     after: list[pulumi.Resource] = [baseline]
     if cluster is not None:
+        # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
+        isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+        EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
         app_login, migration_login, bootstrap, access = database_logins(
             base, db, bucket, cluster, k8s_provider, [baseline]
         )
@@ -745,7 +760,7 @@ def build_workloads(
     app = App(
         APP_SERVICE,
         AppArgs(
-            namespace=APP_NAMESPACE,
+            namespace=names.app_namespace,
             tier=settings.tier,
             image=settings.app_image,
             replicas=settings.app_replicas,
@@ -755,7 +770,7 @@ def build_workloads(
             resources=APP_RESOURCES,
             database=app_login,
             migration=migration,
-            database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")] if app_login is not None else [],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
             egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
             if app_login is not None
@@ -790,7 +805,10 @@ def host_supervision(base: Base, cluster: Cluster, fleet: Fleet) -> tuple[HostDi
         **base.context.role_args(),
         description="IRSA: Prometheus discovers the fleet's hosts",
         assume_role_policy=irsa_trust_policy(
-            cluster.oidc_provider_arn, cluster.oidc_provider_url, MONITORING_NAMESPACE, PROMETHEUS_SERVICE_ACCOUNT
+            cluster.oidc_provider_arn,
+            cluster.oidc_provider_url,
+            base.names.monitoring_namespace,
+            PROMETHEUS_SERVICE_ACCOUNT,
         ),
         opts=base.opts,
     )
@@ -866,7 +884,8 @@ def build_supervision(
         ),
         base.opts,
     )
-    if k8s_provider is not None and platform is not None:
+    if k8s_provider is not None and platform is not None and settings.installs_monitoring:
+        names = base.names
         # Managed mode only: IRSA needs the cluster's OIDC provider, the rule its security group.
         hosts, hosts_policy = host_supervision(base, cluster, fleet) if cluster is not None else (None, None)
         monitoring = Monitoring(
@@ -877,15 +896,19 @@ def build_supervision(
                 prometheus_retention=settings.prometheus_retention,
                 prometheus_retention_size=settings.prometheus_retention_size,
                 prometheus_volume_gb=settings.prometheus_volume_gb,
-                storage_class_name=PLATFORM_STORAGE_CLASS,
+                namespace=names.monitoring_namespace,
+                release_name=names.monitoring_release,
+                storage_class_name=names.storage_class,
                 receivers=settings.receivers(),
                 receiver_secrets={k: pulumi.Output.secret(v) for k, v in settings.alert_secrets.items()},
                 page_receivers=settings.alert_routes.get("page", ()),
                 ticket_receivers=settings.alert_routes.get("ticket", ()),
                 heartbeat_receiver=settings.heartbeat_receiver,
-                slos=[app_slo(settings)],
+                slos=[app_slo(settings, names.app_namespace)],
                 app_name=APP_SERVICE,
-                app_namespace=APP_NAMESPACE,
+                app_namespace=names.app_namespace,
+                # Node exporters take each node's port 9100: on a shared cluster, its owner runs them.
+                node_exporter=cluster is not None,
                 host_discovery=hosts,
                 protect=settings.protect,
             ),
@@ -899,7 +922,10 @@ def build_supervision(
         # Prometheus and its operator have no egress policy: keep them off the database too.
         EgressGuard(
             "database-monitoring",
-            EgressGuardArgs(namespaces=["monitoring"], cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")]),
+            EgressGuardArgs(
+                namespaces=[names.monitoring_namespace],
+                cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+            ),
             pulumi.ResourceOptions(provider=k8s_provider, depends_on=[monitoring]),  # its namespace comes with it
         )
     return alerts

@@ -2,23 +2,37 @@
 
 The per-tier profile below is the one place where development, staging and production differ. A stack's
 `Pulumi.<stack>.yaml` may override any profile value; unsafe overrides are refused in prod.
-Errors name the config key, show the value and say what is allowed.
+Errors name the config key as written, show the value (`[secret]` for a key set with `--secret`) and
+say what is allowed; an unknown key is refused with the closest known one. Every check runs here, before
+the program registers any resource.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel, to_snake
 
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
     addon_versions_for,
     role_name_of,
+    validate_access_roles,
     validate_deployer,
     validate_existing_kubeconfig,
     validate_public_access,
@@ -49,7 +63,7 @@ from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.database_roles import validate_role_name
-from hardstack.core.errors import HardstackError, refuse
+from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.slo import SLO, validate_alarm_period
@@ -62,11 +76,14 @@ from hardstack.k8s.app import (
     parse_quantity,
     validate_autoscaling_max,
     validate_cidrs,
+    validate_host,
     validate_image,
     validate_replicas,
 )
 from hardstack.k8s.monitoring import (
     CHART_VERSION,
+    MONITORING_NAMESPACE,
+    RELEASE_NAME,
     Receiver,
     SecretRef,
     validate_chart_version,
@@ -85,8 +102,29 @@ ClusterMode = Literal["managed", "existing", "none"]
 #: Service name and inventory role of the fleet's application, and its Kubernetes namespace.
 APP_SERVICE = "app"
 APP_NAMESPACE = "app"
+#: The encrypted gp3 StorageClass the platform baseline makes; Prometheus claims its volume from it.
+STORAGE_CLASS = "gp3-encrypted"
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """Names a stack takes in a cluster's cluster-wide space (namespaces, StorageClass, Helm release)."""
+
+    app_namespace: str
+    monitoring_namespace: str
+    storage_class: str
+    monitoring_release: str
+    default_storage_class: bool
+    """Whether the stack's class is annotated as the cluster's default (only on a cluster it owns)."""
+
+
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
 APP_RESOURCES = Resources()
+#: Tags hardstack puts on every resource itself (`Settings.base_tags`).
+BASE_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
+#: Room kept for hardstack's own tags on one resource (the base tags, Name, inventory and discovery
+#: tags: 7 at most today, a stack test keeps it so) out of AWS's 50.
+HARDSTACK_TAGS = 10
 
 
 # What differs between tiers, in one table: config key -> (development, staging, production).
@@ -157,12 +195,10 @@ class IngressSetting(FlowSetting):
 
 
 #: Tag keys hardstack sets itself: the base tags, each resource's name, the fleet's inventory tags.
-OWN_TAG_KEYS = ("Project", ENVIRONMENT_TAG, "Stack", "ManagedBy", "Name", ROLE_TAG)
+OWN_TAG_KEYS = tuple(dict.fromkeys((*BASE_TAG_KEYS, ENVIRONMENT_TAG, "Name", ROLE_TAG)))
 #: Tag prefixes the stack (the fleet's id) and the cluster's controllers (subnet roles, autoscaler
 #: discovery, load balancer ownership) set and select by.
 RESERVED_TAG_PREFIXES = ("hardstack:", "kubernetes.io/", "k8s.io/", "elbv2.k8s.aws/")
-#: Extra tags a resource may carry: 50 per resource (provider default tags included), 10 kept for hardstack's.
-MAX_EXTRA_TAGS = 40
 
 #: The `aws:` config keys the stack's own AWS provider is given. The program makes that provider
 #: itself (with the region, default tags and these), so no other `aws:` key would reach it: each
@@ -261,6 +297,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "waf_rate_limit": validate_rate_limit,
     "db_app_user": validate_role_name,
     "db_migration_user": validate_role_name,
+    "app_host": validate_host,
 }
 
 
@@ -297,6 +334,9 @@ class Settings(_Model):
     """Extra inbound flows. Default: none."""
     extra_egress: tuple[FlowSetting, ...] = ()
     """Extra outbound flows from the app hosts (beyond HTTPS and PostgreSQL). Default: none."""
+    allow_world_egress_all_ports: bool = False
+    """Unsafe: let production's `extraEgress` open every port to the whole internet (0.0.0.0/0 or ::/0).
+    Default: off, production refuses such a flow (name the ports the hosts need instead)."""
     fleet_image_id: str
     """Pinned AMI of the fleet (AL2023; see the README for the command that resolves it). Required."""
     fleet_instance_type: str
@@ -332,7 +372,8 @@ class Settings(_Model):
     cluster_node_min_size: int
     cluster_node_max_size: int
     cluster_node_desired_size: int
-    """Kubernetes version and node group. Default: profile."""
+    """Kubernetes version and node group. Default: profile. Once the cluster runs, `clusterVersion` is its
+    version or the next minor (checked against the running cluster before any resource)."""
     deployer_location: Literal["internet", "vpc"] | None = None
     """Where `pulumi up` runs, so it can reach the cluster API it creates: `internet` (a laptop or a hosted
     CI runner: the public endpoint opens to `deployerCidrs` only, never 0.0.0.0/0 in production) or `vpc`
@@ -366,6 +407,10 @@ class Settings(_Model):
     existing_cluster_vpc_id: str | None = None
     """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
     balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    cluster_monitoring: bool | None = None
+    """Install kube-prometheus-stack (Prometheus, Alertmanager, the app's SLO rules). Default: on for a
+    managed cluster, off for an existing one (one such stack per cluster: its CRDs, operator and node
+    exporters are cluster-wide)."""
     existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
     """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
     app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
@@ -446,6 +491,13 @@ class Settings(_Model):
     """The only accounts the stack's provider may act in (config `aws:allowedAccountIds`): any other
     identity fails before a call. Required in the staging and production tiers."""
 
+    _secret_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """The config keys set with `--secret` (`hardstack:kubeconfig`, ...): their values stay secret."""
+        return self._secret_keys
+
     @field_validator(*_FIELD_CHECKS)
     @classmethod
     def _field(cls, value: Any, info: ValidationInfo) -> Any:
@@ -456,10 +508,19 @@ class Settings(_Model):
             _FIELD_CHECKS[name](value, alias if ":" in alias else f"{NAMESPACE}:{to_camel(name)}")
         return value
 
+    @field_validator("kubeconfig", mode="before")
+    @classmethod
+    def _kubeconfig(cls, v: Any) -> Any:
+        # Config that looks like JSON arrives decoded: a JSON kubeconfig (the format a hardstack cluster
+        # exports) goes back to its text. Never shown in errors: it holds credentials.
+        if isinstance(v, dict):
+            return json.dumps(v)
+        return validate_existing_kubeconfig(v, "hardstack:kubeconfig") if v is not None else v
+
     @field_validator("tags")
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
-        return validate_tags(v, "hardstack:tags")
+        return validate_tags(v, "hardstack:tags", reserved=HARDSTACK_TAGS)
 
     @field_validator("tags")
     @classmethod
@@ -476,13 +537,6 @@ class Settings(_Model):
                     key,
                     f"a key outside {prefix}, which the stack and the cluster's controllers set and read",
                 )
-        if len(v) > MAX_EXTRA_TAGS:
-            raise refuse(
-                "hardstack:tags",
-                f"<{len(v)} tags>",
-                f"at most {MAX_EXTRA_TAGS}: AWS allows 50 tags per resource and hardstack sets up to "
-                f"{50 - MAX_EXTRA_TAGS} of its own",
-            )
         return v
 
     @field_validator("aws_profile")
@@ -592,10 +646,19 @@ class Settings(_Model):
                 raise HardstackError(f"{where}: {err}") from None
             flow.refuse_world_open("ingress", where)
         for i, egress in enumerate(self.extra_egress):
+            where = f"hardstack:extraEgress[{i}]"
             try:
-                egress.flow()
+                out = egress.flow()
             except HardstackError as err:
-                raise HardstackError(f"hardstack:extraEgress[{i}]: {err}") from None
+                raise HardstackError(f"{where}: {err}") from None
+            world_open = out.peer.is_world and out.port.is_every_port
+            if world_open and self.tier.is_production and not self.allow_world_egress_all_ports:
+                raise refuse(
+                    where,
+                    f"{out.port.key} to {out.peer.value}",
+                    "in prod, the ports the hosts need to the internet, not every port (or "
+                    "hardstack:allowWorldEgressAllPorts: true, asked for by name)",
+                )
         validate_sizes(
             self.fleet_min_size,
             self.fleet_max_size,
@@ -620,6 +683,8 @@ class Settings(_Model):
             check_user_data(boot, self.naming("p" * 40, "s" * 40))
         except HardstackError as err:
             raise HardstackError(f"hardstack:appSecretParameters: {err}") from None
+        if self.certificate_arn is not None:
+            validate_certificate_arn(self.certificate_arn, "hardstack:certificateArn", self.region, "aws:region")
         if self.certificate_arn is None and self.tier.serves_https_only:
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
@@ -685,18 +750,30 @@ class Settings(_Model):
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
+        for key, nodes in (
+            ("clusterNodeMinSize", self.cluster_node_min_size),
+            ("clusterNodeDesiredSize", self.cluster_node_desired_size),
+        ):
+            if nodes < 1:
+                # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
+                # with none, nothing can schedule them and nothing scales the group up.
+                raise refuse(
+                    f"hardstack:{key}",
+                    nodes,
+                    "at least 1 with a managed cluster: CoreDNS, the controllers and the Cluster Autoscaler "
+                    "run on this node group, so it cannot start from zero",
+                )
         addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
         self._check_deployer()
         if not self.cluster_admin_role_arns:
             raise refuse(
                 "hardstack:clusterAdminRoleArns", [], "at least one IAM role ARN: the creator gets no admin access"
             )
-        for key, arns in (
-            ("clusterAdminRoleArns", self.cluster_admin_role_arns),
-            ("clusterReadonlyRoleArns", self.cluster_readonly_role_arns),
-        ):
-            for i, arn in enumerate(arns):
-                role_name_of(arn, f"hardstack:{key}[{i}]")
+        validate_access_roles(
+            self.cluster_admin_role_arns,
+            self.cluster_readonly_role_arns,
+            ("hardstack:clusterAdminRoleArns", "hardstack:clusterReadonlyRoleArns"),
+        )
         role = self.cluster_kubeconfig_role_arn
         if role is not None and role not in self.cluster_admin_role_arns:
             raise refuse(
@@ -704,6 +781,27 @@ class Settings(_Model):
                 role,
                 "one of hardstack:clusterAdminRoleArns: the Kubernetes provider signs in as this role",
             )
+
+    @property
+    def installs_monitoring(self) -> bool:
+        if self.cluster_mode == "none":
+            return False
+        return self.cluster_monitoring if self.cluster_monitoring is not None else self.cluster_mode == "managed"
+
+    def cluster_names(self, naming: Naming) -> ClusterNames:
+        """What the stack names in the cluster's cluster-wide space: fixed names on the cluster it owns,
+        names carrying the project and stack on an existing cluster that other stacks may share."""
+        if self.cluster_mode != "existing":
+            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, True)
+        return ClusterNames(
+            app_namespace=naming.kubernetes(APP_NAMESPACE, "hardstack:namePrefix (app namespace)"),
+            monitoring_namespace=naming.kubernetes(MONITORING_NAMESPACE, "hardstack:namePrefix (monitoring namespace)"),
+            storage_class=naming.kubernetes(STORAGE_CLASS, "hardstack:namePrefix (StorageClass)"),
+            # The chart cuts its resource names to 26 characters: a short digest keeps two stacks apart.
+            monitoring_release=f"kps-{naming.digest()}",
+            # The cluster's owner decides its default class; claims of this stack name theirs.
+            default_storage_class=False,
+        )
 
     @property
     def installs_cluster_autoscaler(self) -> bool:
@@ -849,17 +947,37 @@ class Settings(_Model):
         routes = validate_routing(self.alert_routes, "hardstack:alertRoutes")
         for i, receiver in enumerate(self.receivers()):
             key = receiver.secret_ref.key if receiver.secret_ref is not None else None
-            if key is not None and key not in self.alert_secrets and self.cluster_mode != "none":
+            if key is not None and key not in self.alert_secrets and self.installs_monitoring:
                 raise HardstackError(
                     f"hardstack:alertReceivers[{i}] ({receiver.name}) needs the secret {key!r}, which is not set: "
                     f"`pulumi config set --secret --path 'hardstack:alertSecrets.{key}' <value>`"
                 )
+        if self.installs_monitoring:
+            self._check_receiver_names(routes)
         if self.tier.is_production:
-            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if not self.alert_subscriptions:
                 raise refuse("hardstack:alertSubscriptions", [], "at least one subscription in prod")
+            if not self.installs_monitoring:  # no Alertmanager runs: its receivers and heartbeat are not needed
+                return
+            validate_page_receivers(self.tier, routes["page"], "hardstack:alertRoutes")
             if self.heartbeat_receiver is None:
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
+
+    def _check_receiver_names(self, routes: Mapping[str, tuple[str, ...]]) -> None:
+        """The names Alertmanager's configuration refuses (k8s.monitoring.alertmanager_config), by config key."""
+        known = [r.name for r in self.receivers()]
+        listed = f"a name from hardstack:alertReceivers ({', '.join(known) or 'none given'})"
+        if len(set(known)) != len(known):
+            raise refuse("hardstack:alertReceivers", known, "each receiver name once")
+        for severity, names in routes.items():
+            where = f"hardstack:alertRoutes.{severity}"
+            for name in names:
+                if name not in known:
+                    raise refuse(where, name, listed)
+            if len(set(names)) != len(names):
+                raise refuse(where, list(names), "each receiver once")
+        if self.heartbeat_receiver is not None and self.heartbeat_receiver not in known:
+            raise refuse("hardstack:heartbeatReceiver", self.heartbeat_receiver, listed)
 
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""
@@ -936,12 +1054,45 @@ class Settings(_Model):
         return {"Project": project, "Environment": self.environment, "Stack": stack, "ManagedBy": "pulumi", **self.tags}
 
 
+#: A map key written after a dot in a config path; any other is written `["..."]`.
+_PATH_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
 def _key_name(loc: tuple[int | str, ...]) -> str:
+    """The config key (and path inside it) as the user writes it: map keys are never re-cased."""
     head, *rest = loc
-    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{to_camel(str(head))}"
+    key = str(head) if ":" in str(head) else f"{NAMESPACE}:{head}"
     for part in rest:
-        key += f"[{part}]" if isinstance(part, int) else f".{to_camel(part)}"
+        if isinstance(part, int):
+            key += f"[{part}]"
+        else:
+            key += f".{part}" if _PATH_PART.match(part) else f"[{json.dumps(part)}]"
     return key
+
+
+def known_keys() -> tuple[str, ...]:
+    """Every `hardstack:` setting, as written in a stack file (`hardstack:natStrategy`)."""
+    return tuple(
+        sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
+    )
+
+
+def _unknown_key(key: str) -> str:
+    """Why `key` is not a setting, with the one the user most likely meant."""
+    name = key.partition(":")[2]
+    known = [k.partition(":")[2] for k in known_keys()]
+    camel = to_camel(name.replace("-", "_"))
+    if ("_" in name or "-" in name) and camel in known:
+        return (
+            f"{key} is the snake_case spelling of {NAMESPACE}:{camel}: did you mean {NAMESPACE}:{camel}? "
+            f"Setting keys are camelCase (`pulumi config rm {key}`, then `pulumi config set {NAMESPACE}:{camel}`)"
+        )
+    by_case = {k.lower(): k for k in known}
+    close = [by_case[name.lower()]] if name.lower() in by_case else difflib.get_close_matches(name, known, n=3)
+    if close:
+        meant = " or ".join(f"{NAMESPACE}:{c}" for c in close)
+        return f"{key} is not a known setting (a typo?): did you mean {meant}?"
+    return f"{key} is not a known setting (a typo?): known keys are {', '.join(known_keys())}"
 
 
 def _message(error: Any) -> str:
@@ -949,14 +1100,11 @@ def _message(error: Any) -> str:
     if error["type"] == "missing":
         return f"{key} is required: set it with `pulumi config set {key} <value>`"
     if error["type"] == "extra_forbidden":
-        known = ", ".join(
-            sorted(f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and ":" not in f.alias)
-        )
-        return f"{key} is not a known setting (a typo?): known keys are {known}"
+        return _unknown_key(key)
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, HardstackError):
         return str(ctx_error)
-    return f"{key} = {error['input']!r} is refused: {error['msg']}"
+    return f"{key} = {shown(key, error['input'])} is refused: {error['msg']}"
 
 
 def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -982,8 +1130,54 @@ def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_settings(config: Mapping[str, Any]) -> Settings:
-    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile."""
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, Mapping):  # the keys of a secret map are names (alertSecrets.<key>), not secrets
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
+def _redact(message: str, secrets: Collection[Any]) -> str:
+    """The message with any text of a secret value replaced by `[secret]`: messages built from
+    several keys (a check naming another key's value) never print a secret either."""
+    texts: set[str] = set()
+    for value in secrets:
+        if isinstance(value, (str, Mapping, list, tuple)):
+            texts.update((repr(value), json.dumps(value, default=str)))
+        for leaf in _leaves(value):
+            if isinstance(leaf, str) and leaf:
+                texts.add(repr(leaf))
+                if len(leaf) >= 4:  # shorter raw text would also hide ordinary words of the message
+                    texts.add(leaf)
+    for text in sorted(texts, key=len, reverse=True):
+        message = message.replace(text, REDACTED)
+    return message
+
+
+def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
+    """Validate raw config (`{"aws:region": ..., "hardstack:vpcCidr": ...}`) against the profile.
+
+    `secret_keys` are the config keys set with `--secret`: no message shows their values.
+    """
+    secret = frozenset(k for k in secret_keys if k in config)
+    with keeping_secret(secret):
+        try:
+            settings = _parse(config)
+        except HardstackError as err:
+            raise HardstackError(_redact(str(err), [config[k] for k in secret])) from None
+    settings._secret_keys = secret
+    return settings
+
+
+def _parse(config: Mapping[str, Any]) -> Settings:
+    known = set(known_keys())
+    unknown = [_unknown_key(key) for key in config if key.startswith(f"{NAMESPACE}:") and key not in known]
+    if unknown:
+        raise HardstackError("\n".join(unknown))
     env = config.get(f"{NAMESPACE}:environment")
     if env is None:
         raise HardstackError(
@@ -1021,13 +1215,30 @@ def _decode(value: str) -> Any:
     return value
 
 
-def read_config() -> dict[str, Any]:
+@dataclass(frozen=True)
+class StackConfig:
+    """The running stack's `aws:` and `hardstack:` config, decoded, and which of its keys are secret."""
+
+    values: dict[str, Any]
+    secret_keys: frozenset[str]
+
+
+def read_config() -> StackConfig:
     """Every `aws:` and `hardstack:` config value of the running stack, decoded. The only reader."""
+    import pulumi.runtime
     from pulumi.runtime import config as runtime_config
 
     raw: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return {k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")}
+    values = {
+        k: _decode(v) if isinstance(v, str) else v for k, v in raw.items() if k.split(":")[0] in (NAMESPACE, "aws")
+    }
+    # The CLI's language host lists the keys set with --secret in the environment; the Automation
+    # API (and a mock runtime) sets them with the config.
+    listed = set(pulumi.runtime.get_config_secret_keys_env())
+    secret = frozenset(k for k in values if k in listed or pulumi.runtime.is_config_secret(k))
+    return StackConfig(values, secret)
 
 
 def load_settings() -> Settings:
-    return parse_settings(read_config())
+    config = read_config()
+    return parse_settings(config.values, config.secret_keys)

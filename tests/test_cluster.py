@@ -14,6 +14,7 @@ from hardstack.aws.cluster import (
     ADDON_VERSIONS,
     CLUSTER_LOG_TYPES,
     REQUIRED_ADDONS,
+    SUPPORTED_VERSIONS,
     Cluster,
     ClusterArgs,
     ExistingCluster,
@@ -22,10 +23,11 @@ from hardstack.aws.cluster import (
     addon_versions_for,
     render_kubeconfig,
     role_name_of,
+    validate_cluster_upgrade,
     validate_existing_kubeconfig,
 )
 from hardstack.core.tier import Tier
-from hardstack.tooling.testing import MOCK_ACCOUNT, Recording
+from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -305,6 +307,95 @@ def test_coredns_and_ebs_csi_wait_for_the_nodes_and_nodes_wait_for_networking(re
         assert rec.one(ADDON, addon).urn in node_group.dependencies
 
 
+def test_every_addon_waits_for_the_control_plane(rec: Recording) -> None:
+    cluster = rec.one(CLUSTER).urn
+    addons = rec.of_type(ADDON)
+    assert len(addons) == len(REQUIRED_ADDONS) and all(cluster in a.dependencies for a in addons)
+
+
+def test_node_groups_take_their_version_from_the_control_plane(rec: Recording) -> None:
+    cluster, node_group = rec.one(CLUSTER), rec.one(NODE_GROUP)
+    assert node_group.inputs["version"] == cluster.inputs["version"] == "1.32"
+    assert node_group.property_dependencies["version"] == [cluster.urn]
+    assert cluster.urn in node_group.dependencies
+
+
+# --- upgrades: one minor at a time from the running control plane ---------------------------------
+
+MAIN = "hardstack-test-main"  # the physical name of cluster `main` in stack `test`
+
+
+def on_running(run: Run, running: str, version: str, recording: Recording | None = None) -> Recording:
+    """Run cluster `main` at `version` in a region where it already runs `running`."""
+    built = args(version=version, addon_versions=None)
+    mocks = HardstackMocks(clusters={MAIN: running})
+    return run(lambda: Cluster("main", built), mocks=mocks, recording=recording)
+
+
+def test_the_running_cluster_is_looked_up_by_its_physical_name(rec: Recording, run: Run) -> None:
+    assert rec.one(CLUSTER).inputs["name"] == MAIN
+    tokens = [i.token for i in on_running(run, "1.32", "1.32").invokes]
+    assert tokens == ["aws:eks/getClusters:getClusters", "aws:eks/getCluster:getCluster"]
+
+
+def test_the_next_minor_is_accepted_and_reaches_cluster_addons_and_node_groups(run: Run) -> None:
+    rec = on_running(run, "1.33", "1.34")
+    assert rec.one(CLUSTER).inputs["version"] == "1.34"
+    assert rec.one(NODE_GROUP).inputs["version"] == "1.34"
+    pinned = {a.inputs["addonName"]: a.inputs["addonVersion"] for a in rec.of_type(ADDON)}
+    assert pinned == ADDON_VERSIONS["1.34"]
+
+
+def test_a_skipped_minor_is_refused_before_any_resource(run: Run) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        on_running(run, "1.32", "1.34", recording)
+    assert str(err.value) == (
+        "version = '1.34' is refused: 1.32 (the running version) or 1.33, the next minor: "
+        "EKS upgrades one minor at a time, so go through 1.33 first"
+    )
+    assert len(recording) == 0
+
+
+def test_a_downgrade_is_refused_before_any_resource(run: Run) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError, match=r"^version = '1.33' is refused: 1.34 \(the running version\): EKS cannot"):
+        on_running(run, "1.34", "1.33", recording)
+    assert len(recording) == 0
+
+
+def test_a_first_up_finds_no_cluster_and_creates_one(rec: Recording) -> None:
+    assert [i.token for i in rec.invokes] == ["aws:eks/getClusters:getClusters"]
+    assert rec.one(CLUSTER).inputs["version"] == "1.32"
+
+
+def test_a_running_version_given_by_the_caller_is_checked_without_a_lookup(run: Run) -> None:
+    with pytest.raises(HardstackError, match=r"^version = '1.34' is refused: 1.32 \(the running version\)"):
+        args(version="1.34", addon_versions=None, running_version="1.32")
+    rec = run(lambda: Cluster("main", args(running_version="1.31")))
+    assert rec.invokes == [] and rec.one(CLUSTER).inputs["version"] == "1.32"
+
+
+@given(st.sampled_from(SUPPORTED_VERSIONS), st.sampled_from(SUPPORTED_VERSIONS))
+def test_a_version_is_accepted_only_as_the_running_one_or_the_next_minor(running: str, wanted: str) -> None:
+    step = int(wanted.split(".")[1]) - int(running.split(".")[1])
+    if step in (0, 1):
+        assert validate_cluster_upgrade(running, wanted) is (step == 1)
+    else:
+        with pytest.raises(HardstackError, match=re.escape(f"{running} (the running version)")):
+            validate_cluster_upgrade(running, wanted)
+
+
+def test_a_new_cluster_is_no_upgrade() -> None:
+    assert validate_cluster_upgrade(None, "1.34") is False
+
+
+def test_the_next_minor_is_named_only_when_hardstack_supports_it() -> None:
+    with pytest.raises(HardstackError) as err:
+        validate_cluster_upgrade("1.34", "1.33")
+    assert "1.35" not in str(err.value)
+
+
 # --- kubeconfig and provider ---------------------------------------------------------------------
 
 
@@ -456,15 +547,27 @@ def test_malformed_cidr_is_refused() -> None:
         args(endpoint_public_access=True, public_access_cidrs=["10.0.0.1/8"])
 
 
+@pytest.fixture
+def unpinned_134(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1.34 as a supported minor hardstack pins no add-ons for."""
+    monkeypatch.delitem(ADDON_VERSIONS, "1.34")
+
+
+@pytest.mark.usefixtures("unpinned_134")
 def test_missing_addon_version_is_refused_with_the_list() -> None:
     partial = {"vpc-cni": "v1.20.1-eksbuild.3", "kube-proxy": "v1.34.1-eksbuild.2"}
     with pytest.raises(HardstackError, match=r"addon_versions = .*vpc-cni, kube-proxy, coredns, aws-ebs-csi-driver"):
         args(version="1.34", addon_versions=partial)
 
 
+@pytest.mark.usefixtures("unpinned_134")
 def test_a_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
     with pytest.raises(HardstackError, match=r"^addon_versions = \{\} is refused: the versions of .* Kubernetes 1.34"):
         args(version="1.34", addon_versions=None)
+
+
+def test_every_supported_minor_has_pinned_addons() -> None:
+    assert set(ADDON_VERSIONS) == set(SUPPORTED_VERSIONS)
 
 
 @pytest.mark.parametrize("version", sorted(ADDON_VERSIONS))
@@ -493,11 +596,11 @@ def test_unpinned_addon_version_is_refused() -> None:
     [
         (
             {"admin_role_arns": ["arn:aws:iam::123456789012:user/alice"]},
-            "admin_role_arns = 'arn:aws:iam::123456789012:user/alice'",
+            "admin_role_arns[0] = 'arn:aws:iam::123456789012:user/alice'",
         ),
-        ({"readonly_role_arns": ["auditor"]}, "readonly_role_arns = 'auditor'"),
+        ({"readonly_role_arns": ["auditor"]}, "readonly_role_arns[0] = 'auditor'"),
         ({"admin_role_arns": []}, "admin_role_arns = []"),
-        ({"readonly_role_arns": [ADMIN]}, f"readonly_role_arns = '{ADMIN}' is refused: each role once"),
+        ({"readonly_role_arns": [ADMIN]}, f"readonly_role_arns[0] = '{ADMIN}' is refused: each role once"),
         ({"kubeconfig_role_arn": "deployer"}, "kubeconfig_role_arn = 'deployer'"),
         ({"secrets_key_arn": "alias/eks"}, "secrets_key_arn = 'alias/eks'"),
         ({"subnet_ids": ["subnet-a"]}, "subnet_ids = ['subnet-a']"),

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from hardstack import HardstackError
-from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans
+from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans, waits_for
 from hardstack.tooling.testing import HardstackMocks, Recording, run_program
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
@@ -129,6 +129,80 @@ def test_the_parameter_group_named_before_its_family_was_in_its_name_is_adopted_
             entry["inputs"]["parameterGroupName"] = "main-params-1a2b3c4"
 
     assert diff_plans(before, now).is_empty()
+
+
+# --- proof by plan: a Kubernetes upgrade -----------------------------------------------------------
+
+CLUSTER_NAME = "hardstack-prod-eks"
+EKS = "aws:eks/cluster:Cluster"
+ADDON = "aws:eks/addon:Addon"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+
+
+def prod_on_cluster(running: str | None, recording: Recording | None = None, **overrides: Any) -> Recording:
+    """The prod stack in an account whose cluster runs `running` (None: no cluster yet)."""
+    config = {**stack_config("prod"), **overrides}
+    clusters = {CLUSTER_NAME: running} if running is not None else {}
+    mocks = HardstackMocks(str(config["aws:region"]), databases={IDENTIFIER: "16.6"}, clusters=clusters)
+    return run_program(main, stack="prod", config=config, mocks=mocks, recording=recording)
+
+
+def test_a_kubernetes_minor_upgrade_updates_control_plane_addons_and_nodes_in_place_in_that_order() -> None:
+    before = build_plan("prod", prod_on_cluster("1.33"))
+    after = build_plan("prod", prod_on_cluster("1.33", **{"hardstack:clusterVersion": "1.34"}))
+
+    diff = diff_plans(before, after)
+
+    assert not diff.replaces and not diff.creates and not diff.deletes and not diff.hazards
+    # CoreDNS has one build for 1.33 and 1.34: it stays; the other three add-ons move to 1.34's.
+    assert {(c.type, c.name): c.properties for c in diff.updates} == {
+        (EKS, "eks"): ("version",),
+        (ADDON, "eks-vpc-cni"): ("addonVersion",),
+        (ADDON, "eks-kube-proxy"): ("addonVersion",),
+        (NODE_GROUP, "eks-general"): ("version",),
+        (ADDON, "eks-aws-ebs-csi-driver"): ("addonVersion",),
+        ("kubernetes:helm.sh/v3:Release", "controllers-cluster-autoscaler"): ("values.image.tag",),
+    }
+    urns = {(r["type"], r["name"]): r["urn"] for r in after["resources"]}
+    nodes = waits_for(after, urns[(NODE_GROUP, "eks-general")])
+    assert {urns[(EKS, "eks")], urns[(ADDON, "eks-vpc-cni")], urns[(ADDON, "eks-kube-proxy")]} <= nodes
+    for addon in ("eks-vpc-cni", "eks-kube-proxy", "eks-coredns", "eks-aws-ebs-csi-driver"):
+        assert urns[(EKS, "eks")] in waits_for(after, urns[(ADDON, addon)])
+    for addon in ("eks-coredns", "eks-aws-ebs-csi-driver"):  # they need running nodes when first created
+        assert urns[(NODE_GROUP, "eks-general")] in waits_for(after, urns[(ADDON, addon)])
+
+
+def test_a_kubernetes_upgrade_that_skips_a_minor_is_refused_before_any_cloud_resource() -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        prod_on_cluster("1.32", recording, **{"hardstack:clusterVersion": "1.34"})
+    assert str(err.value) == (
+        "hardstack:clusterVersion = '1.34' is refused: 1.32 (the running version) or 1.33, the next minor: "
+        "EKS upgrades one minor at a time, so go through 1.33 first"
+    )
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_a_kubernetes_downgrade_is_refused_before_any_cloud_resource() -> None:
+    recording = Recording()
+    with pytest.raises(
+        HardstackError, match=r"^hardstack:clusterVersion = '1.33' is refused: 1.34 \(the running version\): EKS cannot"
+    ):
+        prod_on_cluster("1.34", recording)
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]
+
+
+def test_the_first_up_of_a_cluster_reads_no_running_version_and_creates_it() -> None:
+    rec = prod_on_cluster(None, **{"hardstack:clusterVersion": "1.34"})
+    assert "aws:eks/getCluster:getCluster" not in [i.token for i in rec.invokes]
+    assert rec.one(EKS).inputs["version"] == rec.one(NODE_GROUP).inputs["version"] == "1.34"
+
+
+def test_the_running_cluster_is_read_once_before_any_resource() -> None:
+    rec = prod_on_cluster("1.33")
+    tokens = [i.token for i in rec.invokes]
+    assert tokens.count("aws:eks/getClusters:getClusters") == tokens.count("aws:eks/getCluster:getCluster") == 1
+    assert rec.one(EKS).inputs["name"] == CLUSTER_NAME
 
 
 def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> None:

@@ -62,6 +62,13 @@ def test_malformed_certificate_is_refused() -> None:
         args(certificate_arn="my-cert")
 
 
+def test_a_certificate_of_another_region_is_refused() -> None:
+    other = CERT.replace("eu-west-3", "us-east-1")
+    with pytest.raises(HardstackError) as err:
+        args(certificate_arn=other)
+    assert str(err.value).startswith(f"certificate_arn = {other!r} is refused: a certificate in eu-west-3")
+
+
 def test_load_balancer_drops_invalid_headers_and_sits_in_public_subnets(run: Run) -> None:
     lb = run(alb()).one("aws:lb/loadBalancer:LoadBalancer").inputs
     assert lb["dropInvalidHeaderFields"] is True and lb["internal"] is False
@@ -90,7 +97,7 @@ def test_prod_settings_turn_on_deletion_protection_and_encrypted_access_logs(run
 
 def test_new_regions_deliver_logs_through_the_service_principal(run: Run) -> None:
     ctx = AwsContext(region="ap-southeast-5", account_id="123456789012")
-    rec = run(alb(context=ctx, access_logs=True))
+    rec = run(alb(context=ctx, access_logs=True, certificate_arn=CERT.replace("eu-west-3", "ap-southeast-5")))
     policy = json.loads(rec.one("aws:s3/bucketPolicy:BucketPolicy").inputs["policy"])
     delivery = next(s for s in policy["Statement"] if s["Sid"] == "AllowAlbLogDelivery")
     assert delivery["Principal"] == {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}

@@ -235,3 +235,11 @@ def test_every_character_ec2_accepts_is_allowed() -> None:
 def test_empty_or_non_text_description_is_refused(bad: object) -> None:
     with pytest.raises(HardstackError, match=r"^description = .* is refused: say what it is for"):
         check_description(bad, "description")
+
+
+@given(ports, ports)
+def test_every_port_means_the_whole_range(low: int, high: int) -> None:
+    low, high = min(low, high), max(low, high)
+    port = Port.tcp_range(low, high)
+    assert port.is_every_port == (low <= 1 and high == 65535)
+    assert Port.ALL.is_every_port and not Port.icmp().is_every_port

@@ -1,3 +1,4 @@
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -6,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from hardstack.aws.cluster import ADDON_VERSIONS
 from hardstack.core.errors import HardstackError
 from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
@@ -459,7 +461,10 @@ def test_a_stack_name_aws_would_refuse_in_names_is_refused_before_any_resource()
     assert len(rec) == 0
 
 
-def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting() -> None:
+def test_a_kubernetes_version_without_pinned_addons_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(ADDON_VERSIONS, "1.34")  # a supported minor hardstack does not pin
     msg = refused(clusterVersion="1.34")
     assert msg.startswith("hardstack:clusterAddonVersions = {} is refused") and "Kubernetes 1.34" in msg
 
@@ -569,3 +574,310 @@ def test_retention_shorter_than_the_slo_period_is_refused() -> None:
 def test_a_managed_cluster_refuses_an_ingress_class_nothing_there_serves() -> None:
     msg = refused(ingressClass="nginx")
     assert "hardstack:ingressClass = 'nginx' is refused: alb on the cluster this stack creates" in msg
+
+
+# --- keys as written, unknown keys ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("nat_strategy", "natStrategy"),
+        ("db_instance_class", "dbInstanceClass"),
+        ("cluster-node-min-size", "clusterNodeMinSize"),
+    ],
+)
+def test_a_snake_case_key_points_to_the_camel_case_one(written: str, meant: str) -> None:
+    msg = refused(**{written: "x"})
+    assert msg.startswith(f"hardstack:{written} is the snake_case spelling of hardstack:{meant}")
+    assert f"did you mean hardstack:{meant}?" in msg and "not a known setting" not in msg
+
+
+def test_the_snake_case_spelling_of_every_setting_points_to_it() -> None:
+    from pydantic.alias_generators import to_snake
+
+    from stacks.settings import known_keys
+
+    camel = [key.partition(":")[2] for key in known_keys() if key != key.lower()]
+    assert camel
+    for name in camel:
+        assert f"did you mean hardstack:{name}?" in refused(**{to_snake(name): "x"}), name
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [("natStrategie", "hardstack:natStrategy"), ("alertSecret", "hardstack:alertSecrets"), ("TAGS", "hardstack:tags")],
+)
+def test_a_misspelt_key_is_refused_with_the_closest_known_one(written: str, meant: str) -> None:
+    msg = refused(**{written: "x"})
+    assert msg.startswith(f"hardstack:{written} is not a known setting (a typo?): did you mean {meant}")
+
+
+def test_a_key_like_no_setting_is_refused_with_every_known_key() -> None:
+    msg = refused(fooBar=1)
+    assert msg.startswith("hardstack:fooBar is not a known setting (a typo?): known keys are hardstack:")
+    assert "hardstack:natStrategy" in msg and "hardstack:vpcCidr" in msg
+
+
+def test_every_unknown_key_is_refused_at_once() -> None:
+    lines = refused(fooBar=1, nat_strategy="none").splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["hardstack:fooBar", "hardstack:nat_strategy"]
+
+
+def test_keys_inside_a_map_are_named_as_written() -> None:
+    msg = refused(alertSecrets={"pagerduty-routing-key": 42})
+    assert msg.startswith("hardstack:alertSecrets.pagerduty-routing-key = 42 is refused")
+    assert "Routing" not in msg
+
+
+def test_a_map_key_a_dot_would_split_is_quoted() -> None:
+    assert refused(tags={"cost.center": 7}).startswith('hardstack:tags["cost.center"] = 7 is refused')
+
+
+# --- secrets are never printed ---------------------------------------------------------------------
+
+SECRET_TEXT = "s3cr3t-v4lue-never-printed"
+
+
+def refused_secretly(config: dict[str, Any], secret_keys: list[str]) -> str:
+    with pytest.raises(HardstackError) as err:
+        parse_settings(config, secret_keys=secret_keys)
+    return str(err.value)
+
+
+def every_key() -> list[str]:
+    from stacks.settings import known_keys
+
+    return ["aws:region", *known_keys()]
+
+
+@pytest.mark.parametrize("key", every_key())
+def test_a_secret_object_of_any_key_is_never_printed(key: str) -> None:
+    config = {**BASE, key: {"token": {"password": SECRET_TEXT}}}
+    msg = refused_secretly(config, secret_keys=list(config))
+    assert key in msg and SECRET_TEXT not in msg and "[secret]" in msg
+
+
+@pytest.mark.parametrize("key", every_key())
+def test_a_bad_secret_string_of_any_key_is_never_printed(key: str) -> None:
+    config = {**BASE, key: f"{SECRET_TEXT}!"}
+    try:
+        parse_settings(config, secret_keys=list(config))
+    except HardstackError as err:
+        assert SECRET_TEXT not in str(err)
+    else:  # a key that takes any string: the same value is accepted in plain config too
+        parse_settings(config)
+
+
+def test_without_secret_keys_the_value_is_shown() -> None:
+    msg = refused(kubeconfig={"token": SECRET_TEXT})
+    assert SECRET_TEXT in msg  # the control for the tests above: it is the secret marking that hides it
+
+
+def test_a_kubeconfig_given_as_an_object_is_never_printed() -> None:
+    config = {**BASE, "hardstack:clusterMode": "existing", "hardstack:kubeconfig": {"users": [{"token": SECRET_TEXT}]}}
+    msg = refused_secretly(config, ["hardstack:kubeconfig"])
+    assert msg.startswith("hardstack:kubeconfig = [secret] is refused") and SECRET_TEXT not in msg
+
+
+def test_a_non_string_alert_secret_is_never_printed() -> None:
+    config = {**stack_config("prod"), "hardstack:alertSecrets": {"pagerduty-routing-key": {"key": SECRET_TEXT}}}
+    msg = refused_secretly(config, ["hardstack:alertSecrets"])
+    assert msg.startswith("hardstack:alertSecrets.pagerduty-routing-key = [secret] is refused")
+    assert SECRET_TEXT not in msg
+
+
+def test_a_secret_quoted_by_another_check_is_hidden_too() -> None:
+    # The missing-secret message names the receiver: here the receivers themselves are secret.
+    config = {**stack_config("prod")}
+    config.pop("hardstack:alertSecrets")
+    config["hardstack:alertReceivers"] = [
+        {"name": "oncall-" + SECRET_TEXT, "kind": "pagerduty", "secretKey": "pagerduty-routing-key"},
+        *config["hardstack:alertReceivers"][1:],
+    ]
+    config["hardstack:alertRoutes"] = {"page": ["oncall-" + SECRET_TEXT], "ticket": ["tickets"]}
+    msg = refused_secretly(config, ["hardstack:alertReceivers", "hardstack:alertRoutes"])
+    assert "hardstack:alertReceivers[0]" in msg and SECRET_TEXT not in msg
+
+
+def test_settings_remember_which_keys_are_secret() -> None:
+    s = parse_settings(BASE, secret_keys=["hardstack:vpcCidr", "hardstack:notSet"])
+    assert s.secret_keys == {"hardstack:vpcCidr"}
+
+
+def test_read_config_learns_the_keys_set_with_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi.runtime
+
+    from stacks.settings import read_config
+
+    # What the CLI's language host hands the program: the config and the list of its secret keys.
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"hardstack:kubeconfig": "k", "hardstack:vpcCidr": "10.0.0.0/16"}))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["hardstack:kubeconfig"]))
+    # What the Automation API hands it: config with secret keys.
+    pulumi.runtime.set_all_config({"hardstack:alertSecrets": '{"a": "b"}'}, ["hardstack:alertSecrets"])
+    try:
+        config = read_config()
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+    assert config.secret_keys == {"hardstack:kubeconfig", "hardstack:alertSecrets"}
+    assert config.values["hardstack:alertSecrets"] == {"a": "b"} and config.values["hardstack:vpcCidr"] == "10.0.0.0/16"
+
+
+# --- AWS's own limits --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "shown"),
+    [
+        ({"AWS:owner": "me"}, "hardstack:tags key = 'AWS:owner' is refused: a key without the 'aws:' prefix"),
+        ({"Owner": "Aws:me"}, "hardstack:tags[Owner] = 'Aws:me' is refused: a value without the 'aws:' prefix"),
+        ({"k" * 129: "v"}, "hardstack:tags key = 'kkkk"),
+        (
+            {"Owner": "x" * 257},
+            "hardstack:tags[Owner] = 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (257 characters)'",
+        ),
+        ({"Owner": "a|b"}, "hardstack:tags[Owner] = 'a|b' is refused"),
+        ({f"t{i}": "v" for i in range(41)}, "hardstack:tags = '41 tags' is refused: at most 40"),
+    ],
+)
+def test_tags_aws_would_refuse_are_refused(tags: dict[str, str], shown: str) -> None:
+    assert refused(tags=tags).startswith(shown)
+
+
+def test_the_longest_tags_aws_takes_are_accepted() -> None:
+    tags = {"k" * 128: "v" * 256, **{f"t{i}": "" for i in range(39)}}
+    assert settings(tags=tags).tags == tags
+
+
+def test_hardstack_keeps_room_for_its_own_tags_on_every_resource(stack: Callable[..., Recording]) -> None:
+    from stacks.settings import BASE_TAG_KEYS, HARDSTACK_TAGS
+
+    counts = []
+    for r in stack("prod"):
+        given: list[Any] = [r.inputs.get("tags")]
+        given += [spec.get("tags") for spec in r.inputs.get("tagSpecifications") or []]
+        for tags in given:
+            if isinstance(tags, dict):
+                counts.append(len(set(tags) | set(BASE_TAG_KEYS)))
+            elif isinstance(tags, list):  # Auto Scaling groups: [{key, value, propagateAtLaunch}]
+                counts.append(len({t["key"] for t in tags} | set(BASE_TAG_KEYS)))
+    assert counts and max(counts) <= HARDSTACK_TAGS
+
+
+def test_a_certificate_of_another_region_is_refused() -> None:
+    other = PROD_CERT.replace("eu-west-3", "us-east-1")
+    msg = refused(certificateArn=other)
+    assert msg.startswith(f"hardstack:certificateArn = {other!r} is refused: a certificate in eu-west-3 (aws:region)")
+
+
+@pytest.mark.parametrize(
+    ("sizes", "shown"),
+    [
+        ({"clusterNodeMinSize": 0}, "hardstack:clusterNodeMinSize = 0 is refused: at least 1 with a managed cluster"),
+        (
+            {"clusterNodeMinSize": 0, "clusterNodeDesiredSize": 0},
+            "hardstack:clusterNodeMinSize = 0 is refused: at least 1",
+        ),
+        (
+            {"clusterNodeMinSize": 2, "clusterNodeDesiredSize": 1},
+            "hardstack:clusterNodeDesiredSize = 1 is refused: between hardstack:clusterNodeMinSize (2)",
+        ),
+        (
+            {"clusterNodeDesiredSize": 4},
+            "hardstack:clusterNodeDesiredSize = 4 is refused: between hardstack:clusterNodeMinSize (1) and "
+            "hardstack:clusterNodeMaxSize (3)",
+        ),
+    ],
+)
+def test_a_managed_node_group_aws_or_the_platform_cannot_run_is_refused(sizes: dict[str, int], shown: str) -> None:
+    assert refused(**sizes).startswith(shown)
+
+
+def test_without_a_managed_cluster_the_node_sizes_do_not_matter() -> None:
+    s = settings(clusterMode="none", clusterNodeMinSize=0, clusterNodeDesiredSize=0)
+    assert s.cluster_node_min_size == 0
+
+
+WORLD_EGRESS = {"cidr": "0.0.0.0/0", "fromPort": 0, "toPort": 65535, "description": "anything"}
+
+
+@pytest.mark.parametrize("rule", [WORLD_EGRESS, {**WORLD_EGRESS, "cidr": "::/0", "fromPort": 1, "protocol": "udp"}])
+def test_prod_refuses_world_open_egress_on_every_port(rule: dict[str, Any]) -> None:
+    msg = prod(extraEgress=[rule])
+    assert msg.startswith("hardstack:extraEgress[0] = ") and "hardstack:allowWorldEgressAllPorts" in msg
+
+
+def test_prod_takes_world_open_egress_on_every_port_when_asked_for_by_name() -> None:
+    s = prod_settings(extraEgress=[WORLD_EGRESS], allowWorldEgressAllPorts=True)
+    assert s.extra_egress[0].cidr == "0.0.0.0/0"
+
+
+def test_prod_takes_world_egress_on_named_ports_and_test_on_every_port() -> None:
+    assert prod_settings(extraEgress=[{**WORLD_EGRESS, "fromPort": 443, "toPort": 443}]).extra_egress
+    assert settings(extraEgress=[WORLD_EGRESS]).extra_egress
+
+
+# --- every refusal, through the program: nothing registered -------------------------------------
+
+REFUSALS: list[tuple[str, dict[str, Any], str]] = [
+    ("test", {"hardstack:nat_strategy": "none"}, "hardstack:nat_strategy is the snake_case spelling"),
+    ("test", {"hardstack:fooBar": 1}, "hardstack:fooBar is not a known setting"),
+    ("test", {"hardstack:tags": {"aws:owner": "me"}}, "hardstack:tags key = 'aws:owner' is refused"),
+    ("test", {"hardstack:tags": {"Owner": "x" * 300}}, "hardstack:tags[Owner] = "),
+    ("test", {"hardstack:clusterNodeMinSize": 0}, "hardstack:clusterNodeMinSize = 0 is refused"),
+    ("test", {"hardstack:clusterNodeDesiredSize": 9}, "hardstack:clusterNodeDesiredSize = 9 is refused"),
+    ("prod", {"hardstack:certificateArn": PROD_CERT.replace("eu-west-3", "us-east-1")}, "hardstack:certificateArn"),
+    ("prod", {"hardstack:extraEgress": [WORLD_EGRESS]}, "hardstack:extraEgress[0] = 'tcp-0-65535 to 0.0.0.0/0'"),
+    # Refused by the components only, after 130 to 260 resources, before the settings ran the same checks.
+    ("test", {"hardstack:appHost": "App.example.com"}, "hardstack:appHost = 'App.example.com' is refused"),
+    (
+        "test",
+        {"hardstack:clusterReadonlyRoleArns": ["arn:aws:iam::111122223333:role/platform-admin"]},
+        "hardstack:clusterReadonlyRoleArns[0] = 'arn:aws:iam::111122223333:role/platform-admin' is refused: each "
+        "role once",
+    ),
+    (
+        "prod",
+        {"hardstack:alertRoutes": {"page": ["nobody"], "ticket": ["tickets"]}},
+        "hardstack:alertRoutes.page = 'nobody' is refused: a name from hardstack:alertReceivers (oncall, tickets,",
+    ),
+    ("prod", {"hardstack:heartbeatReceiver": "nobody"}, "hardstack:heartbeatReceiver = 'nobody' is refused"),
+    (
+        "prod",
+        {
+            "hardstack:alertReceivers": [
+                {"name": "oncall", "kind": "pagerduty", "secretKey": "pagerduty-routing-key"},
+                {"name": "oncall", "kind": "webhook", "target": "https://tickets.example.com/hooks/alertmanager"},
+            ],
+            "hardstack:alertRoutes": {"page": ["oncall"]},
+            "hardstack:heartbeatReceiver": "oncall",
+        },
+        "hardstack:alertReceivers = ['oncall', 'oncall'] is refused: each receiver name once",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stack", "overrides", "shown"), REFUSALS)
+def test_each_refusal_stops_the_program_before_any_resource(stack: str, overrides: dict[str, Any], shown: str) -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = Recording()
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack=stack, config={**stack_config(stack), **overrides}, recording=rec)
+    assert str(err.value).startswith(shown)
+    assert len(rec) == 0
+
+
+def test_a_secret_refused_through_the_program_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    kubeconfig = {"users": [{"name": "u", "user": {"token": SECRET_TEXT}}]}
+    config = {**stack_config("test"), "hardstack:clusterMode": "existing", "hardstack:kubeconfig": kubeconfig}
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["hardstack:kubeconfig"]))  # as the CLI passes them
+    rec = Recording()
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="test", config=config, recording=rec)
+    assert str(err.value).startswith("hardstack:kubeconfig = [secret] is refused") and SECRET_TEXT not in str(err.value)
+    assert len(rec) == 0

@@ -7,6 +7,11 @@ aws.iam.OpenIdConnectProvider, aws.iam.Role + attachments (nodes; IRSA roles for
 aws-ebs-csi-driver, the latter with an inline KMS policy), per node group aws.ec2.LaunchTemplate +
 aws.eks.NodeGroup, aws.eks.Addon per add-on, and a kubernetes Provider built from the kubeconfig.
 
+Day 2: a new `version` is the next minor of the running control plane (read before any resource
+registers: no downgrade, no skipped minor). The control plane updates first, then vpc-cni and
+kube-proxy, then the node groups (their `version` is the cluster's), then CoreDNS and the EBS CSI
+driver, each at the add-on versions pinned for the new minor; all of them update in place.
+
 `ExistingCluster` creates only a kubernetes Provider from a given kubeconfig.
 """
 
@@ -17,7 +22,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -28,6 +33,7 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.fleet import validate_instance_type, validate_sizes
 from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
+from hardstack.aws.network import _aws_provider as aws_provider  # the provider rule the AZ lookup follows
 from hardstack.aws.network import validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, join_ids, known_length
 from hardstack.core.controllers import AUTOSCALER_ENABLED_TAG, autoscaler_cluster_tag
@@ -66,6 +72,46 @@ def validate_version(value: str, where: str = "version") -> str:
     return value
 
 
+def _minor_parts(version: str, where: str) -> tuple[int, int]:
+    # EKS reports the control plane's version as `major.minor` (`1.33`).
+    match = re.match(r"^(\d+)\.(\d+)$", version) if isinstance(version, str) else None
+    if match is None:
+        raise refuse(where, version, "a Kubernetes minor version such as 1.33")
+    return int(match.group(1)), int(match.group(2))
+
+
+def validate_cluster_upgrade(running: str | None, wanted: str, where: str = "version") -> bool:
+    """Whether `wanted` upgrades a control plane that runs `running` (False for a new cluster or no change).
+
+    Refused: a downgrade (EKS cannot move a control plane back; a lower version is a new cluster) and a
+    skipped minor (EKS's UpdateClusterVersion goes to the next minor only, like `eksctl upgrade cluster`).
+    """
+    if running is None:
+        return False
+    major, minor = _minor_parts(running, "running Kubernetes version")
+    now = _minor_parts(wanted, where)
+    following = f"{major}.{minor + 1}"
+    allowed = f"{running} (the running version)" + (
+        f" or {following}, the next minor" if following in SUPPORTED_VERSIONS else ""
+    )
+    if now < (major, minor):
+        raise refuse(where, wanted, f"{allowed}: EKS cannot downgrade a control plane; build a new cluster instead")
+    if now > (major, minor + 1):
+        raise refuse(where, wanted, f"{allowed}: EKS upgrades one minor at a time, so go through {following} first")
+    return now > (major, minor)
+
+
+def running_cluster_version(name: str, opts: pulumi.ResourceOptions | None) -> str | None:
+    """The Kubernetes version of the EKS cluster named `name` in the region, None when there is none yet.
+
+    Blocking invokes before any resource registers, so a refused upgrade stops the preview cleanly.
+    """
+    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    if name not in (aws.eks.get_clusters(opts=invoke).names or []):
+        return None
+    return str(aws.eks.get_cluster(name=name, opts=invoke).version)
+
+
 def role_name_of(arn: str, where: str = "role_arn") -> str:
     """The role name in an IAM role ARN (path dropped): the stable key of children made per role."""
     found = _ROLE_ARN.match(arn) if isinstance(arn, str) else None
@@ -92,7 +138,9 @@ def validate_public_access(public: bool, cidrs: Sequence[str], tier: Tier, where
 
 
 #: Add-on versions per Kubernetes minor: the latest EKS add-on builds listed in the EKS user guide's
-#: version tables (kube-proxy, CoreDNS, VPC CNI pages) for each minor. Refresh with
+#: version tables (kube-proxy, CoreDNS, VPC CNI pages) for each minor. 1.34's kube-proxy and CoreDNS are
+#: the guide's; its VPC CNI and EBS CSI builds are later ones published as compatible with 1.34 (VPC CNI
+#: moves one minor, as the guide recommends). Refresh with
 #: `aws eks describe-addon-versions --kubernetes-version <minor> --addon-name <addon>`. A supported minor
 #: missing here needs its versions given explicitly (`addon_versions`, `hardstack:clusterAddonVersions`).
 ADDON_VERSIONS: dict[str, dict[str, str]] = {
@@ -113,6 +161,12 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
         "coredns": "v1.12.4-eksbuild.1",
         "kube-proxy": "v1.33.5-eksbuild.2",
         "aws-ebs-csi-driver": "v1.44.0-eksbuild.1",
+    },
+    "1.34": {
+        "vpc-cni": "v1.21.1-eksbuild.1",
+        "coredns": "v1.12.4-eksbuild.1",
+        "kube-proxy": "v1.34.1-eksbuild.2",
+        "aws-ebs-csi-driver": "v1.54.0-eksbuild.1",
     },
 }
 
@@ -164,6 +218,20 @@ def validate_deployer(
             "a runner's private range or security group (or a public endpoint for listed CIDRs): with a "
             "private-only endpoint and neither, `pulumi up` cannot reach the cluster it creates",
         )
+
+
+def validate_access_roles(
+    admin: Sequence[str], readonly: Sequence[str], names: tuple[str, str] = ("admin_role_arns", "readonly_role_arns")
+) -> None:
+    """Role ARNs, each role once across both lists: EKS keys an access entry by the principal."""
+    seen: dict[str, str] = {}
+    for where, arns in zip(names, (admin, readonly), strict=True):
+        for i, arn in enumerate(arns):
+            at = f"{where}[{i}]"
+            key = role_name_of(arn, at)
+            if key in seen:
+                raise refuse(at, arn, f"each role once: role name {key!r} is already given ({seen[key]})")
+            seen[key] = arn
 
 
 def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_versions") -> Mapping[str, str]:
@@ -223,7 +291,8 @@ def render_kubeconfig(
 def validate_existing_kubeconfig(value: Any, where: str = "kubeconfig") -> str:
     """Refuse a missing kubeconfig and text that is not one. Errors describe the value, never show it."""
     if not isinstance(value, str) or not value.strip():
-        raise refuse(where, value, "a kubeconfig document (set it as a secret) when the cluster is not created here")
+        shown = "<empty>" if value in (None, "") else f"<a {type(value).__name__}, not shown>"
+        raise refuse(where, shown, "a kubeconfig document (set it as a secret) when the cluster is not created here")
     hidden = f"<{len(value)} characters, not shown>"
     try:
         document = yaml.safe_load(value)
@@ -309,7 +378,13 @@ class ClusterArgs:
     context: AwsContext
     """Region, account and partition."""
     version: str
-    """Pinned Kubernetes minor version, one of SUPPORTED_VERSIONS. Upgrades go one minor at a time."""
+    """Pinned Kubernetes minor version, one of SUPPORTED_VERSIONS. Upgrades go one minor at a time: the
+    control plane, then vpc-cni and kube-proxy, the node groups, then CoreDNS and the EBS CSI driver, the
+    add-ons at the builds pinned for the new minor."""
+    running_version: str | Literal["lookup"] | None = "lookup"
+    """The version the control plane runs now, which `version` may equal or exceed by one minor: a
+    version (the caller read it with `running_cluster_version`), None when there is no cluster yet, or
+    "lookup" to read it from the region before any resource registers. Default: lookup."""
     vpc_id: pulumi.Input[str]
     """VPC of the subnets; exposed as `vpc_id` for in-cluster controllers that need it."""
     subnet_ids: IdList
@@ -374,6 +449,8 @@ class ClusterArgs:
         object.__setattr__(self, "tier", tier)  # a tier given by name is stored as a Tier
         resolve_protect(tier, self.protect)
         validate_version(self.version)
+        if self.running_version != "lookup":
+            validate_cluster_upgrade(self.running_version, self.version)
         # A list from another stack arrives as one Output: its length is checked by EKS at deploy.
         if (known_length(self.subnet_ids) or 2) < 2:
             raise refuse("subnet_ids", self.subnet_ids, "private subnets in at least two availability zones")
@@ -385,13 +462,7 @@ class ClusterArgs:
         validate_log_retention(self.log_retention_days)
         if not self.admin_role_arns:
             raise refuse("admin_role_arns", [], "at least one role: the creator gets no admin access")
-        seen: dict[str, str] = {}
-        for where, arns in (("admin_role_arns", self.admin_role_arns), ("readonly_role_arns", self.readonly_role_arns)):
-            for arn in arns:
-                key = role_name_of(arn, where)
-                if key in seen:
-                    raise refuse(where, arn, f"each role once: role name {key!r} is already given ({seen[key]})")
-                seen[key] = arn
+        validate_access_roles(self.admin_role_arns, self.readonly_role_arns)
         if self.kubeconfig_role_arn is not None:
             role_name_of(self.kubeconfig_role_arn, "kubeconfig_role_arn")
             if self.kubeconfig_role_arn not in self.admin_role_arns:
@@ -444,6 +515,8 @@ class Cluster(Component):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         physical = cluster_name(args.context.names, name)  # before any registration: a bad name registers nothing
+        if args.running_version == "lookup":  # a skipped minor or a downgrade registers nothing either
+            validate_cluster_upgrade(running_cluster_version(physical, opts), args.version)
         super().__init__("hardstack:kubernetes:Cluster", name, opts)
         self._context = args.context
         protect = resolve_protect(args.tier, args.protect)
@@ -640,10 +713,15 @@ class Cluster(Component):
                 service_account_role_arn=role_arn,
                 configuration_values=json.dumps(configuration) if configuration else None,
                 tags=tags,
-                opts=self.child(depends_on=list(after)),
+                # After the control plane: EKS takes only builds listed for the minor the cluster runs, and
+                # kube-proxy must not be newer than the API server.
+                opts=self.child(depends_on=[cluster, *after]),
             )
 
-        # Networking first: nodes only turn Ready once vpc-cni and kube-proxy run on them.
+        # Networking first: nodes only turn Ready once vpc-cni and kube-proxy run on them. On an upgrade
+        # the same order holds: control plane, vpc-cni and kube-proxy (kube-proxy may be newer than the
+        # kubelets, never than the API server), node groups, then CoreDNS and the EBS CSI driver, which
+        # need running nodes to become healthy when they are first created.
         # vpc-cni enforces NetworkPolicies only when asked: the platform's default-deny relies on it.
         networking = [
             addon("vpc-cni", cni_role.arn, [cni_policy], {"enableNetworkPolicy": "true"}),
@@ -810,7 +888,9 @@ class Cluster(Component):
             subnet_ids=id_list(args.node_subnet_ids if args.node_subnet_ids is not None else args.subnet_ids),
             ami_type=AMI_TYPE,
             # Nodes follow the control plane: without a version they keep their first AMI's Kubernetes.
-            version=args.version,
+            # Taken from the cluster, so they move to a new minor only once the control plane runs it
+            # (kubelets may not be newer than the API server); EKS updates the version in place.
+            version=cluster.version,
             instance_types=list(spec.instance_types),
             # The version is a string in the EKS schema; a new template version rolls the nodes.
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
@@ -823,7 +903,7 @@ class Cluster(Component):
             labels={**spec.labels, "hardstack/node-group": spec.name},
             tags={**node_tags, **discovery},
             # The cluster autoscaler owns the node count after creation; an update must not undo it.
-            opts=self.child(depends_on=list(after), ignore_changes=["scalingConfig.desiredSize"]),
+            opts=self.child(depends_on=[cluster, *after], ignore_changes=["scalingConfig.desiredSize"]),
         )
 
 

@@ -57,9 +57,20 @@ _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a
 _HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/?=&%-]{0,1023}$")
 
 
-def validate_certificate_arn(arn: str, where: str = "certificate_arn") -> str:
-    if not _CERT_ARN.match(arn):
+def validate_certificate_arn(
+    arn: str, where: str = "certificate_arn", region: str | None = None, region_key: str = "region"
+) -> str:
+    """An ACM certificate ARN, in `region` when given (`region_key` is what errors call the region)."""
+    if not isinstance(arn, str) or not _CERT_ARN.match(arn):
         raise refuse(where, arn, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>")
+    # ACM certificates are regional: a load balancer uses only certificates of its own region.
+    if region is not None and arn.split(":")[3] != region:
+        raise refuse(
+            where,
+            arn,
+            f"a certificate in {region} ({region_key}), where the load balancer is: ACM certificates are "
+            "regional, request or import one there",
+        )
     return arn
 
 
@@ -110,7 +121,7 @@ class LoadBalancerArgs:
         require_in_production(tier, self.deletion_protection is not False, "deletion_protection", False, "on")
         require_in_production(tier, self.access_logs is not False, "access_logs", False, "on")
         if self.certificate_arn is not None:
-            validate_certificate_arn(self.certificate_arn)
+            validate_certificate_arn(self.certificate_arn, region=self.context.region, region_key="context.region")
         elif not self.allow_plain_http:
             raise refuse("certificate_arn", None, "an ACM certificate ARN; plain HTTP only when allow_plain_http=True")
         if not 1 <= self.app_port <= 65535:

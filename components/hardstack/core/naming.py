@@ -7,12 +7,15 @@ function. Segments AWS would refuse somewhere (a dot breaks a KMS alias) are ref
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from hardstack.core.errors import refuse
 
+#: A Kubernetes namespace or object name (RFC 1123 label).
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 #: What every AWS name we make accepts: KMS aliases are the strictest (letters, digits, '/', '_', '-').
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 
@@ -69,3 +72,15 @@ class Naming:
     def alias(self, name: str) -> str:
         """A KMS alias name."""
         return self.path(name, lead="alias/")
+
+    def kubernetes(self, name: str, where: str = "name") -> str:
+        """A cluster-wide Kubernetes name (namespace, StorageClass): `<segments>-<name>` as a DNS label,
+        for a cluster that stacks share. Refused when longer than 63 characters."""
+        text = "-".join([*self.segments, name]).lower().replace("_", "-")
+        if len(text) > 63 or not _DNS_LABEL.match(text):
+            raise refuse(where, text, "a DNS label of at most 63 characters: shorten the prefix or name")
+        return text
+
+    def digest(self, length: int = 8) -> str:
+        """A short, stable hex digest of the prefix, for names a chart truncates (Helm release names)."""
+        return hashlib.sha256("/".join(self.segments).encode()).hexdigest()[:length]

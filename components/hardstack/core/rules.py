@@ -172,6 +172,13 @@ class Port:
             return True
         return self.protocol in ("tcp", "udp") and self.from_port <= port <= self.to_port
 
+    @property
+    def is_every_port(self) -> bool:
+        """All protocols, or a tcp/udp range from 0 or 1 to 65535."""
+        if self.protocol == "all":
+            return True
+        return self.protocol in ("tcp", "udp") and self.from_port <= 1 and self.to_port == 65535
+
     def admin_ports(self) -> list[str]:
         """Admin services this range exposes, e.g. ["22 (SSH)"]."""
         return [f"{p} ({svc})" for p, svc in ADMIN_PORTS.items() if self.covers(p)]

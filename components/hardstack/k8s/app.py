@@ -184,6 +184,13 @@ def validate_port(value: int, where: str) -> int:
     return value
 
 
+def validate_host(host: str, where: str = "host") -> str:
+    """The Ingress host: a lowercase DNS name (Kubernetes refuses anything else), `*.` allowed first."""
+    if not isinstance(host, str) or len(host) > 253 or not _HOST.match(host):
+        raise refuse(where, host, "a lowercase DNS name such as app.example.com")
+    return host
+
+
 def validate_cidrs(cidrs: Sequence[str], where: str = "database_cidrs") -> list[str]:
     if isinstance(cidrs, str):
         raise refuse(where, cidrs, "a list of CIDR blocks")
@@ -460,8 +467,8 @@ class AppArgs:
         if self.ingress_class is not None:
             validate_dns_subdomain(self.ingress_class, "ingress_class")
         self._check_load_balancer(tier)
-        if self.host is not None and (len(self.host) > 253 or not _HOST.match(self.host)):
-            raise refuse("host", self.host, "a lowercase DNS name such as app.example.com")
+        if self.host is not None:
+            validate_host(self.host)
         if self.tls_secret_name is not None:
             validate_dns_subdomain(self.tls_secret_name, "tls_secret_name")
             if self.host is None:

@@ -572,6 +572,9 @@ class MonitoringArgs:
     the namespace and release. Default: production."""
     namespace: str = MONITORING_NAMESPACE
     """Namespace made for the stack. Default: monitoring."""
+    release_name: str = RELEASE_NAME
+    """Helm release name; the chart names its cluster-wide objects (roles, webhooks) after it, so two
+    releases on one cluster need two names. Default: kube-prometheus-stack."""
     chart_version: str = CHART_VERSION
     """Exact kube-prometheus-stack release. Default: the pinned CHART_VERSION."""
     prometheus_retention: str = "31d"
@@ -620,6 +623,7 @@ class MonitoringArgs:
         object.__setattr__(self, "tier", parse_tier(self.tier))  # a tier given by name is stored as a Tier
         resolve_protect(self.tier, self.protect)
         validate_name(self.namespace, "namespace")
+        validate_name(self.release_name, "release_name")
         validate_chart_version(self.chart_version)
         validate_prometheus_duration(self.prometheus_retention)
         validate_volume_gb(self.prometheus_volume_gb)
@@ -722,7 +726,7 @@ class Monitoring(Component):
             chart=CHART,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
-            name=RELEASE_NAME,
+            name=args.release_name,
             namespace=namespace,
             values=args.helm_values(),
             atomic=True,

@@ -191,11 +191,19 @@ def mock_id(type_: str, name: str) -> str:
 class HardstackMocks(pulumi.runtime.Mocks):
     """Deterministic answers: ids (`mock_id`) and ARNs derived from types and names, AZs `<region>a..f`."""
 
-    def __init__(self, region: str = "eu-west-3", databases: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        region: str = "eu-west-3",
+        databases: Mapping[str, str] | None = None,
+        clusters: Mapping[str, str] | None = None,
+    ) -> None:
         self.region = region
         self.databases = dict(databases or {})
         """RDS instances the account already runs: identifier -> engine version (none by default,
         a first `up`). A program's day-2 checks read them, such as the running PostgreSQL version."""
+        self.clusters = dict(clusters or {})
+        """EKS clusters the region already runs: name -> Kubernetes version such as "1.33" (none by
+        default, a first `up`), read by the check that a new cluster version is the next minor."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -250,6 +258,11 @@ class HardstackMocks(pulumi.runtime.Mocks):
                 "engineVersion": version,
                 "id": identifier,
             }, []
+        if token == "aws:eks/getClusters:getClusters":
+            return {"names": sorted(self.clusters), "id": self.region}, []
+        if token == "aws:eks/getCluster:getCluster":
+            name = str(args.args["name"])
+            return {"name": name, "version": self.clusters[name], "status": "ACTIVE", "id": name}, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []

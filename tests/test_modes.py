@@ -1,0 +1,132 @@
+"""Cluster modes that work: an existing cluster other stacks share, a kubeconfig in YAML or JSON or
+encrypted, and `none` asking only for what it deploys."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from hardstack import HardstackError
+from hardstack.core.addressing import plan_addresses
+from hardstack.core.naming import Naming
+from hardstack.tooling.testing import Recording
+from stacks import offline
+from stacks.offline import run_stack, stack_config
+from stacks.settings import parse_settings
+
+KUBECONFIG: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "shared", "cluster": {"server": "https://k8s.internal.example:6443"}}],
+    "contexts": [{"name": "shared", "context": {"cluster": "shared", "user": "deployer"}}],
+    "current-context": "shared",
+    "users": [{"name": "deployer", "user": {"token": "tok-9f8e7d-not-real"}}],
+}
+EXISTING = {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG}
+
+
+def names_in_cluster(rec: Recording) -> set[tuple[str, str]]:
+    """Cluster-scoped names (namespaces, StorageClasses) and Helm releases a run creates."""
+    out = set()
+    for r in rec:
+        if r.type in ("kubernetes:core/v1:Namespace", "kubernetes:storage.k8s.io/v1:StorageClass"):
+            out.add((r.type, r.inputs["metadata"]["name"]))
+        elif r.type == "kubernetes:helm.sh/v3:Release":
+            out.add((r.type, r.inputs["name"]))
+    return out
+
+
+def test_a_json_kubeconfig_is_taken_as_its_text() -> None:
+    # Config in JSON arrives decoded; the document the cluster exports is JSON.
+    s = parse_settings({**stack_config("test"), **EXISTING})
+    assert s.kubeconfig is not None and json.loads(s.kubeconfig) == KUBECONFIG
+
+
+def test_a_kubeconfig_object_that_is_no_document_is_refused_without_its_contents() -> None:
+    with pytest.raises(HardstackError) as err:
+        parse_settings({**stack_config("test"), **EXISTING, "hardstack:kubeconfig": [{"token": "tok-9f8e7d"}]})
+    assert "hardstack:kubeconfig" in str(err.value) and "tok-9f8e7d" not in str(err.value)
+
+
+def test_an_encrypted_kubeconfig_previews_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = yaml.safe_load((offline.STACKS_DIR / "Pulumi.test.yaml").read_text())
+    data["config"]["hardstack:clusterMode"] = "existing"
+    data["config"]["hardstack:kubeconfig"] = {"secure": "AAABAKpR0c3Ek6kAQ=="}
+    (tmp_path / "Pulumi.test.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.setattr(offline, "STACKS_DIR", tmp_path)
+    rec = run_stack("test")
+    assert len(rec.of_type("hardstack:kubernetes:ExistingCluster")) == 1
+    assert rec.of_type("kubernetes:apps/v1:Deployment")
+
+
+def test_stacks_sharing_an_existing_cluster_take_no_common_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    on = {**EXISTING, "hardstack:clusterMonitoring": True}
+    first = names_in_cluster(run_stack("test", on))
+    # Another stack of the same project on the same cluster (the program reads the stack's name); the
+    # cluster's one metrics-server came with the first (a cluster-wide controller is installed once).
+    monkeypatch.setattr("pulumi.get_stack", lambda: "test-b")
+    second = names_in_cluster(
+        run_stack("test", {**on, "hardstack:tier": "development", "hardstack:metricsServer": False})
+    )
+    assert first and second and not first & second
+    naming = Naming.of("hardstack", "test")
+    assert ("kubernetes:core/v1:Namespace", naming.kubernetes("app")) in first
+
+
+def test_an_existing_cluster_keeps_its_default_class_system_namespaces_and_database_apart() -> None:
+    rec = run_stack("test", EXISTING)
+    (storage_class,) = rec.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert "storageclass.kubernetes.io/is-default-class" not in (
+        storage_class.inputs["metadata"].get("annotations") or {}
+    )
+    # The database lives in this VPC and admits only this stack's fleet and nodes: the app on a cluster
+    # elsewhere gets no route to it, and the cluster owner's namespaces get no policy of ours.
+    assert rec.of_type("hardstack:kubernetes:EgressGuard") == []
+    policies = json.dumps([p.inputs for p in rec.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")])
+    settings = parse_settings(stack_config("test"))
+    for subnet in plan_addresses(settings.vpc_cidr, settings.az_count).of_tier("isolated"):
+        assert subnet.cidr not in policies
+    # Monitoring (cluster-wide CRDs, operator, node exporters) is for the cluster's owner unless asked for.
+    assert rec.of_type("hardstack:monitoring:KubernetesMonitoring") == []
+
+
+def test_an_existing_cluster_monitored_here_runs_no_node_exporter() -> None:
+    rec = run_stack("test", {**EXISTING, "hardstack:clusterMonitoring": True})
+    (release,) = [
+        r for r in rec.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kube-prometheus-stack"
+    ]
+    assert release.inputs["values"]["nodeExporter"]["enabled"] is False
+
+
+def test_a_managed_cluster_keeps_its_names() -> None:
+    rec = run_stack("test")
+    assert ("kubernetes:core/v1:Namespace", "app") in names_in_cluster(rec)
+    assert ("kubernetes:helm.sh/v3:Release", "kube-prometheus-stack") in names_in_cluster(rec)
+
+
+def test_prod_without_kubernetes_asks_for_no_alertmanager_receiver() -> None:
+    config = {
+        k: v
+        for k, v in stack_config("prod").items()
+        if k not in ("hardstack:alertReceivers", "hardstack:alertRoutes", "hardstack:heartbeatReceiver")
+    }
+    s = parse_settings({**config, "hardstack:clusterMode": "none"})
+    assert not s.installs_monitoring
+    with pytest.raises(HardstackError, match=r"hardstack:alertRoutes|hardstack:heartbeatReceiver"):
+        parse_settings(config)
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", fullmatch=True), min_size=1, max_size=4))
+def test_kubernetes_names_are_dns_labels_or_refused(segments: list[str]) -> None:
+    naming = Naming(segments)
+    try:
+        name = naming.kubernetes("app")
+    except HardstackError as err:
+        assert "63" in str(err)
+        return
+    assert len(name) <= 63 and name == name.lower() and "_" not in name and name.endswith("-app")
+    assert naming.digest() == Naming(list(segments)).digest() and len(naming.digest()) == 8
