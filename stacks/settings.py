@@ -514,7 +514,7 @@ class Settings(_Model):
         # Config that looks like JSON arrives decoded: a JSON kubeconfig (the format a hardstack cluster
         # exports) goes back to its text. Never shown in errors: it holds credentials.
         if isinstance(v, dict):
-            return json.dumps(v)
+            v = json.dumps(v)
         return validate_existing_kubeconfig(v, "hardstack:kubeconfig") if v is not None else v
 
     @field_validator("tags")

@@ -481,7 +481,7 @@ def test_existing_mode_without_kubeconfig_is_refused(value: Any) -> None:
 
 def test_existing_cluster_without_kubeconfig_registers_nothing(run: Run) -> None:
     recording = Recording()
-    with pytest.raises(HardstackError, match="kubeconfig = ''"):
+    with pytest.raises(HardstackError, match="kubeconfig = '<empty>'"):
         run(lambda: ExistingCluster("shared", ExistingClusterArgs(kubeconfig="")) and None, recording=recording)
     assert len(recording) == 0
 

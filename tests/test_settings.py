@@ -670,7 +670,7 @@ def test_a_bad_secret_string_of_any_key_is_never_printed(key: str) -> None:
 
 
 def test_without_secret_keys_the_value_is_shown() -> None:
-    msg = refused(kubeconfig={"token": SECRET_TEXT})
+    msg = refused(vpcCidr={"token": SECRET_TEXT})
     assert SECRET_TEXT in msg  # the control for the tests above: it is the secret marking that hides it
 
 
