@@ -162,27 +162,32 @@ def fleet_slo(settings: Settings) -> SLO:
 def provider_args(settings: Settings, tags: dict[str, str]) -> aws.ProviderArgs:
     """The stack's AWS provider: an explicit provider reads no `aws:` stack config, so the settings
     hand it each `aws:` key they accept (and refuse the others)."""
+
+    def kept(key: str, value: Any) -> Any:
+        # A value set with --secret stays secret in the provider's inputs, hence in the state.
+        return pulumi.Output.secret(value) if value is not None and key in settings.secret_keys else value
+
+    roles = [
+        aws.ProviderAssumeRoleArgs(
+            role_arn=role.role_arn,
+            session_name=role.session_name,
+            external_id=role.external_id,
+            duration=role.duration,
+            source_identity=role.source_identity,
+            policy=role.policy,
+            policy_arns=list(role.policy_arns) or None,
+            tags=role.tags or None,
+            transitive_tag_keys=list(role.transitive_tag_keys) or None,
+        )
+        for role in settings.aws_assume_roles
+    ] or None
     return aws.ProviderArgs(
         region=settings.region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
-        profile=settings.aws_profile,
-        assume_roles=[
-            aws.ProviderAssumeRoleArgs(
-                role_arn=role.role_arn,
-                session_name=role.session_name,
-                external_id=role.external_id,
-                duration=role.duration,
-                source_identity=role.source_identity,
-                policy=role.policy,
-                policy_arns=list(role.policy_arns) or None,
-                tags=role.tags or None,
-                transitive_tag_keys=list(role.transitive_tag_keys) or None,
-            )
-            for role in settings.aws_assume_roles
-        ]
-        or None,
+        profile=kept("aws:profile", settings.aws_profile),
+        assume_roles=kept("aws:assumeRoles", roles),
         # The provider refuses to act with credentials of any other account.
-        allowed_account_ids=list(settings.aws_allowed_account_ids) or None,
+        allowed_account_ids=kept("aws:allowedAccountIds", list(settings.aws_allowed_account_ids) or None),
     )
 
 

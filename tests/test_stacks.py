@@ -598,6 +598,26 @@ def test_the_kubernetes_provider_signs_in_with_the_aws_profile_and_the_exported_
     assert "--profile" not in exported["users"][0]["user"]["exec"]["args"]
 
 
+def test_provider_settings_set_with_secret_stay_secret_in_the_provider_inputs() -> None:
+    import pulumi_aws as aws
+
+    from hardstack.tooling.testing import run_program
+    from stacks.program import provider_args
+    from stacks.settings import parse_settings
+
+    roles = [{"roleArn": DEPLOY_ROLE, "externalId": "partner-7f3a"}]
+    config = {**stack_config("test"), "aws:profile": "ops", "aws:assumeRoles": roles, "hardstack:clusterMode": "none"}
+    settings = parse_settings(config, secret_keys=["aws:profile", "aws:assumeRoles"])
+
+    rec = run_program(lambda: aws.Provider("aws", provider_args(settings, {})) and None)
+
+    inputs = rec.one("pulumi:providers:aws").inputs
+    secret_mark = "4dabf18193072939515e22adb298388d"  # the engine's marker of a secret value
+    assert secret_mark in inputs["profile"] and inputs["profile"]["value"] == "ops"
+    assert secret_mark in inputs["assumeRoles"] and json.loads(inputs["assumeRoles"]["value"]) == roles
+    assert json.loads(inputs["allowedAccountIds"]) == ["123456789012"]  # not set as a secret: plain
+
+
 def test_a_refused_aws_key_never_shows_its_value() -> None:
     message, rec = run_refused("test", {**stack_config("test"), "aws:secretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"})
     assert message.startswith("aws:secretKey is not passed") and "wJalr" not in message
