@@ -57,8 +57,11 @@ from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.iam import Statement
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from hardstack.aws.network import offered_zone_ids
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
+from hardstack.aws.volumes import claim_volume_gb
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
+from hardstack.core.addressing import check_az_ids_offered
 from hardstack.core.ansible import render_inventory
 from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
 from hardstack.core.slo import SLO
@@ -68,7 +71,13 @@ from hardstack.k8s.controllers import PlatformControllers, PlatformControllersAr
 from hardstack.k8s.database_roles import DatabaseBootstrap, DatabaseBootstrapArgs
 from hardstack.k8s.egress_guard import EgressGuard, EgressGuardArgs
 from hardstack.k8s.hosts import EC2_SD_POLICY, HostDiscovery
-from hardstack.k8s.monitoring import PROMETHEUS_SERVICE_ACCOUNT, Monitoring, MonitoringArgs
+from hardstack.k8s.monitoring import (
+    PROMETHEUS_SERVICE_ACCOUNT,
+    Monitoring,
+    MonitoringArgs,
+    prometheus_claim,
+    validate_volume_growth,
+)
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
 from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, ClusterNames, Settings, load_settings
 
@@ -101,6 +110,8 @@ class Base:
     deployer_arn: str | None = None
     db_running_version: str | None = None
     cluster_running_version: str | None = None
+    #: Size in GiB of the Prometheus volume now; None before the first `up` that makes it.
+    prometheus_volume_applied: int | None = None
     waf_acl_arn: pulumi.Output[str] | None = None
     #: Buckets whose server access logs go to the access-log bucket, by prefix.
     logged_buckets: dict[str, SecureBucket] = field(default_factory=dict)
@@ -217,6 +228,23 @@ def build_network(settings: Settings) -> Base:
         # So does the running control plane for clusterVersion: the next minor at most, never back.
         base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)
         validate_cluster_upgrade(base.cluster_running_version, settings.cluster_version, "hardstack:clusterVersion")
+    if settings.installs_monitoring:
+        # The Prometheus volume as it is decides what may be asked of it: never a smaller one.
+        scope = {key: tags[key] for key in ("Project", "Stack")}
+        names = base.names
+        base.prometheus_volume_applied = claim_volume_gb(
+            names.monitoring_namespace,
+            prometheus_claim(names.monitoring_release),
+            scope,
+            opts,
+            "hardstack:prometheusVolumeGb",
+        )
+        validate_volume_growth(
+            base.prometheus_volume_applied, settings.prometheus_volume_gb, "hardstack:prometheusVolumeGb"
+        )
+    # The pinned AZ ids against the zones this account has in the region: a typo fails here, not at CreateSubnet.
+    zone_ids = offered_zone_ids(pulumi.InvokeOptions(provider=provider))
+    check_az_ids_offered(settings.az_ids, zone_ids, settings.region, "hardstack:azIds")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
@@ -226,6 +254,8 @@ def build_network(settings: Settings) -> Base:
             context=context,
             cidr=settings.vpc_cidr,
             az_count=settings.az_count,
+            availability_zone_ids=settings.az_ids,
+            offered_zone_ids=zone_ids,
             nat=settings.nat_strategy,
             interface_endpoints=settings.interface_endpoints(),
             tier=settings.tier,
@@ -904,6 +934,7 @@ def build_supervision(
                 namespace=names.monitoring_namespace,
                 release_name=names.monitoring_release,
                 storage_class_name=names.storage_class,
+                applied_volume_gb=base.prometheus_volume_applied,
                 receivers=settings.receivers(),
                 receiver_secrets={k: pulumi.Output.secret(v) for k, v in settings.alert_secrets.items()},
                 page_receivers=settings.alert_routes.get("page", ()),

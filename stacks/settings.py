@@ -58,7 +58,7 @@ from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
-from hardstack.core.addressing import validate_az_count, validate_vpc_cidr
+from hardstack.core.addressing import validate_az_count, validate_az_ids, validate_vpc_cidr
 from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
@@ -96,6 +96,10 @@ from hardstack.k8s.monitoring import (
 )
 
 NAMESPACE = "hardstack"
+#: How the AZ ids are found: looked up once, then pinned (like the AMI).
+AZ_IDS_HINT = 'the AZ ids of the stack\'s region, written once with the command in the README ("Pinning the AZs")'
+#: Keys whose value is looked up once: what to say when one is missing.
+_HOW_TO_SET = {f"{NAMESPACE}:azIds": f"set it to {AZ_IDS_HINT}, e.g. [euw3-az1, euw3-az2, euw3-az3]"}
 _ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 TargetGroup = Literal["lb", "app", "data"]
 ClusterMode = Literal["managed", "existing", "none"]
@@ -315,7 +319,11 @@ class Settings(_Model):
     vpc_cidr: str
     """Private VPC range, /16 to /22. Required."""
     az_count: int
-    """AZs used. Default: profile (2, 2, 3)."""
+    """AZs used: the first `azCount` of `azIds`. Default: profile (2, 2, 3)."""
+    az_ids: tuple[str, ...]
+    """The region's AZ ids the stack places its subnets in, in order (subnet i in the i-th id), such as
+    `[euw3-az1, euw3-az2, euw3-az3]`: written once with the README's command, then only appended to.
+    Required: ids name the same zone in every account and never change, names and the live list do."""
     nat_strategy: NatStrategy
     """none, single or per_az. Default: profile."""
     log_retention_days: int
@@ -458,7 +466,8 @@ class Settings(_Model):
     prometheus_retention: str
     prometheus_volume_gb: int
     prometheus_retention_size: str
-    """kube-prometheus-stack chart and Prometheus storage. Default: profile."""
+    """kube-prometheus-stack chart and Prometheus storage; the volume grows in place and is never smaller
+    than the one that exists (read from the account before any resource). Default: profile."""
     alert_receivers: tuple[dict[str, str], ...] = ()
     """Alertmanager receivers `[{name, kind, target, secretKey}]`; secrets come from `alertSecrets`."""
     alert_routes: dict[str, list[str]] = Field(default_factory=dict)
@@ -600,6 +609,13 @@ class Settings(_Model):
         """The naming in force: `hardstack:namePrefix`, or the project and stack (refused if AWS would be)."""
         return Naming(self.name_prefix) if self.name_prefix else Naming.of(project, stack)
 
+    @field_validator("az_ids", mode="before")
+    @classmethod
+    def _az_ids(cls, v: Any) -> Any:
+        if isinstance(v, str) or not isinstance(v, list | tuple):
+            raise refuse("hardstack:azIds", v, f"a list: {AZ_IDS_HINT}, such as [euw3-az1, euw3-az2]")
+        return v
+
     @field_validator("nat_strategy", mode="before")
     @classmethod
     def _nat(cls, v: Any) -> Any:
@@ -677,6 +693,8 @@ class Settings(_Model):
             self.tier,
             ("hardstack:fleetRefreshMinHealthy", "hardstack:fleetRefreshMaxHealthy"),
         )
+        # The same checks as the network's, naming the key; the live list is checked where a deploy runs.
+        validate_az_ids(self.az_ids, self.region, self.az_count, "hardstack:azIds")
         boot = self.fleet_boot()
         try:
             # Rendered with the longest names this stack could get: 16 KB and the secret scan hold later.
@@ -1098,7 +1116,7 @@ def _unknown_key(key: str) -> str:
 def _message(error: Any) -> str:
     key = _key_name(error["loc"]) if error["loc"] else "settings"
     if error["type"] == "missing":
-        return f"{key} is required: set it with `pulumi config set {key} <value>`"
+        return f"{key} is required: {_HOW_TO_SET.get(key, f'set it with `pulumi config set {key} <value>`')}"
     if error["type"] == "extra_forbidden":
         return _unknown_key(key)
     ctx_error = error.get("ctx", {}).get("error")

@@ -2,10 +2,20 @@ import ipaddress
 import itertools
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from hardstack.core.addressing import AZ_SLOTS, MAX_AZS, MIN_AZS, SUBNET_TIERS, plan_addresses, subnet_cidr
+from hardstack.core.addressing import (
+    AZ_SLOTS,
+    MAX_AZS,
+    MIN_AZS,
+    SUBNET_TIERS,
+    az_id_prefix,
+    check_az_ids_offered,
+    plan_addresses,
+    subnet_cidr,
+    validate_az_ids,
+)
 from hardstack.core.errors import HardstackError
 
 
@@ -42,6 +52,14 @@ def test_adding_azs_never_moves_existing_subnets(cidr: str, a: int, b: int) -> N
     before = set(plan_addresses(cidr, small).subnets)
     after = set(plan_addresses(cidr, large).subnets)
     assert before <= after
+
+
+@given(vpc_cidrs(), st.integers(min_value=MIN_AZS, max_value=MAX_AZS - 1))
+def test_one_more_az_keeps_every_subnet_unchanged_and_adds_only_the_new_azs(cidr: str, azs: int) -> None:
+    before = set(plan_addresses(cidr, azs).subnets)
+    after = set(plan_addresses(cidr, azs + 1).subnets)
+    assert before <= after  # same tier, same AZ index, same CIDR
+    assert {(s.tier, s.az_index) for s in after - before} == {(t, azs) for t in SUBNET_TIERS}
 
 
 @given(vpc_cidrs(), az_counts)
@@ -92,3 +110,77 @@ def test_bad_vpc_cidrs_are_refused_with_the_value(cidr: str, fragment: str) -> N
 def test_az_count_outside_two_to_six_is_refused(azs: int) -> None:
     with pytest.raises(HardstackError, match="from 2 to 6"):
         plan_addresses("10.0.0.0/16", azs)
+
+
+@pytest.mark.parametrize(
+    ("region", "prefix"),
+    [
+        ("eu-west-3", "euw3"),
+        ("us-east-1", "use1"),
+        ("ap-northeast-1", "apne1"),
+        ("ap-southeast-2", "apse2"),
+        ("ca-central-1", "cac1"),
+        ("us-gov-west-1", "usgw1"),
+        ("cn-northwest-1", "cnnw1"),
+        ("us-iso-east-1", None),  # outside the scheme: only the live list checks its ids
+    ],
+)
+def test_az_id_prefix_follows_the_region_code(region: str, prefix: str | None) -> None:
+    assert az_id_prefix(region) == prefix
+
+
+REGIONS = ["eu-west-3", "us-east-1", "ap-northeast-1", "ap-southeast-2", "us-gov-west-1", "sa-east-1"]
+
+
+@st.composite
+def pinned_ids(draw: st.DrawFn) -> tuple[str, list[str], int]:
+    region = draw(st.sampled_from(REGIONS))
+    numbers = draw(st.lists(st.integers(min_value=1, max_value=9), min_size=MIN_AZS, max_size=MAX_AZS, unique=True))
+    count = draw(st.integers(min_value=MIN_AZS, max_value=len(numbers)))
+    return region, [f"{az_id_prefix(region)}-az{n}" for n in numbers], count
+
+
+@given(pinned_ids())
+def test_distinct_ids_of_the_region_are_kept_in_their_order(case: tuple[str, list[str], int]) -> None:
+    region, ids, count = case
+    assert validate_az_ids(ids, region, count) == tuple(ids)
+
+
+@given(pinned_ids(), st.data())
+def test_an_id_given_twice_is_refused(case: tuple[str, list[str], int], data: st.DataObject) -> None:
+    region, ids, count = case
+    twice = [*ids, data.draw(st.sampled_from(ids))]
+    with pytest.raises(HardstackError, match="each AZ id once"):
+        validate_az_ids(twice, region, count)
+
+
+@given(pinned_ids(), st.sampled_from(REGIONS))
+def test_ids_of_another_region_are_refused(case: tuple[str, list[str], int], other: str) -> None:
+    region, ids, count = case
+    assume(other != region)
+    with pytest.raises(HardstackError, match=f"AZ ids of {other} \\({az_id_prefix(other)}-az<n>\\)"):
+        validate_az_ids(ids, other, count)
+
+
+@given(pinned_ids())
+def test_fewer_ids_than_the_az_count_are_refused(case: tuple[str, list[str], int]) -> None:
+    region, ids, _ = case
+    with pytest.raises(HardstackError, match=f"at least {len(ids) + 1} AZ ids"):
+        validate_az_ids(ids, region, len(ids) + 1)
+
+
+@pytest.mark.parametrize("ids", ["euw3-az1", [], ("euw3-az1", 2)])
+def test_what_is_not_a_list_of_ids_is_refused_with_the_value(ids: object) -> None:
+    with pytest.raises(HardstackError) as err:
+        validate_az_ids(ids, "eu-west-3", 2, "hardstack:azIds")
+    assert str(err.value).startswith("hardstack:azIds = ")
+
+
+def test_an_id_the_account_does_not_have_is_refused_with_what_it_has() -> None:
+    with pytest.raises(HardstackError) as err:
+        check_az_ids_offered(["euw3-az1", "euw3-az4"], ["euw3-az1", "euw3-az2", "euw3-az3"], "eu-west-3", "azs")
+    assert str(err.value) == (
+        "azs = ['euw3-az1', 'euw3-az4'] is refused: AZ ids this account has in eu-west-3: "
+        "euw3-az1, euw3-az2, euw3-az3 (euw3-az4 is not one)"
+    )
+    check_az_ids_offered(["euw3-az3", "euw3-az1"], ["euw3-az1", "euw3-az2", "euw3-az3"], "eu-west-3", "azs")

@@ -637,6 +637,18 @@ def test_vpc_cni_enforces_network_policies(rec: Recording) -> None:
     assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
 
 
+def test_the_ebs_driver_tags_its_volumes_with_the_stacks_tags(run: Run) -> None:
+    context = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT, tags={"Project": "shop", "Stack": "prod"})
+    rec = run(eks(context=context, tags={"Team": "ops"}))
+
+    ebs = next(r for r in rec.of_type("aws:eks/addon:Addon") if r.inputs["addonName"] == "aws-ebs-csi-driver")
+
+    # Day-2 checks find this stack's volumes among other clusters' by these (hardstack.aws.volumes).
+    assert json.loads(ebs.inputs["configurationValues"]) == {
+        "controller": {"extraVolumeTags": {"Project": "shop", "Stack": "prod", "Team": "ops"}}
+    }
+
+
 # --- deployer access -------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""Day-2 operations of the stacks: teardown where it must work, and nowhere it must not."""
+"""Day-2 operations of the stacks: teardown where it must work, and nowhere it must not; routine
+changes proven by plan (upgrades, resizes, chart bumps)."""
 
 import copy
 from typing import Any
@@ -6,8 +7,10 @@ from typing import Any
 import pytest
 
 from hardstack import HardstackError
+from hardstack.aws.volumes import claim_tags
+from hardstack.k8s.monitoring import CHART_VERSION, MONITORING_NAMESPACE, prometheus_claim
 from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans, waits_for
-from hardstack.tooling.testing import HardstackMocks, Recording, run_program
+from hardstack.tooling.testing import HardstackMocks, MockVolume, Recording, run_program
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
 
@@ -207,7 +210,10 @@ def test_the_running_cluster_is_read_once_before_any_resource() -> None:
 
 def test_a_new_region_replaces_every_regional_resource_and_no_global_one() -> None:
     before = build_plan("test", run_stack("test"))
-    after = build_plan("test", run_stack("test", {"aws:region": "eu-west-1"}))
+    # A new region comes with its own AZ ids: the old ones are refused there (see the AZ tests below).
+    after = build_plan(
+        "test", run_stack("test", {"aws:region": "eu-west-1", "hardstack:azIds": ["euw1-az1", "euw1-az2"]})
+    )
 
     diff = diff_plans(before, after)
 
@@ -247,3 +253,233 @@ def test_two_stacks_of_one_environment_share_no_aws_visible_name() -> None:
     first, second = aws_names("prod"), aws_names("prod-eu")
     assert len(first) >= len(NAMED) and not first & second
     assert all("hardstack" in n and "prod-eu" in n.replace("/", "-") for n in second)
+
+
+# --- proof by plan: the Prometheus volume and the monitoring chart ------------------------------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+CLAIM_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
+PROMETHEUS_TAGS = claim_tags(MONITORING_NAMESPACE, prometheus_claim())
+
+
+def prometheus_volume(size_gb: int, stack: str = "prod", volume_id: str = "vol-0prometheus") -> MockVolume:
+    """The volume the EBS CSI driver made for Prometheus's claim, with the stack's tags."""
+    return MockVolume(volume_id, size_gb, {**PROMETHEUS_TAGS, "Project": "hardstack", "Stack": stack})
+
+
+def prod_with_volume(volumes: list[MockVolume], **overrides: Any) -> Recording:
+    config = {**stack_config("prod"), **overrides}
+    return run_program(main, stack="prod", config=config, mocks=HardstackMocks(volumes=volumes))
+
+
+def prometheus_spec(rec: Recording) -> dict[str, Any]:
+    spec: dict[str, Any] = rec.one(RELEASE, "monitoring").inputs["values"]["prometheus"]["prometheusSpec"]
+    return spec
+
+
+def test_a_larger_prometheus_volume_grows_the_claim_in_place_and_replaces_nothing() -> None:
+    before = build_plan("prod", prod_with_volume([prometheus_volume(80)]))
+    after_rec = prod_with_volume([prometheus_volume(80)], **{"hardstack:prometheusVolumeGb": 160})
+
+    diff = diff_plans(before, build_plan("prod", after_rec))
+
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    assert sorted(c.type for c in diff.updates) == [CLAIM_PATCH, RELEASE]
+    (release,) = [c for c in diff.updates if c.type == RELEASE]
+    assert release.properties == (
+        "values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage",
+    )
+    (patch,) = [c for c in diff.updates if c.type == CLAIM_PATCH]
+    assert patch.properties == ("spec.resources.requests.storage",)
+    assert after_rec.one(CLAIM_PATCH).inputs["spec"] == {"resources": {"requests": {"storage": "160Gi"}}}
+
+
+def test_growing_the_volume_and_the_retention_size_keeps_the_old_size_until_the_disk_has_grown() -> None:
+    wanted = {"hardstack:prometheusVolumeGb": 160, "hardstack:prometheusRetentionSize": "144GB"}
+
+    growing = prod_with_volume([prometheus_volume(80)], **wanted)
+    grown = prod_with_volume([prometheus_volume(160)], **wanted)  # the next up reads the larger disk
+
+    assert prometheus_spec(growing)["retentionSize"] == "72GB"
+    assert prometheus_spec(grown)["retentionSize"] == "144GB"
+    (release,) = diff_plans(build_plan("prod", growing), build_plan("prod", grown)).updates
+    assert release.name == "monitoring" and release.properties == ("values.prometheus.prometheusSpec.retentionSize",)
+
+
+def test_a_smaller_prometheus_volume_is_refused_naming_the_setting_before_any_cloud_resource() -> None:
+    config = {**stack_config("prod"), "hardstack:prometheusVolumeGb": 50, "hardstack:prometheusRetentionSize": "45GB"}
+    recording = Recording()
+    with pytest.raises(
+        HardstackError,
+        match=r"^hardstack:prometheusVolumeGb = 50 is refused: at least 80, the size in GiB of the Prometheus volume",
+    ):
+        run_program(
+            main,
+            stack="prod",
+            config=config,
+            mocks=HardstackMocks(volumes=[prometheus_volume(80)]),
+            recording=recording,
+        )
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_the_first_up_makes_the_claim_at_its_size_without_a_patch() -> None:
+    rec = prod_with_volume([prometheus_volume(500, stack="prod-eu")])  # another stack's volume, same region
+
+    assert not rec.of_type(CLAIM_PATCH)
+    assert prometheus_spec(rec)["retentionSize"] == "72GB"
+
+
+def test_a_volume_made_before_the_driver_carried_the_stack_tags_is_this_stacks() -> None:
+    legacy = MockVolume("vol-0legacy", 80, dict(PROMETHEUS_TAGS))
+    other = prometheus_volume(500, stack="prod-eu", volume_id="vol-0other")
+
+    rec = prod_with_volume([legacy, other], **{"hardstack:prometheusVolumeGb": 100})
+
+    assert rec.one(CLAIM_PATCH).inputs["spec"]["resources"]["requests"]["storage"] == "100Gi"
+
+
+def test_two_untagged_volumes_of_the_claim_are_refused_with_the_fix() -> None:
+    volumes = [MockVolume(f"vol-0{n}", 80, dict(PROMETHEUS_TAGS)) for n in ("a", "b")]
+    with pytest.raises(HardstackError, match=r"vol-0a, vol-0b\).*aws ec2 create-tags .*Key=Project,Value=hardstack"):
+        prod_with_volume(volumes)
+
+
+def test_a_retained_old_volume_of_the_claim_gives_way_to_the_newest() -> None:
+    old = MockVolume("vol-0old", 50, prometheus_volume(50).tags, created="2025-01-01T00:00:00Z")
+    bound = MockVolume("vol-0new", 80, prometheus_volume(80).tags, created="2026-06-01T00:00:00Z")
+
+    rec = prod_with_volume([old, bound], **{"hardstack:prometheusVolumeGb": 80})
+
+    assert rec.one(CLAIM_PATCH).inputs["spec"]["resources"]["requests"]["storage"] == "80Gi"  # 80 is no shrink
+
+
+def test_a_chart_bump_upgrades_the_release_and_its_crds_and_replaces_nothing() -> None:
+    before = build_plan("prod", prod_with_volume([prometheus_volume(80)]))
+    after_rec = prod_with_volume([prometheus_volume(80)], **{"hardstack:monitoringChartVersion": "88.6.0"})
+
+    diff = diff_plans(before, build_plan("prod", after_rec))
+
+    assert CHART_VERSION != "88.6.0"
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    (release,) = diff.updates
+    assert release.type == RELEASE and release.properties == ("version",)
+    # The new chart's CRDs are applied by its pre-upgrade hook before the release's objects move.
+    assert after_rec.one(RELEASE, "monitoring").inputs["values"]["crds"]["upgradeJob"]["enabled"] is True
+# --- proof by plan: AZs pinned by id, and one more AZ ------------------------------------------------
+
+SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
+NETWORK_TYPES = {SUBNET, ROUTE_TABLE, "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/route:Route"}
+
+
+def test_adding_an_az_replaces_no_subnet_or_route_table_and_adds_the_new_azs_network() -> None:
+    before = build_plan("test", run_stack("test"))
+    after = build_plan("test", run_stack("test", {"hardstack:azCount": 3}))
+
+    diff = diff_plans(before, after)
+
+    assert not [c for c in diff.replaces if c.type in NETWORK_TYPES or c.stateful or c.protected]
+    assert [c.name for c in diff.replaces] == ["eks-general"]  # a node group's subnets force a new group
+    assert not diff.deletes
+    spanning = {(c.name, c.properties) for c in diff.updates if c.type.startswith("aws:")}
+    assert {("web", ("subnets",)), ("main", ("subnetIds",)), ("net-s3", ("routeTableIds",))} <= spanning
+    created = {(c.type, c.name) for c in diff.creates if c.type in NETWORK_TYPES}
+    assert created == {
+        *((SUBNET, f"net-{tier}-2") for tier in ("public", "private", "isolated")),
+        (ROUTE_TABLE, "net-private-2"),
+        (ROUTE_TABLE, "net-isolated-2"),
+        *(
+            ("aws:ec2/routeTableAssociation:RouteTableAssociation", f"net-{t}-2")
+            for t in ("public", "private", "isolated")
+        ),
+        ("aws:ec2/route:Route", "net-private-2-default"),
+    }
+    zones = {r["name"]: r["inputs"]["availabilityZoneId"] for r in after["resources"] if r["type"] == SUBNET}
+    assert {zones[f"net-{t}-2"] for t in ("public", "private", "isolated")} == {"euw3-az3"}  # the third pinned id
+
+
+#: The address plan every stack has today: a change here moves (replaces) a subnet.
+STACK_CIDRS = {
+    "test": {
+        "public": ["10.10.128.0/22", "10.10.132.0/22"],
+        "private": ["10.10.0.0/20", "10.10.16.0/20"],
+        "isolated": ["10.10.160.0/22", "10.10.164.0/22"],
+    },
+    "preprod": {
+        "public": ["10.20.128.0/22", "10.20.132.0/22"],
+        "private": ["10.20.0.0/20", "10.20.16.0/20"],
+        "isolated": ["10.20.160.0/22", "10.20.164.0/22"],
+    },
+    "prod": {
+        "public": ["10.30.128.0/22", "10.30.132.0/22", "10.30.136.0/22"],
+        "private": ["10.30.0.0/20", "10.30.16.0/20", "10.30.32.0/20"],
+        "isolated": ["10.30.160.0/22", "10.30.164.0/22", "10.30.168.0/22"],
+    },
+}
+
+
+@pytest.mark.parametrize("stack", sorted(STACK_CIDRS))
+def test_every_stack_keeps_its_subnet_cidrs_and_places_subnet_i_in_its_ith_pinned_az(stack: str) -> None:
+    rec = run_stack(stack)
+    plan = rec.outputs["addressPlan"]
+    assert {tier: [s["cidr"] for s in subnets] for tier, subnets in plan.items()} == STACK_CIDRS[stack]
+    pinned = stack_config(stack)["hardstack:azIds"]
+    for subnet in rec.of_type(SUBNET):
+        assert subnet.inputs["availabilityZoneId"] == pinned[int(subnet.name.rsplit("-", 1)[1])]
+        assert "availabilityZone" not in subnet.inputs
+
+
+def test_the_stack_looks_up_its_zones_once_whatever_their_state() -> None:
+    lookups = [i for i in run_stack("prod").invokes if i.token == "aws:index/getAvailabilityZones:getAvailabilityZones"]
+    # No `state` filter: a pinned zone that is impaired for a while must not block a deploy.
+    assert [i.args for i in lookups] == [{"filters": [{"name": "zone-type", "values": ["availability-zone"]}]}]
+
+
+def refused_before_any_cloud_resource(ids: object, **more: Any) -> str:
+    config = {**stack_config("prod"), "hardstack:azIds": ids, **more}
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="prod", config=config, recording=recording)
+    assert [r.type for r in recording if r.custom] in ([], ["pulumi:providers:aws"])  # at most the lookup's provider
+    return str(err.value)
+
+
+def test_az_ids_of_another_region_are_refused_naming_the_setting() -> None:
+    msg = refused_before_any_cloud_resource(["use1-az1", "use1-az2", "use1-az4"])
+    assert msg == (
+        "hardstack:azIds = ['use1-az1', 'use1-az2', 'use1-az4'] is refused: "
+        "AZ ids of eu-west-3 (euw3-az<n>): 'use1-az1' is not one"
+    )
+
+
+def test_an_az_id_this_account_does_not_have_is_refused_by_the_live_list() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az7"])
+    assert msg.startswith("hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az7'] is refused: AZ ids this account")
+    assert "euw3-az6 (euw3-az7 is not one)" in msg
+
+
+def test_an_az_id_given_twice_is_refused() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az1"])
+    assert "hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az1'] is refused: each AZ id once" in msg
+
+
+def test_fewer_az_ids_than_the_az_count_are_refused() -> None:
+    msg = refused_before_any_cloud_resource(["euw3-az1", "euw3-az2", "euw3-az3"], **{"hardstack:azCount": 4})
+    assert msg == (
+        "hardstack:azIds = ['euw3-az1', 'euw3-az2', 'euw3-az3'] is refused: "
+        "at least 4 AZ ids (the AZ count): the first 4 are used"
+    )
+
+
+@pytest.mark.parametrize("ids", ["euw3-az1", {"first": "euw3-az1"}])
+def test_az_ids_that_are_not_a_list_are_refused_with_where_to_find_them(ids: object) -> None:
+    msg = refused_before_any_cloud_resource(ids)
+    assert msg.startswith(f"hardstack:azIds = {ids!r} is refused: a list: the AZ ids of the stack's region")
+    assert '"Pinning the AZs"' in msg
+
+
+def test_a_stack_without_az_ids_is_told_how_to_pin_them() -> None:
+    config = {k: v for k, v in stack_config("prod").items() if k != "hardstack:azIds"}
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="prod", config=config)
+    assert str(err.value).startswith("hardstack:azIds is required: set it to the AZ ids of the stack's region")

@@ -236,7 +236,10 @@ def test_host_alerts_are_a_rule_of_the_stack(prod: Recording) -> None:
 def test_existing_cluster_mode_discovers_no_hosts() -> None:
     from tests.test_stacks import KUBECONFIG
 
-    rec = run_stack("test", {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG})
+    rec = run_stack(
+        "test",
+        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG, "hardstack:clusterMonitoring": True},
+    )
     assert not [r for r in rec if r.name == "prometheus-ec2-sd"]
     assert "serviceAccount" not in rec.one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]["prometheus"]
 

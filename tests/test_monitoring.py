@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -9,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from hardstack.core.errors import HardstackError
@@ -22,6 +23,7 @@ from hardstack.k8s.monitoring import (
     GRAFANA_SECRET,
     NULL_RECEIVER,
     RECEIVER_SECRET,
+    VOLUME_FIELD_MANAGER,
     Monitoring,
     MonitoringArgs,
     Receiver,
@@ -31,7 +33,9 @@ from hardstack.k8s.monitoring import (
     duration_seconds,
     helm_values,
     parse_size,
+    prometheus_claim,
     refuse_null_routes,
+    retention_size_now,
     validate_chart_version,
     validate_page_receivers,
     validate_prometheus_duration,
@@ -52,6 +56,7 @@ SECRET = "kubernetes:core/v1:Secret"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+CLAIM_PATCH = "kubernetes:core/v1:PersistentVolumeClaimPatch"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # marks a secret value in recorded state
 # What the shared mocks give a RandomPassword as its result.
 MOCK_PASSWORD = "mock-password-monitoring-grafana-password"
@@ -624,6 +629,18 @@ CHART_88_5_3_KEYS = frozenset(
             for key in ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile.type")
         ),
         "prometheus.serviceAccount.name",
+        # The crds subchart's upgrade job (charts/crds/templates/upgrade/job.yaml reads them as .Values.upgradeJob).
+        "crds.upgradeJob.enabled",
+        "crds.upgradeJob.forceConflicts",
+        "crds.upgradeJob.image.busybox.tag",
+        *(
+            f"crds.upgradeJob.podSecurityContext.{key}"
+            for key in ("runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "seccompProfile.type")
+        ),
+        *(
+            f"crds.upgradeJob.containerSecurityContext.{key}"
+            for key in ("allowPrivilegeEscalation", "readOnlyRootFilesystem", "capabilities.drop")
+        ),
         "alertmanager.alertmanagerSpec.secrets",
         "grafana.admin.existingSecret",
         "grafana.admin.userKey",
@@ -633,6 +650,7 @@ CHART_88_5_3_KEYS = frozenset(
 CHART_88_5_3_FREE_FORM = frozenset(
     {
         "defaultRules.disabled",
+        "crds.upgradeJob.resources",
         "prometheus.prometheusSpec.storageSpec",
         "prometheus.prometheusSpec.additionalScrapeConfigs",
         "prometheus.serviceAccount.annotations",
@@ -658,3 +676,111 @@ def test_every_value_key_exists_in_the_pinned_chart() -> None:
     values = MonitoringArgs(tier=Tier.DEVELOPMENT, host_discovery=hosts).helm_values()
     assert key_paths(values) <= CHART_88_5_3_KEYS | CHART_88_5_3_FREE_FORM
     assert set(values["alertmanager"]["config"]) <= {"global", "inhibit_rules", "route", "receivers", "templates"}
+
+
+# --- day 2: the volume grows in place, the CRDs follow the chart -----------------------------------
+
+
+def prometheus_spec(rec: Recording) -> dict[str, Any]:
+    spec: dict[str, Any] = values(rec)["prometheus"]["prometheusSpec"]
+    return spec
+
+
+def test_no_claim_is_patched_before_the_volume_exists(rec: Recording) -> None:
+    assert not rec.of_type(CLAIM_PATCH)
+
+
+def test_a_larger_volume_patches_the_claim_after_the_release(run: Run) -> None:
+    rec = run(program(lambda: prod_args(applied_volume_gb=80, prometheus_volume_gb=160)))
+
+    patch = rec.one(CLAIM_PATCH)
+
+    assert patch.inputs["metadata"]["name"] == prometheus_claim()
+    assert patch.inputs["metadata"]["namespace"] == "monitoring"
+    assert patch.inputs["spec"] == {"resources": {"requests": {"storage": "160Gi"}}}
+    annotations = patch.inputs["metadata"]["annotations"]
+    assert annotations == {"pulumi.com/patchFieldManager": VOLUME_FIELD_MANAGER, "pulumi.com/patchForce": "true"}
+    assert rec.one(RELEASE).urn in patch.dependencies and patch.retain_on_delete
+    template = prometheus_spec(rec)["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert template["resources"] == {"requests": {"storage": "160Gi"}}  # claims made later get the new size
+
+
+@pytest.mark.parametrize(
+    ("release", "prometheus"),
+    [
+        # The release name holds the chart's: it is the chart's fullname.
+        ("kube-prometheus-stack", "kube-prometheus-stack-prometheus"),
+        # Otherwise <release>-kube-prometheus-stack, cut to 26 characters.
+        ("kps-0123456789", "kps-0123456789-kube-promet-prometheus"),
+    ],
+)
+def test_the_claim_is_the_one_the_operator_makes_for_the_release(release: str, prometheus: str) -> None:
+    # <template prometheus-<name>-db>-<StatefulSet prometheus-<name>>-<ordinal>, <name> the chart's Prometheus.
+    assert prometheus_claim(release) == f"prometheus-{prometheus}-db-prometheus-{prometheus}-0"
+
+
+def test_a_release_of_its_own_name_patches_its_own_claim(run: Run) -> None:
+    rec = run(program(lambda: prod_args(release_name="kps-0123456789", applied_volume_gb=80)))
+
+    name = rec.one(CLAIM_PATCH).inputs["metadata"]["name"]
+
+    assert name == prometheus_claim("kps-0123456789") != prometheus_claim()
+
+
+def test_retention_stays_within_the_old_volume_while_it_grows(run: Run) -> None:
+    growing = run(
+        program(lambda: prod_args(applied_volume_gb=80, prometheus_volume_gb=160, prometheus_retention_size="144GB"))
+    )
+    grown = run(
+        program(lambda: prod_args(applied_volume_gb=160, prometheus_volume_gb=160, prometheus_retention_size="144GB"))
+    )
+
+    assert prometheus_spec(growing)["retentionSize"] == "72GB"  # 90% of the 80 GiB disk that exists
+    assert prometheus_spec(grown)["retentionSize"] == "144GB"
+
+
+def test_a_volume_smaller_than_the_current_one_is_refused(run: Run) -> None:
+    refused_with_nothing_registered(
+        run,
+        lambda: prod_args(applied_volume_gb=80, prometheus_volume_gb=50, prometheus_retention_size="45GB"),
+        r"^prometheus_volume_gb = 50 is refused: at least 80, the size in GiB of the Prometheus volume now",
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=16384),
+    st.integers(min_value=1, max_value=16384),
+    st.integers(min_value=1, max_value=16384 * 1024),
+)
+def test_the_applied_retention_size_fits_the_smaller_of_the_old_and_new_volume(
+    applied_gb: int, volume_gb: int, size_mb: int
+) -> None:
+    assume(applied_gb <= volume_gb and size_mb * 10 <= volume_gb * 1024 * 9)  # else refused before this point
+    size = f"{size_mb}MB"
+
+    applied = parse_size(retention_size_now(size, volume_gb, applied_gb))
+
+    assert applied <= parse_size(size)
+    assert applied <= min(applied_gb, volume_gb) * 1024**3 * 0.9
+    assert applied == parse_size(size) or applied > applied_gb * 1024**3 * 0.9 - 2**20  # capped, not cut further
+    assert retention_size_now(size, volume_gb, None) == size
+
+
+def test_the_chart_upgrades_its_crds_before_each_upgrade(rec: Recording) -> None:
+    job = values(rec)["crds"]["upgradeJob"]
+    assert job["enabled"] is True and job["forceConflicts"] is True
+    release = rec.one(RELEASE).inputs
+    # The job is a Helm pre-upgrade hook: Release runs Helm's hooks unless told not to.
+    assert not release.get("disableCRDHooks") and not release.get("skipCrds")
+
+
+def test_the_crd_upgrade_job_is_pinned_bounded_and_unprivileged(rec: Recording) -> None:
+    job = values(rec)["crds"]["upgradeJob"]
+    tag = job["image"]["busybox"]["tag"]
+    assert tag != "latest" and re.fullmatch(r"\d+\.\d+\.\d+", tag)
+    assert set(job["resources"]["requests"]) == {"cpu", "memory"} and "memory" in job["resources"]["limits"]
+    pod, container = job["podSecurityContext"], job["containerSecurityContext"]
+    assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0 and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert container["allowPrivilegeEscalation"] is False and container["capabilities"] == {"drop": ["ALL"]}
+    assert container["readOnlyRootFilesystem"] is True

@@ -34,11 +34,74 @@ def test_vpc_has_dns_support_and_the_planned_subnets(run: Run) -> None:
     assert len(cidrs) == 9
 
 
-def test_subnets_spread_over_distinct_azs_from_one_invoke(run: Run) -> None:
+AZS = "aws:index/getAvailabilityZones:getAvailabilityZones"
+
+
+def test_subnets_spread_over_distinct_azs_by_id_from_one_invoke(run: Run) -> None:
     rec = run(network())
-    assert [i.token for i in rec.invokes].count("aws:index/getAvailabilityZones:getAvailabilityZones") == 1
-    azs = {s.inputs["availabilityZone"] for s in rec.of_type(SUBNET) if s.name.startswith("net-private")}
-    assert azs == {"eu-west-3a", "eu-west-3b", "eu-west-3c"}
+    assert [i.token for i in rec.invokes].count(AZS) == 1
+    azs = {s.inputs["availabilityZoneId"] for s in rec.of_type(SUBNET) if s.name.startswith("net-private")}
+    assert azs == {"euw3-az1", "euw3-az2", "euw3-az3"}
+    assert not [s for s in rec.of_type(SUBNET) if "availabilityZone" in s.inputs]
+
+
+def test_pinned_az_ids_place_each_subnet_index_in_its_id(run: Run) -> None:
+    rec = run(network(az_count=2, availability_zone_ids=["euw3-az3", "euw3-az1", "euw3-az2"]))
+    zones = {s.name: s.inputs["availabilityZoneId"] for s in rec.of_type(SUBNET)}
+    assert zones == {
+        f"net-{t}-{i}": ("euw3-az3", "euw3-az1")[i] for t in ("public", "private", "isolated") for i in (0, 1)
+    }
+
+
+def test_pinned_az_ids_are_checked_against_the_live_list_in_one_invoke(run: Run) -> None:
+    rec = run(network(availability_zone_ids=["euw3-az1", "euw3-az2", "euw3-az3"]))
+    (lookup,) = [i for i in rec.invokes if i.token == AZS]
+    # Every zone whatever its state: an impaired pinned zone is still the stack's zone.
+    assert "state" not in lookup.args
+    assert lookup.args["filters"] == [{"name": "zone-type", "values": ["availability-zone"]}]
+
+
+def test_az_ids_the_caller_looked_up_already_make_no_invoke(run: Run) -> None:
+    ids = ["euw3-az1", "euw3-az2"]
+    rec = run(network(az_count=2, availability_zone_ids=ids, offered_zone_ids=ids))
+    assert [i.token for i in rec.invokes].count(AZS) == 0 and len(rec.of_type(SUBNET)) == 6
+
+
+def test_az_id_the_account_does_not_have_is_refused_before_any_resource(run: Run) -> None:
+    rec = Recording()
+    with pytest.raises(
+        HardstackError,
+        match=r"^availability_zone_ids = \['euw3-az1', 'euw3-az9'\] is refused: AZ ids this account has in "
+        r"eu-west-3: euw3-az1, .*euw3-az6 \(euw3-az9 is not one\)",
+    ):
+        run(network(az_count=2, availability_zone_ids=["euw3-az1", "euw3-az9"]), recording=rec)
+    assert len(rec) == 0
+
+
+@pytest.mark.parametrize(
+    ("ids", "fragment"),
+    [
+        (["use1-az1", "use1-az2"], "AZ ids of eu-west-3 (euw3-az<n>): 'use1-az1' is not one"),
+        (["euw3-az1", "euw3-az1"], "each AZ id once: euw3-az1 appears more than once"),
+        (["euw3-az1"], "at least 2 AZ ids (the AZ count)"),
+        (["eu-west-3a", "eu-west-3b"], "'eu-west-3a' is not one"),
+    ],
+)
+def test_bad_az_ids_are_refused_offline_with_the_value(ids: list[str], fragment: str) -> None:
+    with pytest.raises(HardstackError) as err:
+        NetworkArgs(context=CTX, cidr="10.0.0.0/16", az_count=2, availability_zone_ids=ids)
+    assert str(err.value).startswith(f"availability_zone_ids = {ids!r} is refused") and fragment in str(err.value)
+
+
+def test_az_ids_and_names_together_are_refused() -> None:
+    with pytest.raises(HardstackError, match="a subnet takes an AZ id or a name, not both"):
+        NetworkArgs(
+            context=CTX,
+            cidr="10.0.0.0/16",
+            az_count=2,
+            availability_zone_ids=["euw3-az1", "euw3-az2"],
+            availability_zones=["eu-west-3a", "eu-west-3b"],
+        )
 
 
 def test_no_subnet_gives_public_ips(run: Run) -> None:
@@ -174,7 +237,8 @@ def test_more_azs_than_the_region_offers_is_refused_before_any_resource(run: Run
     class ThreeZones(HardstackMocks):
         def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
             if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-                return {"names": ["eu-west-3a", "eu-west-3b", "eu-west-3c"], "id": "eu-west-3"}, []
+                names, ids = ["eu-west-3a", "eu-west-3b", "eu-west-3c"], ["euw3-az1", "euw3-az2", "euw3-az3"]
+                return {"names": names, "zoneIds": ids, "id": "eu-west-3"}, []
             return super().call(args)
 
     rec = Recording()
@@ -187,6 +251,7 @@ def test_pinned_availability_zones_are_used_in_order(run: Run) -> None:
     rec = run(network(az_count=2, availability_zones=["eu-west-3c", "eu-west-3a"]))
     zones = {s.name: s.inputs["availabilityZone"] for s in rec.of_type(SUBNET)}
     assert zones["net-private-0"] == "eu-west-3c" and zones["net-public-1"] == "eu-west-3a"
+    assert not [s for s in rec.of_type(SUBNET) if "availabilityZoneId" in s.inputs]
 
 
 def test_unknown_nat_strategy_is_refused() -> None:

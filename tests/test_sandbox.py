@@ -73,6 +73,14 @@ def routes_of_tier(rec: Recording, tier: str) -> list[dict[str, Any]]:
     return [route for table in tables["RouteTables"] for route in table["Routes"]]
 
 
+def test_subnet_i_of_every_tier_is_created_in_the_ith_pinned_az_id(prod: tuple[SandboxMocks, Recording]) -> None:
+    pinned = stack_config("prod")["hardstack:azIds"]
+    for tier, ids in prod[1].outputs["subnetIds"].items():
+        subnets = client("ec2").describe_subnets(SubnetIds=ids)["Subnets"]
+        zones = {s["SubnetId"]: s["AvailabilityZoneId"] for s in subnets}
+        assert [zones[i] for i in ids] == pinned[: len(ids)], tier
+
+
 def test_isolated_subnets_have_no_route_out(prod: tuple[SandboxMocks, Recording]) -> None:
     routes = routes_of_tier(prod[1], "isolated")
     assert not [r for r in routes if r.get("DestinationCidrBlock") == "0.0.0.0/0"]

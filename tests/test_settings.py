@@ -20,6 +20,7 @@ BASE = {
     "aws:region": "eu-west-3",
     "hardstack:environment": "test",
     "hardstack:vpcCidr": "10.10.0.0/16",
+    "hardstack:azIds": ["euw3-az1", "euw3-az2", "euw3-az3"],
     "hardstack:fleetImageId": "ami-0123456789abcdef0",
     "hardstack:clusterAdminRoleArns": ["arn:aws:iam::111122223333:role/platform-admin"],
     "hardstack:deployerLocation": "internet",

@@ -745,7 +745,14 @@ class Cluster(Component):
         self.node_groups = groups
         after_nodes = [
             addon("coredns", None, groups),
-            addon("aws-ebs-csi-driver", ebs_role.arn, [*groups, ebs_policy, ebs_kms]),
+            # The driver's volumes carry the stack's tags, by which day-2 checks find this stack's
+            # claims among other clusters' of the account (hardstack.aws.volumes).
+            addon(
+                "aws-ebs-csi-driver",
+                ebs_role.arn,
+                [*groups, ebs_policy, ebs_kms],
+                {"controller": {"extraVolumeTags": {**ctx.tags, **args.tags}}},
+            ),
         ]
 
         ca_data: pulumi.Output[str] = cluster.certificate_authority.apply(lambda ca: ca.data)

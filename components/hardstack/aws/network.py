@@ -1,5 +1,8 @@
 """VPC over 2-6 AZs with public, private and isolated tiers on an append-only address plan.
 
+Subnets are placed by AZ id (the same zone in every account), pinned by the caller or taken once
+from the region's list.
+
 Creates: aws.ec2.Vpc; aws.ec2.Subnet per (tier, AZ); aws.ec2.InternetGateway; a public
 aws.ec2.RouteTable with its default aws.ec2.Route; aws.ec2.Eip + aws.ec2.NatGateway (none, one or
 one per AZ); an aws.ec2.RouteTable per private subnet (default route to its NAT) and per isolated
@@ -14,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import pulumi
 import pulumi_aws as aws
@@ -23,7 +26,7 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.security_group import SecurityGroup, SecurityGroupArgs
 from hardstack.base.component import Component
-from hardstack.core.addressing import AddressPlan, SubnetTier, plan_addresses
+from hardstack.core.addressing import AddressPlan, SubnetTier, check_az_ids_offered, plan_addresses, validate_az_ids
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.rules import Flow, Peer, Port
@@ -141,7 +144,8 @@ class NetworkArgs:
     cidr: str
     """Private (RFC 1918) VPC range, /16 to /22."""
     az_count: int = 3
-    """AZs used, 2..6, taken in order from the region's available AZs. Default: 3."""
+    """AZs used, 2..6: the first `az_count` of `availability_zone_ids` (or `availability_zones`), else of
+    the region's available AZs. Default: 3."""
     nat: NatStrategy = "per_az"
     """Private-subnet egress: `none`, one `single` NAT gateway, or `per_az` (survives an AZ loss).
     Default: per_az."""
@@ -160,9 +164,17 @@ class NetworkArgs:
     """AWS services reached through interface endpoints from the private subnets, e.g. `("ecr.api",
     "ecr.dkr", "sts")`: what hosts and nodes need when there is no NAT (`NODE_ENDPOINTS`,
     `FLEET_ENDPOINTS`). Default: none."""
+    availability_zone_ids: Sequence[str] | None = None
+    """AZ ids to place the subnets in, in order (`euw3-az1`: the same zone in every account, where names
+    are mapped per account): subnet i of each tier is in the i-th id. Pin them so that a change in the
+    region's list never moves a subnet; append to add an AZ. Checked against the AZs the region offers
+    this account before any resource. Default: the ids of the first `az_count` available AZs."""
     availability_zones: Sequence[str] | None = None
-    """AZ names to use, in order (pin them so a change in the region's list never moves subnets).
-    Default: the first `az_count` available AZs of the region, looked up once before any resource."""
+    """AZ names to use instead of ids, in order (names differ between accounts). Default: none."""
+    offered_zone_ids: Sequence[str] | None = None
+    """The AZ ids the region offers this account, when the caller looked them up already
+    (`offered_zone_ids`) to check its own settings: the component then makes no lookup of its own.
+    Default: looked up once, before any resource."""
     s3_endpoint_extra_reads: Sequence[str] = ()
     """More object ARNs (`arn:aws:s3:::bucket/*`) the private subnets may read through the S3 gateway
     endpoint, beyond this account's buckets and `artifact_bucket_objects`: a registry whose storage is
@@ -180,6 +192,15 @@ class NetworkArgs:
                 raise refuse(f"interface_endpoints[{i}]", service, "an endpoint service suffix such as ecr.api or sts")
         if len(set(self.interface_endpoints)) != len(self.interface_endpoints):
             raise refuse("interface_endpoints", list(self.interface_endpoints), "each service once")
+        if self.availability_zone_ids is not None:
+            if self.availability_zones is not None:
+                raise refuse(
+                    "availability_zones",
+                    list(self.availability_zones),
+                    "unset while availability_zone_ids is given: a subnet takes an AZ id or a name, not both",
+                )
+            ids = validate_az_ids(self.availability_zone_ids, self.context.region, self.az_count)
+            object.__setattr__(self, "availability_zone_ids", ids)
         if self.availability_zones is not None and len(self.availability_zones) < self.az_count:
             raise refuse(
                 "availability_zones",
@@ -214,23 +235,51 @@ def _aws_provider(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResourc
     return next((p for p in found if getattr(p, "package", None) == "aws"), None)
 
 
-def _zones(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[str]:
-    """The AZ names the subnets use, checked against what the region offers."""
+def _invoke_options(opts: pulumi.ResourceOptions | None) -> pulumi.InvokeOptions:
+    return pulumi.InvokeOptions(provider=_aws_provider(opts), parent=opts.parent if opts else None)
+
+
+def offered_zone_ids(opts: pulumi.InvokeOptions | None = None) -> list[str]:
+    """The AZ ids of every AZ of the region this account has, whatever its state (a blocking invoke).
+
+    Not only the `available` ones: a pinned zone that is impaired for a while is still the stack's zone.
+    """
+    found = aws.get_availability_zones(
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="zone-type", values=["availability-zone"])], opts=opts
+    )
+    return list(found.zone_ids or [])
+
+
+class _Placement(NamedTuple):
+    """Where one AZ index goes: an AZ id, or the AZ name the caller pinned instead."""
+
+    zone_id: str | None = None
+    zone_name: str | None = None
+
+
+def _placements(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[_Placement]:
     if args.availability_zones is not None:
-        return list(args.availability_zones[: args.az_count])
-    provider = _aws_provider(opts)
+        return [_Placement(zone_name=n) for n in args.availability_zones[: args.az_count]]
+    if args.availability_zone_ids is not None:
+        ids = list(args.availability_zone_ids)
+        offered = args.offered_zone_ids
+        if offered is None:
+            # A blocking invoke: an id this account does not have fails here, not at CreateSubnet.
+            offered = offered_zone_ids(_invoke_options(opts))
+        check_az_ids_offered(ids, offered, args.context.region, "availability_zone_ids")
+        return [_Placement(zone_id=i) for i in ids[: args.az_count]]
     # A blocking invoke: the count is known before any resource, so a short region fails cleanly.
     found = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-        opts=pulumi.InvokeOptions(provider=provider, parent=opts.parent if opts else None),
+        opts=_invoke_options(opts),
     )
-    zones = list(found.names or [])
+    zones = list(found.zone_ids or [])
     if len(zones) < args.az_count:
         raise refuse(
             "az_count", args.az_count, f"at most the {len(zones)} available AZs of {args.context.region}: {zones}"
         )
-    return zones[: args.az_count]
+    return [_Placement(zone_id=i) for i in zones[: args.az_count]]
 
 
 def ready_id(subnet: aws.ec2.Subnet, needs: Sequence[pulumi.CustomResource]) -> pulumi.Output[str]:
@@ -254,7 +303,8 @@ class Network(Component):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         plan = args.plan  # validates CIDR and AZ count before anything is registered
-        names = _zones(args, opts)  # a region with too few AZs is refused before anything registers
+        # Unknown AZ ids, or a region with too few AZs, are refused before anything registers.
+        placements = _placements(args, opts)
         super().__init__("hardstack:network:Network", name, opts)
         child = self.child()
         kept = self.kept(resolve_protect(args.tier, args.protect))
@@ -282,7 +332,11 @@ class Network(Component):
                     f"{name}-{s.tier}-{s.az_index}",
                     vpc_id=vpc.id,
                     cidr_block=s.cidr,
-                    availability_zone=names[s.az_index],
+                    # By AZ id: ForceNew like the name, and the same zone whichever account runs it.
+                    # Both are optional and computed: a subnet created by name keeps its state's name
+                    # and matches its state's id, so moving to the id replaces it only for another zone.
+                    availability_zone_id=placements[s.az_index].zone_id,
+                    availability_zone=placements[s.az_index].zone_name,
                     # Public subnets hold load balancers and NAT gateways, which get their
                     # addresses explicitly; nothing launched there gets a public IP by default.
                     map_public_ip_on_launch=False,

@@ -9,11 +9,16 @@ Layout of the VPC range (N = VPC prefix length):
 
 Each (tier, AZ index) has a fixed slot and slots exist for more AZs than any region has, so adding
 an AZ or a tier never moves an existing subnet (a moved subnet is a replaced subnet).
+
+AZ ids (`euw3-az1`) name the same physical zone in every account, where AZ names (`eu-west-3a`) are
+mapped per account: `validate_az_ids` checks pinned ids against the region without a lookup.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -117,3 +122,53 @@ def plan_addresses(vpc_cidr: str, az_count: int, tiers: tuple[SubnetTier, ...] =
     validate_az_count(az_count)
     subnets = tuple(SubnetPlan(tier, i, str(subnet_cidr(vpc, tier, i))) for tier in tiers for i in range(az_count))
     return AddressPlan(str(vpc), az_count, subnets)
+
+
+#: Region words and their letters in AZ ids: eu-west-3 -> euw3, ap-northeast-1 -> apne1, us-gov-west-1 -> usgw1.
+_REGION_WORD = re.compile(r"north|south|east|west|central|gov")
+
+
+def az_id_prefix(region: str) -> str | None:
+    """The prefix of the region's AZ ids (`euw3` for eu-west-3), or None for a region outside the scheme."""
+    parts = region.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit():
+        return None
+    letters = ""
+    for word in parts[1:-1]:
+        found = _REGION_WORD.findall(word)
+        if "".join(found) != word:
+            return None  # a word the AZ id scheme has no letters for (the isolated partitions)
+        letters += "".join(w[0] for w in found)
+    return f"{parts[0]}{letters}{parts[-1]}"
+
+
+def validate_az_ids(ids: object, region: str, az_count: int, where: str = "availability_zone_ids") -> tuple[str, ...]:
+    """Pinned AZ ids: ids of `region`'s zones, each once, at least `az_count` of them (the first are used)."""
+    prefix = az_id_prefix(region)
+    # Offline, only the form: the live list of the account's zones is checked where a deploy runs.
+    pattern = re.compile(rf"^{prefix}-az\d+$" if prefix else r"^[a-z0-9]+-az\d+$")
+    form = f"{prefix}-az<n>" if prefix else "<prefix>-az<n>"
+    example = f"{prefix}-az1" if prefix else "<prefix>-az1"
+    if isinstance(ids, str) or not isinstance(ids, Sequence) or not ids:
+        raise refuse(where, ids, f"a list of the AZ ids of {region}, such as [{example}, ...]")
+    shown = list(ids)
+    for value in shown:
+        if not isinstance(value, str) or not pattern.match(value):
+            raise refuse(where, shown, f"AZ ids of {region} ({form}): {value!r} is not one")
+    if len(set(shown)) != len(shown):
+        twice = sorted({v for v in shown if shown.count(v) > 1})
+        raise refuse(where, shown, f"each AZ id once: {', '.join(twice)} appears more than once")
+    if len(shown) < az_count:
+        raise refuse(where, shown, f"at least {az_count} AZ ids (the AZ count): the first {az_count} are used")
+    return tuple(shown)
+
+
+def check_az_ids_offered(ids: Sequence[str], offered: Sequence[str], region: str, where: str) -> None:
+    """Every pinned id is one of the zones the region offers this account (`offered`, looked up live)."""
+    missing = [i for i in ids if i not in offered]
+    if missing:
+        raise refuse(
+            where,
+            list(ids),
+            f"AZ ids this account has in {region}: {', '.join(offered)} ({', '.join(missing)} is not one)",
+        )

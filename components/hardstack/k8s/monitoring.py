@@ -5,7 +5,17 @@ Secret holding the Grafana admin login, a core/v1 Secret with the Alertmanager r
 (only when `receiver_secrets` are given), a helm.v3.Release of kube-prometheus-stack, a ServiceMonitor
 for the app (when `app_name` is given), a PrometheusRule with the SLOs' rules (when `slos` are given)
 and one with the host alerts (when `host_discovery` is given: see hardstack.k8s.hosts).
-The ServiceMonitor and PrometheusRule depend on the release, which installs their CRDs.
+The ServiceMonitor and PrometheusRule depend on the release, which installs their CRDs. Once the
+Prometheus volume exists (`applied_volume_gb`), a core/v1 PersistentVolumeClaimPatch owns its size.
+
+Day 2
+-----
+A larger `prometheus_volume_gb` grows the disk in place: the release moves the claim template (the
+operator recreates its StatefulSet, keeping the claim) and the claim is patched to the new size, which
+the EBS CSI driver and the kubelet apply online. Until a later `up` reads the grown volume, the
+retention size stays within 90% of the old one, so the old disk never fills while it grows; that `up`
+then applies the requested retention size. A smaller volume is refused. A new `chart_version` upgrades
+the CRDs first: the chart's CRD upgrade job runs as a Helm pre-upgrade hook.
 
 Alert routing (`alertmanager_config`)
 -------------------------------------
@@ -50,13 +60,23 @@ RECEIVER_KINDS: tuple[str, ...] = ("pagerduty", "slack", "webhook", "email")
 CHART = "kube-prometheus-stack"
 CHART_REPO = "https://prometheus-community.github.io/helm-charts"
 #: Pinned chart release, a tag of the chart's repository (kube-prometheus-stack-88.5.3) whose
-#: values.yaml holds every key `helm_values` sets; bump deliberately (CRDs and defaults change).
+#: values.yaml holds every key `helm_values` sets; bump deliberately (defaults change; the CRDs
+#: follow through the chart's CRD upgrade job).
 CHART_VERSION = "88.5.3"
 #: Fixed Helm release name: it prefixes every object the chart makes, so autonaming would scatter suffixes.
 RELEASE_NAME = "kube-prometheus-stack"
 MONITORING_NAMESPACE = "monitoring"
 #: Prometheus's service account (the chart's default name for this release), trusted by its IAM role.
 PROMETHEUS_SERVICE_ACCOUNT = f"{RELEASE_NAME}-prometheus"
+#: The chart cuts its fullname, the prefix of every object it names, to this many characters.
+_FULLNAME_LENGTH = 26
+#: Field manager of the claim's size: hardstack owns that one field of the claim.
+VOLUME_FIELD_MANAGER = "hardstack-prometheus-volume"
+#: busybox of the chart's CRD upgrade job (it unpacks the CRDs for kubectl); the chart's default is
+#: `latest`. Its kubectl image follows the cluster's own version, which kubectl's skew policy wants.
+CRD_UPGRADE_BUSYBOX_TAG = "1.37.0"
+#: The CRD upgrade job: `kubectl apply --server-side` of ~10 large CRDs.
+CRD_UPGRADE_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}}
 #: Secret (in the monitoring namespace) this component writes `receiver_secrets` into.
 RECEIVER_SECRET = "alertmanager-receivers"  # noqa: S105 - a Secret's name
 #: Where the operator mounts each Secret listed in alertmanagerSpec.secrets: <dir>/<secret>/<key>.
@@ -177,6 +197,46 @@ def validate_retention_size(size: str, volume_gb: int, where: str = "prometheus_
             "(lower the size or grow prometheus_volume_gb)",
         )
     return size
+
+
+def chart_fullname(release_name: str) -> str:
+    """The chart's `kube-prometheus-stack.fullname`: the release name when it holds the chart's name,
+    else `<release>-kube-prometheus-stack`, cut to 26 characters and any trailing '-'."""
+    full = release_name if CHART in release_name else f"{release_name}-{CHART}"
+    return full[:_FULLNAME_LENGTH].rstrip("-")
+
+
+def prometheus_claim(release_name: str = RELEASE_NAME) -> str:
+    """Prometheus's claim, named by the operator and the StatefulSet controller: claim template
+    `prometheus-<name>-db`, StatefulSet `prometheus-<name>`, replica 0 (the chart runs one, unsharded),
+    where <name> is the chart's Prometheus resource, `<fullname>-prometheus`."""
+    name = f"{chart_fullname(release_name)}-prometheus"
+    return f"prometheus-{name}-db-prometheus-{name}-0"
+
+
+def validate_volume_growth(applied_gb: int | None, volume_gb: int, where: str = "prometheus_volume_gb") -> int:
+    """Refuse a volume smaller than the one that exists: an EBS volume and its claim only grow."""
+    if applied_gb is not None and volume_gb < applied_gb:
+        raise refuse(
+            where,
+            volume_gb,
+            f"at least {applied_gb}, the size in GiB of the Prometheus volume now: a volume and its claim can "
+            f"only grow (keep {applied_gb} or more)",
+        )
+    return volume_gb
+
+
+def retention_size_now(size: str, volume_gb: int, applied_gb: int | None) -> str:
+    """The retention size to apply: `size`, capped at 90% of the volume that exists while a larger one
+    is being applied. The claim grows after the release, and the disk only once EBS and the kubelet
+    have resized it, so until a later `up` reads the larger volume Prometheus keeps within the old one."""
+    if applied_gb is None or applied_gb >= volume_gb:
+        return size
+    limit = int(applied_gb * 1024**3 * RETENTION_SHARE)
+    if parse_size(size) <= limit:
+        return size
+    mib = limit // 1024**2
+    return f"{mib // 1024}GB" if mib % 1024 == 0 else f"{mib}MB"
 
 
 def validate_name(value: object, where: str) -> str:
@@ -505,6 +565,9 @@ def helm_values(
         "kubeProxy": {"enabled": False},
         # InfoInhibitor exists to be routed to a null receiver, which prod refuses.
         "defaultRules": {"disabled": {"InfoInhibitor": True}},
+        # Helm installs a chart's crds/ once and never upgrades them: the chart's pre-upgrade hook job
+        # applies the new chart's CRDs first (Release runs Helm's hooks; its RBAC comes with the job).
+        "crds": {"upgradeJob": crd_upgrade_job()},
         "nodeExporter": {"enabled": node_exporter},
         "prometheus": {
             "prometheusSpec": {
@@ -552,6 +615,31 @@ def helm_values(
     return values
 
 
+def crd_upgrade_job() -> dict[str, Any]:
+    """Values of the chart's CRD upgrade job (`crds.upgradeJob`): a pre-install/pre-upgrade/pre-rollback
+    hook with its own ServiceAccount, ClusterRole (the chart's CRDs only) and binding."""
+    return {
+        "enabled": True,
+        # Take the CRDs' fields over from whoever applied them (Helm at install): without it a
+        # changed schema conflicts and the job fails.
+        "forceConflicts": True,
+        "image": {"busybox": {"tag": CRD_UPGRADE_BUSYBOX_TAG}},
+        "resources": CRD_UPGRADE_RESOURCES,
+        "podSecurityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 65534,
+            "runAsGroup": 65534,
+            "fsGroup": 65534,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
 def service_monitor_spec(app_name: str, app_namespace: str) -> dict[str, Any]:
     """Scrape the app's Services labelled app.kubernetes.io/name=<app_name> on their `metrics` port."""
     return {
@@ -583,7 +671,13 @@ class MonitoringArgs:
     """Size cap on the retained blocks (base 2 units), at most 90% of the volume; past it the oldest blocks
     go, so size it to hold the retention. Default: 72GB."""
     prometheus_volume_gb: int = 80
-    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it). Default: 80."""
+    """Prometheus volume, GiB. Growing it is an in-place expansion (the class must allow it): the claim
+    is patched, since the operator never resizes claims. Never smaller than `applied_volume_gb`. Default: 80."""
+    applied_volume_gb: int | None = None
+    """Size in GiB of the Prometheus volume as it is now (read with `hardstack.aws.volumes.claim_volume_gb`
+    before any resource). With it the claim's size is patched to `prometheus_volume_gb` and the
+    retention size stays within the applied size until a later `up` reads the grown volume. Default:
+    none, no volume yet (a first `up`): the claim is made at `prometheus_volume_gb`."""
     storage_class_name: str | None = DEFAULT_STORAGE_CLASS
     """StorageClass of the Prometheus volume; it must exist before the release (pass the class in
     `depends_on`) and allow volume expansion to grow it. Default: PlatformBaseline's encrypted gp3 class
@@ -628,6 +722,9 @@ class MonitoringArgs:
         validate_prometheus_duration(self.prometheus_retention)
         validate_volume_gb(self.prometheus_volume_gb)
         validate_retention_size(self.prometheus_retention_size, self.prometheus_volume_gb)
+        if self.applied_volume_gb is not None:
+            validate_volume_gb(self.applied_volume_gb, "applied_volume_gb")
+        validate_volume_growth(self.applied_volume_gb, self.prometheus_volume_gb)
         if self.storage_class_name is not None:
             validate_name(self.storage_class_name, "storage_class_name")
         if self.app_name is not None and not _LABEL_VALUE.match(self.app_name):
@@ -663,7 +760,9 @@ class MonitoringArgs:
     def helm_values(self) -> dict[str, Any]:
         return helm_values(
             retention=self.prometheus_retention,
-            retention_size=self.prometheus_retention_size,
+            retention_size=retention_size_now(
+                self.prometheus_retention_size, self.prometheus_volume_gb, self.applied_volume_gb
+            ),
             volume_gb=self.prometheus_volume_gb,
             storage_class_name=self.storage_class_name,
             alertmanager=self.alertmanager_config(),
@@ -737,6 +836,29 @@ class Monitoring(Component):
         )
         # The CRDs come with the release: custom resources wait for it.
         after_release = self.child(depends_on=[release])
+
+        if args.applied_volume_gb is not None:
+            # StatefulSet claim templates are immutable and the operator never resizes claims: the
+            # claim itself is grown (the class allows expansion), after the release moved the template.
+            k8s.core.v1.PersistentVolumeClaimPatch(
+                f"{name}-prometheus-volume",
+                metadata=k8s.meta.v1.ObjectMetaPatchArgs(
+                    name=prometheus_claim(args.release_name),
+                    namespace=namespace,
+                    annotations={
+                        "pulumi.com/patchFieldManager": VOLUME_FIELD_MANAGER,
+                        # The StatefulSet controller set the size when it made the claim.
+                        "pulumi.com/patchForce": "true",
+                    },
+                ),
+                spec=k8s.core.v1.PersistentVolumeClaimSpecPatchArgs(
+                    resources=k8s.core.v1.VolumeResourceRequirementsPatchArgs(
+                        requests={"storage": f"{args.prometheus_volume_gb}Gi"}
+                    )
+                ),
+                # Deleting a patch gives its fields up and they reset; a claim's size cannot: leave it be.
+                opts=self.child(depends_on=[release], retain_on_delete=True),
+            )
 
         if args.app_name is not None:
             k8s.apiextensions.CustomResource(

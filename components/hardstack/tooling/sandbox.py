@@ -178,10 +178,12 @@ def _specs(kind: str, i: State) -> list[dict[str, Any]]:
 @handles("aws:ec2/subnet:Subnet")
 def _subnet(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     ec2 = m.client("ec2")
+    # Placed by AZ id, or by the name a caller pinned instead.
+    zone = {"AvailabilityZoneId": i["availabilityZoneId"]} if i.get("availabilityZoneId") else {}
     subnet = ec2.create_subnet(
         VpcId=i["vpcId"],
         CidrBlock=i["cidrBlock"],
-        AvailabilityZone=i["availabilityZone"],
+        **(zone or {"AvailabilityZone": i["availabilityZone"]}),
         TagSpecifications=_specs("subnet", i),
     )["Subnet"]
     sid = subnet["SubnetId"]

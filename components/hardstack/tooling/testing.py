@@ -14,7 +14,7 @@ import inspect
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,8 @@ from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from hardstack.core.addressing import az_id_prefix
 
 MOCK_ACCOUNT = "123456789012"
 
@@ -196,6 +198,7 @@ class HardstackMocks(pulumi.runtime.Mocks):
         region: str = "eu-west-3",
         databases: Mapping[str, str] | None = None,
         clusters: Mapping[str, str] | None = None,
+        volumes: Sequence[MockVolume] = (),
     ) -> None:
         self.region = region
         self.databases = dict(databases or {})
@@ -204,6 +207,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
         self.clusters = dict(clusters or {})
         """EKS clusters the region already runs: name -> Kubernetes version such as "1.33" (none by
         default, a first `up`), read by the check that a new cluster version is the next minor."""
+        self.volumes = list(volumes)
+        """EBS volumes the account already has (none by default, a first `up`), as the EBS volume
+        lookups see them: a program's day-2 checks read them, such as the Prometheus volume's size."""
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
@@ -228,8 +234,10 @@ class HardstackMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token: str = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            # Six zones of the mock's region, name i <-> id i as the provider returns them (sorted by name).
             names = [f"{self.region}{s}" for s in "abcdef"]
-            return {"names": names, "zoneIds": [f"euw3-az{i}" for i in range(1, 7)], "id": self.region}, []
+            prefix = az_id_prefix(self.region) or self.region
+            return {"names": names, "zoneIds": [f"{prefix}-az{i}" for i in range(1, 7)], "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT,
@@ -263,9 +271,47 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:eks/getCluster:getCluster":
             name = str(args.args["name"])
             return {"name": name, "version": self.clusters[name], "status": "ACTIVE", "id": name}, []
+        if token == "aws:ebs/getEbsVolumes:getEbsVolumes":
+            ids = [v.volume_id for v in self._volumes(args.args)]
+            return {"ids": ids, "id": self.region}, []
+        if token == "aws:ebs/getVolume:getVolume":
+            found = self._volumes(args.args)
+            if not found or (len(found) > 1 and not args.args.get("mostRecent")):
+                # What the provider answers when the filters match no volume, or several without most_recent.
+                raise Exception("Your query returned no results. Please change your search criteria and try again.")
+            volume = max(found, key=lambda v: v.created)
+            return {
+                "volumeId": volume.volume_id,
+                "size": volume.size_gb,
+                "tags": dict(volume.tags),
+                "createTime": volume.created,
+                "arn": f"arn:aws:ec2:{self.region}:{MOCK_ACCOUNT}:volume/{volume.volume_id}",
+                "id": volume.volume_id,
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
+
+    def _volumes(self, args: Mapping[str, Any]) -> list[MockVolume]:
+        """The volumes an EBS lookup matches: every given tag, and the `volume-id` filter's values."""
+        wanted_tags: Mapping[str, str] = args.get("tags") or {}
+        ids = {v for f in args.get("filters") or [] if f.get("name") == "volume-id" for v in f["values"]}
+        return [
+            v
+            for v in self.volumes
+            if all(v.tags.get(k) == value for k, value in wanted_tags.items()) and (not ids or v.volume_id in ids)
+        ]
+
+
+@dataclass(frozen=True)
+class MockVolume:
+    """An EBS volume the mocked account holds: what EBS volume lookups answer."""
+
+    volume_id: str
+    size_gb: int
+    tags: Mapping[str, str]
+    created: str = "2026-01-01T00:00:00Z"
+    """Creation time, RFC 3339: `most_recent` lookups take the latest."""
 
 
 class _Transforming(pulumi.runtime.Mocks):
