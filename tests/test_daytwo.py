@@ -366,6 +366,8 @@ def test_a_chart_bump_upgrades_the_release_and_its_crds_and_replaces_nothing() -
     assert release.type == RELEASE and release.properties == ("version",)
     # The new chart's CRDs are applied by its pre-upgrade hook before the release's objects move.
     assert after_rec.one(RELEASE, "monitoring").inputs["values"]["crds"]["upgradeJob"]["enabled"] is True
+
+
 # --- proof by plan: AZs pinned by id, and one more AZ ------------------------------------------------
 
 SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
