@@ -1,6 +1,7 @@
 """The package's shape is a contract: its public names, its layers and its conventions."""
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,86 @@ def test_component_type_tokens_follow_the_convention() -> None:
     ]
     assert len(tokens) >= 15
     assert all(line.split('"')[1].count(":") == 2 for line in tokens)
+
+
+#: The tooling layer's promised API: the mock harness users test their own programs with.
+TOOLING_PUBLIC = {
+    "MOCK_ACCOUNT",
+    "HardstackMocks",
+    "MockVolume",
+    "RecordedInvoke",
+    "RecordedResource",
+    "Recording",
+    "Secret",
+    "is_secret",
+    "is_unknown",
+    "mock_id",
+    "run_program",
+    "unsecret",
+}
+
+
+def test_the_harness_is_the_tooling_layers_public_api() -> None:
+    import hardstack.tooling
+    from hardstack.tooling import testing
+
+    assert set(hardstack.tooling.__all__) == TOOLING_PUBLIC
+    assert set(testing.__all__) == TOOLING_PUBLIC
+    assert all(getattr(hardstack.tooling, name) is getattr(testing, name) for name in TOOLING_PUBLIC)
+
+
+def test_every_public_harness_name_is_documented() -> None:
+    import inspect
+
+    from hardstack.tooling import testing
+
+    undocumented = [
+        name
+        for name in sorted(TOOLING_PUBLIC - {"MOCK_ACCOUNT"})
+        if not inspect.getdoc(getattr(testing, name))
+        or inspect.getdoc(getattr(testing, name)) == inspect.getdoc(object)
+    ]
+    assert undocumented == []
+    # Each keyword of `run_program` is explained in its docstring.
+    doc = inspect.getdoc(testing.run_program) or ""
+    params = [p for p in inspect.signature(testing.run_program).parameters if p != "program"]
+    assert [p for p in params if f"`{p}`" not in doc] == []
+
+
+def test_importing_the_tooling_layer_needs_no_extra() -> None:
+    # The sandbox needs moto (the `sandbox` extra): the layer's public API must not pull it in.
+    code = (
+        "import sys, hardstack.tooling; print([m for m in ('moto', 'hardstack.tooling.sandbox') if m in sys.modules])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}  # this checkout's package, not an installed one
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_harness_uses_the_sdks_public_hooks_and_one_documented_exception() -> None:
+    """Private SDK names (`pulumi.runtime.settings`, `_sync_await`...) break without notice: the
+    harness imports only `pulumi`, plus the mock monitor it subclasses, whose import says why."""
+    path = PACKAGE / "tooling" / "testing.py"
+    tree = ast.parse(path.read_text())
+    sdk_imports = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pulumi")
+        for alias in node.names
+    } | {
+        (alias.name, "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+        if alias.name.startswith("pulumi")
+    }
+    assert sdk_imports == {("pulumi", ""), ("pulumi.runtime.mocks", "MockMonitor")}
+    private = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and "pulumi" in ast.unparse(node)
+    ]
+    assert private == []
+    source = path.read_text()
+    reason = source[: source.index("from pulumi.runtime.mocks import MockMonitor")].rsplit("\n\n", 1)[-1]
+    assert "no public alias" in reason and "Checked against pulumi 3." in reason

@@ -210,6 +210,20 @@ def test_the_conventions_example_does_what_its_comments_say() -> None:
     assert role.inputs["permissionsBoundary"] == "arn:aws:iam::123456789012:policy/platform-boundary"
 
 
+def test_the_harness_section_documents_every_public_harness_name_and_tests_a_program_with_it() -> None:
+    import hardstack.tooling
+
+    text = section(TEXT, "Use the components in your own project")
+    harness = text[text.index("### Test your own program") :]
+    assert [name for name in hardstack.tooling.__all__ if f"`{name}" not in harness] == []
+    examples = [b for b in python_blocks(harness) if "from hardstack.tooling import" in b.code]
+    assert examples and all(defines_tests(b.code) for b in examples)
+    used = set().union(
+        *(set(re.findall(r"\b(stack_outputs|preview|Secret|register_resource_transform)\b", b.code)) for b in examples)
+    )
+    assert used == {"stack_outputs", "preview", "Secret", "register_resource_transform"}
+
+
 # --- settings ---------------------------------------------------------------------------------------
 
 

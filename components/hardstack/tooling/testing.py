@@ -1,8 +1,17 @@
-"""Run a Pulumi program on the mock runtime and record what it registers.
+"""Run a Pulumi program on the mock runtime and record what it registers: the harness to test your
+own programs that use hardstack components, with no cloud account and no Pulumi CLI.
 
-Used by the project's tests and by the offline preview; users can test their own programs the
-same way. Nothing here talks to a cloud: invokes answer from `HardstackMocks`, resources echo their
-inputs plus the computed attributes programs read (`id`, `arn`, `name`).
+`run_program(program, ...)` runs a no-argument callable (what your `__main__.py` does) and returns
+a `Recording` of every resource it registered, with its inputs and the options the engine would
+see, the invokes it made and what it exported. It takes the stack's config (`Secret(...)` marks a
+value set with `--secret`), the outputs of the stacks a `pulumi.StackReference` reads
+(`stack_outputs`) and `preview=True` for a dry run. Transforms run as the engine runs them: a
+resource's own `transforms`, then its parents', then the stack's (`register_resource_transform`),
+and invoke transforms on invokes.
+
+Nothing here talks to a cloud: invokes answer from `HardstackMocks` (subclass it to answer more),
+resources echo their inputs plus the computed attributes programs read (`id`, `arn`, `name`).
+The public names are those in `__all__`, also exported by `hardstack.tooling`.
 """
 
 from __future__ import annotations
@@ -19,26 +28,50 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as _mocks
-from pulumi.runtime import settings as _settings
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+
+# The one SDK name the harness takes from outside the public `pulumi.runtime` API: the mock monitor,
+# subclassed to see each registration's options (parent, protect, dependencies, aliases...), which
+# the public `Mocks.new_resource` is not given. `pulumi.runtime.set_mocks(monitor=...)` accepts it;
+# no public alias exists. Checked against pulumi 3.272.0 (pyproject allows >=3.200,<4).
+from pulumi.runtime.mocks import MockMonitor
 
 from hardstack.core.addressing import az_id_prefix
 
+__all__ = [
+    "MOCK_ACCOUNT",
+    "HardstackMocks",
+    "MockVolume",
+    "RecordedInvoke",
+    "RecordedResource",
+    "Recording",
+    "Secret",
+    "is_secret",
+    "is_unknown",
+    "mock_id",
+    "run_program",
+    "unsecret",
+]
+
+#: The account id of every mock ARN and of the caller identity the mocks answer.
 MOCK_ACCOUNT = "123456789012"
 
 
 @dataclass
 class RecordedResource:
-    """One registration, with the options the engine would see."""
+    """One registration, with the options the engine would see (after transforms)."""
 
     type: str
+    """The Pulumi type token (`aws:ec2/vpc:Vpc`, `hardstack:network:Network`)."""
     name: str
+    """The logical name the program gave."""
     urn: str
     inputs: dict[str, Any]
+    """Inputs by their engine (camelCase) names, after transforms, plus what the mocks computed
+    (`computed`). In a preview, values the program built from unknown outputs are unknown."""
     custom: bool
+    """True for a provider's resource, False for a component."""
     parent: str
+    """The parent's URN."""
     dependencies: list[str]
     protect: bool
     ignore_changes: list[str]
@@ -46,6 +79,7 @@ class RecordedResource:
     delete_before_replace: bool
     replace_on_changes: list[str]
     provider: str
+    """The provider reference (`<urn>::<id>`); empty for the default provider."""
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     """Input property -> URNs of the resources whose outputs it was built from (as the engine is told)."""
     aliases: list[str] = field(default_factory=list)
@@ -54,14 +88,23 @@ class RecordedResource:
     """Keys of `inputs` the mocks computed (ids, ARNs, auto-names) rather than the program gave."""
 
     @property
+    def secret_inputs(self) -> list[str]:
+        """Keys of `inputs` whose value is, or holds, a secret (`is_secret`)."""
+        return sorted(key for key, value in self.inputs.items() if is_secret(value))
+
+    @property
     def is_component(self) -> bool:
+        """True for a component resource."""
         return not self.custom
 
 
 @dataclass
 class RecordedInvoke:
+    """One provider function call (`aws.get_region()` is `aws:index/getRegion:getRegion`)."""
+
     token: str
     args: dict[str, Any]
+    """Arguments by their engine names, after invoke transforms."""
 
 
 @dataclass
@@ -69,9 +112,12 @@ class Recording:
     """What a program registered, with simple queries for tests."""
 
     resources: list[RecordedResource] = field(default_factory=list)
+    """Every registration but the stack's own, in order."""
     invokes: list[RecordedInvoke] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack's exports (`pulumi.export`), resolved."""
     secret_outputs: set[str] = field(default_factory=set)
+    """Names of the exports that are secrets."""
 
     def __iter__(self) -> Iterator[RecordedResource]:
         return iter(self.resources)
@@ -80,15 +126,18 @@ class Recording:
         return len(self.resources)
 
     def of_type(self, type_: str) -> list[RecordedResource]:
+        """Every resource of a type token."""
         return [r for r in self.resources if r.type == type_]
 
     def named(self, name: str) -> RecordedResource:
+        """The one resource of that logical name, whatever its type; LookupError otherwise."""
         found = [r for r in self.resources if r.name == name]
         if len(found) != 1:
             raise LookupError(f"expected one resource named {name!r}, found {len(found)}")
         return found[0]
 
     def one(self, type_: str, name: str | None = None) -> RecordedResource:
+        """The one resource of a type (and name); LookupError, listing the names found, otherwise."""
         found = [r for r in self.of_type(type_) if name is None or r.name == name]
         if len(found) != 1:
             names = [r.name for r in self.of_type(type_)]
@@ -96,12 +145,15 @@ class Recording:
         return found[0]
 
     def by_urn(self, urn: str) -> RecordedResource | None:
+        """The resource of that URN, or None."""
         return next((r for r in self.resources if r.urn == urn), None)
 
     def children_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        """The resources whose parent is `parent`."""
         return [r for r in self.resources if r.parent == parent.urn]
 
     def descendants_of(self, parent: RecordedResource) -> list[RecordedResource]:
+        """Children, their children and so on, depth first."""
         out: list[RecordedResource] = []
         for child in self.children_of(parent):
             out += [child, *self.descendants_of(child)]
@@ -115,9 +167,11 @@ class Recording:
         return parent
 
     def protected(self) -> list[RecordedResource]:
+        """The resources with `protect` set."""
         return [r for r in self.resources if r.protect]
 
     def type_counts(self) -> Counter[str]:
+        """How many custom resources of each type."""
         return Counter(r.type for r in self.resources if r.custom)
 
 
@@ -191,7 +245,16 @@ def mock_id(type_: str, name: str) -> str:
 
 
 class HardstackMocks(pulumi.runtime.Mocks):
-    """Deterministic answers: ids (`mock_id`) and ARNs derived from types and names, AZs `<region>a..f`."""
+    """The harness's default mocks: deterministic answers, no cloud.
+
+    Resources echo their inputs, with an id (`mock_id`) and an ARN derived from their type and name
+    in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
+    balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
+    answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
+    instances in `databases`, the EKS clusters in `clusters` and the EBS volumes in `volumes`
+    (`MockVolume`); any other returns an empty result.
+    Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
+    """
 
     def __init__(
         self,
@@ -314,19 +377,112 @@ class MockVolume:
     """Creation time, RFC 3339: `most_recent` lookups take the latest."""
 
 
-class _Transforming(pulumi.runtime.Mocks):
-    """Runs resource transforms the way the engine does, then asks the real mocks.
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
-    The engine applies a resource's own transforms, then its parent's, up to the stack's; the SDK's
-    mock monitor applies none. The monitor tells us the parent of the registration in progress.
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """A config value or stack output that arrives as a secret, as if set with `--secret`.
+
+    In `config`, the key is one of the stack's secret keys (`pulumi.runtime.is_config_secret`), as
+    `pulumi config set --secret` makes it; a `Secret` inside a structured value (`--path`) makes
+    its whole top-level key secret, as Pulumi does. In `stack_outputs`, the output is one of the
+    referenced stack's secret outputs: `StackReference.get_output` returns it as a secret Output.
     """
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    value: Any
+
+    def __repr__(self) -> str:
+        return "Secret([secret])"  # a failing test's message never prints the value
+
+
+def _plain(value: Any) -> tuple[Any, bool]:
+    """`value` without its `Secret` markers, and whether it held one at any depth."""
+    if isinstance(value, Secret):
+        return _plain(value.value)[0], True
+    if isinstance(value, Mapping):
+        pairs = {k: _plain(v) for k, v in value.items()}
+        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
+    if isinstance(value, list | tuple):
+        items = [_plain(v) for v in value]
+        return [v for v, _ in items], any(s for _, s in items)
+    return value, False
+
+
+def is_secret(value: Any) -> bool:
+    """Whether a recorded value is, or holds, a secret: what the engine gets marked secret (and keeps
+    encrypted in the state). Recorded inputs keep that mark; `unsecret` removes it."""
+    if pulumi.runtime.rpc.is_rpc_secret(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(is_secret(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_secret(v) for v in value)
+    return False
+
+
+def unsecret(value: Any) -> Any:
+    """A recorded value with its secret marks removed, at any depth, to assert on what it holds."""
+    value = pulumi.runtime.rpc.unwrap_rpc_secret(value)
+    if isinstance(value, Mapping):
+        return {k: unsecret(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [unsecret(v) for v in value]
+    return value
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether a recorded value is, or holds, a value a preview does not know yet (`preview=True`)."""
+    if isinstance(value, pulumi.output.Unknown):
+        return True
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+def _run_transform(transform: Any, args: Any) -> Any:
+    result = transform(args)
+    if inspect.isawaitable(result):
+        # The monitor runs on an executor thread, outside the program's event loop.
+        loop = asyncio.new_event_loop()
+        try:
+            result = loop.run_until_complete(result)
+        finally:
+            loop.close()
+    return result
+
+
+class _Engine(pulumi.runtime.Mocks):
+    """What the engine does around the providers, which the SDK's mock monitor leaves out.
+
+    - Resource transforms, as the engine runs them: a resource's own, then its parent's, up to the
+      stack's (the monitor tells us the parent of the registration in progress); invoke transforms
+      on invokes.
+    - StackReferences answered from `stack_outputs`.
+    - Preview: nothing is created, so a custom resource keeps only the inputs the program gave; its
+      id and computed attributes are unknown, as in the preview of a first deploy.
+    Everything else goes to the user's mocks.
+    """
+
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        recording: Recording,
+        *,
+        stack_outputs: Mapping[str, Mapping[str, Any]],
+        preview: bool,
+    ) -> None:
         self.mocks = mocks
+        self.recording = recording
+        self.stack_outputs = stack_outputs
+        self.preview = preview
         self.stack_transforms: list[Any] = []
+        self.invoke_transforms: list[Any] = []
         self.own: dict[str, list[Any]] = {}  # URN -> transforms given in that resource's options
         self.parents: dict[str, str] = {}  # URN -> parent URN
-        self.current = threading.local()  # parent URN and name of the registration on this thread
+        self.current = threading.local()  # the registration in progress on this thread, if any
 
     def chain(self, parent: str) -> list[Any]:
         found: list[Any] = []
@@ -336,43 +492,97 @@ class _Transforming(pulumi.runtime.Mocks):
         return found
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        parent, urn = getattr(self.current, "parent", ""), getattr(self.current, "urn", "")
+        if getattr(self.current, "urn", None) is None:  # a read: `StackReference`, `Resource.get`
+            return self._read(args)
+        parent, urn = self.current.parent, self.current.urn
         self.own[urn], self.parents[urn] = list(args.transforms), parent
         props: dict[str, Any] = dict(args.inputs)
-        options = pulumi.ResourceOptions()
+        options: pulumi.ResourceOptions = self.current.options
         for transform in [*args.transforms, *self.chain(parent), *self.stack_transforms]:
-            result = transform(pulumi.ResourceTransformArgs(bool(args.custom), args.typ, args.name, props, options))
-            if inspect.isawaitable(result):
-                result = asyncio.new_event_loop().run_until_complete(result)
+            transform_args = pulumi.ResourceTransformArgs(bool(args.custom), args.typ, args.name, props, options)
+            result = _run_transform(transform, transform_args)
             if result is not None:
                 props, options = dict(result.props), result.opts
         self.current.options, self.current.given = options, set(props)
+        if self.preview and args.custom:
+            return "", props  # an empty id is an unknown one
         transformed = pulumi.runtime.MockResourceArgs(
             args.typ, args.name, props, args.provider, args.resource_id, args.custom, args.transforms
         )
         return self.mocks.new_resource(transformed)
 
+    def _read(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        if args.typ != STACK_REFERENCE:
+            return self.mocks.new_resource(args)
+        stack = str(args.inputs.get("name") or args.resource_id or args.name)
+        if stack in self.stack_outputs:
+            revealed = {key: _plain(value) for key, value in self.stack_outputs[stack].items()}
+            outputs = {key: value for key, (value, _) in revealed.items()}
+            secret = sorted(key for key, (_, is_secret) in revealed.items() if is_secret)
+            return stack, {"name": stack, "outputs": outputs, "secretOutputNames": secret}
+        rid, state = self.mocks.new_resource(args)
+        if not isinstance(state.get("outputs"), Mapping):
+            known = ", ".join(sorted(self.stack_outputs)) or "none"
+            raise LookupError(
+                f"StackReference {stack!r}: the harness has no outputs for this stack (given: {known}); "
+                f"pass run_program(..., stack_outputs={{{stack!r}: {{...}}}})"
+            )
+        return rid, state
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return self.mocks.call(args)
+        inputs: dict[str, Any] = dict(args.args)
+        options = pulumi.InvokeOptions()
+        for transform in self.invoke_transforms:
+            result = _run_transform(transform, pulumi.InvokeTransformArgs(args.token, inputs, options))
+            if result is not None:
+                inputs, options = dict(result.args), result.opts
+        self.recording.invokes.append(RecordedInvoke(args.token, inputs))
+        return self.mocks.call(pulumi.runtime.MockCallArgs(args.token, inputs, args.provider))
 
     def register_transform(self, transform: Any) -> None:
         self.stack_transforms.append(transform)
         self.mocks.register_transform(transform)
 
+    def register_invoke_transform(self, transform: Any) -> None:
+        self.invoke_transforms.append(transform)
+        self.mocks.register_invoke_transform(transform)
 
-class RecordingMonitor(_mocks.MockMonitor):
+
+def _options_of(request: Any) -> pulumi.ResourceOptions:
+    """The options a registration carries, as the engine hands them to transforms."""
+    return pulumi.ResourceOptions(
+        protect=request.protect if request.HasField("protect") else None,
+        retain_on_delete=request.retainOnDelete if request.HasField("retainOnDelete") else None,
+        ignore_changes=list(request.ignoreChanges) or None,
+        delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+        replace_on_changes=list(request.replaceOnChanges) or None,
+        additional_secret_outputs=list(request.additionalSecretOutputs) or None,
+    )
+
+
+class RecordingMonitor(MockMonitor):
     """The SDK's mock monitor, recording every registration with its options, transforms applied."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks, recording: Recording) -> None:
-        self.transforming = _Transforming(mocks)
-        super().__init__(self.transforming)
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        recording: Recording,
+        *,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        preview: bool = False,
+    ) -> None:
+        self.engine = _Engine(mocks, recording, stack_outputs=dict(stack_outputs or {}), preview=preview)
+        super().__init__(self.engine)
         self.recording = recording
 
     def RegisterResource(self, request: Any) -> Any:  # gRPC method name
-        current = self.transforming.current
-        current.parent, current.options, current.given = request.parent, pulumi.ResourceOptions(), set()
+        current = self.engine.current
+        current.parent, current.options, current.given = request.parent, _options_of(request), set()
         current.urn = self.make_urn(request.parent, request.type, request.name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        try:
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        finally:
+            current.urn = None  # what runs next on this thread may be a read
         options: pulumi.ResourceOptions = current.options
         if request.type != "pulumi:pulumi:Stack":
             inputs = dict(self.resources[response.urn].state) if response.urn in self.resources else {}
@@ -385,13 +595,11 @@ class RecordingMonitor(_mocks.MockMonitor):
                     custom=bool(request.custom),
                     parent=request.parent,
                     dependencies=list(request.dependencies),
-                    protect=bool(request.protect if options.protect is None else options.protect),
-                    ignore_changes=list(request.ignoreChanges),
-                    retain_on_delete=bool(
-                        request.retainOnDelete if options.retain_on_delete is None else options.retain_on_delete
-                    ),
-                    delete_before_replace=bool(request.deleteBeforeReplace),
-                    replace_on_changes=list(request.replaceOnChanges),
+                    protect=bool(options.protect),
+                    ignore_changes=list(options.ignore_changes or []),
+                    retain_on_delete=bool(options.retain_on_delete),
+                    delete_before_replace=bool(options.delete_before_replace),
+                    replace_on_changes=list(options.replace_on_changes or []),
                     provider=request.provider,
                     property_dependencies={
                         key: list(deps.urns) for key, deps in request.propertyDependencies.items() if deps.urns
@@ -410,17 +618,17 @@ class RecordingMonitor(_mocks.MockMonitor):
         parent = "" if spec.noParent else (spec.parentUrn or request.parent)
         return str(self.make_urn(parent, spec.type or request.type, spec.name or request.name))
 
-    def Invoke(self, request: Any) -> Any:  # gRPC method name
-        response = super().Invoke(request)  # type: ignore[no-untyped-call]
-        if request.tok != "pulumi:pulumi:getResource":
-            args = pulumi.runtime.rpc.deserialize_properties(request.args)
-            self.recording.invokes.append(RecordedInvoke(request.tok, dict(args)))
-        return response
 
-
-def _config_strings(config: Mapping[str, Any]) -> dict[str, str]:
-    """Pulumi hands programs config as strings; structured values travel as JSON."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+def _config_values(config: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Config as Pulumi hands it to programs: strings (structured values as JSON), and the secret keys."""
+    values: dict[str, str] = {}
+    secret: list[str] = []
+    for key, given in config.items():
+        value, is_secret = _plain(given)
+        values[key] = value if isinstance(value, str) else json.dumps(value)
+        if is_secret:
+            secret.append(key)
+    return values, secret
 
 
 _frozen_at_exit = False
@@ -448,32 +656,59 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     mocks: pulumi.runtime.Mocks | None = None,
     recording: Recording | None = None,
+    stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+    preview: bool = False,
 ) -> Recording:
     """Run `program` on the mock runtime; return what it registered, invoked and exported.
 
+    - `stack`, `project`: what `pulumi.get_stack()` / `get_project()` return, and the URNs' parts.
+    - `config`: full keys (`"aws:region"`, `"<project>:<key>"`) to values; structured values reach
+      the program as JSON, as Pulumi hands them over. Wrap a value in `Secret(...)` for one set with
+      `--secret`. Default: none, the region `eu-west-3`.
+    - `mocks`: answers to invokes and resource registrations. Default: `HardstackMocks` for the
+      configured `aws:region`.
+    - `stack_outputs`: outputs of the stacks `pulumi.StackReference(name)` reads, by stack name
+      (`{"acme/network/prod": {"vpcId": "vpc-1", "dbPassword": Secret("...")}}`). A reference to a
+      stack given neither here nor by `mocks` fails, naming it. Default: none.
+    - `preview`: run as `pulumi preview` of a first deploy: `pulumi.runtime.is_dry_run()` is true,
+      resources keep the inputs the program gave while their ids and computed attributes are
+      unknown (`is_unknown`; the mocks are not asked to create them), `apply` callbacks on
+      unknown values do not run and unknown exports are recorded as `pulumi.UNKNOWN`. Invokes and
+      stack references still answer. Default: False, an `up`.
+    - `recording`: a `Recording` to fill; keep it to see what was registered before an error.
+
     Exceptions the program raises (bad settings, say) propagate after pending work settles, so a
-    test can check that nothing was registered before the error: pass `recording` to keep it.
+    test can check that nothing was registered before the error.
     """
     recording = Recording() if recording is None else recording
     config = dict(config or {})
+    values, secret_keys = _config_values(config)
     if mocks is None:
-        mocks = HardstackMocks(str(config.get("aws:region", "eu-west-3")))
-    monitor = RecordingMonitor(mocks, recording)
-    _settings.reset_options(project=project, stack=stack)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
-    pulumi.runtime.set_all_config(_config_strings(config), [])
+        mocks = HardstackMocks(values.get("aws:region", "eu-west-3"))
+    monitor = RecordingMonitor(mocks, recording, stack_outputs=stack_outputs, preview=preview)
+    # A fresh root stack resource and a fresh RPC manager: nothing of an earlier run carries over.
+    pulumi.runtime.reset_options(project=project, stack=stack)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_all_config(values, secret_keys)
 
-    async def body() -> None:
+    def body() -> Any:
         program()
-        root = _settings.get_root_resource()
+        return collect()  # awaited by `pulumi.runtime.test`, inside the run
+
+    async def collect() -> None:
+        root = pulumi.runtime.get_root_resource()
         exported: dict[str, Any] = dict(getattr(root, "outputs", {}) or {})
         for key, value in exported.items():
             out = pulumi.Output.from_input(value)
-            recording.outputs[key] = await out.future()
+            if preview:
+                known = await out.is_known()
+                found = await out.future(with_unknowns=True)
+                recording.outputs[key] = pulumi.UNKNOWN if not known and found is None else found
+            else:
+                recording.outputs[key] = await out.future()
             if await out.is_secret():
                 recording.secret_outputs.add(key)
 
-    _settings.SETTINGS.rpc_manager.clear()
     # The SDK builds a web of Output objects and futures per resource that live until the run ends.
     # With the cyclic collector on, every collection of the old generations walks all of them, so
     # the time per resource grows with the program's size; off for the run, one young-generation
@@ -482,14 +717,15 @@ def run_program(
     _freeze_at_exit()
     gc.disable()
     try:
-        _sync_await(run_pulumi_func(lambda: body()))
+        # The SDK's own runner for mock tests: runs `body`, awaits what it returns, then waits for
+        # every outstanding registration and re-raises the program's exception, if any.
+        pulumi.runtime.test(body)()  # type: ignore[no-untyped-call]
     finally:
-        # A failed run may leave tasks behind; drop them so the next run starts clean.
-        _settings.SETTINGS.rpc_manager.clear()
-        # The runtime's settings hold the root stack resource, hence every resource of the run, and
-        # the monitor: released now, the run is garbage the young collection frees, instead of
-        # surviving into the old generation for the collector's slow full walks to find later.
-        _settings.reset_options(project=project, stack=stack)
+        # The runtime's settings hold the root stack resource, hence every resource of the run, the
+        # monitor and the RPCs a failed run left behind: released now, the run is garbage the young
+        # collection frees, instead of surviving into the old generation for the collector's slow
+        # full walks to find later, and the next run starts clean.
+        pulumi.runtime.reset_options(project=project, stack=stack)
         if collecting:
             gc.enable()
             gc.collect(1)
