@@ -287,6 +287,10 @@ class HardstackMocks(pulumi.runtime.Mocks):
         computed_name = str(args.inputs.get("identifier") or args.name)
         for key, value in _computed(args.typ, computed_name, self.region).items():
             state.setdefault(key, value)
+        if args.typ == "aws:ec2/subnet:Subnet":
+            # EC2 reports both the zone's name and its id, whichever one the subnet was created with:
+            # the provider stores both, so moving from one argument to the other changes nothing.
+            state.update(self._zone_of(args.inputs))
         if args.typ == "aws:eks/cluster:Cluster":
             # Computed inside an input block: merged, not defaulted.
             state["vpcConfig"] = {**(state.get("vpcConfig") or {}), "clusterSecurityGroupId": "sg-cluster"}
@@ -294,13 +298,23 @@ class HardstackMocks(pulumi.runtime.Mocks):
         state.setdefault("id", rid)
         return rid, state
 
+    def _zones(self) -> list[tuple[str, str]]:
+        """The mock region's six zones, (name, id), name i <-> id i as the provider returns them."""
+        prefix = az_id_prefix(self.region) or self.region
+        return [(f"{self.region}{s}", f"{prefix}-az{i}") for i, s in enumerate("abcdef", start=1)]
+
+    def _zone_of(self, inputs: Mapping[str, Any]) -> dict[str, str]:
+        for name, zone_id in self._zones():
+            if inputs.get("availabilityZone") == name or inputs.get("availabilityZoneId") == zone_id:
+                return {"availabilityZone": name, "availabilityZoneId": zone_id}
+        return {}
+
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         token: str = args.token
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            # Six zones of the mock's region, name i <-> id i as the provider returns them (sorted by name).
-            names = [f"{self.region}{s}" for s in "abcdef"]
-            prefix = az_id_prefix(self.region) or self.region
-            return {"names": names, "zoneIds": [f"{prefix}-az{i}" for i in range(1, 7)], "id": self.region}, []
+            # Six zones of the mock's region, sorted by name as the provider returns them.
+            zones = self._zones()
+            return {"names": [n for n, _ in zones], "zoneIds": [i for _, i in zones], "id": self.region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": MOCK_ACCOUNT,
