@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from hardstack.tooling.testing import Recording, run_program
+from hardstack.tooling.testing import MOCK_ACCOUNT, Recording, run_program
 
 if TYPE_CHECKING:  # the sandbox needs its extra: imported only when asked for
     from hardstack.tooling.sandbox import SandboxRun
@@ -25,7 +25,16 @@ def stack_config(stack: str) -> dict[str, Any]:
         raise SystemExit(f"stack {stack!r} has no {path.name}: known stacks are {', '.join(known)}")
     data = yaml.safe_load(path.read_text()) or {}
     config = {key: _offline(value) for key, value in (data.get("config") or {}).items()}
-    return _with_unset_secrets(config)
+    return _with_mock_account(_with_unset_secrets(config))
+
+
+def _with_mock_account(config: dict[str, Any]) -> dict[str, Any]:
+    """A stack file leaves `aws:allowedAccountIds` to `pulumi config set` (it commits no account id
+    that might be someone else's): offline, the stack is pinned to the one account the mocks answer
+    as; a real run demands the key in preprod and prod."""
+    if "aws:allowedAccountIds" in config:
+        return config
+    return {**config, "aws:allowedAccountIds": [MOCK_ACCOUNT]}
 
 
 #: What an encrypted `hardstack:kubeconfig` stands in as offline: a document of the right shape for a

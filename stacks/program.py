@@ -170,11 +170,43 @@ def fleet_slo(settings: Settings) -> SLO:
     )
 
 
+def provider_args(settings: Settings, tags: dict[str, str]) -> aws.ProviderArgs:
+    """The stack's AWS provider: an explicit provider reads no `aws:` stack config, so the settings
+    hand it each `aws:` key they accept (and refuse the others)."""
+
+    def kept(key: str, value: Any) -> Any:
+        # A value set with --secret stays secret in the provider's inputs, hence in the state.
+        return pulumi.Output.secret(value) if value is not None and key in settings.secret_keys else value
+
+    roles = [
+        aws.ProviderAssumeRoleArgs(
+            role_arn=role.role_arn,
+            session_name=role.session_name,
+            external_id=role.external_id,
+            duration=role.duration,
+            source_identity=role.source_identity,
+            policy=role.policy,
+            policy_arns=list(role.policy_arns) or None,
+            tags=role.tags or None,
+            transitive_tag_keys=list(role.transitive_tag_keys) or None,
+        )
+        for role in settings.aws_assume_roles
+    ] or None
+    return aws.ProviderArgs(
+        region=settings.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+        profile=kept("aws:profile", settings.aws_profile),
+        assume_roles=kept("aws:assumeRoles", roles),
+        # The provider refuses to act with credentials of any other account.
+        allowed_account_ids=kept("aws:allowedAccountIds", list(settings.aws_allowed_account_ids) or None),
+    )
+
+
 def build_network(settings: Settings) -> Base:
     project, stack = pulumi.get_project(), pulumi.get_stack()
     naming = settings.naming(project, stack)  # a stack name AWS would refuse fails here, before any resource
     tags = settings.base_tags(project, stack)
-    provider = aws.Provider("aws", region=settings.region, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+    provider = aws.Provider("aws", provider_args(settings, tags))
     opts = pulumi.ResourceOptions(provider=provider)
     context = AwsContext.lookup(
         settings.region,
@@ -332,6 +364,15 @@ def fleet_service(
     statements: list[Statement] = [
         # A token for exactly the app's login of exactly this instance.
         {"Sid": "ConnectAsAppLogin", "Effect": "Allow", "Action": "rds-db:connect", "Resource": login},
+        *app_bucket_statements(base, bucket),
+    ]
+    return config, statements
+
+
+def app_bucket_statements(base: Base, bucket: SecureBucket) -> list[Statement]:
+    """What the app needs of its bucket, on the fleet's hosts and in the cluster's pods alike: its
+    objects, its listing, and its key through S3 for this bucket only."""
+    return [
         {
             "Sid": "UseAppBucket",
             "Effect": "Allow",
@@ -340,15 +381,20 @@ def fleet_service(
         },
         {"Sid": "ListAppBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket.arn},
         {
-            # The bucket's SSE-KMS objects, through S3 only.
+            # The data key also holds the database and its master secret: S3 only, and S3's encryption
+            # context names the bucket (with an S3 Bucket Key) or the object (without).
             "Sid": "AppBucketKey",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": base.keys["data"].arn,
-            "Condition": {"StringEquals": {"kms:ViaService": f"s3.{ctx.region}.amazonaws.com"}},
+            "Condition": {
+                "StringEquals": {"kms:ViaService": f"s3.{base.context.region}.amazonaws.com"},
+                "StringLike": {
+                    "kms:EncryptionContext:aws:s3:arn": [bucket.arn, pulumi.Output.concat(bucket.arn, "/*")]
+                },
+            },
         },
     ]
-    return config, statements
 
 
 def build_fleet(base: Base, db: Database, bucket: SecureBucket) -> tuple[LoadBalancer, Fleet, pulumi.Output[str]]:
@@ -539,6 +585,8 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             kubeconfig_role_arn=settings.cluster_kubeconfig_role_arn,
             # Whoever runs `pulumi up` signs the Kubernetes provider in when the kubeconfig assumes no role.
             deployer_principal_arn=base.deployer_arn,
+            # The Kubernetes provider signs in with the AWS provider's profile.
+            deployer_profile=settings.aws_profile,
             endpoint_public_access=settings.deployer_location == "internet",
             public_access_cidrs=settings.deployer_cidrs if settings.deployer_location == "internet" else (),
             deployer_cidrs=settings.deployer_cidrs if settings.deployer_location == "vpc" else (),
@@ -623,9 +671,15 @@ def aws_api_cidr(settings: Settings) -> str:
 
 
 def database_logins(
-    base: Base, db: Database, cluster: Cluster, k8s_provider: k8s.Provider, after: list[pulumi.Resource]
-) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap]:
-    """The app's and the migration's own PostgreSQL logins (IAM authentication), created in-cluster."""
+    base: Base,
+    db: Database,
+    bucket: SecureBucket,
+    cluster: Cluster,
+    k8s_provider: k8s.Provider,
+    after: list[pulumi.Resource],
+) -> tuple[DatabaseLogin, DatabaseLogin, DatabaseBootstrap, DatabaseAccess]:
+    """The app's and the migration's own PostgreSQL logins (IAM authentication), created in-cluster.
+    The app's role (its pods' service account's) also uses the app bucket, as the fleet's hosts do."""
     settings = base.settings
     roles = DatabaseRoles(
         database=db.initial_database,
@@ -648,6 +702,7 @@ def database_logins(
             app_service_account=APP_SERVICE,
             migration_service_account=f"{APP_SERVICE}-migrate",
             bootstrap_service_account=DB_BOOTSTRAP_ACCOUNT,
+            app_statements=app_bucket_statements(base, bucket),
         ),
         base.opts,
     )
@@ -679,16 +734,28 @@ def database_logins(
         login(roles.app_user, access.app_role_arn),
         login(roles.migration_user, access.migration_role_arn),
         bootstrap,
+        access,
     )
+
+
+@dataclass
+class Workloads:
+    """What the cluster runs of the stack: the app, the platform baseline and, on a managed cluster,
+    the app's IAM role (IRSA: its database login and its bucket)."""
+
+    app: App
+    platform: PlatformBaseline
+    app_role_arn: pulumi.Output[str] | None = None
 
 
 def build_workloads(
     base: Base,
     k8s_provider: k8s.Provider,
     db: Database,
+    bucket: SecureBucket,
     controllers: PlatformControllers,
     cluster: Cluster | None = None,
-) -> tuple[App, PlatformBaseline]:
+) -> Workloads:
     settings, names = base.settings, base.names
     k8s_opts = pulumi.ResourceOptions(provider=k8s_provider)
     balancer = controllers.load_balancer_controller
@@ -709,19 +776,23 @@ def build_workloads(
     # (it runs outside this VPC, and the data group admits only this stack's fleet and nodes), and its
     # system namespaces are its owner's.
     app_login = migration_login = None
+    app_role_arn: pulumi.Output[str] | None = None
     after: list[pulumi.Resource] = [baseline]
     if cluster is not None:
         # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
         isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
         EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
-        app_login, migration_login, bootstrap = database_logins(base, db, cluster, k8s_provider, [baseline])
+        app_login, migration_login, bootstrap, access = database_logins(
+            base, db, bucket, cluster, k8s_provider, [baseline]
+        )
+        app_role_arn = access.app_role_arn
         after.append(bootstrap)  # the logins exist before the migration or the app connects
     migration = (
         MigrationSpec(image=settings.app_image, command=settings.app_migration_command, database=migration_login)
         if settings.app_migration_command
         else None
     )
-    return App(
+    app = App(
         APP_SERVICE,
         AppArgs(
             namespace=names.app_namespace,
@@ -757,7 +828,8 @@ def build_workloads(
         pulumi.ResourceOptions(
             provider=k8s_provider, depends_on=[*after, *([balancer] if balancer is not None else [])]
         ),
-    ), baseline
+    )
+    return Workloads(app, baseline, app_role_arn)
 
 
 def host_supervision(base: Base, cluster: Cluster, fleet: Fleet) -> tuple[HostDiscovery, aws.iam.RolePolicy]:
@@ -895,6 +967,18 @@ def build_supervision(
     return alerts
 
 
+def scheme(settings: Settings) -> str:
+    """How the load balancers answer: HTTPS with the stack's certificate, else plain HTTP (test only)."""
+    return "https" if settings.certificate_arn is not None else "http"
+
+
+def app_url(settings: Settings, ingress_hostname: pulumi.Output[str | None]) -> pulumi.Output[str | None]:
+    """Where users reach the cluster app: its host name when it has one, else its load balancer's."""
+    if settings.app_host is not None:
+        return pulumi.Output.from_input(f"{scheme(settings)}://{settings.app_host}")
+    return ingress_hostname.apply(lambda name: f"{scheme(settings)}://{name}" if name else None)
+
+
 def build(settings: Settings) -> dict[str, object]:
     """Compose the stack from validated settings; return what it exports."""
     base = build_network(settings)
@@ -909,11 +993,20 @@ def build(settings: Settings) -> dict[str, object]:
     if settings.cluster_mode != "none":
         k8s_provider, cluster = build_cluster(base)
         controllers = build_controllers(base, k8s_provider, cluster)
-        app, platform = build_workloads(base, k8s_provider, db, controllers, cluster)
+        workloads = build_workloads(base, k8s_provider, db, bucket, controllers, cluster)
+        app, platform = workloads.app, workloads.platform
         exports["appNamespace"] = app.namespace
         exports["appIngressHostname"] = app.ingress_hostname
+        exports["appUrl"] = app_url(settings, app.ingress_hostname)
+        if workloads.app_role_arn is not None:
+            exports["appRoleArn"] = workloads.app_role_arn
         if cluster is not None:
-            exports |= {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig}
+            exports |= {
+                "clusterName": cluster.cluster_name,
+                "clusterEndpoint": cluster.endpoint,
+                "clusterOidcProviderArn": cluster.oidc_provider_arn,
+                "kubeconfig": cluster.kubeconfig,
+            }
     alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform, cluster)
     network = base.network
     return {
@@ -927,15 +1020,24 @@ def build(settings: Settings) -> dict[str, object]:
         "securityGroupIds": {name: group.id for name, group in base.groups.items()},
         "logsKeyArn": base.keys["logs"].arn,
         "albDnsName": alb.dns_name,
+        # For a Route 53 alias record to the fleet's load balancer.
+        "albZoneId": alb.zone_id,
+        "fleetUrl": alb.dns_name.apply(lambda name: f"{scheme(settings)}://{name}"),
         "fleetGroupName": fleet.group_name,
+        "fleetInstanceRoleArn": fleet.role_arn,
         "fleetArtefactBucket": fleet.artefact_bucket,
+        "fleetArtefactBucketArn": fleet.artefacts.arn,
         "fleetLogGroups": fleet.log_group_names,
         "ansibleInventory": inventory,
         # `pulumi stack output ansibleVars > host_vars.json`: the playbook converges to the boot state.
         "ansibleVars": fleet.ansible_vars,
         "dbEndpoint": db.endpoint,
+        "dbHost": db.address,
+        "dbPort": db.port,
+        # The ARN of the master secret, never its value.
         "dbSecretArn": db.master_user_secret_arn,
         "appBucket": bucket.bucket,
+        "appBucketArn": bucket.arn,
         "alertTopicArn": alerts.arn,
         **exports,
     }

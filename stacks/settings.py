@@ -31,6 +31,7 @@ from pydantic.alias_generators import to_camel, to_snake
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
     addon_versions_for,
+    role_name_of,
     validate_access_roles,
     validate_deployer,
     validate_existing_kubeconfig,
@@ -58,6 +59,7 @@ from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINT
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_az_ids, validate_vpc_cidr
+from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
 from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
 from hardstack.core.database_roles import validate_role_name
@@ -194,6 +196,87 @@ class IngressSetting(FlowSetting):
     """An extra inbound flow, e.g. an office range to the load balancer."""
 
     to: TargetGroup
+
+
+#: Tag keys hardstack sets itself: the base tags, each resource's name, the fleet's inventory tags.
+OWN_TAG_KEYS = tuple(dict.fromkeys((*BASE_TAG_KEYS, ENVIRONMENT_TAG, "Name", ROLE_TAG)))
+#: Tag prefixes the stack (the fleet's id) and the cluster's controllers (subnet roles, autoscaler
+#: discovery, load balancer ownership) set and select by.
+RESERVED_TAG_PREFIXES = ("hardstack:", "kubernetes.io/", "k8s.io/", "elbv2.k8s.aws/")
+
+#: The `aws:` config keys the stack's own AWS provider is given. The program makes that provider
+#: itself (with the region, default tags and these), so no other `aws:` key would reach it: each
+#: is refused rather than ignored.
+PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:assumeRoles", "aws:allowedAccountIds")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+#: RoleSessionName and SourceIdentity: 2-64 of these characters (STS AssumeRole).
+_SESSION_TEXT = re.compile(r"^[\w+=,.@-]{2,64}$")
+#: Go durations as the provider parses them, in hours, minutes and seconds: 1h, 45m, 1h30m.
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+
+
+def account_id(value: object, where: str) -> str:
+    """A 12-digit AWS account id. `pulumi config set --path` stores digits as a number: a 12-digit
+    number is taken as the id; a shorter one has lost a leading zero and is refused."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not _ACCOUNT_ID.match(text):
+        hint = (
+            " (stored as a number, it lost its leading zeros: quote it in the stack file)"
+            if isinstance(value, int) and not isinstance(value, bool)
+            else ""
+        )
+        raise refuse(where, value, f"a 12-digit AWS account id such as '123456789012'{hint}")
+    return text
+
+
+def _session_seconds(duration: str, where: str) -> int:
+    found = _DURATION.match(duration)
+    if not duration or found is None:
+        raise refuse(where, duration, "a duration such as 1h, 45m or 1h30m")
+    seconds = int(found["h"] or 0) * 3600 + int(found["m"] or 0) * 60 + int(found["s"] or 0)
+    if not 15 * 60 <= seconds <= 12 * 3600:  # STS AssumeRole's DurationSeconds range
+        raise refuse(where, duration, "between 15m and 12h")
+    return seconds
+
+
+class AssumeRoleSetting(_Model):
+    """One role of `aws:assumeRoles`, in the provider's own field names; the provider assumes them in
+    order, each from the one before."""
+
+    role_arn: str
+    session_name: str | None = None
+    external_id: str | None = None
+    duration: str | None = None
+    source_identity: str | None = None
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    tags: dict[str, str] = Field(default_factory=dict)
+    transitive_tag_keys: tuple[str, ...] = ()
+
+    def check(self, where: str) -> None:
+        role_name_of(self.role_arn, f"{where}.roleArn")
+        for name, value in (("sessionName", self.session_name), ("sourceIdentity", self.source_identity)):
+            if value is not None and not _SESSION_TEXT.match(value):
+                raise refuse(f"{where}.{name}", value, "2 to 64 letters, digits or + = , . @ _ -")
+        if self.external_id is not None and not re.fullmatch(r"[\w+=,.@:/-]{2,1224}", self.external_id):
+            raise refuse(f"{where}.externalId", self.external_id, "2 to 1224 letters, digits or + = , . @ : / _ -")
+        if self.duration is not None:
+            _session_seconds(self.duration, f"{where}.duration")
+        if self.policy is not None:
+            try:
+                json.loads(self.policy)
+            except json.JSONDecodeError:
+                raise refuse(f"{where}.policy", self.policy, "an IAM policy document in JSON") from None
+        for i, arn in enumerate(self.policy_arns):
+            validate_policy_arn(arn, f"{where}.policyArns[{i}]")
+        validate_tags(self.tags, f"{where}.tags")
+        for key in self.transitive_tag_keys:
+            if key not in self.tags:
+                raise refuse(f"{where}.transitiveTagKeys", key, f"keys of {where}.tags")
+
+    @property
+    def account_id(self) -> str:
+        return self.role_arn.split(":")[4]
 
 
 #: Field -> the component's check of one value, called with the value and the config key.
@@ -407,6 +490,15 @@ class Settings(_Model):
     """Path of every IAM role the stack creates, e.g. `/platform/`. Default: /."""
     permissions_boundary_arn: str | None = None
     """Managed policy set as the permissions boundary of every role the stack creates. Default: none."""
+    aws_profile: str | None = Field(default=None, alias="aws:profile")
+    """Named profile of the shared AWS config the stack's provider signs in with (config `aws:profile`).
+    Default: none, the credentials of the environment."""
+    aws_assume_roles: tuple[AssumeRoleSetting, ...] = Field(default=(), alias="aws:assumeRoles")
+    """Roles the provider assumes, in order (config `aws:assumeRoles`, `[{roleArn, sessionName, externalId,
+    duration, ...}]`). Default: none, it acts as the signed-in identity."""
+    aws_allowed_account_ids: tuple[str, ...] = Field(default=(), alias="aws:allowedAccountIds")
+    """The only accounts the stack's provider may act in (config `aws:allowedAccountIds`): any other
+    identity fails before a call. Required in the staging and production tiers."""
 
     _secret_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
@@ -438,6 +530,62 @@ class Settings(_Model):
     @classmethod
     def _tags(cls, v: dict[str, str]) -> dict[str, str]:
         return validate_tags(v, "hardstack:tags", reserved=HARDSTACK_TAGS)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_of_our_own(cls, v: dict[str, str]) -> dict[str, str]:
+        """Tags hardstack or the cluster's controllers set and read stay theirs: a base tag with such a
+        key would change what discovery selects (inventory, Prometheus, subnets for load balancers)."""
+        for key in v:
+            if key in OWN_TAG_KEYS:
+                raise refuse("hardstack:tags key", key, f"a key other than hardstack's own ({', '.join(OWN_TAG_KEYS)})")
+            prefix = next((p for p in RESERVED_TAG_PREFIXES if key.lower().startswith(p)), None)
+            if prefix is not None:
+                raise refuse(
+                    "hardstack:tags key",
+                    key,
+                    f"a key outside {prefix}, which the stack and the cluster's controllers set and read",
+                )
+        return v
+
+    @field_validator("aws_profile")
+    @classmethod
+    def _profile(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[\w.@+-]+", v):
+            raise refuse("aws:profile", v, "the name of a profile of the shared AWS config, such as prod-deployer")
+        return v
+
+    @field_validator("aws_assume_roles", mode="before")
+    @classmethod
+    def _assume_roles_shape(cls, v: Any) -> Any:
+        known = set(AssumeRoleSetting.model_fields)
+        fields = ", ".join(to_camel(k) for k in AssumeRoleSetting.model_fields)
+        if isinstance(v, Mapping):
+            raise refuse("aws:assumeRoles", v, "a list of roles, `[{roleArn: ...}]`, even for one role")
+        if not isinstance(v, (list, tuple)):
+            raise refuse("aws:assumeRoles", v, "a list of roles, `[{roleArn: ...}]`")
+        for i, role in enumerate(v):
+            where = f"aws:assumeRoles[{i}]"
+            if not isinstance(role, Mapping) or "roleArn" not in role:
+                raise refuse(where, role, f"{{roleArn, ...}} with fields among {fields}")
+            unknown = sorted(k for k in role if to_snake(str(k)) not in known)
+            if unknown:
+                raise refuse(f"{where}.{unknown[0]}", role[unknown[0]], f"a field among {fields}")
+        return v
+
+    @field_validator("aws_assume_roles")
+    @classmethod
+    def _assume_roles(cls, v: tuple[AssumeRoleSetting, ...]) -> tuple[AssumeRoleSetting, ...]:
+        for i, role in enumerate(v):
+            role.check(f"aws:assumeRoles[{i}]")
+        return v
+
+    @field_validator("aws_allowed_account_ids", mode="before")
+    @classmethod
+    def _allowed_accounts(cls, v: Any) -> Any:
+        if not isinstance(v, (list, tuple)):
+            raise refuse("aws:allowedAccountIds", v, "a list of 12-digit account ids, `['123456789012']`")
+        return tuple(account_id(a, f"aws:allowedAccountIds[{i}]") for i, a in enumerate(v))
 
     @field_validator("name_prefix")
     @classmethod
@@ -576,6 +724,37 @@ class Settings(_Model):
                 raise refuse("hardstack:flowLogs", False, "prod keeps VPC flow logs on")
             if not self.waf:
                 raise refuse("hardstack:waf", False, "prod keeps the WAF in front of its load balancers")
+        return self
+
+    @model_validator(mode="after")
+    def _check_provider(self) -> Settings:
+        """Staging and production stacks name the account they may touch: a stack run with another
+        account's credentials then fails before any call, instead of deploying there. The Kubernetes
+        provider of a managed cluster signs in as the AWS provider does."""
+        allowed = self.aws_allowed_account_ids
+        if not allowed and self.tier is not Tier.DEVELOPMENT:
+            raise HardstackError(
+                f"aws:allowedAccountIds is required in the {self.tier} tier: the account(s) this stack may "
+                "act in, so that credentials of another account can never touch it. Set it with "
+                "`pulumi config set --path 'aws:allowedAccountIds[0]' <12-digit account id>`"
+            )
+        if allowed and self.aws_assume_roles:
+            last = self.aws_assume_roles[-1]
+            if last.account_id not in allowed:
+                raise refuse(
+                    f"aws:assumeRoles[{len(self.aws_assume_roles) - 1}].roleArn",
+                    last.role_arn,
+                    f"a role of an account of aws:allowedAccountIds ({', '.join(allowed)}): the provider acts "
+                    "as the last role it assumes",
+                )
+        if self.aws_assume_roles and self.cluster_mode == "managed" and self.cluster_kubeconfig_role_arn is None:
+            raise refuse(
+                "aws:assumeRoles",
+                [role.role_arn for role in self.aws_assume_roles],
+                "set with hardstack:clusterKubeconfigRoleArn on a managed cluster: the Kubernetes provider signs "
+                "in with `aws eks get-token`, which assumes no role chain, only that role (one of "
+                "hardstack:clusterAdminRoleArns)",
+            )
         return self
 
     def _check_cluster(self) -> None:
@@ -946,6 +1125,29 @@ def _message(error: Any) -> str:
     return f"{key} = {shown(key, error['input'])} is refused: {error['msg']}"
 
 
+def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `aws:` keys of `config` the stack's provider is given; any other `aws:` key is refused."""
+    out = {}
+    for key, value in config.items():
+        if not key.startswith("aws:"):
+            continue
+        if key in PROVIDER_KEYS:
+            out[key] = value
+        elif key == "aws:assumeRole":
+            raise HardstackError(
+                "aws:assumeRole is not a setting of the AWS provider version 7, which takes aws:assumeRoles, a list: "
+                "`pulumi config set --path 'aws:assumeRoles[0].roleArn' <role ARN>`"
+            )
+        else:
+            # The value is not shown: credentials (aws:secretKey, aws:token) are among such keys.
+            raise HardstackError(
+                f"{key} is not passed to the stack's AWS provider, which the program makes itself: it is given "
+                f"{', '.join(PROVIDER_KEYS)}. Give credentials through the environment or aws:profile, "
+                "and unset this key (`pulumi config rm " + key + "`)"
+            )
+    return out
+
+
 def _leaves(value: Any) -> Iterator[Any]:
     if isinstance(value, Mapping):  # the keys of a secret map are names (alertSecrets.<key>), not secrets
         for v in value.values():
@@ -1014,8 +1216,7 @@ def _parse(config: Mapping[str, Any]) -> Settings:
         ns, _, name = key.partition(":")
         if ns == NAMESPACE:
             values[name] = value
-    if "aws:region" in config:
-        values["aws:region"] = config["aws:region"]
+    values |= provider_config(config)
     try:
         return Settings.model_validate(values)
     except ValidationError as err:

@@ -445,6 +445,11 @@ def test_render_kubeconfig_assumes_the_role_when_given() -> None:
     assert exec_["args"][-2:] == ["--role-arn", role]
 
 
+def test_render_kubeconfig_signs_in_with_the_profile_when_given() -> None:
+    text = render_kubeconfig("c1", "https://api", "Q0E=", "eu-west-3", profile="prod-deployer")
+    assert json.loads(text)["users"][0]["user"]["exec"]["args"][-2:] == ["--profile", "prod-deployer"]
+
+
 @given(
     name=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", fullmatch=True),
     region=st.sampled_from(["eu-west-3", "us-east-1", "ap-southeast-2"]),

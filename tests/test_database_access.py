@@ -103,6 +103,17 @@ def test_only_the_bootstrap_role_reads_the_master_secret_and_decrypts_it_through
     assert "secretsmanager" not in others and "kms" not in others
 
 
+def test_the_app_statements_go_to_the_app_role_only(run: Run) -> None:
+    bucket = {"Sid": "ListAppBucket", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}
+
+    rec = run(lambda: DatabaseAccess("db-access", access_args(app_statements=[bucket])) and None)
+
+    connect, listing = policy_of(rec, "db-access-app")
+    assert connect["Action"] == "rds-db:connect" and listing == bucket
+    others = json.dumps([policy_of(rec, "db-access-migration"), policy_of(rec, "db-access-bootstrap")])
+    assert "s3:" not in others
+
+
 def test_two_roles_on_one_service_account_are_refused() -> None:
     with pytest.raises(HardstackError, match="migration_service_account = 'app' is refused"):
         access_args(migration_service_account="app")

@@ -77,6 +77,8 @@ JUSTIFIED: dict[tuple[str, str], str] = {
         "parameter ARNs (SSM's encryption context)"
     ),
     ("app-host", "UseAppBucket"): "the objects of the one app bucket, as the cluster app gets them",
+    # The cluster app's IRSA role (hardstack.aws.database_access, app_statements).
+    ("db-access-app", "UseAppBucket"): "the objects of the one app bucket, as the fleet's hosts get them",
     ("app-host", "PutHostMetrics"): "PutMetricData takes no resource; the condition pins the namespace",
     ("app-host", "DescribeOwnTags"): "ec2:DescribeTags and DescribeVolumes take no resource (the agent's dimensions)",
     ("app-host", "ReportOwnHealth"): (

@@ -458,3 +458,276 @@ def test_changing_the_app_port_keeps_the_load_balancer_on_a_port_every_host_answ
 def test_a_previous_app_port_equal_to_the_new_one_is_refused() -> None:
     with pytest.raises(HardstackError, match="hardstack:appPortPrevious = 8080 is refused: the former port"):
         run_stack("test", {"hardstack:appPort": 8080, "hardstack:appPortPrevious": 8080})
+
+
+# --- the stack's AWS provider -----------------------------------------------------------------
+
+PIN = "aws:allowedAccountIds"
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/deploy"
+#: The role the Kubernetes provider assumes: one of the stack files' cluster admins.
+KUBECONFIG_ROLE = {"hardstack:clusterKubeconfigRoleArn": "arn:aws:iam::111122223333:role/platform-admin"}
+
+
+def provider_config(rec: Recording) -> dict[str, Any]:
+    """The provider's inputs; nested values arrive as JSON text, as the engine passes them."""
+    inputs = rec.one("pulumi:providers:aws").inputs
+    return {
+        k: json.loads(v) if k in ("assumeRoles", "allowedAccountIds", "defaultTags") else v for k, v in inputs.items()
+    }
+
+
+def run_refused(stack: str, config: dict[str, Any]) -> tuple[str, Recording]:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    rec = Recording()
+    with pytest.raises(HardstackError) as refused:
+        run_program(main, stack=stack, config=config, recording=rec)
+    return str(refused.value), rec
+
+
+def test_the_stack_provider_is_given_the_profile_the_roles_and_the_account_pin() -> None:
+    roles = [
+        {"roleArn": "arn:aws:iam::111122223333:role/hop", "sessionName": "ci"},
+        {"roleArn": DEPLOY_ROLE, "externalId": "hardstack-prod", "duration": "1h", "tags": {"Team": "platform"}},
+    ]
+    config = {"aws:profile": "prod-deployer", "aws:assumeRoles": roles, PIN: ["123456789012"], **KUBECONFIG_ROLE}
+    rec = run_stack("prod", config)
+
+    provider = provider_config(rec)
+
+    assert provider["profile"] == "prod-deployer"
+    assert provider["allowedAccountIds"] == ["123456789012"]
+    assert provider["assumeRoles"] == [
+        {"roleArn": "arn:aws:iam::111122223333:role/hop", "sessionName": "ci"},
+        {"roleArn": DEPLOY_ROLE, "externalId": "hardstack-prod", "duration": "1h", "tags": {"Team": "platform"}},
+    ]
+
+
+@pytest.mark.parametrize("stack", ["preprod", "prod"])
+def test_staging_and_production_stacks_refuse_to_run_without_an_account_pin(stack: str) -> None:
+    config = {k: v for k, v in stack_config(stack).items() if k != PIN}
+
+    message, rec = run_refused(stack, config)
+
+    assert message.startswith(f"{PIN} is required in the {'staging' if stack == 'preprod' else 'production'} tier")
+    assert "pulumi config set --path 'aws:allowedAccountIds[0]'" in message
+    assert len(rec) == 0
+
+
+@pytest.mark.parametrize("stack", ["preprod", "prod"])
+def test_the_staging_and_production_stack_files_commit_no_account_id(stack: str) -> None:
+    committed = yaml.safe_load((Path(__file__).parents[1] / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert PIN not in committed
+    # Offline runs stand in the one account the mocks answer as.
+    assert stack_config(stack)[PIN] == ["123456789012"]
+
+
+def test_a_development_stack_runs_without_an_account_pin() -> None:
+    from hardstack.tooling.testing import run_program
+    from stacks.program import main
+
+    config = {k: v for k, v in stack_config("test").items() if k != PIN}
+
+    provider = provider_config(run_program(main, stack="test", config=config))
+
+    assert "allowedAccountIds" not in provider and "assumeRoles" not in provider and "profile" not in provider
+
+
+def test_an_account_id_the_cli_stored_as_a_number_reaches_the_provider_as_text() -> None:
+    rec = run_stack("prod", {PIN: [123456789012]})
+    assert provider_config(rec)["allowedAccountIds"] == ["123456789012"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [
+        (PIN, ["12345678901"], "aws:allowedAccountIds[0] = '12345678901' is refused: a 12-digit AWS account id"),
+        (PIN, [12345678901], "stored as a number, it lost its leading zeros"),
+        (PIN, "123456789012", "aws:allowedAccountIds = '123456789012' is refused: a list of 12-digit account ids"),
+        ("aws:profile", "prod deployer", "aws:profile = 'prod deployer' is refused"),
+        ("aws:assumeRoles", {"roleArn": DEPLOY_ROLE}, "aws:assumeRoles = {'roleArn': "),
+        ("aws:assumeRoles", [{"role": DEPLOY_ROLE}], "aws:assumeRoles[0] = {'role': "),
+        ("aws:assumeRoles", [{"roleArn": DEPLOY_ROLE, "sesionName": "ci"}], "aws:assumeRoles[0].sesionName = 'ci'"),
+        ("aws:assumeRoles", [{"roleArn": "deploy"}], "aws:assumeRoles[0].roleArn = 'deploy' is refused: an IAM role"),
+        ("aws:assumeRoles", [{"roleArn": DEPLOY_ROLE, "duration": "5m"}], "duration = '5m' is refused: between 15m"),
+        ("aws:assumeRoles", [{"roleArn": DEPLOY_ROLE, "sessionName": "a b"}], "sessionName = 'a b' is refused"),
+        ("aws:assumeRoles", [{"roleArn": DEPLOY_ROLE, "policy": "{"}], "policy = '{' is refused: an IAM policy"),
+        (
+            "aws:assumeRoles",
+            [{"roleArn": DEPLOY_ROLE, "transitiveTagKeys": ["Team"]}],
+            "aws:assumeRoles[0].transitiveTagKeys = 'Team' is refused: keys of aws:assumeRoles[0].tags",
+        ),
+        (
+            "aws:assumeRoles",
+            [{"roleArn": "arn:aws:iam::111122223333:role/deploy"}],
+            "aws:assumeRoles[0].roleArn = 'arn:aws:iam::111122223333:role/deploy' is refused: a role of an account "
+            "of aws:allowedAccountIds (123456789012)",
+        ),
+        ("aws:assumeRole", {"roleArn": DEPLOY_ROLE}, "version 7, which takes aws:assumeRoles, a list"),
+        ("aws:skipCredentialsValidation", True, "aws:skipCredentialsValidation is not passed to the stack's AWS"),
+    ],
+)
+def test_provider_settings_are_refused_before_any_resource(key: str, value: object, shown: str) -> None:
+    message, rec = run_refused("prod", {**stack_config("prod"), **KUBECONFIG_ROLE, key: value})
+    assert shown in message
+    assert len(rec) == 0
+
+
+def test_assumed_roles_on_a_managed_cluster_need_the_role_the_kubernetes_provider_assumes() -> None:
+    message, rec = run_refused("prod", {**stack_config("prod"), "aws:assumeRoles": [{"roleArn": DEPLOY_ROLE}]})
+    assert message.startswith(f"aws:assumeRoles = ['{DEPLOY_ROLE}'] is refused: set with hardstack:clusterKubeconfig")
+    assert len(rec) == 0
+
+
+def test_assumed_roles_need_no_kubeconfig_role_without_a_managed_cluster() -> None:
+    roles = [{"roleArn": DEPLOY_ROLE}]
+    rec = run_stack("prod", {"aws:assumeRoles": roles, "hardstack:clusterMode": "none"})
+    assert provider_config(rec)["assumeRoles"] == roles
+
+
+def test_the_kubernetes_provider_signs_in_with_the_aws_profile_and_the_exported_kubeconfig_names_none() -> None:
+    rec = run_stack("test", {"aws:profile": "test-deployer"})
+
+    secret = rec.one("pulumi:providers:kubernetes").inputs["kubeconfig"]  # a secret: the engine's wrapper
+    signed_in = json.loads(secret["value"])
+    exported = json.loads(rec.outputs["kubeconfig"])
+
+    args = signed_in["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--profile") + 1] == "test-deployer"
+    assert "--profile" not in exported["users"][0]["user"]["exec"]["args"]
+
+
+def test_provider_settings_set_with_secret_stay_secret_in_the_provider_inputs() -> None:
+    import pulumi_aws as aws
+
+    from hardstack.tooling.testing import run_program
+    from stacks.program import provider_args
+    from stacks.settings import parse_settings
+
+    roles = [{"roleArn": DEPLOY_ROLE, "externalId": "partner-7f3a"}]
+    config = {**stack_config("test"), "aws:profile": "ops", "aws:assumeRoles": roles, "hardstack:clusterMode": "none"}
+    settings = parse_settings(config, secret_keys=["aws:profile", "aws:assumeRoles"])
+
+    rec = run_program(lambda: aws.Provider("aws", provider_args(settings, {})) and None)
+
+    inputs = rec.one("pulumi:providers:aws").inputs
+    secret_mark = "4dabf18193072939515e22adb298388d"  # the engine's marker of a secret value
+    assert secret_mark in inputs["profile"] and inputs["profile"]["value"] == "ops"
+    assert secret_mark in inputs["assumeRoles"] and json.loads(inputs["assumeRoles"]["value"]) == roles
+    assert json.loads(inputs["allowedAccountIds"]) == ["123456789012"]  # not set as a secret: plain
+
+
+def test_a_refused_aws_key_never_shows_its_value() -> None:
+    message, rec = run_refused("test", {**stack_config("test"), "aws:secretKey": "wJalrXUtnFEMI/K7MDENG/bPxRfiCY"})
+    assert message.startswith("aws:secretKey is not passed") and "wJalr" not in message
+    assert len(rec) == 0
+
+
+# --- tags on what Auto Scaling and the node groups launch --------------------------------------
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_what_the_fleet_and_the_node_groups_launch_carries_the_base_tags(name: str) -> None:
+    rec = run_stack(name, {"hardstack:tags": {"CostCenter": "42"}})
+    wanted = {"Project": "hardstack", "Environment": name, "Stack": name, "ManagedBy": "pulumi", "CostCenter": "42"}
+    templates = rec.of_type("aws:ec2/launchTemplate:LaunchTemplate")
+    assert {t.name for t in templates} == {"app", "eks-general"}
+    for template in templates:
+        specs = {s["resourceType"]: s["tags"] for s in template.inputs["tagSpecifications"]}
+        # Provider default tags reach the template itself, never what is launched from it.
+        assert set(specs) == {"instance", "volume", "network-interface"}, template.name
+        for kind, tags in specs.items():
+            assert wanted.items() <= tags.items(), (template.name, kind)
+    group = {t["key"]: t for t in rec.one("aws:autoscaling/group:Group").inputs["tags"]}
+    assert all(group[k]["value"] == v and group[k]["propagateAtLaunch"] for k, v in wanted.items())
+
+
+@pytest.mark.parametrize(
+    ("tags", "shown"),
+    [
+        ({"Environment": "live"}, "hardstack:tags key = 'Environment' is refused: a key other than hardstack's own"),
+        ({"Name": "web"}, "hardstack:tags key = 'Name' is refused"),
+        ({"hardstack:fleet": "x"}, "hardstack:tags key = 'hardstack:fleet' is refused: a key outside hardstack:"),
+        ({"kubernetes.io/role/elb": "1"}, "a key outside kubernetes.io/, which the stack and the cluster's"),
+    ],
+)
+def test_tags_that_would_change_what_is_selected_are_refused(tags: dict[str, str], shown: str) -> None:
+    message, rec = run_refused("test", {**stack_config("test"), "hardstack:tags": tags})
+    assert shown in message
+    assert len(rec) == 0
+
+
+# --- outputs a team wires next ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_every_stack_exports_what_the_next_team_wires(stacks: dict[str, Recording], name: str) -> None:
+    rec = stacks[name]
+    out = rec.outputs
+    lb = rec.one("aws:lb/loadBalancer:LoadBalancer").inputs
+    db = rec.one("aws:rds/instance:Instance").inputs
+    assert out["albZoneId"] == lb["zoneId"]
+    assert out["fleetUrl"] == f"{'http' if name == 'test' else 'https'}://{lb['dnsName']}"
+    assert out["clusterEndpoint"] == rec.one("aws:eks/cluster:Cluster").inputs["endpoint"]
+    assert out["clusterOidcProviderArn"] == rec.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider").inputs["arn"]
+    assert (out["dbHost"], out["dbPort"]) == (db["address"], 5432)
+    assert out["dbEndpoint"] == f"{out['dbHost']}:{out['dbPort']}"
+    buckets = {b.name: b.inputs["arn"] for b in rec.of_type("aws:s3/bucket:Bucket")}
+    assert (out["appBucketArn"], out["fleetArtefactBucketArn"]) == (buckets["app-data"], buckets["app-artefacts"])
+    roles = {r.name: r.inputs["arn"] for r in rec.of_type("aws:iam/role:Role")}
+    assert (out["fleetInstanceRoleArn"], out["appRoleArn"]) == (roles["app"], roles["db-access-app"])
+
+
+def test_the_app_url_is_its_host_over_https_when_it_has_one() -> None:
+    rec = run_stack("prod", {"hardstack:appHost": "shop.example.com"})
+    assert rec.outputs["appUrl"] == "https://shop.example.com"
+
+
+def test_no_output_holds_a_secret_value() -> None:
+    rec = run_stack("prod")
+    text = json.dumps({k: v for k, v in rec.outputs.items() if k not in rec.secret_outputs}, default=str)
+    # The mocks' master password and the placeholder of the receiver secret never leave the program.
+    assert "mock-password" not in text and "[secret]" not in text
+    assert rec.secret_outputs == {"kubeconfig"}
+
+
+def test_readme_lists_exactly_the_outputs_of_the_stacks(stacks: dict[str, Recording]) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("\n## Stack outputs\n", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        name for row in section.splitlines() if row.startswith("| `") for name in row.split(" | ")[0].split("`")[1::2]
+    }
+    exported = set().union(*(rec.outputs for rec in stacks.values()))
+    assert listed == exported
+
+
+# --- what the app may do with its bucket -------------------------------------------------------
+
+
+def bucket_statements(rec: Recording, policy: str) -> dict[str, Any]:
+    document = json.loads(
+        next(r for r in rec.of_type("aws:iam/rolePolicy:RolePolicy") if r.name == policy).inputs["policy"]
+    )
+    return {s["Sid"]: s for s in document["Statement"] if s["Sid"] in ("UseAppBucket", "ListAppBucket", "AppBucketKey")}
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_the_cluster_app_and_the_fleet_hosts_use_the_app_bucket_and_nothing_more(
+    stacks: dict[str, Recording], name: str
+) -> None:
+    rec = stacks[name]
+    bucket = rec.outputs["appBucketArn"]
+    key = rec.one("aws:kms/key:Key", "data").inputs["arn"]
+    for policy in ("db-access-app", "app-host"):  # the app's IRSA role, the fleet's instance role
+        allowed = bucket_statements(rec, policy)
+        assert allowed["UseAppBucket"]["Resource"] == f"{bucket}/*", policy
+        assert allowed["UseAppBucket"]["Action"] == ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+        assert (allowed["ListAppBucket"]["Action"], allowed["ListAppBucket"]["Resource"]) == ("s3:ListBucket", bucket)
+        decrypt = allowed["AppBucketKey"]
+        assert decrypt["Resource"] == key
+        # The data key also encrypts the database and its master secret: S3 only, this bucket only.
+        assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.eu-west-3.amazonaws.com"}
+        assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/*"]}
+    account = rec.one("kubernetes:core/v1:ServiceAccount", "app").inputs["metadata"]["annotations"]
+    assert account["eks.amazonaws.com/role-arn"] == rec.outputs["appRoleArn"]

@@ -253,14 +253,18 @@ def cluster_name(naming: Naming, name: str) -> str:
     return value
 
 
-def render_kubeconfig(name: str, endpoint: str, ca_data: str, region: str, role_arn: str | None = None) -> str:
+def render_kubeconfig(
+    name: str, endpoint: str, ca_data: str, region: str, role_arn: str | None = None, profile: str | None = None
+) -> str:
     """A kubeconfig (JSON, which kubectl reads as YAML) authenticating with `aws eks get-token`.
 
-    No AWS profile and no environment: the caller's own credentials chain decides who asks.
+    No AWS profile unless given and no environment: the caller's own credentials chain decides who asks.
     """
     args = ["eks", "get-token", "--cluster-name", name, "--region", region]
     if role_arn is not None:
         args += ["--role-arn", role_arn]
+    if profile is not None:
+        args += ["--profile", profile]
     document = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -430,6 +434,10 @@ class ClusterArgs:
     deployer_principal_arn: str | None = None
     """The IAM role or user `pulumi up` runs as when the kubeconfig assumes no role: it gets a cluster-admin
     access entry (unless already an admin), so the Kubernetes provider is authorised. Default: none."""
+    deployer_profile: str | None = None
+    """AWS profile the Kubernetes provider's `aws eks get-token` signs in with: the one the AWS provider
+    uses, so both act as the same identity. The exported kubeconfig names none (each reader has their
+    own). Default: none, the environment's credentials."""
     protect: bool | None = None
     """Protect the cluster and its log group and turn on EKS deletion protection. Default: inherit the
     options given to the component; forced on in production, where False is refused."""
@@ -468,6 +476,8 @@ class ClusterArgs:
             raise refuse(
                 "deployer_principal_arn", self.deployer_principal_arn, "an IAM role or user ARN (the session's issuer)"
             )
+        if self.deployer_profile is not None and not re.fullmatch(r"[\w.@+-]+", self.deployer_profile):
+            raise refuse("deployer_profile", self.deployer_profile, "the name of a profile of the shared AWS config")
         if not self.node_groups:
             raise refuse("node_groups", [], "at least one node group")
         names = [g.name for g in self.node_groups]
@@ -750,10 +760,18 @@ class Cluster(Component):
             lambda v: render_kubeconfig(v[0], v[1], v[2], ctx.region, args.kubeconfig_role_arn)
         )
         self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        signed_in = self.kubeconfig
+        if args.deployer_profile is not None:
+            profile = args.deployer_profile
+            signed_in = pulumi.Output.secret(
+                pulumi.Output.all(cluster.name, cluster.endpoint, ca_data).apply(
+                    lambda v: render_kubeconfig(v[0], v[1], v[2], ctx.region, args.kubeconfig_role_arn, profile)
+                )
+            )
         # Resources using the provider wait until the deployer has access and the add-ons are up.
         self.provider = k8s.Provider(
             name,
-            kubeconfig=self.kubeconfig,
+            kubeconfig=signed_in,
             opts=self.child(depends_on=[*access, *networking, *after_nodes]),
         )
 

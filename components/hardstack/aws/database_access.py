@@ -1,9 +1,10 @@
 """IAM side of database access without the master password: one IRSA role per PostgreSQL login.
 
-Creates: aws.iam.Role + aws.iam.RolePolicy for the application (`rds-db:connect` as its user), the
-migration (`rds-db:connect` as its user) and the bootstrap Job (`secretsmanager:GetSecretValue` on
-the master secret and `kms:Decrypt` of it through Secrets Manager only). Each role trusts exactly one
-Kubernetes service account through the cluster's OIDC provider (subject and audience).
+Creates: aws.iam.Role + aws.iam.RolePolicy for the application (`rds-db:connect` as its user, and
+what `app_statements` add, such as its bucket), the migration (`rds-db:connect` as its user) and the
+bootstrap Job (`secretsmanager:GetSecretValue` on the master secret and `kms:Decrypt` of it through
+Secrets Manager only). Each role trusts exactly one Kubernetes service account through the cluster's
+OIDC provider (subject and audience).
 
 The program never reads a secret: the bootstrap Job fetches the master secret itself, at run time,
 inside the cluster (see `hardstack.k8s.database_roles`). The master secret stays in Secrets Manager
@@ -13,7 +14,7 @@ for break-glass use.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -21,7 +22,7 @@ import pulumi_aws as aws
 
 from hardstack.aws.cluster import irsa_trust_policy
 from hardstack.aws.context import AwsContext
-from hardstack.aws.iam import policy_document
+from hardstack.aws.iam import Statement, policy_document
 from hardstack.base.component import Component
 from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
 from hardstack.core.docs import documented
@@ -61,6 +62,9 @@ class DatabaseAccessArgs:
     """Service account of the migration Job."""
     bootstrap_service_account: str
     """Service account of the role bootstrap Job."""
+    app_statements: Sequence[Statement] = ()
+    """More statements of the application's role, such as the use of its bucket: the pods' service
+    account has one role, this one. Default: none, `rds-db:connect` only."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every role. Default: none (provider default tags still apply)."""
 
@@ -91,7 +95,7 @@ class DatabaseAccess(Component):
         ctx = args.context
         tags = dict(args.tags)
 
-        def role(suffix: str, service_account: str, what: str, statements: list[dict[str, object]]) -> aws.iam.Role:
+        def role(suffix: str, service_account: str, what: str, statements: Sequence[Statement]) -> aws.iam.Role:
             created = aws.iam.Role(
                 f"{name}-{suffix}",
                 **ctx.role_args(),
@@ -107,7 +111,7 @@ class DatabaseAccess(Component):
             )
             return created
 
-        def connect_as(user: str) -> list[dict[str, object]]:
+        def connect_as(user: str) -> list[Statement]:
             # IAM database authentication: a token for exactly this user of exactly this instance.
             arn = pulumi.Output.all(ctx.account_id, args.resource_id).apply(
                 lambda v: rds_db_user_arn(ctx.partition, ctx.region, v[0], v[1], user)
@@ -115,7 +119,12 @@ class DatabaseAccess(Component):
             return [{"Sid": "ConnectAsOneUser", "Effect": "Allow", "Action": "rds-db:connect", "Resource": arn}]
 
         roles = args.roles
-        app = role("app", args.app_service_account, f"connect as {roles.app_user}", connect_as(roles.app_user))
+        app = role(
+            "app",
+            args.app_service_account,
+            f"connect as {roles.app_user}",
+            [*connect_as(roles.app_user), *args.app_statements],
+        )
         migration = role(
             "migration",
             args.migration_service_account,
