@@ -50,6 +50,8 @@ from hardstack.aws.database import (
     DatabaseArgs,
     database_identifier,
     running_engine_version,
+    snapshot_storage,
+    validate_restore,
     validate_upgrade,
 )
 from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
@@ -224,6 +226,15 @@ def build_network(settings: Settings) -> Base:
     # The running database decides whether a new dbEngineVersion is an upgrade, and refuses a downgrade.
     base.db_running_version = running_engine_version(database_identifier(naming, "main"), opts)
     validate_upgrade(base.db_running_version, settings.db_engine_version, "hardstack:dbEngineVersion")
+    if settings.db_snapshot_identifier is not None and base.db_running_version is None:
+        # A new instance restores from the snapshot: it must hold the snapshot's storage and major.
+        validate_restore(
+            snapshot_storage(settings.db_snapshot_identifier, opts),
+            settings.db_allocated_storage_gb,
+            settings.db_engine_version,
+            settings.db_snapshot_identifier,
+            ("hardstack:dbAllocatedStorageGb", "hardstack:dbEngineVersion"),
+        )
     if settings.cluster_mode == "managed":
         # So does the running control plane for clusterVersion: the next minor at most, never back.
         base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)

@@ -153,7 +153,8 @@ _PROFILE_TABLE: dict[str, tuple[Any, Any, Any]] = {
     "appReplicas":               (1,              2,               3),
     "appMaxReplicas":            (3,              4,               10),
     "dbInstanceClass":           ("db.t4g.micro", "db.t4g.medium", "db.m7g.large"),
-    "dbAllocatedStorageGb":      (20,             50,              100),
+    # Staging holds production's storage: a snapshot of prod restores into no less (RDS refuses).
+    "dbAllocatedStorageGb":      (20,             100,             100),
     "dbMaxAllocatedStorageGb":   (50,             200,             1000),
     "dbMultiAz":                 (False,          False,           True),
     "dbBackupRetentionDays":     (1,              7,               30),

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from hardstack import HardstackError
 from hardstack.core.addressing import plan_addresses
 from hardstack.core.naming import Naming
-from hardstack.tooling.testing import Recording
+from hardstack.tooling.testing import HardstackMocks, Recording, run_program
 from stacks import offline
 from stacks.offline import run_stack, stack_config
+from stacks.program import main
 from stacks.settings import parse_settings
 
 KUBECONFIG: dict[str, Any] = {
@@ -130,3 +131,47 @@ def test_kubernetes_names_are_dns_labels_or_refused(segments: list[str]) -> None
         return
     assert len(name) <= 63 and name == name.lower() and "_" not in name and name.endswith("-app")
     assert naming.digest() == Naming(list(segments)).digest() and len(naming.digest()) == 8
+
+
+# --- preprod from a prod snapshot ------------------------------------------------------------------
+
+SNAPSHOT = "arn:aws:rds:eu-west-3:111122223333:snapshot:prod-main-2026-11-01"
+
+
+def restore(snapshot: tuple[int, str] | None, recording: Recording | None = None, **config: Any) -> Recording:
+    settings = {**stack_config("preprod"), "hardstack:dbSnapshotIdentifier": SNAPSHOT, **config}
+    mocks = HardstackMocks(snapshots={SNAPSHOT: snapshot} if snapshot is not None else {})
+    return run_program(main, stack="preprod", config=settings, mocks=mocks, recording=recording)
+
+
+def test_a_restore_into_less_storage_than_the_snapshot_is_refused_before_any_cloud_resource() -> None:
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^hardstack:dbAllocatedStorageGb = 100 is refused: at least 250"):
+        restore((250, "16.6"), rec)
+    assert [r.type for r in rec if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_a_restore_at_another_major_is_refused() -> None:
+    with pytest.raises(HardstackError, match=r"^hardstack:dbEngineVersion = '16' is refused: the major of snapshot"):
+        restore((100, "15.8"))
+
+
+def test_the_shipped_preprod_sizes_restore_a_snapshot_of_the_shipped_prod() -> None:
+    prod = parse_settings(stack_config("prod"))
+    rec = restore((prod.db_allocated_storage_gb, "16.6"))
+    (db,) = rec.of_type("aws:rds/instance:Instance")
+    assert db.inputs["allocatedStorage"] >= prod.db_allocated_storage_gb
+
+
+def test_once_restored_the_snapshot_is_not_read_again() -> None:
+    # The snapshot seeds the instance once; a later up must not depend on it (it may have expired).
+    settings = {**stack_config("preprod"), "hardstack:dbSnapshotIdentifier": SNAPSHOT}
+    running = HardstackMocks(databases={"hardstack-preprod-main": "16.6"}, snapshots={})
+    rec = run_program(main, stack="preprod", config=settings, mocks=running)
+    assert not [i for i in rec.invokes if i.token == "aws:rds/getSnapshot:getSnapshot"]
+
+
+def test_an_automated_snapshot_of_another_account_is_refused_naming_the_setting() -> None:
+    arn = "arn:aws:rds:eu-west-3:111122223333:snapshot:rds:prod-main-2026-11-01-03-10"
+    with pytest.raises(HardstackError, match=r"^hardstack:dbSnapshotIdentifier = .* a manual snapshot"):
+        parse_settings({**stack_config("preprod"), "hardstack:dbSnapshotIdentifier": arn})

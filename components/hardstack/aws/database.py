@@ -139,6 +139,33 @@ def running_engine_version(identifier: str, opts: pulumi.ResourceOptions | None)
     return str(aws.rds.get_instance(db_instance_identifier=identifier, opts=invoke).engine_version)
 
 
+def snapshot_storage(identifier: str, opts: pulumi.ResourceOptions | None) -> tuple[int, str]:
+    """The allocated storage (GiB) and engine version of the snapshot a new instance restores from.
+
+    A blocking invoke before any resource registers; shared snapshots of another account included.
+    """
+    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    found = aws.rds.get_snapshot(db_snapshot_identifier=identifier, include_shared=True, opts=invoke)
+    return int(found.allocated_storage), str(found.engine_version)
+
+
+def validate_restore(
+    snapshot: tuple[int, str], allocated_gb: int, engine_version: str, identifier: str, where: tuple[str, str]
+) -> None:
+    """RDS restores into no less storage than the snapshot holds, and at the snapshot's major version."""
+    size, version = snapshot
+    if allocated_gb < size:
+        raise refuse(
+            where[0], allocated_gb, f"at least {size}, the GiB of snapshot {identifier} (RDS restores into no less)"
+        )
+    if _version_parts(version, where[1])[0] != validate_engine_version(engine_version, where[1]):
+        raise refuse(
+            where[1],
+            engine_version,
+            f"the major of snapshot {identifier} ({version}): restore at that major, then upgrade one major at a time",
+        )
+
+
 def validate_instance_class(value: str, where: str = "instance_class") -> str:
     if not isinstance(value, str) or not _CLASS.match(value):
         raise refuse(where, value, "an RDS instance class such as db.t4g.micro, db.m7g.large or db.r6i.2xlarge")
@@ -186,6 +213,14 @@ def validate_database_name(value: str, where: str = "database_name") -> str:
 
 
 def validate_snapshot_identifier(value: str, where: str = "snapshot_identifier") -> str:
+    if isinstance(value, str) and _SNAPSHOT_ARN.match(value) and ":snapshot:rds:" in value:
+        raise refuse(
+            where,
+            value,
+            "a manual snapshot: RDS shares no automated one across accounts; copy it first "
+            "(`aws rds copy-db-snapshot --source-db-snapshot-identifier rds:<id> --target-db-snapshot-identifier "
+            "<id>`), share the copy and grant its KMS key, or name an automated snapshot of this account by id",
+        )
     if not isinstance(value, str) or not (
         _MANUAL_SNAPSHOT.match(value) or _AUTOMATED_SNAPSHOT.match(value) or _SNAPSHOT_ARN.match(value)
     ):

@@ -251,8 +251,8 @@ class HardstackMocks(pulumi.runtime.Mocks):
     in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
     balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
     answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
-    instances in `databases`, the EKS clusters in `clusters` and the EBS volumes in `volumes`
-    (`MockVolume`); any other returns an empty result.
+    instances in `databases`, the EKS clusters in `clusters`, the EBS volumes in `volumes`
+    (`MockVolume`) and the RDS snapshots in `snapshots`; any other returns an empty result.
     Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
     """
 
@@ -262,8 +262,12 @@ class HardstackMocks(pulumi.runtime.Mocks):
         databases: Mapping[str, str] | None = None,
         clusters: Mapping[str, str] | None = None,
         volumes: Sequence[MockVolume] = (),
+        snapshots: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
         self.region = region
+        self.snapshots = None if snapshots is None else dict(snapshots)
+        """RDS snapshots a restore can read: identifier or ARN -> (allocated GiB, engine version). Default:
+        any snapshot exists, 20 GiB of PostgreSQL 16.6; given, only these (another is not found, as in AWS)."""
         self.databases = dict(databases or {})
         """RDS instances the account already runs: identifier -> engine version (none by default,
         a first `up`). A program's day-2 checks read them, such as the running PostgreSQL version."""
@@ -327,6 +331,18 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:secretsmanager/getSecretVersion:getSecretVersion":
             secret = json.dumps({"username": "app_owner", "password": "mock-password"})
             return {"arn": args.args["secretId"], "id": args.args["secretId"], "secretString": secret}, []
+        if token == "aws:rds/getSnapshot:getSnapshot":
+            snapshot_id = str(args.args["dbSnapshotIdentifier"])
+            if self.snapshots is not None and snapshot_id not in self.snapshots:
+                raise LookupError(f"no RDS snapshot {snapshot_id!r}: your query returned no results")
+            size, version = (self.snapshots or {}).get(snapshot_id, (20, "16.6"))
+            return {
+                "allocatedStorage": size,
+                "engineVersion": version,
+                "engine": "postgres",
+                "dbSnapshotIdentifier": snapshot_id,
+                "id": snapshot_id,
+            }, []
         if token == "aws:rds/getInstances:getInstances":
             wanted = {
                 v for f in args.args.get("filters") or [] if f.get("name") == "db-instance-id" for v in f["values"]
