@@ -666,6 +666,7 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
             role_policies=roles.policies if roles else (),
             # The app's Ingress carries the stack's web ACL where there is one (preprod, prod).
             web_acl=settings.waf,
+            tags=base.context.tags,
         ),
         pulumi.ResourceOptions(provider=k8s_provider),
     )

@@ -388,3 +388,13 @@ def test_an_existing_clusters_alb_is_admitted_from_its_own_public_subnets() -> N
     assert policy["spec"]["ingress"][0]["from"] == [{"ipBlock": {"cidr": "172.20.0.0/24"}}]
     # Monitoring is the cluster owner's there unless asked for (hardstack:clusterMonitoring).
     assert {r.inputs["chart"] for r in rec.of_type(RELEASE)} == {"metrics-server"}
+
+
+def test_what_the_load_balancer_controller_creates_carries_the_stack_tags() -> None:
+    from stacks.offline import run_stack
+
+    # Provider default tags never reach the ALB, target groups and security groups the controller makes.
+    values = release(run_stack("test", {"hardstack:tags": {"CostCenter": "42"}}), "aws-load-balancer-controller")
+    tags = values["values"]["defaultTags"]
+    assert {"Project": "hardstack", "Stack": "test", "ManagedBy": "pulumi", "CostCenter": "42"}.items() <= tags.items()
+    assert value_paths(values["values"]) <= CHECKED_VALUE_KEYS["aws-load-balancer-controller"]

@@ -20,7 +20,7 @@ the role policies given in the args.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -92,9 +92,12 @@ CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
             "enableShield",
             "enableWaf",
             "enableWafv2",
+            "defaultTags",
         }
     ),
 }
+#: Values that are maps of the user's keys: leaves for the check above.
+MAP_VALUES = frozenset({"defaultTags"})
 
 
 def metrics_server_values(replicas: int) -> dict[str, Any]:
@@ -144,6 +147,7 @@ def load_balancer_controller_values(
     role_arn: pulumi.Input[str],
     replicas: int,
     web_acl: bool = False,
+    tags: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         # Given, not discovered: the pods cannot reach IMDS to find region and VPC (hop limit 1).
@@ -165,6 +169,9 @@ def load_balancer_controller_values(
         "enableShield": False,
         "enableWaf": False,
         "enableWafv2": web_acl,
+        # Provider default tags never reach what the controller creates (ALBs, target groups,
+        # security groups): it tags them itself with these.
+        **({"defaultTags": dict(tags)} if tags else {}),
     }
 
 
@@ -173,7 +180,7 @@ def value_paths(values: Mapping[str, Any], prefix: str = "") -> set[str]:
     paths: set[str] = set()
     for key, value in values.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value and not any("/" in str(k) for k in value):
+        if isinstance(value, Mapping) and value and path not in MAP_VALUES and not any("/" in str(k) for k in value):
             paths |= value_paths(value, f"{path}.")
         else:
             paths.add(path)
@@ -206,6 +213,8 @@ class PlatformControllersArgs:
     role_policies: Sequence[pulumi.Resource] = ()
     """The IRSA roles' policies (`ControllerRoles.policies`): the controllers wait for their
     permissions before their first AWS call. Default: none."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags the load balancer controller puts on every AWS resource it creates. Default: none."""
     web_acl: bool = False
     """The app's Ingress carries a WAFv2 web ACL (`alb.ingress.kubernetes.io/wafv2-acl-arn`): the load
     balancer controller associates it with the ALB. Default: off (the controller never calls WAFv2)."""
@@ -296,6 +305,7 @@ class PlatformControllers(Component):
                     args.load_balancer_controller_role_arn,
                     replicas,
                     web_acl=args.web_acl,
+                    tags=args.tags,
                 ),
                 with_role,
             )
