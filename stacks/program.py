@@ -817,6 +817,8 @@ def build_workloads(
             resources=APP_RESOURCES,
             database=app_login,
             migration=migration,
+            # Where its role may read and write: the pods find the bucket as the hosts do.
+            env={"APP_BUCKET": bucket.bucket, "AWS_REGION": settings.region} if app_role_arn is not None else {},
             database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")] if app_login is not None else [],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
             egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]

@@ -731,3 +731,10 @@ def test_the_cluster_app_and_the_fleet_hosts_use_the_app_bucket_and_nothing_more
         assert decrypt["Condition"]["StringLike"] == {"kms:EncryptionContext:aws:s3:arn": [bucket, f"{bucket}/*"]}
     account = rec.one("kubernetes:core/v1:ServiceAccount", "app").inputs["metadata"]["annotations"]
     assert account["eks.amazonaws.com/role-arn"] == rec.outputs["appRoleArn"]
+
+
+def test_the_app_pods_know_the_bucket_their_role_may_use(stacks: dict[str, Recording]) -> None:
+    rec = stacks["prod"]
+    (container,) = rec.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["APP_BUCKET"] == rec.outputs["appBucket"] and env["AWS_REGION"] == "eu-west-3"

@@ -416,9 +416,9 @@ class AppArgs:
     """CIDRs of the database subnets the app may reach on `database_port`. Default: none."""
     database_port: int = 5432
     """Database port. Default: 5432 (PostgreSQL)."""
-    env: Mapping[str, str] = field(default_factory=dict)
-    """Extra plain environment variables of the app and migration containers (no secrets: use
-    `secret_files`). Default: none."""
+    env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Extra plain environment variables of the app and migration containers, strings or outputs such as
+    a bucket's name (no secrets: use `secret_files`). Default: none."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Extra labels on every object and pod (e.g. team, cost centre). Default: none."""
     egress: Sequence[Flow] = ()
@@ -441,8 +441,8 @@ class AppArgs:
         for key in self.env:
             if not isinstance(key, str) or not _ENV_NAME.match(key):
                 raise refuse("env key", key, "a C identifier such as LOG_LEVEL")
-            if not isinstance(self.env[key], str):
-                raise refuse(f"env[{key}]", f"<{type(self.env[key]).__name__}>", "a string")
+            if not isinstance(self.env[key], str | pulumi.Output):
+                raise refuse(f"env[{key}]", f"<{type(self.env[key]).__name__}>", "a string or a pulumi.Output of one")
         for key, value in self.labels.items():
             if not isinstance(key, str) or not _LABEL_KEY.match(key) or key.startswith("app.kubernetes.io/"):
                 raise refuse("labels key", key, "a label key such as team or example.com/team (not app.kubernetes.io/)")
@@ -582,7 +582,7 @@ def tmp_mount() -> k8s.core.v1.VolumeMountArgs:
     return k8s.core.v1.VolumeMountArgs(name=TMP_VOLUME, mount_path="/tmp")  # noqa: S108 - an emptyDir, not host /tmp
 
 
-def plain_env(env: Mapping[str, str]) -> list[k8s.core.v1.EnvVarArgs] | None:
+def plain_env(env: Mapping[str, pulumi.Input[str]]) -> list[k8s.core.v1.EnvVarArgs] | None:
     return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())] or None
 
 
@@ -602,7 +602,9 @@ def secret_mounts(secret: str | None) -> list[k8s.core.v1.VolumeMountArgs]:
     return [k8s.core.v1.VolumeMountArgs(name=SECRET_VOLUME, mount_path=SECRET_FILES_PATH, read_only=True)]
 
 
-def container_env(env: Mapping[str, str], database: DatabaseLogin | None) -> list[k8s.core.v1.EnvVarArgs] | None:
+def container_env(
+    env: Mapping[str, pulumi.Input[str]], database: DatabaseLogin | None
+) -> list[k8s.core.v1.EnvVarArgs] | None:
     """Plain variables, then the database's libpq variables (none of them secret)."""
     return [*(plain_env(env) or []), *(database.env() if database is not None else [])] or None
 
