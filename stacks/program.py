@@ -142,6 +142,8 @@ class Base:
 
 #: podinfo's `path` label of the kubelet's probes (/healthz, /readyz): its route with '/' trimmed.
 PROBE_PATH_LABELS = ("healthz", "readyz")
+#: Settings that reach the Alertmanager configuration in the monitoring release's values.
+ALERTMANAGER_KEYS = frozenset({"hardstack:alertReceivers", "hardstack:alertRoutes", "hardstack:heartbeatReceiver"})
 #: Service label of the VM fleet's SLO (CloudWatch, at its load balancer).
 FLEET_SLO_SERVICE = "fleet"
 
@@ -899,6 +901,7 @@ def build_supervision(
             context=context,
             kms_key_arn=alerts_key.arn,
             subscriptions=settings.subscriptions(),
+            secret_endpoints="hardstack:alertSubscriptions" in settings.secret_keys,
         ),
         base.opts,
     )
@@ -960,6 +963,8 @@ def build_supervision(
                 # Node exporters take each node's port 9100: on a shared cluster, its owner runs them.
                 node_exporter=cluster is not None,
                 host_discovery=hosts,
+                # Receivers set with --secret (their URLs may carry tokens) stay secret in the release.
+                secret_values=bool(settings.secret_keys & ALERTMANAGER_KEYS),
                 protect=settings.protect,
             ),
             # The Prometheus claim names the baseline's StorageClass: a claim made before its class

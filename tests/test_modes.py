@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hardstack import HardstackError
 from hardstack.core.addressing import plan_addresses
 from hardstack.core.naming import Naming
-from hardstack.tooling.testing import HardstackMocks, Recording, run_program
+from hardstack.tooling.testing import HardstackMocks, Recording, Secret, run_program, unsecret
 from stacks import offline
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
@@ -175,3 +175,29 @@ def test_an_automated_snapshot_of_another_account_is_refused_naming_the_setting(
     arn = "arn:aws:rds:eu-west-3:111122223333:snapshot:rds:prod-main-2026-11-01-03-10"
     with pytest.raises(HardstackError, match=r"^hardstack:dbSnapshotIdentifier = .* a manual snapshot"):
         parse_settings({**stack_config("preprod"), "hardstack:dbSnapshotIdentifier": arn})
+
+
+# --- settings set with --secret stay secret where they land ------------------------------------------
+
+HEARTBEAT = "https://heartbeat.example.com/ping/hardstack-prod"
+
+
+def test_receivers_and_subscriptions_set_as_secrets_stay_secret_in_the_state() -> None:
+    config = stack_config("prod")
+    secret = {key: Secret(config[key]) for key in ("hardstack:alertReceivers", "hardstack:alertSubscriptions")}
+    rec = run_program(main, stack="prod", config={**config, **secret})
+    release = rec.one("kubernetes:helm.sh/v3:Release", "monitoring")
+    assert "values" in release.secret_inputs
+    (subscription,) = rec.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert "endpoint" in subscription.secret_inputs
+    # Nowhere in plain text: every recorded input holding the heartbeat URL is a secret one.
+    for r in rec:
+        for key, value in r.inputs.items():
+            if HEARTBEAT in json.dumps(unsecret(value), default=str):
+                assert key in r.secret_inputs, (r.type, r.name, key)
+    assert HEARTBEAT not in json.dumps(rec.outputs, default=str)
+
+
+def test_without_secret_config_the_release_values_stay_reviewable() -> None:
+    rec = run_stack("prod")
+    assert rec.one("kubernetes:helm.sh/v3:Release", "monitoring").secret_inputs == []

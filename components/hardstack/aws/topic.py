@@ -140,6 +140,9 @@ class AlertTopicArgs:
     """Where alerts go. Default: none (subscribe later, e.g. from a chat integration)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of every resource. Default: none (provider default tags still apply)."""
+    secret_endpoints: bool = False
+    """The endpoints came from secret config (a webhook URL carrying its token): kept secret in the
+    state and in previews. Default: off."""
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -213,7 +216,11 @@ class AlertTopic(Component):
         )
         for sub in args.subscriptions:
             aws.sns.TopicSubscription(
-                f"{name}-{sub.key}", topic=topic.arn, protocol=sub.protocol, endpoint=sub.endpoint, opts=child
+                f"{name}-{sub.key}",
+                topic=topic.arn,
+                protocol=sub.protocol,
+                endpoint=pulumi.Output.secret(sub.endpoint) if args.secret_endpoints else sub.endpoint,
+                opts=child,
             )
         self.arn = topic.arn
         self.name = topic.name

@@ -707,6 +707,9 @@ class MonitoringArgs:
     host_discovery: HostDiscovery | None = None
     """EC2 hosts to discover by tag and scrape on node_exporter's port, with the IAM role of the
     Prometheus service account, and their alerts (HostDown, disk, memory). Default: none."""
+    secret_values: bool = False
+    """The receivers came from secret config (a heartbeat URL carrying its token): the release's values
+    are kept secret in the state and in previews. Default: off."""
     timeout_seconds: int = 900
     """Helm install/upgrade timeout; a failed install is rolled back (atomic). Default: 900."""
     protect: bool | None = None
@@ -827,7 +830,7 @@ class Monitoring(Component):
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHART_REPO),
             name=args.release_name,
             namespace=namespace,
-            values=args.helm_values(),
+            values=pulumi.Output.secret(args.helm_values()) if args.secret_values else args.helm_values(),
             atomic=True,
             cleanup_on_fail=True,
             timeout=args.timeout_seconds,
