@@ -442,13 +442,7 @@ def _plain(value: Any) -> tuple[Any, bool]:
 def is_secret(value: Any) -> bool:
     """Whether a recorded value is, or holds, a secret: what the engine gets marked secret (and keeps
     encrypted in the state). Recorded inputs keep that mark; `unsecret` removes it."""
-    if pulumi.runtime.rpc.is_rpc_secret(value):
-        return True
-    if isinstance(value, Mapping):
-        return any(is_secret(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_secret(v) for v in value)
-    return False
+    return _anywhere(value, pulumi.runtime.rpc.is_rpc_secret)
 
 
 def unsecret(value: Any) -> Any:
@@ -463,12 +457,17 @@ def unsecret(value: Any) -> Any:
 
 def is_unknown(value: Any) -> bool:
     """Whether a recorded value is, or holds, a value a preview does not know yet (`preview=True`)."""
-    if isinstance(value, pulumi.output.Unknown):
+    return _anywhere(value, lambda v: isinstance(v, pulumi.output.Unknown))
+
+
+def _anywhere(value: Any, found: Callable[[Any], bool]) -> bool:
+    """Whether `found` holds for `value` or for anything inside it."""
+    if found(value):
         return True
     if isinstance(value, Mapping):
-        return any(is_unknown(v) for v in value.values())
+        return any(_anywhere(v, found) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(is_unknown(v) for v in value)
+        return any(_anywhere(v, found) for v in value)
     return False
 
 
