@@ -502,3 +502,44 @@ def test_a_subnet_given_by_zone_name_then_by_zone_id_of_that_zone_is_unchanged()
     assert not diff_plans(by_name, plan(availability_zone_id="euw3-az1")).changes
     (moved,) = diff_plans(by_name, plan(availability_zone_id="euw3-az2")).replaces
     assert "availabilityZoneId" in moved.properties
+
+
+# --- proof by plan: releases and image rotations -------------------------------------------------------
+
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+GROUP = "aws:autoscaling/group:Group"
+
+
+def release_diff(**overrides: Any) -> Any:
+    return diff_plans(build_plan("prod", run_stack("prod")), build_plan("prod", run_stack("prod", overrides)))
+
+
+def test_rotating_the_ami_rolls_the_fleet_through_a_new_launch_template_version_and_replaces_nothing() -> None:
+    diff = release_diff(**{"hardstack:fleetImageId": "ami-0fedcba9876543210"})
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    (template,) = [c for c in diff.updates if c.type == LAUNCH_TEMPLATE]
+    assert template.properties == ("imageId",)
+    # The group follows the template's latest version: its instance refresh (launch before terminate) rolls.
+    assert {c.type for c in diff.updates} <= {LAUNCH_TEMPLATE, GROUP}
+
+
+def test_a_fleet_release_adds_its_artefact_and_rolls_the_hosts_without_replacing_state() -> None:
+    sha = "0" * 64
+    release = {"version": "2.0.0", "url": "https://releases.example.com/app-2.0.0", "sha256": sha}
+    diff = release_diff(**{"hardstack:fleetApp": release})
+    assert not [c for c in diff.replaces if c.type in STATEFUL_TYPES]
+    # A new key per version: the object is replaced, the old release retained for the previous hosts.
+    (artefact,) = diff.replaces
+    assert (artefact.type, artefact.properties, artefact.retained) == (
+        "aws:s3/bucketObjectv2:BucketObjectv2",
+        ("key",),
+        True,
+    )
+    assert "userData" in next(c for c in diff.updates if c.type == LAUNCH_TEMPLATE).properties
+
+
+def test_a_cluster_release_updates_the_deployment_only() -> None:
+    image = "ghcr.io/acme/shop@sha256:" + "1" * 64
+    diff = release_diff(**{"hardstack:appImage": image})
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    assert {c.type for c in diff.updates} == {"kubernetes:apps/v1:Deployment"}

@@ -412,7 +412,10 @@ class Fleet(Component):
                 source=_asset(artefact),
                 checksum_algorithm="SHA256",
                 tags={**ctx.tags, **args.tags},
-                opts=child,
+                # A new release is a new key: the old object stays, so the previous launch template
+                # version (a rollback, a host relaunched mid-refresh) still boots. Destroy empties the
+                # bucket where the tier allows it.
+                opts=self.child(retain_on_delete=True),
             )
             for artefact in boot.artefacts
         ]
