@@ -739,6 +739,8 @@ class Settings(_Model):
                 "act in, so that credentials of another account can never touch it. Set it with "
                 "`pulumi config set --path 'aws:allowedAccountIds[0]' <12-digit account id>`"
             )
+        if self.db_snapshot_identifier is not None:
+            validate_snapshot_identifier(self.db_snapshot_identifier, "hardstack:dbSnapshotIdentifier", allowed)
         if allowed and self.aws_assume_roles:
             last = self.aws_assume_roles[-1]
             if last.account_id not in allowed:

@@ -201,3 +201,10 @@ def test_receivers_and_subscriptions_set_as_secrets_stay_secret_in_the_state() -
 def test_without_secret_config_the_release_values_stay_reviewable() -> None:
     rec = run_stack("prod")
     assert rec.one("kubernetes:helm.sh/v3:Release", "monitoring").secret_inputs == []
+
+
+def test_an_automated_snapshot_of_this_account_is_restorable() -> None:
+    config = stack_config("preprod")
+    (account,) = config["aws:allowedAccountIds"]
+    arn = f"arn:aws:rds:eu-west-3:{account}:snapshot:rds:preprod-main-2026-11-01-03-10"
+    assert parse_settings({**config, "hardstack:dbSnapshotIdentifier": arn}).db_snapshot_identifier == arn

@@ -21,7 +21,7 @@ application's own logins (`hardstack.aws.database_access`, `hardstack.k8s.databa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -212,8 +212,11 @@ def validate_database_name(value: str, where: str = "database_name") -> str:
     return value
 
 
-def validate_snapshot_identifier(value: str, where: str = "snapshot_identifier") -> str:
-    if isinstance(value, str) and _SNAPSHOT_ARN.match(value) and ":snapshot:rds:" in value:
+def validate_snapshot_identifier(value: str, where: str = "snapshot_identifier", accounts: Sequence[str] = ()) -> str:
+    """A snapshot a new instance can restore from; with `accounts` (this stack's), an automated snapshot
+    of any other account is refused: RDS shares no automated snapshot."""
+    shared = isinstance(value, str) and _SNAPSHOT_ARN.match(value) and value.split(":")[4] not in accounts
+    if accounts and shared and ":snapshot:rds:" in value:
         raise refuse(
             where,
             value,
@@ -368,7 +371,10 @@ class DatabaseArgs:
         validate_username(self.master_username)
         validate_database_name(self.database_name)
         if self.snapshot_identifier is not None:
-            validate_snapshot_identifier(self.snapshot_identifier)
+            account = self.context.account_id
+            validate_snapshot_identifier(
+                self.snapshot_identifier, accounts=(account,) if isinstance(account, str) else ()
+            )
         validate_log_retention(self.log_retention_days)
         if (known_length(self.subnet_ids) or 2) < 2:
             raise refuse("subnet_ids", self.subnet_ids, "isolated subnets in at least two AZs (RDS requires it)")
