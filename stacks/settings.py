@@ -416,6 +416,10 @@ class Settings(_Model):
     existing_cluster_vpc_id: str | None = None
     """An existing EKS cluster's name, IAM OIDC provider ARN and VPC: what the autoscaler's and the load
     balancer controller's IRSA roles and values need when they are installed there. Default: none."""
+    existing_cluster_shared: bool = True
+    """An existing cluster other stacks may share: its cluster-wide names carry the project and stack.
+    Default: on; off keeps the fixed names (namespaces app and monitoring, class gp3-encrypted, release
+    kube-prometheus-stack) on a cluster this stack alone uses, such as one an earlier release deployed to."""
     cluster_monitoring: bool | None = None
     """Install kube-prometheus-stack (Prometheus, Alertmanager, the app's SLO rules). Default: on for a
     managed cluster, off for an existing one (one such stack per cluster: its CRDs, operator and node
@@ -814,6 +818,8 @@ class Settings(_Model):
         names carrying the project and stack on an existing cluster that other stacks may share."""
         if self.cluster_mode != "existing":
             return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, True)
+        if not self.existing_cluster_shared:  # the cluster's owner still picks its default class
+            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, False)
         return ClusterNames(
             app_namespace=naming.kubernetes(APP_NAMESPACE, "hardstack:namePrefix (app namespace)"),
             monitoring_namespace=naming.kubernetes(MONITORING_NAMESPACE, "hardstack:namePrefix (monitoring namespace)"),

@@ -208,3 +208,17 @@ def test_an_automated_snapshot_of_this_account_is_restorable() -> None:
     (account,) = config["aws:allowedAccountIds"]
     arn = f"arn:aws:rds:eu-west-3:{account}:snapshot:rds:preprod-main-2026-11-01-03-10"
     assert parse_settings({**config, "hardstack:dbSnapshotIdentifier": arn}).db_snapshot_identifier == arn
+
+
+def test_a_stack_alone_on_an_existing_cluster_may_keep_the_fixed_names() -> None:
+    # A stack an earlier release deployed there: renaming its namespaces would replace what they hold.
+    rec = run_stack("test", {**EXISTING, "hardstack:existingClusterShared": False, "hardstack:clusterMonitoring": True})
+    names = names_in_cluster(rec)
+    assert {
+        ("kubernetes:core/v1:Namespace", "app"),
+        ("kubernetes:helm.sh/v3:Release", "kube-prometheus-stack"),
+    } <= names
+    (storage_class,) = rec.of_type("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert "storageclass.kubernetes.io/is-default-class" not in (
+        storage_class.inputs["metadata"].get("annotations") or {}
+    )
