@@ -7,32 +7,7 @@ registers. The other modules are importable tools; `sandbox` needs the `hardstac
 and is not imported here.
 """
 
-from hardstack.tooling.testing import (
-    MOCK_ACCOUNT,
-    HardstackMocks,
-    MockVolume,
-    RecordedInvoke,
-    RecordedResource,
-    Recording,
-    Secret,
-    is_secret,
-    is_unknown,
-    mock_id,
-    run_program,
-    unsecret,
-)
+from hardstack.tooling import testing
+from hardstack.tooling.testing import *  # noqa: F403  # the harness's names, listed once in its __all__
 
-__all__ = [
-    "MOCK_ACCOUNT",
-    "HardstackMocks",
-    "MockVolume",
-    "RecordedInvoke",
-    "RecordedResource",
-    "Recording",
-    "Secret",
-    "is_secret",
-    "is_unknown",
-    "mock_id",
-    "run_program",
-    "unsecret",
-]
+__all__ = testing.__all__
