@@ -261,10 +261,12 @@ def test_a_trust_policy_typo_is_reported_naming_the_role(trust: str, says: str, 
     assert err.code == "MalformedPolicyDocument" and says in err.message
 
 
-def test_a_rule_referencing_a_group_of_another_vpc_is_reported_naming_the_rule() -> None:
+def db_rule_from_app(same_vpc: bool) -> Callable[[], None]:
+    """A database group admitting the app group's 5432, the app group in the database's VPC or another."""
+
     def program() -> None:
         ours = aws.ec2.Vpc("ours", cidr_block="10.0.0.0/16")
-        theirs = aws.ec2.Vpc("theirs", cidr_block="10.1.0.0/16")
+        theirs = ours if same_vpc else aws.ec2.Vpc("theirs", cidr_block="10.1.0.0/16")
         db = aws.ec2.SecurityGroup("db", vpc_id=ours.id, description="database")
         app = aws.ec2.SecurityGroup("app", vpc_id=theirs.id, description="app")
         aws.vpc.SecurityGroupIngressRule(
@@ -276,27 +278,18 @@ def test_a_rule_referencing_a_group_of_another_vpc_is_reported_naming_the_rule()
             to_port=5432,
         )
 
-    err = _refused(program)
+    return program
+
+
+def test_a_rule_referencing_a_group_of_another_vpc_is_reported_naming_the_rule() -> None:
+    err = _refused(db_rule_from_app(same_vpc=False))
     assert err.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
     assert err.name == "db-in-postgres-from-app" and err.code == "InvalidGroup.NotFound"
     assert "belong to different networks" in err.message and "no active peering" in err.message
 
 
 def test_a_rule_referencing_a_group_of_its_own_vpc_is_created() -> None:
-    def program() -> None:
-        vpc = aws.ec2.Vpc("ours", cidr_block="10.0.0.0/16")
-        db = aws.ec2.SecurityGroup("db", vpc_id=vpc.id, description="database")
-        app = aws.ec2.SecurityGroup("app", vpc_id=vpc.id, description="app")
-        aws.vpc.SecurityGroupIngressRule(
-            "db-in",
-            security_group_id=db.id,
-            referenced_security_group_id=app.id,
-            ip_protocol="tcp",
-            from_port=5432,
-            to_port=5432,
-        )
-
-    run = run_sandbox(program, region=REGION, quiet=True)
+    run = run_sandbox(db_rule_from_app(same_vpc=True), region=REGION, quiet=True)
     assert run.report.moto["aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"] == 1
 
 
