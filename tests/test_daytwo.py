@@ -158,7 +158,10 @@ def test_a_kubernetes_minor_upgrade_updates_control_plane_addons_and_nodes_in_pl
 
     diff = diff_plans(before, after)
 
-    assert not diff.replaces and not diff.creates and not diff.deletes and not diff.hazards
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    # The reviewer is told what cannot be undone, as for a PostgreSQL major.
+    (hazard,) = diff.hazards
+    assert "Kubernetes upgrade 1.33 -> 1.34" in hazard and "cannot go back" in hazard
     # CoreDNS has one build for 1.33 and 1.34: it stays; the other three add-ons move to 1.34's.
     assert {(c.type, c.name): c.properties for c in diff.updates} == {
         (EKS, "eks"): ("version",),

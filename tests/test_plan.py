@@ -663,3 +663,15 @@ def test_a_resource_renamed_with_an_alias_to_its_old_name_is_the_same_resource(r
         ("delete", "app"),
         ("replace", "read"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("was", "now", "says"),
+    [("1.33", "1.34", "Kubernetes upgrade 1.33 -> 1.34"), ("1.34", "1.33", "EKS refuses it"), ("1.33", "1.33", "")],
+)
+def test_a_kubernetes_version_change_is_named_for_the_reviewer(was: str, now: str, says: str) -> None:
+    from hardstack.tooling.plan import kubernetes_version_change
+
+    text = kubernetes_version_change("aws:eks/cluster:Cluster", {"version": was}, {"version": now})
+    assert (says in text) if says else text == ""
+    assert kubernetes_version_change("aws:eks/nodeGroup:NodeGroup", {"version": was}, {"version": now}) == ""

@@ -838,6 +838,31 @@ def engine_major_change(type_: str, old: Mapping[str, Any], new: Mapping[str, An
     return text
 
 
+def _minor(version: Any) -> tuple[int, int] | None:
+    match = re.match(r"^(\d+)\.(\d+)", str(version or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def kubernetes_version_change(type_: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What a change of an EKS control plane's Kubernetes version means, or "" when it is unchanged."""
+    if type_ != "aws:eks/cluster:Cluster":
+        return ""
+    was, now = _minor(old.get("version")), _minor(new.get("version"))
+    if was is None or now is None or was == now:
+        return ""
+    names = f"{was[0]}.{was[1]} -> {now[0]}.{now[1]}"
+    if now < was:
+        return f"Kubernetes downgrade {names}: EKS refuses it (a new cluster is the only way back)"
+    return (
+        f"Kubernetes upgrade {names}: the control plane upgrades in place, then its add-ons and node groups "
+        "roll; EKS cannot go back (check deprecated APIs first)"
+    )
+
+
+#: What a version change of a resource means for a reviewer, by kind of version.
+VERSION_HAZARDS = (engine_major_change, kubernetes_version_change)
+
+
 def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
     """Compare two plans of one stack, matching resources by URN.
 
@@ -937,7 +962,9 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> PlanDiff:
         for prop, why in PROVIDER_HAZARDS.get(now["type"], {}).items():
             if any(_covers(prop, p) for p in change.properties):
                 hazards.append(f"provider {_code(now['name'])}: {why}")
-        major = engine_major_change(now["type"], _inputs(before[urn]), _inputs(now))
+        major = next(
+            filter(None, (hazard(now["type"], _inputs(before[urn]), _inputs(now)) for hazard in VERSION_HAZARDS)), ""
+        )
         if major:
             hazards.append(f"{_code(now['name'])} ({_code(now['type'])}): {major}")
             note = "; ".join(filter(None, (change.note, major)))
