@@ -56,7 +56,7 @@ from hardstack.aws.database import (
 )
 from hardstack.aws.database_access import DatabaseAccess, DatabaseAccessArgs
 from hardstack.aws.fleet import Fleet, FleetArgs
-from hardstack.aws.iam import Statement
+from hardstack.aws.iam import Statement, policy_document
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from hardstack.aws.network import offered_zone_ids
@@ -801,6 +801,11 @@ def build_workloads(
         )
         app_role_arn = access.app_role_arn
         after.append(bootstrap)  # the logins exist before the migration or the app connects
+    elif settings.existing_cluster_oidc_provider_arn is not None:
+        # An existing EKS cluster's OIDC provider: the pods get a role of their own for the bucket.
+        pod_role, pod_policy = existing_cluster_app_role(base, bucket, settings.existing_cluster_oidc_provider_arn)
+        app_role_arn = pod_role.arn
+        after.append(pod_policy)  # the pods start with their permissions in place
     migration = (
         MigrationSpec(image=settings.app_image, command=settings.app_migration_command, database=migration_login)
         if settings.app_migration_command
@@ -818,6 +823,7 @@ def build_workloads(
             host=settings.app_host,
             resources=APP_RESOURCES,
             database=app_login,
+            role_arn=app_role_arn if app_login is None else None,
             migration=migration,
             # Where its role may read and write: the pods find the bucket as the hosts do.
             env={"APP_BUCKET": bucket.bucket, "AWS_REGION": settings.region} if app_role_arn is not None else {},
@@ -825,6 +831,9 @@ def build_workloads(
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
             egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
             if app_login is not None
+            # An existing cluster's network is its own: its pods reach STS and S3 however it routes.
+            else [Flow(Port.HTTPS, Peer.any_ipv4(), "STS and S3 for the pods IAM role")]
+            if app_role_arn is not None
             else [],
             load_balancer=(
                 # The ALB sits in the public subnets and connects to the pods from there.
@@ -846,6 +855,25 @@ def build_workloads(
         ),
     )
     return Workloads(app, baseline, app_role_arn)
+
+
+def existing_cluster_app_role(
+    base: Base, bucket: SecureBucket, provider_arn: str
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """The app's IRSA role on an existing EKS cluster: its bucket, as on the fleet's hosts."""
+    role = aws.iam.Role(
+        "app-pods",
+        **base.context.role_args(),
+        description="IRSA: the app's pods on the existing cluster use the app bucket",
+        assume_role_policy=irsa_trust_policy(
+            provider_arn, issuer_of(provider_arn), base.names.app_namespace, APP_SERVICE
+        ),
+        opts=base.opts,
+    )
+    policy = aws.iam.RolePolicy(
+        "app-pods", role=role.id, policy=policy_document(app_bucket_statements(base, bucket)), opts=base.opts
+    )
+    return role, policy
 
 
 def host_supervision(base: Base, cluster: Cluster, fleet: Fleet) -> tuple[HostDiscovery, aws.iam.RolePolicy]:

@@ -738,3 +738,9 @@ def test_egress_flows_get_one_policy_each_keyed_by_what_they_allow(run: Run) -> 
 def test_bad_conventions_are_refused_before_anything_is_registered(run: Run, kw: dict[str, Any], shown: str) -> None:
     message, recording = refused(run, **kw)
     assert message.startswith(shown) and len(recording) == 0
+
+
+def test_a_role_beside_a_database_login_is_refused() -> None:
+    # The pods have one service account: the login's role is theirs.
+    with pytest.raises(HardstackError, match=r"^role_arn = .* none with `database`"):
+        AppArgs(namespace="apps", tier=Tier.DEVELOPMENT, database=LOGIN, role_arn="arn:aws:iam::123456789012:role/x")

@@ -222,3 +222,27 @@ def test_a_stack_alone_on_an_existing_cluster_may_keep_the_fixed_names() -> None
     assert "storageclass.kubernetes.io/is-default-class" not in (
         storage_class.inputs["metadata"].get("annotations") or {}
     )
+
+
+PROVIDER_ARN = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-3.amazonaws.com/id/EXAMPLED539D4633E5"
+
+
+def test_the_app_on_an_existing_eks_cluster_gets_a_role_for_its_bucket_only() -> None:
+    rec = run_stack("test", {**EXISTING, "hardstack:existingClusterOidcProviderArn": PROVIDER_ARN})
+    role = rec.one("aws:iam/role:Role", "app-pods")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    namespace = Naming.of("hardstack", "test").kubernetes("app")
+    condition = trust["Condition"]["StringEquals"]
+    assert condition[f"{PROVIDER_ARN.split('/', 1)[1]}:sub"] == f"system:serviceaccount:{namespace}:app"
+    policy = json.loads(rec.one("aws:iam/rolePolicy:RolePolicy", "app-pods").inputs["policy"])
+    assert {s["Sid"] for s in policy["Statement"]} == {"UseAppBucket", "ListAppBucket", "AppBucketKey"}
+    account = rec.one("kubernetes:core/v1:ServiceAccount", "app").inputs["metadata"]["annotations"]
+    assert account["eks.amazonaws.com/role-arn"] == role.inputs["arn"]
+    (container,) = rec.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"]
+    assert {e["name"] for e in container["env"]} >= {"APP_BUCKET", "AWS_REGION"}
+
+
+def test_the_app_on_a_cluster_without_an_oidc_provider_here_gets_no_role() -> None:
+    rec = run_stack("test", EXISTING)
+    assert not [r for r in rec.of_type("aws:iam/role:Role") if r.name == "app-pods"]
+    assert "annotations" not in (rec.one("kubernetes:core/v1:ServiceAccount", "app").inputs["metadata"] or {})

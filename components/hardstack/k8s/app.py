@@ -404,6 +404,9 @@ class AppArgs:
     database: DatabaseLogin | None = None
     """The app's database login through IAM authentication (its service account gets the role).
     Default: none."""
+    role_arn: pulumi.Input[str] | None = None
+    """IAM role of the app's service account (IRSA) when no database login brings one, e.g. for its
+    bucket. Default: none (the database login's role, if any)."""
     needs_service_account_token: bool = False
     """Mount the service account token into pods (only for apps that call the Kubernetes API). Default: off."""
     migration: MigrationSpec | None = None
@@ -438,6 +441,8 @@ class AppArgs:
             validate_dns_label(self.namespace, "namespace")
         elif not isinstance(self.namespace, k8s.core.v1.Namespace):
             raise refuse("namespace", self.namespace, "a namespace name or a kubernetes.core.v1.Namespace")
+        if self.database is not None and self.role_arn is not None:
+            raise refuse("role_arn", self.role_arn, "none with `database`: its login's role is the pods' one role")
         for key in self.env:
             if not isinstance(key, str) or not _ENV_NAME.match(key):
                 raise refuse("env key", key, "a C identifier such as LOG_LEVEL")
@@ -655,9 +660,12 @@ class App(Component):
                 name=object_name, namespace=ns, labels={**labels, **(extra or {})}, annotations=annotations
             )
 
-        def service_account(account: str, database: DatabaseLogin | None) -> pulumi.Output[str]:
+        def service_account(
+            account: str, database: DatabaseLogin | None, role_arn: pulumi.Input[str] | None = None
+        ) -> pulumi.Output[str]:
             # IRSA: the webhook projects a token for the annotated role; the API token stays unmounted.
-            annotations = {ROLE_ANNOTATION: database.role_arn} if database is not None else None
+            role = database.role_arn if database is not None else role_arn
+            annotations = {ROLE_ANNOTATION: role} if role is not None else None
             created = k8s.core.v1.ServiceAccount(
                 account,
                 metadata=meta(account, annotations=annotations),
@@ -667,7 +675,7 @@ class App(Component):
             account_name: pulumi.Output[str] = created.metadata.name
             return account_name
 
-        account_name = service_account(name, args.database)
+        account_name = service_account(name, args.database, args.role_arn)
 
         def pod_spec(
             container: k8s.core.v1.ContainerArgs, account: pulumi.Input[str] = account_name, **extra: object
