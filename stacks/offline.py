@@ -89,13 +89,11 @@ def reuse_runs(enabled: bool = True) -> None:
     _RUNS = {} if enabled else None
 
 
-def run_stack(stack: str, overrides: dict[str, Any] | None = None, *, sandbox: bool = False) -> Recording:
-    """Run the stack's program on the mock runtime; with `sandbox`, inside an in-process AWS account."""
+def run_stack(stack: str, overrides: dict[str, Any] | None = None) -> Recording:
+    """Run the stack's program on the mock runtime (`run_sandbox_stack` for an in-process AWS account)."""
     from stacks.program import main
 
     config = {**stack_config(stack), **(overrides or {})}
-    if sandbox:
-        return run_sandbox_stack(stack, overrides).recording
     if _RUNS is None:
         return run_program(main, stack=stack, config=config)
     key = (stack, json.dumps(config, sort_keys=True))
@@ -114,4 +112,4 @@ def run_sandbox_stack(stack: str, overrides: dict[str, Any] | None = None) -> Sa
     from stacks.program import main
 
     config = {**stack_config(stack), **(overrides or {})}
-    return run_sandbox(main, region=str(config.get("aws:region", "eu-west-3")), stack=stack, config=config, quiet=True)
+    return run_sandbox(main, stack=stack, config=config, quiet=True)

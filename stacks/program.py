@@ -91,7 +91,6 @@ DB_SCHEMA = "app"
 DB_BOOTSTRAP_ACCOUNT = "db-bootstrap"
 #: Namespaces every cluster has whose pods have no egress policy: kept off the database subnets.
 SYSTEM_NAMESPACES = ("kube-system", "default")
-#: The encrypted StorageClass the platform baseline makes; Prometheus claims its volume from it.
 
 
 @dataclass
@@ -117,6 +116,10 @@ class Base:
     waf_acl_arn: pulumi.Output[str] | None = None
     #: Buckets whose server access logs go to the access-log bucket, by prefix.
     logged_buckets: dict[str, SecureBucket] = field(default_factory=dict)
+
+    def database_cidrs(self) -> list[str]:
+        """The isolated subnets the database lives in: what pods may, or must not, reach."""
+        return [s.cidr for s in self.network.plan.of_tier("isolated")]
 
     def key(
         self,
@@ -241,7 +244,9 @@ def build_network(settings: Settings) -> Base:
         # So does the running control plane for clusterVersion: the next minor at most, never back.
         base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)
         validate_cluster_upgrade(base.cluster_running_version, settings.cluster_version, "hardstack:clusterVersion")
-    if settings.installs_monitoring:
+    # A new managed cluster has no Prometheus claim yet: a volume of a destroyed one is not its disk.
+    new_cluster = settings.cluster_mode == "managed" and base.cluster_running_version is None
+    if settings.installs_monitoring and not new_cluster:
         # The Prometheus volume as it is decides what may be asked of it: never a smaller one.
         scope = {key: tags[key] for key in ("Project", "Stack")}
         names = base.names
@@ -720,7 +725,7 @@ def database_logins(
         ),
         base.opts,
     )
-    isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+    isolated = base.database_cidrs()
     bootstrap = DatabaseBootstrap(
         "db-bootstrap",
         DatabaseBootstrapArgs(
@@ -794,7 +799,7 @@ def build_workloads(
     after: list[pulumi.Resource] = [baseline]
     if cluster is not None:
         # The nodes' group reaches the database; of the pods, only the app's namespace may (its own policies).
-        isolated = [s.cidr for s in base.network.plan.of_tier("isolated")]
+        isolated = base.database_cidrs()
         EgressGuard("database", EgressGuardArgs(namespaces=list(SYSTEM_NAMESPACES), cidrs=isolated), k8s_opts)
         app_login, migration_login, bootstrap, access = database_logins(
             base, db, bucket, cluster, k8s_provider, [baseline]
@@ -827,7 +832,7 @@ def build_workloads(
             migration=migration,
             # Where its role may read and write: the pods find the bucket as the hosts do.
             env={"APP_BUCKET": bucket.bucket, "AWS_REGION": settings.region} if app_role_arn is not None else {},
-            database_cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")] if app_login is not None else [],
+            database_cidrs=base.database_cidrs() if app_login is not None else [],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
             egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
             if app_login is not None
@@ -1007,7 +1012,7 @@ def build_supervision(
             "database-monitoring",
             EgressGuardArgs(
                 namespaces=[names.monitoring_namespace],
-                cidrs=[s.cidr for s in base.network.plan.of_tier("isolated")],
+                cidrs=base.database_cidrs(),
             ),
             pulumi.ResourceOptions(provider=k8s_provider, depends_on=[monitoring]),  # its namespace comes with it
         )

@@ -212,8 +212,9 @@ PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:assumeRoles", "aws:allowedAcc
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 #: RoleSessionName and SourceIdentity: 2-64 of these characters (STS AssumeRole).
 _SESSION_TEXT = re.compile(r"^[\w+=,.@-]{2,64}$")
-#: Go durations as the provider parses them, in hours, minutes and seconds: 1h, 45m, 1h30m.
-_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+#: Go durations as the provider parses them (time.ParseDuration): 1h, 45m, 1h30m, 1.5h, 5400000ms.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
 def account_id(value: object, where: str) -> str:
@@ -230,11 +231,11 @@ def account_id(value: object, where: str) -> str:
     return text
 
 
-def _session_seconds(duration: str, where: str) -> int:
-    found = _DURATION.match(duration)
-    if not duration or found is None:
-        raise refuse(where, duration, "a duration such as 1h, 45m or 1h30m")
-    seconds = int(found["h"] or 0) * 3600 + int(found["m"] or 0) * 60 + int(found["s"] or 0)
+def _session_seconds(duration: str, where: str) -> float:
+    parts = _DURATION_PART.findall(duration) if isinstance(duration, str) else []
+    if not parts or "".join(n + unit for n, unit in parts) != duration:
+        raise refuse(where, duration, "a duration such as 1h, 45m, 1h30m or 1.5h")
+    seconds = sum(float(n) * _DURATION_UNITS[unit] for n, unit in parts)
     if not 15 * 60 <= seconds <= 12 * 3600:  # STS AssumeRole's DurationSeconds range
         raise refuse(where, duration, "between 15m and 12h")
     return seconds
@@ -290,11 +291,9 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "log_retention_days": validate_log_retention,
     "fleet_image_id": validate_image_id,
     "fleet_instance_type": validate_instance_type,
-    "certificate_arn": validate_certificate_arn,
     "cluster_version": validate_version,
     "db_engine_version": validate_engine_version,
     "db_instance_class": validate_instance_class,
-    "db_snapshot_identifier": validate_snapshot_identifier,
     "alarm_period_seconds": validate_alarm_period,
     "monitoring_chart_version": validate_chart_version,
     "prometheus_retention": validate_prometheus_duration,
@@ -765,7 +764,7 @@ class Settings(_Model):
         return self
 
     def _check_cluster(self) -> None:
-        if self.cluster_mode == "existing":
+        if self.cluster_mode == "existing" and self.kubeconfig is None:  # a given one is checked as a field
             validate_existing_kubeconfig(self.kubeconfig, "hardstack:kubeconfig")
         if self.cluster_mode != "managed":
             return
@@ -775,19 +774,15 @@ class Settings(_Model):
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
         )
-        for key, nodes in (
-            ("clusterNodeMinSize", self.cluster_node_min_size),
-            ("clusterNodeDesiredSize", self.cluster_node_desired_size),
-        ):
-            if nodes < 1:
-                # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
-                # with none, nothing can schedule them and nothing scales the group up.
-                raise refuse(
-                    f"hardstack:{key}",
-                    nodes,
-                    "at least 1 with a managed cluster: CoreDNS, the controllers and the Cluster Autoscaler "
-                    "run on this node group, so it cannot start from zero",
-                )
+        if self.cluster_node_min_size < 1:  # min <= desired is checked above: desired follows
+            # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
+            # with none, nothing can schedule them and nothing scales the group up.
+            raise refuse(
+                "hardstack:clusterNodeMinSize",
+                self.cluster_node_min_size,
+                "at least 1 with a managed cluster: CoreDNS, the controllers and the Cluster Autoscaler "
+                "run on this node group, so it cannot start from zero",
+            )
         addon_versions_for(self.cluster_version, self.cluster_addon_versions or None, "hardstack:clusterAddonVersions")
         self._check_deployer()
         if not self.cluster_admin_role_arns:
@@ -816,10 +811,10 @@ class Settings(_Model):
     def cluster_names(self, naming: Naming) -> ClusterNames:
         """What the stack names in the cluster's cluster-wide space: fixed names on the cluster it owns,
         names carrying the project and stack on an existing cluster that other stacks may share."""
-        if self.cluster_mode != "existing":
-            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, True)
-        if not self.existing_cluster_shared:  # the cluster's owner still picks its default class
-            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, False)
+        if self.cluster_mode != "existing" or not self.existing_cluster_shared:
+            # On an existing cluster its owner picks the default class, whatever the names.
+            owned = self.cluster_mode != "existing"
+            return ClusterNames(APP_NAMESPACE, MONITORING_NAMESPACE, STORAGE_CLASS, RELEASE_NAME, owned)
         return ClusterNames(
             app_namespace=naming.kubernetes(APP_NAMESPACE, "hardstack:namePrefix (app namespace)"),
             monitoring_namespace=naming.kubernetes(MONITORING_NAMESPACE, "hardstack:namePrefix (monitoring namespace)"),
@@ -1127,6 +1122,8 @@ def _message(error: Any) -> str:
     if error["type"] == "missing":
         return f"{key} is required: {_HOW_TO_SET.get(key, f'set it with `pulumi config set {key} <value>`')}"
     if error["type"] == "extra_forbidden":
+        if len(error["loc"]) > 1:  # a field inside an entry (extraEgress[0].descriptio): not a setting
+            return f"{key} is not a field of this entry: see the README's settings table for its fields"
         return _unknown_key(key)
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, HardstackError):

@@ -272,9 +272,23 @@ def prometheus_volume(size_gb: int, stack: str = "prod", volume_id: str = "vol-0
     return MockVolume(volume_id, size_gb, {**PROMETHEUS_TAGS, "Project": "hardstack", "Stack": stack})
 
 
+def on_running_cluster(volumes: list[MockVolume]) -> HardstackMocks:
+    """The account of a prod stack whose cluster runs, with these EBS volumes."""
+    return HardstackMocks(volumes=volumes, clusters={CLUSTER_NAME: "1.33"})
+
+
+def test_a_new_cluster_reads_no_volume_of_a_destroyed_one() -> None:
+    # A destroy keeps the Prometheus volume; the next cluster's first up makes a new claim of its own.
+    rec = run_program(
+        main, stack="prod", config=stack_config("prod"), mocks=HardstackMocks(volumes=[prometheus_volume(500)])
+    )
+    assert rec.of_type(CLAIM_PATCH) == []
+    assert not [i for i in rec.invokes if i.token.startswith("aws:ebs/")]
+
+
 def prod_with_volume(volumes: list[MockVolume], **overrides: Any) -> Recording:
     config = {**stack_config("prod"), **overrides}
-    return run_program(main, stack="prod", config=config, mocks=HardstackMocks(volumes=volumes))
+    return run_program(main, stack="prod", config=config, mocks=on_running_cluster(volumes))
 
 
 def prometheus_spec(rec: Recording) -> dict[str, Any]:
@@ -322,7 +336,7 @@ def test_a_smaller_prometheus_volume_is_refused_naming_the_setting_before_any_cl
             main,
             stack="prod",
             config=config,
-            mocks=HardstackMocks(volumes=[prometheus_volume(80)]),
+            mocks=on_running_cluster([prometheus_volume(80)]),
             recording=recording,
         )
     assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only

@@ -667,7 +667,12 @@ def test_a_resource_renamed_with_an_alias_to_its_old_name_is_the_same_resource(r
 
 @pytest.mark.parametrize(
     ("was", "now", "says"),
-    [("1.33", "1.34", "Kubernetes upgrade 1.33 -> 1.34"), ("1.34", "1.33", "EKS refuses it"), ("1.33", "1.33", "")],
+    [
+        ("1.33", "1.34", "Kubernetes upgrade 1.33 -> 1.34: the control plane upgrades in place"),
+        ("1.34", "1.33", "EKS refuses it"),
+        ("1.32", "1.34", "skips a minor: EKS refuses it"),
+        ("1.33", "1.33", ""),
+    ],
 )
 def test_a_kubernetes_version_change_is_named_for_the_reviewer(was: str, now: str, says: str) -> None:
     from hardstack.tooling.plan import kubernetes_version_change

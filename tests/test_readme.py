@@ -258,7 +258,7 @@ def test_settings_error_example_is_what_the_preview_prints() -> None:
 
 
 def test_quoted_invoke_count_is_every_stacks() -> None:
-    quoted = re.search(r"Every stack makes (\d+) invokes", TEXT)
+    quoted = re.search(r"A first `up` of a stack makes (\d+) invokes", TEXT)
     assert quoted is not None
 
     counts = {stack: len(run_stack(stack).invokes) for stack in STACKS}

@@ -882,3 +882,9 @@ def test_a_secret_refused_through_the_program_is_never_printed(monkeypatch: pyte
         run_program(main, stack="test", config=config, recording=rec)
     assert str(err.value).startswith("hardstack:kubeconfig = [secret] is refused") and SECRET_TEXT not in str(err.value)
     assert len(rec) == 0
+
+
+def test_a_misspelt_field_inside_an_entry_is_not_taken_for_a_setting() -> None:
+    rule = {"port": 443, "protocol": "tcp", "cidr": "10.0.0.0/8", "descriptio": "typo"}
+    msg = refused(extraEgress=[rule])
+    assert "descriptio is not a field of this entry" in msg and "did you mean hardstack:extraEgress" not in msg

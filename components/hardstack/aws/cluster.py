@@ -33,8 +33,7 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.fleet import validate_instance_type, validate_sizes
 from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.launch import encrypted_root_volume, imdsv2_only, tag_specifications
-from hardstack.aws.network import _aws_provider as aws_provider  # the provider rule the AZ lookup follows
-from hardstack.aws.network import validate_log_retention
+from hardstack.aws.network import invoke_options, validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, join_ids, known_length
 from hardstack.core.controllers import AUTOSCALER_ENABLED_TAG, autoscaler_cluster_tag
 from hardstack.core.docs import documented
@@ -106,7 +105,7 @@ def running_cluster_version(name: str, opts: pulumi.ResourceOptions | None) -> s
 
     Blocking invokes before any resource registers, so a refused upgrade stops the preview cleanly.
     """
-    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    invoke = invoke_options(opts)
     if name not in (aws.eks.get_clusters(opts=invoke).names or []):
         return None
     return str(aws.eks.get_cluster(name=name, opts=invoke).version)

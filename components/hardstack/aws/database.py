@@ -31,8 +31,7 @@ import pulumi_random as random
 
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import service_assume_role_policy
-from hardstack.aws.network import _aws_provider as aws_provider  # the provider rule the AZ lookup follows
-from hardstack.aws.network import validate_log_retention
+from hardstack.aws.network import invoke_options, validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, known_length
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
@@ -130,7 +129,7 @@ def running_engine_version(identifier: str, opts: pulumi.ResourceOptions | None)
 
     Blocking invokes before any resource registers, so a refused upgrade stops the preview cleanly.
     """
-    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    invoke = invoke_options(opts)
     found = aws.rds.get_instances(
         filters=[aws.rds.GetInstancesFilterArgs(name="db-instance-id", values=[identifier])], opts=invoke
     )
@@ -144,7 +143,7 @@ def snapshot_storage(identifier: str, opts: pulumi.ResourceOptions | None) -> tu
 
     A blocking invoke before any resource registers; shared snapshots of another account included.
     """
-    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    invoke = invoke_options(opts)
     found = aws.rds.get_snapshot(db_snapshot_identifier=identifier, include_shared=True, opts=invoke)
     return int(found.allocated_storage), str(found.engine_version)
 

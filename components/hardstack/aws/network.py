@@ -235,7 +235,8 @@ def _aws_provider(opts: pulumi.ResourceOptions | None) -> pulumi.ProviderResourc
     return next((p for p in found if getattr(p, "package", None) == "aws"), None)
 
 
-def _invoke_options(opts: pulumi.ResourceOptions | None) -> pulumi.InvokeOptions:
+def invoke_options(opts: pulumi.ResourceOptions | None) -> pulumi.InvokeOptions:
+    """Options of an invoke made for a component: its AWS provider (as `_aws_provider` finds it) and parent."""
     return pulumi.InvokeOptions(provider=_aws_provider(opts), parent=opts.parent if opts else None)
 
 
@@ -265,14 +266,14 @@ def _placements(args: NetworkArgs, opts: pulumi.ResourceOptions | None) -> list[
         offered = args.offered_zone_ids
         if offered is None:
             # A blocking invoke: an id this account does not have fails here, not at CreateSubnet.
-            offered = offered_zone_ids(_invoke_options(opts))
+            offered = offered_zone_ids(invoke_options(opts))
         check_az_ids_offered(ids, offered, args.context.region, "availability_zone_ids")
         return [_Placement(zone_id=i) for i in ids[: args.az_count]]
     # A blocking invoke: the count is known before any resource, so a short region fails cleanly.
     found = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
-        opts=_invoke_options(opts),
+        opts=invoke_options(opts),
     )
     zones = list(found.zone_ids or [])
     if len(zones) < args.az_count:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from hardstack.aws.network import _aws_provider as aws_provider  # the provider rule the AZ lookup follows
+from hardstack.aws.network import invoke_options
 from hardstack.core.errors import HardstackError
 
 #: Tags the EBS CSI driver puts on the volumes it provisions for a claim (with --extra-create-metadata).
@@ -46,7 +46,7 @@ def claim_volume_gb(
     A claim that was deleted and made again under `Retain` leaves its old volume behind with the same
     tags: the newest is the one bound now. One invoke when the claim has no volume, one more per volume.
     """
-    invoke = pulumi.InvokeOptions(provider=aws_provider(opts), parent=opts.parent if opts else None)
+    invoke = invoke_options(opts)
     found = aws.ebs.get_ebs_volumes(tags=claim_tags(namespace, claim), opts=invoke).ids or []
     if not found:
         return None  # one invoke on a first `up`

@@ -853,6 +853,8 @@ def kubernetes_version_change(type_: str, old: Mapping[str, Any], new: Mapping[s
     names = f"{was[0]}.{was[1]} -> {now[0]}.{now[1]}"
     if now < was:
         return f"Kubernetes downgrade {names}: EKS refuses it (a new cluster is the only way back)"
+    if now[0] != was[0] or now[1] - was[1] > 1:
+        return f"Kubernetes upgrade {names} skips a minor: EKS refuses it (one minor at a time)"
     return (
         f"Kubernetes upgrade {names}: the control plane upgrades in place, then its add-ons and node groups "
         "roll; EKS cannot go back (check deprecated APIs first)"

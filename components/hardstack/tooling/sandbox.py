@@ -17,6 +17,7 @@ Creates no Pulumi resources.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -90,26 +91,24 @@ class SandboxReport:
     """Provider invokes answered by the plain mocks: made-up answers."""
 
     def lines(self) -> list[str]:
-        def block(title: str, counts: dict[str, int], why: Callable[[str], str] | None = None) -> list[str]:
-            out = [f"{title} ({_count(sum(counts.values()), 'resource')}, {_count(len(counts), 'type')})"]
+        def block(
+            title: str, counts: dict[str, int], why: Callable[[str], str] | None = None, noun: str = "resource"
+        ) -> list[str]:
+            kinds = f", {_count(len(counts), 'type')}" if noun == "resource" else ""
+            out = [f"{title} ({_count(sum(counts.values()), noun)}{kinds})"]
             width = max(map(len, counts), default=0)
             for typ, n in sorted(counts.items()):
                 reason = f"  {why(typ)}" if why else ""
                 out.append(f"  {typ:<{width}}  {n:>4}{reason}")
             return out if counts else [*out, "  (none)"]
 
-        def invokes(title: str, counts: dict[str, int]) -> list[str]:
-            width = max(map(len, counts), default=0)
-            lines = [f"  {token:<{width}}  {n:>4}" for token, n in sorted(counts.items())]
-            return [f"{title} ({_count(sum(counts.values()), 'call')})", *(lines or ["  (none)"])]
-
         return [
             f"## Sandbox ({self.region}): what ran through moto",
             *block("Through moto", self.moto),
             *block("Fell back to plain mocks (AWS types, unchecked)", self.fallback, _fallback_reason),
             *block("Plain mocks (not AWS)", self.not_aws),
-            *invokes("Invokes answered from moto", self.invokes_moto),
-            *invokes("Invokes answered by plain mocks (made-up answers)", self.invokes_plain),
+            *block("Invokes answered from moto", self.invokes_moto, noun="call"),
+            *block("Invokes answered by plain mocks (made-up answers)", self.invokes_plain, noun="call"),
         ]
 
     def __str__(self) -> str:
@@ -315,7 +314,7 @@ def _aws_said(err: ClientError | ParamValidationError) -> tuple[str, str]:
 def run_sandbox(
     program: Callable[[], None],
     *,
-    region: str = "eu-west-3",
+    region: str | None = None,
     stack: str = "test",
     project: str = "hardstack",
     config: Mapping[str, Any] | None = None,
@@ -332,13 +331,16 @@ def run_sandbox(
     afterwards, for an audit through boto3.
     """
     own = mocks is None
+    # The program's provider takes its region from config: the account is made in the same one.
+    region = region or str((config or {}).get("aws:region", "eu-west-3"))
     sandbox = SandboxMocks(region).start() if mocks is None else mocks
+    failed_before = len(sandbox.failures)  # started mocks may carry an earlier run's
     try:
         try:
             recording = run_program(program, stack=stack, project=project, config=config, mocks=sandbox)
         except Exception:
-            if sandbox.failures:
-                first = sandbox.failures[0]  # a fresh error: the first one's traceback is the SDK's
+            if len(sandbox.failures) > failed_before:
+                first = sandbox.failures[failed_before]  # a fresh error: the first one's traceback is the SDK's
                 raise SandboxError(
                     first.type, first.name, first.code, first.message, own_check=first.own_check
                 ) from None
@@ -386,7 +388,13 @@ def _subnet(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     )["Subnet"]
     sid = subnet["SubnetId"]
     ec2.modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": _bool(i.get("mapPublicIpOnLaunch"))})
-    return sid, {"arn": subnet.get("SubnetArn", sid)}
+    # EC2 reports both the zone's name and id, as the plain mocks record them.
+    zones = {
+        k: subnet[v]
+        for k, v in (("availabilityZone", "AvailabilityZone"), ("availabilityZoneId", "AvailabilityZoneId"))
+        if v in subnet
+    }
+    return sid, {"arn": subnet.get("SubnetArn", sid), **zones}
 
 
 @handles("aws:ec2/internetGateway:InternetGateway")
@@ -675,16 +683,13 @@ _PRINCIPALS: dict[str, re.Pattern[str]] = {
 }
 #: KMS permissions that are no API operation: ReEncrypt is authorized as both on the two keys.
 _KMS_PERMISSION_ONLY = ("ReEncryptFrom", "ReEncryptTo")
-_KMS_ACTIONS: tuple[str, ...] = ()
 
 
+@functools.cache
 def _kms_actions() -> tuple[str, ...]:
     """Every KMS action, lower case: the API's operations (from the SDK's model) and the permission-only ones."""
-    global _KMS_ACTIONS
-    if not _KMS_ACTIONS:
-        operations = botocore.session.get_session().get_service_model("kms").operation_names
-        _KMS_ACTIONS = tuple(f"kms:{a}".lower() for a in (*operations, *_KMS_PERMISSION_ONLY))
-    return _KMS_ACTIONS
+    operations = botocore.session.get_session().get_service_model("kms").operation_names
+    return tuple(f"kms:{a}".lower() for a in (*operations, *_KMS_PERMISSION_ONLY))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -806,12 +811,16 @@ def _role(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
     role_name = i.get("name") or _physical(name, 64)
     iam = m.client("iam")
     trust = i["assumeRolePolicy"]
+    check_trust_principals(trust)  # before the role exists: IAM creates none with a bad trust policy
     role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust, Description=i.get("description", ""))[
         "Role"
     ]
     # moto checks a trust policy's syntax and actions on update only; IAM checks them on create too.
-    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
-    check_trust_principals(trust)
+    try:
+        iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+    except ClientError:
+        iam.delete_role(RoleName=role_name)
+        raise
     return role_name, {"arn": role["Arn"], "name": role_name, "uniqueId": role["RoleId"]}
 
 
