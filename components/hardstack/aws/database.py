@@ -523,6 +523,8 @@ class Database(Component):
             kms_key_id=args.kms_key_arn,
             db_name=args.database_name,
             username=args.master_username,
+            # Kept over RDS blue/green (a major upgrade is in place): blue/green deployments don't
+            # support a master password managed in Secrets Manager (RDS blue/green limitations).
             manage_master_user_password=True,
             master_user_secret_kms_key_id=args.kms_key_arn,
             port=PORT,
