@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -66,6 +66,7 @@ from hardstack.core.database_roles import validate_role_name
 from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Flow, Peer, Port
+from hardstack.core.secrets import MIN_SECRET_TEXT, redact, secret_texts
 from hardstack.core.slo import SLO, validate_alarm_period
 from hardstack.core.tags import validate_tags
 from hardstack.core.tier import STACK_TIERS, TIERS, Tier, parse_tier
@@ -1154,32 +1155,33 @@ def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _leaves(value: Any) -> Iterator[Any]:
-    if isinstance(value, Mapping):  # the keys of a secret map are names (alertSecrets.<key>), not secrets
-        for v in value.values():
-            yield from _leaves(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            yield from _leaves(v)
-    else:
-        yield value
+#: Keys whose value is in every name or ARN the stack makes: no secret can hide it.
+NEVER_SECRET = {
+    f"{NAMESPACE}:environment": "it is part of every AWS name and tag of the stack",
+    "aws:region": "it is part of every ARN and endpoint of the stack",
+}
 
 
-def _redact(message: str, secrets: Collection[Any]) -> str:
-    """The message with any text of a secret value replaced by `[secret]`: messages built from
-    several keys (a check naming another key's value) never print a secret either."""
-    texts: set[str] = set()
-    for value in secrets:
-        if isinstance(value, (str, Mapping, list, tuple)):
-            texts.update((repr(value), json.dumps(value, default=str)))
-        for leaf in _leaves(value):
-            if isinstance(leaf, str) and leaf:
-                texts.add(repr(leaf))
-                if len(leaf) >= 4:  # shorter raw text would also hide ordinary words of the message
-                    texts.add(leaf)
-    for text in sorted(texts, key=len, reverse=True):
-        message = message.replace(text, REDACTED)
-    return message
+def check_secret_keys(config: Mapping[str, Any], secret: Collection[str]) -> None:
+    """Refuse `--secret` where it would promise what it cannot keep: on a value that every name
+    shows, or on one with no text to find where it lands (a number, a flag, very short text)."""
+    problems = []
+    for key in sorted(secret):
+        if key in NEVER_SECRET:
+            reason = NEVER_SECRET[key]
+        elif not secret_texts([config[key]]):
+            reason = (
+                f"it holds no text of {MIN_SECRET_TEXT} or more characters (a number, a flag, a short word), "
+                "which the program cannot find where it lands to keep it secret"
+            )
+        else:
+            continue
+        problems.append(
+            f"{key} is set with --secret, but it cannot be kept secret: {reason}. "
+            f"Set it as plain config (`pulumi config set {key} <value>`)"
+        )
+    if problems:
+        raise HardstackError("\n".join(problems))
 
 
 def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ()) -> Settings:
@@ -1188,11 +1190,12 @@ def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ())
     `secret_keys` are the config keys set with `--secret`: no message shows their values.
     """
     secret = frozenset(k for k in secret_keys if k in config)
+    check_secret_keys(config, secret)
     with keeping_secret(secret):
         try:
             settings = _parse(config)
         except HardstackError as err:
-            raise HardstackError(_redact(str(err), [config[k] for k in secret])) from None
+            raise HardstackError(redact(str(err), [config[k] for k in secret], REDACTED)) from None
     settings._secret_keys = secret
     return settings
 

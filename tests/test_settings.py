@@ -12,7 +12,7 @@ from hardstack.core.errors import HardstackError
 from hardstack.core.tier import Tier
 from hardstack.tooling.testing import Recording
 from stacks.offline import stack_config
-from stacks.settings import PROFILES, parse_settings
+from stacks.settings import NEVER_SECRET, PROFILES, parse_settings
 
 PROD_CERT = "arn:aws:acm:eu-west-3:111122223333:certificate/00000000-0000-4000-8000-000000000002"
 
@@ -646,6 +646,11 @@ def refused_secretly(config: dict[str, Any], secret_keys: list[str]) -> str:
     return str(err.value)
 
 
+def as_secret(config: dict[str, Any], key: str) -> list[str]:
+    """Every key of `config` as set with --secret but those that cannot be, unless `key` is one."""
+    return [k for k in config if k == key or k not in NEVER_SECRET]
+
+
 def every_key() -> list[str]:
     from stacks.settings import known_keys
 
@@ -655,15 +660,15 @@ def every_key() -> list[str]:
 @pytest.mark.parametrize("key", every_key())
 def test_a_secret_object_of_any_key_is_never_printed(key: str) -> None:
     config = {**BASE, key: {"token": {"password": SECRET_TEXT}}}
-    msg = refused_secretly(config, secret_keys=list(config))
-    assert key in msg and SECRET_TEXT not in msg and "[secret]" in msg
+    msg = refused_secretly(config, secret_keys=as_secret(config, key))
+    assert key in msg and SECRET_TEXT not in msg and ("[secret]" in msg or key in NEVER_SECRET)
 
 
 @pytest.mark.parametrize("key", every_key())
 def test_a_bad_secret_string_of_any_key_is_never_printed(key: str) -> None:
     config = {**BASE, key: f"{SECRET_TEXT}!"}
     try:
-        parse_settings(config, secret_keys=list(config))
+        parse_settings(config, secret_keys=as_secret(config, key))
     except HardstackError as err:
         assert SECRET_TEXT not in str(err)
     else:  # a key that takes any string: the same value is accepted in plain config too
@@ -888,3 +893,28 @@ def test_a_misspelt_field_inside_an_entry_is_not_taken_for_a_setting() -> None:
     rule = {"port": 443, "protocol": "tcp", "cidr": "10.0.0.0/8", "descriptio": "typo"}
     msg = refused(extraEgress=[rule])
     assert "descriptio is not a field of this entry" in msg and "did you mean hardstack:extraEgress" not in msg
+
+
+# --- --secret is refused where it cannot keep its promise ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("hardstack:appPort", 8443),
+        ("hardstack:dbMultiAz", True),
+        ("hardstack:natStrategy", "n"),
+        ("hardstack:alarmThresholds", {"albTarget5xx": 5}),
+    ],
+)
+def test_secret_without_text_to_find_is_refused_naming_the_key(key: str, value: Any) -> None:
+    msg = refused_secretly({**BASE, key: value}, [key])
+    assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: it holds no text")
+    assert f"pulumi config set {key} <value>" in msg and repr(value) not in msg
+
+
+@pytest.mark.parametrize("key", sorted(NEVER_SECRET))
+def test_secret_environment_or_region_is_refused_they_are_in_every_name(key: str) -> None:
+    msg = refused_secretly(BASE, [key])
+    assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: it is part of every")
+    assert repr(BASE[key]) not in msg
