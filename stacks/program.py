@@ -63,6 +63,7 @@ from hardstack.aws.network import offered_zone_ids
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.aws.volumes import claim_volume_gb
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
+from hardstack.base.secrets import keep_secret, secret_if_held
 from hardstack.core.addressing import check_az_ids_offered
 from hardstack.core.ansible import render_inventory
 from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
@@ -1098,5 +1099,9 @@ def build(settings: Settings) -> dict[str, object]:
 def main() -> None:
     """Entry point of `pulumi up`: settings are validated before any resource is registered."""
     settings = load_settings()
+    texts = settings.secret_texts
+    if texts:
+        # Values set with --secret reach names, rules and Helm values as text: what holds one stays secret.
+        pulumi.runtime.register_resource_transform(keep_secret(texts))
     for key, value in build(settings).items():
-        pulumi.export(key, value)
+        pulumi.export(key, secret_if_held(value, texts) if texts else value)

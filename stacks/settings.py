@@ -506,11 +506,17 @@ class Settings(_Model):
     identity fails before a call. Required in the staging and production tiers."""
 
     _secret_keys: frozenset[str] = PrivateAttr(default_factory=frozenset)
+    _secret_texts: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     @property
     def secret_keys(self) -> frozenset[str]:
         """The config keys set with `--secret` (`hardstack:kubeconfig`, ...): their values stay secret."""
         return self._secret_keys
+
+    @property
+    def secret_texts(self) -> frozenset[str]:
+        """The texts of the values set with `--secret`: whatever holds one is kept secret."""
+        return self._secret_texts
 
     @field_validator(*_FIELD_CHECKS)
     @classmethod
@@ -1159,6 +1165,8 @@ def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:
 NEVER_SECRET = {
     f"{NAMESPACE}:environment": "it is part of every AWS name and tag of the stack",
     "aws:region": "it is part of every ARN and endpoint of the stack",
+    # AWS: account IDs are not secret; every ARN of the stack shows this one.
+    "aws:allowedAccountIds": "it is part of every ARN of the stack",
 }
 
 
@@ -1197,6 +1205,7 @@ def parse_settings(config: Mapping[str, Any], secret_keys: Collection[str] = ())
         except HardstackError as err:
             raise HardstackError(redact(str(err), [config[k] for k in secret], REDACTED)) from None
     settings._secret_keys = secret
+    settings._secret_texts = secret_texts([config[k] for k in secret])
     return settings
 
 

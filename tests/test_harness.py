@@ -115,6 +115,30 @@ def test_an_async_transform_is_awaited() -> None:
     assert run_program(program).one("aws:ec2/vpc:Vpc").inputs["tags"] == {"Async": "yes"}
 
 
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+def test_a_transform_may_make_an_input_secret_as_the_engine_records_it(preview: bool) -> None:
+    def hide(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+        return pulumi.ResourceTransformResult(
+            {**args.props, "value": pulumi.Output.secret(args.props["value"])}, args.opts
+        )
+
+    def program() -> None:
+        vpc = aws.ec2.Vpc("vpc", cidr_block="10.0.0.0/16")
+        # In a preview the VPC's id is unknown: the secret input holds an unknown part.
+        aws.ssm.Parameter(
+            "p",
+            type="String",
+            value=vpc.id.apply(lambda i: f"{i}/token-1234"),
+            opts=pulumi.ResourceOptions(transforms=[hide]),
+        )
+
+    param = run_program(program, preview=preview).one(PARAMETER)
+    assert param.secret_inputs == ["value"] and is_secret(param.inputs["value"])
+    assert is_unknown(param.inputs["value"]) == preview
+    if not preview:
+        assert unsecret(param.inputs["value"]).endswith("/token-1234")
+
+
 class EchoMocks(HardstackMocks):
     """Answers `getRegion` with the region it was asked about."""
 

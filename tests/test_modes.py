@@ -246,3 +246,44 @@ def test_the_app_on_a_cluster_without_an_oidc_provider_here_gets_no_role() -> No
     rec = run_stack("test", EXISTING)
     assert not [r for r in rec.of_type("aws:iam/role:Role") if r.name == "app-pods"]
     assert "annotations" not in (rec.one("kubernetes:core/v1:ServiceAccount", "app").inputs["metadata"] or {})
+
+
+def every_key_as_secret(config: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
+    """`config` with every key that can be secret set with --secret, and the texts to look for."""
+    from hardstack.core.secrets import secret_texts
+    from stacks.settings import NEVER_SECRET
+
+    keys = [k for k, v in config.items() if k not in NEVER_SECRET and secret_texts([v])]
+    return {**config, **{k: Secret(config[k]) for k in keys}}, secret_texts([config[k] for k in keys])
+
+
+@pytest.mark.parametrize("preview", [False, True], ids=["up", "preview"])
+@pytest.mark.parametrize("stack", ["test", "prod"])
+def test_every_key_set_as_secret_stays_secret_in_the_state_and_the_outputs(stack: str, preview: bool) -> None:
+    config, texts = every_key_as_secret(stack_config(stack))
+    assert len(texts) >= 8  # the stack files' text keys: CIDRs, ARNs, the AMI, AZ ids, receivers...
+    rec = run_program(main, stack=stack, config=config, preview=preview)
+    leaked = [
+        (r.type, r.name, key)
+        for r in rec
+        for key, value in r.inputs.items()
+        if key not in {*r.secret_inputs, *r.computed}
+        and any(t in json.dumps(unsecret(value), default=str) for t in texts)
+    ]
+    assert leaked == []
+    # Names are never secret: no secret text makes one (a plain word may be a kind a name shows: email).
+    own = {t for t in texts if not t.isalpha()} | {"oncall", "tickets", "heartbeat"} & texts
+    assert [r.name for r in rec if any(t in r.name for t in own)] == []
+    plain = {k: v for k, v in rec.outputs.items() if k not in rec.secret_outputs}
+    assert [k for k, v in plain.items() if any(t in json.dumps(v, default=str) for t in texts)] == []
+    assert rec.secret_outputs  # the exports that carry a secret text are marked
+
+
+def test_without_secret_config_no_input_is_made_secret_by_the_program() -> None:
+    rec = run_stack("test")
+    # The control for the test above: only what components mark themselves is secret.
+    assert {(r.type, k) for r in rec for k in r.secret_inputs} <= {
+        ("kubernetes:core/v1:Secret", "stringData"),
+        ("kubernetes:core/v1:Secret", "data"),
+        ("pulumi:providers:kubernetes", "kubeconfig"),
+    }

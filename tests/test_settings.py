@@ -914,7 +914,8 @@ def test_secret_without_text_to_find_is_refused_naming_the_key(key: str, value: 
 
 
 @pytest.mark.parametrize("key", sorted(NEVER_SECRET))
-def test_secret_environment_or_region_is_refused_they_are_in_every_name(key: str) -> None:
-    msg = refused_secretly(BASE, [key])
+def test_secret_environment_region_or_account_is_refused_they_are_in_every_name(key: str) -> None:
+    config = {**BASE, "aws:allowedAccountIds": ["111122223333"]}
+    msg = refused_secretly(config, [key])
     assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: it is part of every")
-    assert repr(BASE[key]) not in msg
+    assert repr(config[key]) not in msg

@@ -7,6 +7,7 @@ it secret. No Pulumi import.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
@@ -35,15 +36,25 @@ def secret_texts(secrets: Collection[Any]) -> frozenset[str]:
     )
 
 
+@functools.lru_cache(maxsize=8)  # one set of texts per program: built once, not per resource input
+def _forms(texts: frozenset[str]) -> frozenset[str]:
+    """Each text as it is written, and as JSON writes it inside a string (a policy, Helm values)."""
+    return frozenset(
+        form for text in texts for form in (text, json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1])
+    )
+
+
 def holds_secret(value: Any, texts: Collection[str]) -> bool:
     """Whether any string inside `value` (a key, a value, JSON text such as a policy) contains a secret text."""
-    if not texts:
-        return False
+    return bool(texts) and _holds(value, _forms(frozenset(texts)))
+
+
+def _holds(value: Any, forms: frozenset[str]) -> bool:
     if isinstance(value, Mapping):
-        return any(holds_secret(k, texts) or holds_secret(v, texts) for k, v in value.items())
+        return any(_holds(k, forms) or _holds(v, forms) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(holds_secret(v, texts) for v in value)
-    return isinstance(value, str) and any(text in value for text in texts)
+        return any(_holds(v, forms) for v in value)
+    return isinstance(value, str) and any(form in value for form in forms)
 
 
 def redact(message: str, secrets: Collection[Any], shown_as: str) -> str:

@@ -471,16 +471,26 @@ def _anywhere(value: Any, found: Callable[[Any], bool]) -> bool:
     return False
 
 
-def _run_transform(transform: Any, args: Any) -> Any:
-    result = transform(args)
-    if inspect.isawaitable(result):
-        # The monitor runs on an executor thread, outside the program's event loop.
-        loop = asyncio.new_event_loop()
-        try:
-            result = loop.run_until_complete(result)
-        finally:
-            loop.close()
-    return result
+def _run_transform(transform: Any, args: Any, field: str) -> Any:
+    """Run a transform as the SDK's callback server does: inside an event loop (a transform may
+    make Outputs, `Output.secret`), awaiting it, and with what it returns in `field` (`props` or
+    `args`) serialised and read back, so an Output or a secret arrives as the engine gets it."""
+
+    async def run() -> Any:
+        result = transform(args)
+        if inspect.isawaitable(result):
+            result = await result
+        if result is not None:
+            wire = await pulumi.runtime.rpc.serialize_properties(dict(getattr(result, field)), {})
+            setattr(result, field, pulumi.runtime.rpc.deserialize_properties(wire))
+        return result
+
+    # The monitor runs on an executor thread, outside the program's event loop.
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(run())
+    finally:
+        loop.close()
 
 
 class _Engine(pulumi.runtime.Mocks):
@@ -529,7 +539,7 @@ class _Engine(pulumi.runtime.Mocks):
         options: pulumi.ResourceOptions = self.current.options
         for transform in [*args.transforms, *self.chain(parent), *self.stack_transforms]:
             transform_args = pulumi.ResourceTransformArgs(bool(args.custom), args.typ, args.name, props, options)
-            result = _run_transform(transform, transform_args)
+            result = _run_transform(transform, transform_args, "props")
             if result is not None:
                 props, options = dict(result.props), result.opts
         self.current.options, self.current.given = options, set(props)
@@ -562,7 +572,7 @@ class _Engine(pulumi.runtime.Mocks):
         inputs: dict[str, Any] = dict(args.args)
         options = pulumi.InvokeOptions()
         for transform in self.invoke_transforms:
-            result = _run_transform(transform, pulumi.InvokeTransformArgs(args.token, inputs, options))
+            result = _run_transform(transform, pulumi.InvokeTransformArgs(args.token, inputs, options), "args")
             if result is not None:
                 inputs, options = dict(result.args), result.opts
         self.recording.invokes.append(RecordedInvoke(args.token, inputs))
