@@ -690,6 +690,15 @@ def aws_api_cidr(settings: Settings) -> str:
     return settings.vpc_cidr if settings.nat_strategy == "none" else "0.0.0.0/0"
 
 
+def s3_without_nat(settings: Settings) -> list[Flow]:
+    """The app bucket without NAT: S3's gateway endpoint carries the traffic to S3's public ranges
+    (the prefix list com.amazonaws.<region>.s3, which AWS extends over time), outside the VPC CIDR.
+    The route tables reach nothing else outside the VPC, so HTTPS anywhere adds no other path."""
+    if settings.nat_strategy != "none":
+        return []  # aws_api_cidr is anywhere already
+    return [Flow(Port.HTTPS, Peer.any_ipv4(), "S3 through the gateway endpoint (no NAT: no other route out)")]
+
+
 def database_logins(
     base: Base,
     db: Database,
@@ -835,7 +844,10 @@ def build_workloads(
             env={"APP_BUCKET": bucket.bucket, "AWS_REGION": settings.region} if app_role_arn is not None else {},
             database_cidrs=base.database_cidrs() if app_login is not None else [],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
-            egress=[Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication")]
+            egress=[
+                Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication"),
+                *s3_without_nat(settings),
+            ]
             if app_login is not None
             # An existing cluster's network is its own: its pods reach STS and S3 however it routes.
             else [Flow(Port.HTTPS, Peer.any_ipv4(), "STS and S3 for the pods IAM role")]
