@@ -193,6 +193,26 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def test_load_balancer_controller_crds_are_resources_of_their_own_at_the_charts_commit(rec: Recording) -> None:
+    from hardstack.k8s.controllers import LOAD_BALANCER_CONTROLLER_CRDS_COMMIT
+
+    crds = rec.of_type("kubernetes:yaml/v2:ConfigFile")
+    base = f"https://raw.githubusercontent.com/aws/eks-charts/{LOAD_BALANCER_CONTROLLER_CRDS_COMMIT}"
+    # Every file Helm installs from the chart's crds/: the TargetGroupBinding, IngressClassParams and
+    # the other elbv2/aga CRDs, and the gateway.k8s.aws ones.
+    assert sorted(c.inputs["file"] for c in crds) == [
+        f"{base}/stable/aws-load-balancer-controller/crds/crds.yaml",
+        f"{base}/stable/aws-load-balancer-controller/crds/gateway-crds.yaml",
+    ]
+    (release,) = [r for r in rec.of_type(RELEASE) if r.inputs["chart"] == "aws-load-balancer-controller"]
+    # Helm installs crds/ once and never upgrades them: the release leaves them to these resources,
+    # and waits for them (its webhooks serve TargetGroupBindings); on destroy it goes first.
+    assert release.inputs["skipCrds"] is True
+    assert {c.urn for c in crds} <= set(release.dependencies)
+    others = [r for r in rec.of_type(RELEASE) if r is not release]
+    assert others and all(not r.inputs.get("skipCrds") for r in others)
+
+
 def test_load_balancer_controller_needs_the_vpc() -> None:
     with pytest.raises(HardstackError, match=r"vpc_id = None .* VPC id"):
         PlatformControllersArgs(

@@ -387,6 +387,35 @@ def test_a_chart_bump_upgrades_the_release_and_its_crds_and_replaces_nothing() -
     assert after_rec.one(RELEASE, "monitoring").inputs["values"]["crds"]["upgradeJob"]["enabled"] is True
 
 
+CONFIG_FILE = "kubernetes:yaml/v2:ConfigFile"
+NEXT_COMMIT = "0123456789abcdef0123456789abcdef01234567"  # a later chart's commit
+
+
+def test_a_load_balancer_controller_bump_updates_its_crds_and_the_release_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hardstack.k8s import controllers
+
+    before = build_plan("prod", run_stack("prod"))
+    monkeypatch.setattr(controllers, "LOAD_BALANCER_CONTROLLER_VERSION", "3.6.0")
+    monkeypatch.setattr(controllers, "LOAD_BALANCER_CONTROLLER_CRDS_COMMIT", NEXT_COMMIT)
+    after_rec = run_program(main, stack="prod", config=stack_config("prod"))  # not a cached run
+
+    diff = diff_plans(before, build_plan("prod", after_rec))
+
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    assert {(c.type, c.properties) for c in diff.updates} == {(RELEASE, ("version",)), (CONFIG_FILE, ("file",))}
+    assert len(diff.updates) == 3  # the release and its two CRD files
+    release = after_rec.one(RELEASE, "controllers-load-balancer-controller")
+    crds = after_rec.of_type(CONFIG_FILE)
+    # Helm would leave the CRDs at the first chart's: the release skips them, and waits for the new ones.
+    assert release.inputs["skipCrds"] is True
+    assert {c.urn for c in crds} <= set(release.dependencies)
+    assert all(
+        c.inputs["file"].startswith(f"https://raw.githubusercontent.com/aws/eks-charts/{NEXT_COMMIT}/") for c in crds
+    )
+
+
 # --- proof by plan: AZs pinned by id, and one more AZ ------------------------------------------------
 
 SUBNET, ROUTE_TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"

@@ -3,7 +3,9 @@
 Creates, each when asked: helm.v3.Release of metrics-server (the resource metrics API the
 HorizontalPodAutoscaler reads), of cluster-autoscaler (scales this cluster's node groups, found by
 their auto-discovery tags) and of aws-load-balancer-controller (serves Ingresses of class `alb` with
-ALBs). The two that call AWS run as their IRSA roles (`hardstack.aws.controller_roles`).
+ALBs), whose CRDs are yaml.v2.ConfigFile resources of their own (the chart's crds/ at the pinned
+commit), so a chart bump upgrades them. The two that call AWS run as their IRSA roles
+(`hardstack.aws.controller_roles`).
 
 Charts and values: every key `*_values` sets exists in the pinned chart's own values.yaml at the
 pinned tag (read in the charts' repositories: kubernetes-sigs/metrics-server tag
@@ -53,8 +55,21 @@ AUTOSCALER_IMAGE_TAGS: Mapping[str, str] = {
 }
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
 LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
-#: A bump needs the release's crds/ applied first: Helm installs CRDs but never upgrades them.
 LOAD_BALANCER_CONTROLLER_VERSION = "3.5.0"  # app v3.5.0
+#: The aws/eks-charts commit that released chart 3.5.0 ("aws-load-balancer-controller: v3.5.0"): the
+#: chart's crds/ at it. Helm installs a chart's CRDs once and never upgrades them, so the release
+#: skips them and they are resources of their own, updated in place when a bump moves this commit.
+LOAD_BALANCER_CONTROLLER_CRDS_COMMIT = "5239609242f3430be50fb0b714a24d3ef2b47983"
+#: What Helm would install from the chart's crds/ (kustomization.yaml is .helmignore'd).
+LOAD_BALANCER_CONTROLLER_CRD_FILES = ("crds.yaml", "gateway-crds.yaml")
+
+
+def load_balancer_controller_crd_urls(commit: str) -> list[str]:
+    """The chart's CRD manifests at `commit`, as the provider fetches them."""
+    base = f"https://raw.githubusercontent.com/aws/eks-charts/{commit}/stable/aws-load-balancer-controller/crds"
+    return [f"{base}/{file}" for file in LOAD_BALANCER_CONTROLLER_CRD_FILES]
+
+
 #: The annotation IRSA reads on a service account.
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
@@ -249,7 +264,13 @@ class PlatformControllers(Component):
         with_role = [*nodes, *args.role_policies]
 
         def release(
-            suffix: str, chart: str, version: str, repo: str, values: dict[str, Any], after: list[pulumi.Resource]
+            suffix: str,
+            chart: str,
+            version: str,
+            repo: str,
+            values: dict[str, Any],
+            after: list[pulumi.Resource],
+            skip_crds: bool = False,
         ) -> k8s.helm.v3.Release:
             return k8s.helm.v3.Release(
                 f"{name}-{suffix}",
@@ -266,12 +287,14 @@ class PlatformControllers(Component):
                 cleanup_on_fail=True,
                 timeout=600,
                 max_history=10,
+                skip_crds=skip_crds,
                 opts=self.child(depends_on=after),
             )
 
         self.metrics_server = None
         self.cluster_autoscaler = None
         self.load_balancer_controller = None
+        self.load_balancer_controller_crds: list[k8s.yaml.v2.ConfigFile] = []
         if args.metrics_server:
             self.metrics_server = release(
                 "metrics-server",
@@ -293,6 +316,19 @@ class PlatformControllers(Component):
                 with_role,
             )
         if args.load_balancer_controller_role_arn is not None and args.vpc_id is not None:
+            # Its CRDs before the release (its webhooks and objects use them); on destroy, after it.
+            self.load_balancer_controller_crds = [
+                k8s.yaml.v2.ConfigFile(
+                    f"{name}-load-balancer-controller-{file.removesuffix('.yaml')}",
+                    k8s.yaml.v2.ConfigFileArgs(file=url),
+                    self.child(),
+                )
+                for file, url in zip(
+                    LOAD_BALANCER_CONTROLLER_CRD_FILES,
+                    load_balancer_controller_crd_urls(LOAD_BALANCER_CONTROLLER_CRDS_COMMIT),
+                    strict=True,
+                )
+            ]
             self.load_balancer_controller = release(
                 "load-balancer-controller",
                 LOAD_BALANCER_CONTROLLER_CHART,
@@ -307,7 +343,8 @@ class PlatformControllers(Component):
                     web_acl=args.web_acl,
                     tags=args.tags,
                 ),
-                with_role,
+                [*with_role, *self.load_balancer_controller_crds],
+                skip_crds=True,
             )
         installed = {
             key: release.status
