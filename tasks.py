@@ -4,6 +4,7 @@
     python3 tasks.py preview [--stack prod] [--sandbox]   offline preview of a stack (no cloud account)
     python3 tasks.py test [PYTEST ARGS]                   lint, type-check and run the whole test suite
     python3 tasks.py rollout --stack prod [--wait 1800]   outcome of the fleet's latest instance refresh
+    python3 tasks.py refresh-rds [--region us-east-1]     rewrite the RDS table from the RDS API
 
 Each command creates `.venv` when missing and installs what it needs when missing or stale: the
 preview only the project and what the program needs (the `stacks` extra, and the `sandbox` extra
@@ -127,6 +128,11 @@ def rollout(args: list[str]) -> None:
     run(PY, "-m", "stacks.rollout", *args)
 
 
+def refresh_rds(args: list[str]) -> None:
+    ensure_venv("stacks,ops", compile_all=False)
+    run(PY, "-m", "stacks.refresh_rds", *args)
+
+
 def test(args: list[str]) -> None:
     pip_needed = not _installed("dev")
     apt_needed = missing_system_packages()
@@ -146,7 +152,7 @@ def test(args: list[str]) -> None:
 
 
 def main() -> None:
-    commands = {"preview": preview, "test": test, "rollout": rollout}
+    commands = {"preview": preview, "test": test, "rollout": rollout, "refresh-rds": refresh_rds}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

@@ -103,6 +103,9 @@ def test_wheel_holds_the_one_package_and_its_type_marker(wheel: Path) -> None:
     assert "hardstack/py.typed" in names
     assert "hardstack/__init__.py" in names
 
+    # The RDS table the database checks read at run time.
+    assert "hardstack/assets/rds_postgres.json" in names
+
 
 def test_run_time_requirements_are_exactly_what_the_package_imports(wheel: Path) -> None:
     """Every distribution required without an extra is imported by some module, and nothing else is."""

@@ -23,6 +23,7 @@ from hardstack.aws.database import (
     validate_upgrade,
 )
 from hardstack.core.naming import Naming
+from hardstack.core.rds_catalog import catalog
 from hardstack.core.tier import Tier
 from hardstack.tooling.plan import build_plan, diff_plans
 from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
@@ -54,7 +55,7 @@ def args(**kw: Any) -> DatabaseArgs:
 
 PROD: dict[str, Any] = {
     "tier": Tier.PRODUCTION,
-    "engine_version": "16.6",
+    "engine_version": "16.9",
     "instance_class": "db.m7g.large",
     "allocated_storage_gb": 100,
     "max_allocated_storage_gb": 500,
@@ -186,7 +187,7 @@ def test_tls_is_pinned_to_the_rsa2048_ca_and_upgrades_wait_for_the_window(record
     assert db["autoMinorVersionUpgrade"] is True and db["engine"] == "postgres"
 
 
-@pytest.mark.parametrize(("version", "family"), [("16.6", "postgres16"), ("17", "postgres17"), ("14.15", "postgres14")])
+@pytest.mark.parametrize(("version", "family"), [("16.9", "postgres16"), ("17", "postgres17"), ("14.18", "postgres14")])
 def test_parameter_group_forces_tls_for_the_engine_major(
     record: Callable[..., Recording], version: str, family: str
 ) -> None:
@@ -340,9 +341,13 @@ def test_identifier_too_long_for_rds_is_refused_before_anything_is_registered(ru
 # --- pure logic ------------------------------------------------------------------------------
 
 
-@given(st.sampled_from(sorted(SUPPORTED_MAJORS)), st.none() | st.integers(0, 99))
-def test_supported_versions_map_to_their_major(major: int, minor: int | None) -> None:
-    version = str(major) if minor is None else f"{major}.{minor}"
+@given(
+    st.sampled_from(sorted(SUPPORTED_MAJORS)).flatmap(
+        lambda major: st.tuples(st.just(major), st.sampled_from([str(major), *catalog().engine_versions[str(major)]]))
+    )
+)
+def test_supported_versions_map_to_their_major(offered: tuple[int, str]) -> None:
+    major, version = offered
     assert validate_engine_version(version) == major
 
 
@@ -400,7 +405,7 @@ def test_a_new_major_is_a_major_upgrade_applied_at_once_with_the_new_family(run:
 
 
 def test_the_same_major_is_no_upgrade_and_waits_for_the_maintenance_window(run: Run) -> None:
-    db = instance(running(run, "16.6", engine_version="16.8"))
+    db = instance(running(run, "16.9", engine_version="16.11"))
     assert "allowMajorVersionUpgrade" not in db and db["applyImmediately"] is False
 
 
@@ -417,7 +422,7 @@ def test_a_new_database_needs_no_upgrade(record: Callable[..., Recording]) -> No
             "16",
             r"engine_version = '16' is refused: 17.2 \(the running version\) or later: RDS cannot downgrade",
         ),
-        ("16.8", "16.6", r"engine_version = '16.6' is refused: 16.8 \(the running version\) or later"),
+        ("16.11", "16.9", r"engine_version = '16.9' is refused: 16.11 \(the running version\) or later"),
         ("14.12", "16", r"engine_version = '16' is refused: 15, one major at a time from the running 14.12"),
     ],
 )

@@ -1,1 +1,2 @@
-"""Files hardstack ships to hosts (read as text by `hardstack.core.artefacts`; nothing here is imported)."""
+"""Files hardstack ships to hosts (read as text by `hardstack.core.artefacts`), and the RDS table
+(`rds_postgres.json`, read by `hardstack.core.rds_catalog`); nothing here is imported."""

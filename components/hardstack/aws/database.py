@@ -36,6 +36,12 @@ from hardstack.base.component import Component, IdList, id_list, known_length
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
+from hardstack.core.rds_catalog import (
+    check_engine_version,
+    check_instance_class,
+    suggest_engine_version,
+    suggest_instance_class,
+)
 from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
 
 #: PostgreSQL major versions this component is tested against (parameter-group family `postgres<N>`).
@@ -83,11 +89,13 @@ RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"
 
 
 def validate_engine_version(version: str, where: str = "engine_version") -> int:
-    """`16` or `16.6` with a supported major; returns the major (the parameter-group family)."""
-    allowed = f"a PostgreSQL version such as 16 or 16.6, major one of {sorted(SUPPORTED_MAJORS)}"
+    """`16` or `16.9` with a supported major; returns the major (the parameter-group family)."""
+    allowed = f"a PostgreSQL version such as 16 or 16.9, major one of {sorted(SUPPORTED_MAJORS)}"
     match = _VERSION.match(version) if isinstance(version, str) else None
     if match is None or int(match.group(1)) not in SUPPORTED_MAJORS:
-        raise refuse(where, version, allowed)
+        raise refuse(where, version, allowed + suggest_engine_version(version, SUPPORTED_MAJORS))
+    # RDS creates instances only on the minors it still offers (hardstack/assets/rds_postgres.json).
+    check_engine_version(version, where)
     return int(match.group(1))
 
 
@@ -167,8 +175,9 @@ def validate_restore(
 
 def validate_instance_class(value: str, where: str = "instance_class") -> str:
     if not isinstance(value, str) or not _CLASS.match(value):
-        raise refuse(where, value, "an RDS instance class such as db.t4g.micro, db.m7g.large or db.r6i.2xlarge")
-    return value
+        allowed = "an RDS instance class such as db.t4g.micro, db.m7g.large or db.r6i.2xlarge"
+        raise refuse(where, value, allowed + suggest_instance_class(value))
+    return check_instance_class(value, where)
 
 
 def validate_backup_retention(days: int, tier: Tier, where: str = "backup_retention_days") -> int:
