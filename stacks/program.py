@@ -40,8 +40,10 @@ from hardstack.aws.cluster import (
     NodeGroupSpec,
     cluster_name,
     irsa_trust_policy,
+    node_group_versions,
     running_cluster_version,
     validate_cluster_upgrade,
+    validate_node_groups_caught_up,
 )
 from hardstack.aws.controller_roles import ControllerRoles, ControllerRolesArgs, issuer_of
 from hardstack.aws.dashboard import Dashboard, DashboardArgs
@@ -243,8 +245,12 @@ def build_network(settings: Settings) -> Base:
         )
     if settings.cluster_mode == "managed":
         # So does the running control plane for clusterVersion: the next minor at most, never back.
-        base.cluster_running_version = running_cluster_version(cluster_name(naming, CLUSTER), opts)
-        validate_cluster_upgrade(base.cluster_running_version, settings.cluster_version, "hardstack:clusterVersion")
+        physical = cluster_name(naming, CLUSTER)
+        running = base.cluster_running_version = running_cluster_version(physical, opts)
+        if validate_cluster_upgrade(running, settings.cluster_version, "hardstack:clusterVersion") and running:
+            # An upgrade waits for the node groups to catch up with the running control plane (EKS's rule).
+            versions = node_group_versions(physical, opts)
+            validate_node_groups_caught_up(running, versions, settings.cluster_version, "hardstack:clusterVersion")
     # A new managed cluster has no Prometheus claim yet: a volume of a destroyed one is not its disk.
     new_cluster = settings.cluster_mode == "managed" and base.cluster_running_version is None
     if settings.installs_monitoring and not new_cluster:

@@ -25,6 +25,7 @@ from hardstack.aws.cluster import (
     role_name_of,
     validate_cluster_upgrade,
     validate_existing_kubeconfig,
+    validate_node_groups_caught_up,
 )
 from hardstack.core.tier import Tier
 from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
@@ -325,10 +326,12 @@ def test_node_groups_take_their_version_from_the_control_plane(rec: Recording) -
 MAIN = "hardstack-test-main"  # the physical name of cluster `main` in stack `test`
 
 
-def on_running(run: Run, running: str, version: str, recording: Recording | None = None) -> Recording:
-    """Run cluster `main` at `version` in a region where it already runs `running`."""
+def on_running(
+    run: Run, running: str, version: str, recording: Recording | None = None, groups: dict[str, str] | None = None
+) -> Recording:
+    """Run cluster `main` at `version` in a region where it already runs `running`, with node `groups`."""
     built = args(version=version, addon_versions=None)
-    mocks = HardstackMocks(clusters={MAIN: running})
+    mocks = HardstackMocks(clusters={MAIN: running}, node_groups={MAIN: groups or {}})
     return run(lambda: Cluster("main", built), mocks=mocks, recording=recording)
 
 
@@ -362,6 +365,51 @@ def test_a_downgrade_is_refused_before_any_resource(run: Run) -> None:
     with pytest.raises(HardstackError, match=r"^version = '1.33' is refused: 1.34 \(the running version\): EKS cannot"):
         on_running(run, "1.34", "1.33", recording)
     assert len(recording) == 0
+
+
+def test_an_upgrade_reads_every_node_group_of_the_running_cluster_first(run: Run) -> None:
+    rec = on_running(run, "1.33", "1.34", groups={"general-1a2b3c4": "1.33", "batch-5d6e7f8": "1.33"})
+    lookups = [(i.token.rsplit(":", 1)[-1], i.args.get("nodeGroupName")) for i in rec.invokes]
+    assert lookups == [
+        ("getClusters", None),
+        ("getCluster", None),
+        ("getNodeGroups", None),
+        ("getNodeGroup", "batch-5d6e7f8"),
+        ("getNodeGroup", "general-1a2b3c4"),
+    ]
+    assert rec.one(CLUSTER).inputs["version"] == "1.34"
+
+
+def test_an_upgrade_with_a_node_group_left_behind_is_refused_before_any_resource(run: Run) -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        on_running(run, "1.33", "1.34", recording, groups={"general-1a2b3c4": "1.32", "batch-5d6e7f8": "1.33"})
+    assert str(err.value) == (
+        "version = '1.34' is refused: 1.33 (the running version) until every managed node group runs it "
+        "(general-1a2b3c4 runs 1.32): EKS upgrades a control plane only when its managed node groups match it; "
+        "`pulumi up` with 1.33 updates the node groups in place, then ask for the next minor"
+    )
+    assert len(recording) == 0
+
+
+@given(
+    st.sampled_from(SUPPORTED_VERSIONS),
+    st.dictionaries(st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True), st.sampled_from(SUPPORTED_VERSIONS)),
+)
+def test_an_upgrade_is_refused_exactly_when_a_node_group_is_not_at_the_running_minor(
+    running: str, groups: dict[str, str]
+) -> None:
+    behind = sorted(g for g, v in groups.items() if v != running)
+    if not behind:
+        validate_node_groups_caught_up(running, groups, "1.99")
+        return
+    with pytest.raises(HardstackError) as err:
+        validate_node_groups_caught_up(running, groups, "1.99", "hardstack:clusterVersion")
+    message = str(err.value)
+    assert message.startswith(f"hardstack:clusterVersion = '1.99' is refused: {running} (the running version)")
+    listed = re.search(r"runs it \((.*)\): EKS", message)
+    assert listed is not None
+    assert listed.group(1) == ", ".join(f"{g} runs {groups[g]}" for g in behind)  # the lagging ones, no other
 
 
 def test_a_first_up_finds_no_cluster_and_creates_one(rec: Recording) -> None:

@@ -144,11 +144,17 @@ ADDON = "aws:eks/addon:Addon"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
-def prod_on_cluster(running: str | None, recording: Recording | None = None, **overrides: Any) -> Recording:
-    """The prod stack in an account whose cluster runs `running` (None: no cluster yet)."""
+def prod_on_cluster(
+    running: str | None, recording: Recording | None = None, nodes: str | None = None, **overrides: Any
+) -> Recording:
+    """The prod stack in an account whose cluster runs `running` (None: no cluster yet), its node group
+    `nodes` (default: the control plane's version)."""
     config = {**stack_config("prod"), **overrides}
     clusters = {CLUSTER_NAME: running} if running is not None else {}
-    mocks = HardstackMocks(str(config["aws:region"]), databases={IDENTIFIER: "16.6"}, clusters=clusters)
+    groups = {CLUSTER_NAME: {"eks-general-1a2b3c4": nodes or running}} if running is not None else {}
+    mocks = HardstackMocks(
+        str(config["aws:region"]), databases={IDENTIFIER: "16.6"}, clusters=clusters, node_groups=groups
+    )
     return run_program(main, stack="prod", config=config, mocks=mocks, recording=recording)
 
 
@@ -189,6 +195,28 @@ def test_a_kubernetes_upgrade_that_skips_a_minor_is_refused_before_any_cloud_res
         "EKS upgrades one minor at a time, so go through 1.33 first"
     )
     assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_a_kubernetes_upgrade_while_a_node_group_lags_is_refused_before_any_cloud_resource() -> None:
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        prod_on_cluster("1.33", recording, nodes="1.32", **{"hardstack:clusterVersion": "1.34"})
+    assert str(err.value) == (
+        "hardstack:clusterVersion = '1.34' is refused: 1.33 (the running version) until every managed node group "
+        "runs it (eks-general-1a2b3c4 runs 1.32): EKS upgrades a control plane only when its managed node groups "
+        "match it; `pulumi up` with 1.33 updates the node groups in place, then ask for the next minor"
+    )
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+
+
+def test_the_node_groups_are_read_only_for_an_upgrade() -> None:
+    def node_lookups(rec: Recording) -> list[str]:
+        return [i.token for i in rec.invokes if "NodeGroup" in i.token]
+
+    assert node_lookups(prod_on_cluster(None)) == []  # a first up
+    assert node_lookups(prod_on_cluster("1.33", nodes="1.32")) == []  # the same version: the nodes catch up
+    upgrade = prod_on_cluster("1.33", **{"hardstack:clusterVersion": "1.34"})
+    assert node_lookups(upgrade) == ["aws:eks/getNodeGroups:getNodeGroups", "aws:eks/getNodeGroup:getNodeGroup"]
 
 
 def test_a_kubernetes_downgrade_is_refused_before_any_cloud_resource() -> None:

@@ -8,9 +8,10 @@ aws-ebs-csi-driver, the latter with an inline KMS policy), per node group aws.ec
 aws.eks.NodeGroup, aws.eks.Addon per add-on, and a kubernetes Provider built from the kubeconfig.
 
 Day 2: a new `version` is the next minor of the running control plane (read before any resource
-registers: no downgrade, no skipped minor). The control plane updates first, then vpc-cni and
-kube-proxy, then the node groups (their `version` is the cluster's), then CoreDNS and the EBS CSI
-driver, each at the add-on versions pinned for the new minor; all of them update in place.
+registers: no downgrade, no skipped minor, no managed node group left at an older minor). The control
+plane updates first, then vpc-cni and kube-proxy, then the node groups (their `version` is the
+cluster's), then CoreDNS and the EBS CSI driver, each at the add-on versions pinned for the new minor;
+all of them update in place.
 
 `ExistingCluster` creates only a kubernetes Provider from a given kubeconfig.
 """
@@ -98,6 +99,42 @@ def validate_cluster_upgrade(running: str | None, wanted: str, where: str = "ver
     if now > (major, minor + 1):
         raise refuse(where, wanted, f"{allowed}: EKS upgrades one minor at a time, so go through {following} first")
     return now > (major, minor)
+
+
+def validate_node_groups_caught_up(
+    running: str, node_groups: Mapping[str, str], wanted: str, where: str = "version"
+) -> None:
+    """Before `wanted` upgrades a control plane that runs `running`, every managed node group runs `running`.
+
+    `node_groups` maps each managed node group of the cluster to its Kubernetes version (EKS's
+    `major.minor`). A group lags after an upgrade whose node update did not finish (a rollout stopped
+    by a PodDisruptionBudget, say); the same `version` on the next `up` retries it.
+    """
+    # EKS UpdateClusterVersion: all managed node groups' versions must match the cluster's to update it.
+    now = _minor_parts(running, "running Kubernetes version")
+    behind = {g: v for g, v in sorted(node_groups.items()) if _minor_parts(v, f"node group {g} version") != now}
+    if behind:
+        listed = ", ".join(f"{g} runs {v}" for g, v in behind.items())
+        raise refuse(
+            where,
+            wanted,
+            f"{running} (the running version) until every managed node group runs it ({listed}): EKS upgrades a "
+            f"control plane only when its managed node groups match it; `pulumi up` with {running} updates the "
+            "node groups in place, then ask for the next minor",
+        )
+
+
+def node_group_versions(cluster: str, opts: pulumi.ResourceOptions | None) -> dict[str, str]:
+    """The Kubernetes version of each managed node group of the EKS cluster named `cluster` (blocking invokes).
+
+    Read only for an upgrade: one lookup of the group names, one per group.
+    """
+    invoke = invoke_options(opts)
+    names = aws.eks.get_node_groups(cluster_name=cluster, opts=invoke).names or []
+    return {
+        n: str(aws.eks.get_node_group(cluster_name=cluster, node_group_name=n, opts=invoke).version)
+        for n in sorted(names)
+    }
 
 
 def running_cluster_version(name: str, opts: pulumi.ResourceOptions | None) -> str | None:
@@ -383,7 +420,9 @@ class ClusterArgs:
     running_version: str | Literal["lookup"] | None = "lookup"
     """The version the control plane runs now, which `version` may equal or exceed by one minor: a
     version (the caller read it with `running_cluster_version`), None when there is no cluster yet, or
-    "lookup" to read it from the region before any resource registers. Default: lookup."""
+    "lookup" to read it from the region before any resource registers; for an upgrade, "lookup" also
+    reads the node groups' versions and refuses one that lags (a caller giving a version checks them
+    with `node_group_versions` and `validate_node_groups_caught_up`). Default: lookup."""
     vpc_id: pulumi.Input[str]
     """VPC of the subnets; exposed as `vpc_id` for in-cluster controllers that need it."""
     subnet_ids: IdList
@@ -515,7 +554,9 @@ class Cluster(Component):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         physical = cluster_name(args.context.names, name)  # before any registration: a bad name registers nothing
         if args.running_version == "lookup":  # a skipped minor or a downgrade registers nothing either
-            validate_cluster_upgrade(running_cluster_version(physical, opts), args.version)
+            running = running_cluster_version(physical, opts)
+            if validate_cluster_upgrade(running, args.version) and running is not None:
+                validate_node_groups_caught_up(running, node_group_versions(physical, opts), args.version)
         super().__init__("hardstack:kubernetes:Cluster", name, opts)
         self._context = args.context
         protect = resolve_protect(args.tier, args.protect)

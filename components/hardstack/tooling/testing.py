@@ -251,8 +251,8 @@ class HardstackMocks(pulumi.runtime.Mocks):
     in the account `MOCK_ACCOUNT`, plus the attributes providers compute that programs read (a load
     balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
     answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
-    instances in `databases`, the EKS clusters in `clusters`, the EBS volumes in `volumes`
-    (`MockVolume`) and the RDS snapshots in `snapshots`; any other returns an empty result.
+    instances in `databases`, the EKS clusters in `clusters` and their `node_groups`, the EBS volumes
+    in `volumes` (`MockVolume`) and the RDS snapshots in `snapshots`; any other returns an empty result.
     Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
     """
 
@@ -261,6 +261,7 @@ class HardstackMocks(pulumi.runtime.Mocks):
         region: str = "eu-west-3",
         databases: Mapping[str, str] | None = None,
         clusters: Mapping[str, str] | None = None,
+        node_groups: Mapping[str, Mapping[str, str]] | None = None,
         volumes: Sequence[MockVolume] = (),
         snapshots: Mapping[str, tuple[int, str]] | None = None,
     ) -> None:
@@ -274,6 +275,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
         self.clusters = dict(clusters or {})
         """EKS clusters the region already runs: name -> Kubernetes version such as "1.33" (none by
         default, a first `up`), read by the check that a new cluster version is the next minor."""
+        self.node_groups = {c: dict(groups) for c, groups in (node_groups or {}).items()}
+        """Managed node groups of those clusters: cluster name -> node group name -> Kubernetes version
+        (none by default), read by the check that an upgrade leaves no node group behind."""
         self.volumes = list(volumes)
         """EBS volumes the account already has (none by default, a first `up`), as the EBS volume
         lookups see them: a program's day-2 checks read them, such as the Prometheus volume's size."""
@@ -364,6 +368,19 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:eks/getCluster:getCluster":
             name = str(args.args["name"])
             return {"name": name, "version": self.clusters[name], "status": "ACTIVE", "id": name}, []
+        if token == "aws:eks/getNodeGroups:getNodeGroups":
+            cluster = str(args.args["clusterName"])
+            return {"clusterName": cluster, "names": sorted(self.node_groups.get(cluster, {})), "id": cluster}, []
+        if token == "aws:eks/getNodeGroup:getNodeGroup":
+            cluster, group = str(args.args["clusterName"]), str(args.args["nodeGroupName"])
+            version = self.node_groups[cluster][group]
+            return {
+                "clusterName": cluster,
+                "nodeGroupName": group,
+                "version": version,
+                "status": "ACTIVE",
+                "id": f"{cluster}:{group}",
+            }, []
         if token == "aws:ebs/getEbsVolumes:getEbsVolumes":
             ids = [v.volume_id for v in self._volumes(args.args)]
             return {"ids": ids, "id": self.region}, []
