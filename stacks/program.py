@@ -61,12 +61,12 @@ from hardstack.aws.fleet import Fleet, FleetArgs
 from hardstack.aws.iam import Statement, policy_document
 from hardstack.aws.kms import autoscaling_service_statements, logs_service_statement
 from hardstack.aws.load_balancer import LoadBalancer, LoadBalancerArgs
-from hardstack.aws.network import offered_zone_ids
+from hardstack.aws.network import deployed_zone_ids, offered_zone_ids
 from hardstack.aws.topic import AlertTopic, AlertTopicArgs, cloudwatch_alarms_key_statement
 from hardstack.aws.volumes import claim_volume_gb
 from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.base.secrets import keep_secret, secret_if_held
-from hardstack.core.addressing import check_az_ids_offered
+from hardstack.core.addressing import check_az_ids_kept, check_az_ids_offered
 from hardstack.core.ansible import render_inventory
 from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
 from hardstack.core.slo import SLO
@@ -88,6 +88,8 @@ from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, ClusterNa
 
 #: Name of the managed EKS cluster component; its physical name (`cluster_name`) follows from it.
 CLUSTER = "eks"
+#: The stack's network: its subnets' names (and Name tags) start with it.
+NETWORK = "net"
 #: The schema the migration's login owns and the app's login reads and writes.
 DB_SCHEMA = "app"
 #: Service account of the Job that creates the database logins (its IRSA role reads the master secret).
@@ -270,11 +272,17 @@ def build_network(settings: Settings) -> Base:
     # The pinned AZ ids against the zones this account has in the region: a typo fails here, not at CreateSubnet.
     zone_ids = offered_zone_ids(pulumi.InvokeOptions(provider=provider))
     check_az_ids_offered(settings.az_ids, zone_ids, settings.region, "hardstack:azIds")
+    if base.db_running_version is not None or base.cluster_running_version is not None:
+        # A deployed stack (its database lives in the network's subnets) keeps each subnet in its AZ:
+        # a reordered, dropped or swapped id would replace subnets. A first up reads nothing more.
+        scope = {key: tags[key] for key in ("Project", "Stack")}
+        deployed = deployed_zone_ids(NETWORK, scope, pulumi.InvokeOptions(provider=provider))
+        check_az_ids_kept(deployed, settings.az_ids, "hardstack:azIds")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])
     base.network = network = Network(
-        "net",
+        NETWORK,
         NetworkArgs(
             context=context,
             cidr=settings.vpc_cidr,

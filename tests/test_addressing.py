@@ -11,6 +11,7 @@ from hardstack.core.addressing import (
     MIN_AZS,
     SUBNET_TIERS,
     az_id_prefix,
+    check_az_ids_kept,
     check_az_ids_offered,
     plan_addresses,
     subnet_cidr,
@@ -184,3 +185,29 @@ def test_an_id_the_account_does_not_have_is_refused_with_what_it_has() -> None:
         "euw3-az1, euw3-az2, euw3-az3 (euw3-az4 is not one)"
     )
     check_az_ids_offered(["euw3-az3", "euw3-az1"], ["euw3-az1", "euw3-az2", "euw3-az3"], "eu-west-3", "azs")
+
+
+ZONE_IDS = [f"euw3-az{n}" for n in range(1, 7)]
+
+
+@given(
+    st.permutations(ZONE_IDS).flatmap(lambda ids: st.tuples(st.just(ids), st.integers(0, 6))),
+    st.lists(st.sampled_from(ZONE_IDS), max_size=6, unique=True),
+)
+def test_az_ids_are_kept_exactly_when_the_deployed_ones_stay_a_prefix(
+    deployed_ids: tuple[list[str], int], wanted: list[str]
+) -> None:
+    ids, count = deployed_ids
+    deployed = dict(enumerate(ids[:count]))  # subnet i of each tier in the i-th deployed id
+    if wanted[:count] == ids[:count]:
+        check_az_ids_kept(deployed, wanted, "hardstack:azIds")  # the same list, or more appended
+        return
+    with pytest.raises(HardstackError) as err:
+        check_az_ids_kept(deployed, wanted, "hardstack:azIds")
+    assert str(err.value).startswith(f"hardstack:azIds = {wanted!r} is refused: {ids[:count]!r} first")
+    assert str(err.value).endswith("append new AZ ids at the end")
+
+
+@given(st.permutations(ZONE_IDS), st.integers(0, 6))
+def test_appending_to_the_deployed_az_ids_is_always_kept(ids: list[str], count: int) -> None:
+    check_az_ids_kept(dict(enumerate(ids[:count])), ids, "hardstack:azIds")

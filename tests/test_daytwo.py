@@ -2,7 +2,7 @@
 changes proven by plan (upgrades, resizes, chart bumps)."""
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi_aws as aws
@@ -12,7 +12,7 @@ from hardstack import HardstackError
 from hardstack.aws.volumes import claim_tags
 from hardstack.k8s.monitoring import CHART_VERSION, MONITORING_NAMESPACE, prometheus_claim
 from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans, waits_for
-from hardstack.tooling.testing import HardstackMocks, MockVolume, Recording, run_program
+from hardstack.tooling.testing import HardstackMocks, MockSubnet, MockVolume, Recording, mock_id, run_program
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
 
@@ -617,3 +617,83 @@ def test_a_cluster_release_updates_the_deployment_only() -> None:
     diff = release_diff(**{"hardstack:appImage": image})
     assert not diff.replaces and not diff.creates and not diff.deletes
     assert {c.type for c in diff.updates} == {"kubernetes:apps/v1:Deployment"}
+
+
+# --- proof by plan: the AZ ids of a deployed network stay where they are -----------------------------
+
+
+def deployed(stack: str, ids: Sequence[str], az_count: int) -> HardstackMocks:
+    """The account after an `up` of `stack` with `az_count` AZs of `ids`: its database runs and its
+    subnets are the ones that `up` registered, with their tags and AZ ids."""
+    config = {**stack_config(stack), "hardstack:azIds": list(ids), "hardstack:azCount": az_count}
+    subnets = [
+        MockSubnet(mock_id(SUBNET, r.name), r.inputs["availabilityZoneId"], r.inputs["tags"])
+        for r in run_program(main, stack=stack, config=config).of_type(SUBNET)
+    ]
+    return HardstackMocks(databases={f"hardstack-{stack}-main": "16.6"}, subnets=subnets)
+
+
+PROD_IDS = ["euw3-az1", "euw3-az2", "euw3-az3"]
+
+
+def az_ids_refused(ids: list[str], az_count: int = 3) -> str:
+    config = {**stack_config("prod"), "hardstack:azIds": ids, "hardstack:azCount": az_count}
+    recording = Recording()
+    with pytest.raises(HardstackError) as err:
+        run_program(main, stack="prod", config=config, mocks=deployed("prod", PROD_IDS, 3), recording=recording)
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
+    return str(err.value)
+
+
+def test_reordering_the_az_ids_of_a_deployed_network_is_refused_naming_both_lists() -> None:
+    assert az_ids_refused(["euw3-az2", "euw3-az1", "euw3-az3"]) == (
+        "hardstack:azIds = ['euw3-az2', 'euw3-az1', 'euw3-az3'] is refused: ['euw3-az1', 'euw3-az2', 'euw3-az3'] "
+        "first, in this order, the AZ ids the deployed subnets are in (a subnet cannot move to another AZ: it "
+        "would be replaced); append new AZ ids at the end"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ids", "az_count"),
+    [
+        (["euw3-az1", "euw3-az3"], 2),  # removed from the middle: subnet 1 would move to euw3-az3
+        (["euw3-az1", "euw3-az2"], 2),  # removed from the end, with the AZ count: subnet 2 has no AZ left
+        (["euw3-az1", "euw3-az2", "euw3-az4"], 3),  # replaced
+    ],
+)
+def test_removing_or_replacing_an_az_id_a_deployed_subnet_is_in_is_refused(ids: list[str], az_count: int) -> None:
+    message = az_ids_refused(ids, az_count)
+    assert message.startswith(f"hardstack:azIds = {ids!r} is refused: {PROD_IDS!r} first")
+    assert message.endswith("append new AZ ids at the end")
+
+
+def test_appending_an_az_id_to_a_deployed_network_adds_its_subnets_and_replaces_none() -> None:
+    mocks = deployed("test", PROD_IDS, 2)  # the test stack runs in the first two
+    before = build_plan("test", run_program(main, stack="test", config=stack_config("test"), mocks=mocks))
+    config = {**stack_config("test"), "hardstack:azIds": [*PROD_IDS, "euw3-az4"], "hardstack:azCount": 3}
+    rec = run_program(main, stack="test", config=config, mocks=mocks)
+
+    diff = diff_plans(before, build_plan("test", rec))
+
+    assert not [c for c in diff.replaces if c.type in NETWORK_TYPES] and not diff.deletes
+    assert {c.name for c in diff.creates if c.type == SUBNET} == {
+        f"net-{t}-2" for t in ("public", "private", "isolated")
+    }
+    lookups = [i.token.rsplit(":", 1)[-1] for i in rec.invokes if i.token.startswith("aws:ec2/getSubnet")]
+    assert lookups == ["getSubnets", "getSubnet", "getSubnet"]  # the listing, then each private subnet
+
+
+def test_a_reorder_would_replace_the_subnets_of_the_moved_azs_which_is_why_it_is_refused() -> None:
+    # On a first up nothing is deployed, so nothing is read or refused: the plans show what a reorder does.
+    before = build_plan("test", run_stack("test"))
+    after = build_plan("test", run_stack("test", {"hardstack:azIds": ["euw3-az2", "euw3-az1", "euw3-az3"]}))
+
+    replaced = {(c.name, c.properties) for c in diff_plans(before, after).replaces if c.type == SUBNET}
+
+    moved = {f"net-{t}-{i}" for t in ("public", "private", "isolated") for i in (0, 1)}
+    assert {name for name, _ in replaced} == moved
+    assert all("availabilityZoneId" in properties for _, properties in replaced)
+
+
+def test_a_first_up_reads_no_subnet() -> None:
+    assert not [i for i in run_stack("prod").invokes if i.token.startswith("aws:ec2/getSubnet")]

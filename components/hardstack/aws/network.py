@@ -26,7 +26,14 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import policy_document, service_assume_role_policy
 from hardstack.aws.security_group import SecurityGroup, SecurityGroupArgs
 from hardstack.base.component import Component
-from hardstack.core.addressing import AddressPlan, SubnetTier, check_az_ids_offered, plan_addresses, validate_az_ids
+from hardstack.core.addressing import (
+    MAX_AZS,
+    AddressPlan,
+    SubnetTier,
+    check_az_ids_offered,
+    plan_addresses,
+    validate_az_ids,
+)
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.rules import Flow, Peer, Port
@@ -251,6 +258,30 @@ def offered_zone_ids(opts: pulumi.InvokeOptions | None = None) -> list[str]:
     return list(found.zone_ids or [])
 
 
+def subnet_name(network: str, tier: SubnetTier, az_index: int) -> str:
+    """The resource name and `Name` tag of subnet `az_index` of `tier` in the network `network`."""
+    return f"{network}-{tier}-{az_index}"
+
+
+def deployed_zone_ids(
+    network: str, scope: Mapping[str, str], opts: pulumi.InvokeOptions | None = None
+) -> dict[int, str]:
+    """The AZ id of each AZ index the network `network` has subnets in now (blocking invokes).
+
+    Read from its private subnets (`subnet_name`, with the tags `scope` that tell this stack's from
+    another's): subnet i of every tier is in the same AZ. One listing, then one lookup per subnet.
+    """
+    names = [subnet_name(network, "private", i) for i in range(MAX_AZS)]
+    found = aws.ec2.get_subnets(
+        tags=dict(scope), filters=[aws.ec2.GetSubnetsFilterArgs(name="tag:Name", values=names)], opts=opts
+    )
+    zones: dict[int, str] = {}
+    for subnet_id in sorted(found.ids or []):
+        subnet = aws.ec2.get_subnet(id=subnet_id, opts=opts)
+        zones[names.index(subnet.tags["Name"])] = subnet.availability_zone_id
+    return zones
+
+
 class _Placement(NamedTuple):
     """Where one AZ index goes: an AZ id, or the AZ name the caller pinned instead."""
 
@@ -328,9 +359,10 @@ class Network(Component):
         subnets: dict[SubnetTier, list[aws.ec2.Subnet]] = {"public": [], "private": [], "isolated": []}
         for s in plan.subnets:
             role = {_ELB_ROLE_TAG[s.tier]: "1"} if s.tier in _ELB_ROLE_TAG else {}
+            subnet = subnet_name(name, s.tier, s.az_index)  # also its Name tag, which `deployed_zone_ids` reads
             subnets[s.tier].append(
                 aws.ec2.Subnet(
-                    f"{name}-{s.tier}-{s.az_index}",
+                    subnet,
                     vpc_id=vpc.id,
                     cidr_block=s.cidr,
                     # By AZ id: ForceNew like the name, and the same zone whichever account runs it.
@@ -341,7 +373,7 @@ class Network(Component):
                     # Public subnets hold load balancers and NAT gateways, which get their
                     # addresses explicitly; nothing launched there gets a public IP by default.
                     map_public_ip_on_launch=False,
-                    tags=tagged(f"{s.tier}-{s.az_index}", Tier=s.tier, **role),
+                    tags={**tags, "Name": subnet, "Tier": s.tier, **role},
                     opts=kept,
                 )
             )

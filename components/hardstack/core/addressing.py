@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -154,4 +154,21 @@ def check_az_ids_offered(ids: Sequence[str], offered: Sequence[str], region: str
             where,
             list(ids),
             f"AZ ids this account has in {region}: {', '.join(offered)} ({', '.join(missing)} is not one)",
+        )
+
+
+def check_az_ids_kept(deployed: Mapping[int, str], ids: Sequence[str], where: str) -> None:
+    """The AZ id of every deployed subnet index stays at its place in `ids` (`deployed`: index -> AZ id).
+
+    Subnet i of each tier is in the i-th id, and a subnet's AZ is ForceNew: a reorder, removal or
+    replacement of a deployed id would replace subnets whose CIDR the old ones still hold.
+    """
+    moved = [i for i in sorted(deployed) if i >= len(ids) or ids[i] != deployed[i]]
+    if moved:
+        old = [deployed[i] for i in sorted(deployed)]
+        raise refuse(
+            where,
+            list(ids),
+            f"{old} first, in this order, the AZ ids the deployed subnets are in (a subnet cannot move to another AZ: "
+            "it would be replaced); append new AZ ids at the end",
         )

@@ -40,6 +40,7 @@ from hardstack.core.zones import az_id_prefix
 __all__ = [
     "MOCK_ACCOUNT",
     "HardstackMocks",
+    "MockSubnet",
     "MockVolume",
     "RecordedInvoke",
     "RecordedResource",
@@ -252,7 +253,8 @@ class HardstackMocks(pulumi.runtime.Mocks):
     balancer's DNS name, a database's endpoint, a cluster's OIDC issuer). Invokes hardstack makes
     answer: region, AZs `<region>a..f`, caller identity, partition, secret versions, the RDS
     instances in `databases`, the EKS clusters in `clusters` and their `node_groups`, the EBS volumes
-    in `volumes` (`MockVolume`) and the RDS snapshots in `snapshots`; any other returns an empty result.
+    in `volumes` (`MockVolume`), the subnets in `subnets` (`MockSubnet`) and the RDS snapshots in
+    `snapshots`; any other returns an empty result.
     Subclass it and override `new_resource` or `call` to answer more, calling `super()` for the rest.
     """
 
@@ -264,6 +266,7 @@ class HardstackMocks(pulumi.runtime.Mocks):
         node_groups: Mapping[str, Mapping[str, str]] | None = None,
         volumes: Sequence[MockVolume] = (),
         snapshots: Mapping[str, tuple[int, str]] | None = None,
+        subnets: Sequence[MockSubnet] = (),
     ) -> None:
         self.region = region
         self.snapshots = None if snapshots is None else dict(snapshots)
@@ -278,6 +281,9 @@ class HardstackMocks(pulumi.runtime.Mocks):
         self.node_groups = {c: dict(groups) for c, groups in (node_groups or {}).items()}
         """Managed node groups of those clusters: cluster name -> node group name -> Kubernetes version
         (none by default), read by the check that an upgrade leaves no node group behind."""
+        self.subnets = list(subnets)
+        """Subnets the account already has (none by default, a first `up`), as the subnet lookups see
+        them: a program's day-2 checks read them, such as the AZ ids a deployed network's subnets are in."""
         self.volumes = list(volumes)
         """EBS volumes the account already has (none by default, a first `up`), as the EBS volume
         lookups see them: a program's day-2 checks read them, such as the Prometheus volume's size."""
@@ -398,9 +404,36 @@ class HardstackMocks(pulumi.runtime.Mocks):
                 "arn": f"arn:aws:ec2:{self.region}:{MOCK_ACCOUNT}:volume/{volume.volume_id}",
                 "id": volume.volume_id,
             }, []
+        if token == "aws:ec2/getSubnets:getSubnets":
+            return {"ids": [n.subnet_id for n in self._subnets(args.args)], "id": self.region}, []
+        if token == "aws:ec2/getSubnet:getSubnet":
+            matched = self._subnets(args.args)
+            if len(matched) != 1:
+                raise Exception("no matching EC2 Subnet found" if not matched else "multiple EC2 Subnets matched")
+            (subnet,) = matched
+            zone = {i: n for n, i in self._zones()}.get(subnet.zone_id)
+            return {
+                "id": subnet.subnet_id,
+                "availabilityZoneId": subnet.zone_id,
+                "availabilityZone": zone,
+                "tags": dict(subnet.tags),
+                "arn": f"arn:aws:ec2:{self.region}:{MOCK_ACCOUNT}:subnet/{subnet.subnet_id}",
+            }, []
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}, []
         return {}, []
+
+    def _subnets(self, args: Mapping[str, Any]) -> list[MockSubnet]:
+        """The subnets a subnet lookup matches: `id`, every given tag and each `tag:<key>` filter's values."""
+        wanted_tags: Mapping[str, str] = args.get("tags") or {}
+        filters = [f for f in args.get("filters") or [] if str(f.get("name", "")).startswith("tag:")]
+        return [
+            n
+            for n in self.subnets
+            if (not args.get("id") or n.subnet_id == args["id"])
+            and all(n.tags.get(k) == value for k, value in wanted_tags.items())
+            and all(n.tags.get(f["name"][4:]) in f["values"] for f in filters)
+        ]
 
     def _volumes(self, args: Mapping[str, Any]) -> list[MockVolume]:
         """The volumes an EBS lookup matches: every given tag, and the `volume-id` filter's values."""
@@ -411,6 +444,16 @@ class HardstackMocks(pulumi.runtime.Mocks):
             for v in self.volumes
             if all(v.tags.get(k) == value for k, value in wanted_tags.items()) and (not ids or v.volume_id in ids)
         ]
+
+
+@dataclass(frozen=True)
+class MockSubnet:
+    """A subnet the mocked account holds: what the subnet lookups answer."""
+
+    subnet_id: str
+    zone_id: str
+    """Its AZ id, such as euw3-az1 (the zone name follows from the mock's region)."""
+    tags: Mapping[str, str]
 
 
 @dataclass(frozen=True)
