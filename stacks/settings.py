@@ -1164,6 +1164,11 @@ NEVER_SECRET = {
 }
 
 
+#: Keys the program hands over as secrets itself (the provider's settings, the kubeconfig, the
+#: receivers' secrets): kept secret whatever their text.
+_SECRET_WHERE_GIVEN = frozenset({*PROVIDER_KEYS, f"{NAMESPACE}:kubeconfig", f"{NAMESPACE}:alertSecrets"})
+
+
 def check_secret_keys(config: Mapping[str, Any], secret: Collection[str]) -> None:
     """Refuse `--secret` where it would promise what it cannot keep: on a value that every name
     shows, or on one with no text to find where it lands (a number, a flag, very short text)."""
@@ -1171,7 +1176,7 @@ def check_secret_keys(config: Mapping[str, Any], secret: Collection[str]) -> Non
     for key in sorted(secret):
         if key in NEVER_SECRET:
             reason = NEVER_SECRET[key]
-        elif not secret_texts([config[key]]):
+        elif key not in _SECRET_WHERE_GIVEN and not secret_texts([config[key]]):
             reason = (
                 f"it holds no text of {MIN_SECRET_TEXT} or more characters (a number, a flag, a short word), "
                 "which the program cannot find where it lands to keep it secret"
