@@ -90,7 +90,6 @@ from hardstack.k8s.monitoring import (
     validate_chart_version,
     validate_page_receivers,
     validate_prometheus_duration,
-    validate_receiver_names,
     validate_retention_holds,
     validate_retention_size,
     validate_routing,
@@ -995,12 +994,19 @@ class Settings(_Model):
 
     def _check_receiver_names(self, routes: Mapping[str, tuple[str, ...]]) -> None:
         """The names Alertmanager's configuration refuses (k8s.monitoring.alertmanager_config), by config key."""
-        validate_receiver_names(
-            [r.name for r in self.receivers()],
-            {f"hardstack:alertRoutes.{severity}": names for severity, names in routes.items()},
-            ("hardstack:heartbeatReceiver", self.heartbeat_receiver),
-            "hardstack:alertReceivers",
-        )
+        known = [r.name for r in self.receivers()]
+        listed = f"a name from hardstack:alertReceivers ({', '.join(known) or 'none given'})"
+        if len(set(known)) != len(known):
+            raise refuse("hardstack:alertReceivers", known, "each receiver name once")
+        for severity, names in routes.items():
+            where = f"hardstack:alertRoutes.{severity}"
+            for name in names:
+                if name not in known:
+                    raise refuse(where, name, listed)
+            if len(set(names)) != len(names):
+                raise refuse(where, list(names), "each receiver once")
+        if self.heartbeat_receiver is not None and self.heartbeat_receiver not in known:
+            raise refuse("hardstack:heartbeatReceiver", self.heartbeat_receiver, listed)
 
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""

@@ -245,28 +245,6 @@ def validate_name(value: object, where: str) -> str:
     return value
 
 
-def validate_receiver_names(
-    known: Sequence[str],
-    routes: Mapping[str, Sequence[str]],
-    heartbeat: tuple[str, str | None],
-    receivers_where: str = "receivers",
-) -> None:
-    """Refuse the names Alertmanager's configuration refuses: a receiver named twice, a route (by
-    where it is given) naming an unknown receiver or one twice, an unknown heartbeat receiver."""
-    listed = f"a name from {receivers_where} ({', '.join(known) or 'none given'})"
-    if len(set(known)) != len(known):
-        raise refuse(receivers_where, list(known), "each receiver name once")
-    for where, names in routes.items():
-        for name in names:
-            if name not in known:
-                raise refuse(where, name, listed)
-        if len(set(names)) != len(names):
-            raise refuse(where, list(names), "each receiver once")
-    heartbeat_where, heartbeat_name = heartbeat
-    if heartbeat_name is not None and heartbeat_name not in known:
-        raise refuse(heartbeat_where, heartbeat_name, listed)
-
-
 def validate_page_receivers(tier: Tier, page_receivers: Sequence[str], where: str = "page_receivers") -> None:
     """In production, fast error-budget burns must reach someone on call."""
     if tier.is_production and not page_receivers:
@@ -465,11 +443,17 @@ def alertmanager_config(
     """The Alertmanager configuration (see the module docstring); refuses what would lose alerts."""
     tier = parse_tier(tier)
     aliases = validate_severity_aliases(severity_aliases)
-    validate_receiver_names(
-        [r.name for r in receivers],
-        {"page_receivers": page_receivers, "ticket_receivers": ticket_receivers},
-        ("heartbeat_receiver", heartbeat_receiver),
-    )
+    known = [r.name for r in receivers]
+    if len(set(known)) != len(known):
+        raise refuse("receivers", known, "each receiver name once")
+    for where, names in (("page_receivers", page_receivers), ("ticket_receivers", ticket_receivers)):
+        for n in names:
+            if n not in known:
+                raise refuse(where, n, f"a name from receivers ({', '.join(known) or 'none given'})")
+        if len(set(names)) != len(names):
+            raise refuse(where, list(names), "each receiver once")
+    if heartbeat_receiver is not None and heartbeat_receiver not in known:
+        raise refuse("heartbeat_receiver", heartbeat_receiver, f"a name from receivers ({', '.join(known) or 'none'})")
     validate_page_receivers(tier, page_receivers)
     if tier.is_production and heartbeat_receiver is None:
         raise refuse(
