@@ -65,6 +65,7 @@ from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTR
 from hardstack.core.database_roles import validate_role_name
 from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
+from hardstack.core.receivers import check_receiver_names
 from hardstack.core.rules import Flow, Peer, Port
 from hardstack.core.secrets import MIN_SECRET_TEXT, redact, secret_texts
 from hardstack.core.slo import SLO, validate_alarm_period
@@ -993,20 +994,14 @@ class Settings(_Model):
                 raise refuse("hardstack:heartbeatReceiver", None, "a receiver for the Watchdog heartbeat in prod")
 
     def _check_receiver_names(self, routes: Mapping[str, tuple[str, ...]]) -> None:
-        """The names Alertmanager's configuration refuses (k8s.monitoring.alertmanager_config), by config key."""
-        known = [r.name for r in self.receivers()]
-        listed = f"a name from hardstack:alertReceivers ({', '.join(known) or 'none given'})"
-        if len(set(known)) != len(known):
-            raise refuse("hardstack:alertReceivers", known, "each receiver name once")
-        for severity, names in routes.items():
-            where = f"hardstack:alertRoutes.{severity}"
-            for name in names:
-                if name not in known:
-                    raise refuse(where, name, listed)
-            if len(set(names)) != len(names):
-                raise refuse(where, list(names), "each receiver once")
-        if self.heartbeat_receiver is not None and self.heartbeat_receiver not in known:
-            raise refuse("hardstack:heartbeatReceiver", self.heartbeat_receiver, listed)
+        """The names Alertmanager's configuration refuses (as `alertmanager_config` does), by config key."""
+        check_receiver_names(
+            [r.name for r in self.receivers()],
+            {f"hardstack:alertRoutes.{severity}": names for severity, names in routes.items()},
+            self.heartbeat_receiver,
+            receivers_key="hardstack:alertReceivers",
+            heartbeat_key="hardstack:heartbeatReceiver",
+        )
 
     def thresholds(self) -> AlarmThresholds:
         """The environment's alarm thresholds with the period and the overrides of these settings."""

@@ -49,6 +49,7 @@ import pulumi_random as random
 from hardstack.base.component import Component
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
+from hardstack.core.receivers import check_receiver_names
 from hardstack.core.slo import SEVERITIES, SLO, compile_rules, validate_severity
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
 from hardstack.k8s.hosts import IRSA_ANNOTATION, HostDiscovery, host_rules, host_scrape_config
@@ -443,17 +444,13 @@ def alertmanager_config(
     """The Alertmanager configuration (see the module docstring); refuses what would lose alerts."""
     tier = parse_tier(tier)
     aliases = validate_severity_aliases(severity_aliases)
-    known = [r.name for r in receivers]
-    if len(set(known)) != len(known):
-        raise refuse("receivers", known, "each receiver name once")
-    for where, names in (("page_receivers", page_receivers), ("ticket_receivers", ticket_receivers)):
-        for n in names:
-            if n not in known:
-                raise refuse(where, n, f"a name from receivers ({', '.join(known) or 'none given'})")
-        if len(set(names)) != len(names):
-            raise refuse(where, list(names), "each receiver once")
-    if heartbeat_receiver is not None and heartbeat_receiver not in known:
-        raise refuse("heartbeat_receiver", heartbeat_receiver, f"a name from receivers ({', '.join(known) or 'none'})")
+    check_receiver_names(
+        [r.name for r in receivers],
+        {"page_receivers": page_receivers, "ticket_receivers": ticket_receivers},
+        heartbeat_receiver,
+        receivers_key="receivers",
+        heartbeat_key="heartbeat_receiver",
+    )
     validate_page_receivers(tier, page_receivers)
     if tier.is_production and heartbeat_receiver is None:
         raise refuse(
