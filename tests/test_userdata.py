@@ -369,11 +369,22 @@ def test_reference_service_serves_readiness_and_request_metrics_and_drains(tmp_p
         status, body = _get(f"http://127.0.0.1:{port}/")
         assert status == 200 and json.loads(body)["environment"] == "prod"
         assert _get(f"http://127.0.0.1:{port}/nope")[0] == 404
-        _, text = _get(f"http://127.0.0.1:{metrics}/metrics")
-        assert 'http_requests_total{handler="/",method="GET",code="200"} 1' in text
-        assert 'http_requests_total{handler="/readyz",method="GET",code="200"} 1' in text
-        assert 'http_requests_total{handler="other",method="GET",code="404"} 1' in text
-        assert 'http_request_duration_seconds_count{handler="/"} 1' in text
+        expected = [
+            'http_requests_total{handler="/",method="GET",code="200"} 1',
+            'http_requests_total{handler="/readyz",method="GET",code="200"} 1',
+            'http_requests_total{handler="other",method="GET",code="404"} 1',
+            'http_request_duration_seconds_count{handler="/"} 1',
+        ]
+        # A request is counted once its response is written (its duration includes the write),
+        # so the client may read the answer a moment before the counter moves.
+        deadline = time.monotonic() + 5
+        while True:
+            _, text = _get(f"http://127.0.0.1:{metrics}/metrics")
+            if all(line in text for line in expected) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for line in expected:
+            assert line in text
         proc.send_signal(signal.SIGTERM)
         # Draining: readiness fails so the load balancer stops sending, requests still served.
         deadline = time.monotonic() + 15
