@@ -272,12 +272,11 @@ def build_network(settings: Settings) -> Base:
     # The pinned AZ ids against the zones this account has in the region: a typo fails here, not at CreateSubnet.
     zone_ids = offered_zone_ids(pulumi.InvokeOptions(provider=provider))
     check_az_ids_offered(settings.az_ids, zone_ids, settings.region, "hardstack:azIds")
-    if base.db_running_version is not None or base.cluster_running_version is not None:
-        # A deployed stack (its database lives in the network's subnets) keeps each subnet in its AZ:
-        # a reordered, dropped or swapped id would replace subnets. A first up reads nothing more.
-        scope = {key: tags[key] for key in ("Project", "Stack")}
-        deployed = deployed_zone_ids(NETWORK, scope, pulumi.InvokeOptions(provider=provider))
-        check_az_ids_kept(deployed, settings.az_ids, "hardstack:azIds")
+    # Deployed subnets keep their AZ: a reordered, dropped or swapped id would replace them. Read on
+    # every up (a first one lists none), also after an up that failed once the subnets existed.
+    scope = {key: tags[key] for key in ("Project", "Stack")}
+    deployed = deployed_zone_ids(NETWORK, scope, pulumi.InvokeOptions(provider=provider))
+    check_az_ids_kept(deployed, settings.az_ids, "hardstack:azIds")
     if settings.cluster_mode == "managed" and settings.cluster_kubeconfig_role_arn is None:
         base.deployer_arn = context.deployer_principal_arn(pulumi.InvokeOptions(provider=provider))
     logs_key = base.key("logs", "CloudWatch log groups", [logs_service_statement(context)])

@@ -695,5 +695,17 @@ def test_a_reorder_would_replace_the_subnets_of_the_moved_azs_which_is_why_it_is
     assert all("availabilityZoneId" in properties for _, properties in replaced)
 
 
-def test_a_first_up_reads_no_subnet() -> None:
-    assert not [i for i in run_stack("prod").invokes if i.token.startswith("aws:ec2/getSubnet")]
+def test_a_first_up_lists_the_subnets_and_finds_none_to_keep() -> None:
+    lookups = [i.token for i in run_stack("prod").invokes if i.token.startswith("aws:ec2/getSubnet")]
+    assert lookups == ["aws:ec2/getSubnets:getSubnets"]
+
+
+def test_a_reorder_after_an_up_that_failed_once_the_subnets_existed_is_refused() -> None:
+    # No database or cluster runs yet: the subnets alone tell what is deployed.
+    done = deployed("prod", PROD_IDS, 3)
+    mocks = HardstackMocks(subnets=done.subnets)
+    config = {**stack_config("prod"), "hardstack:azIds": ["euw3-az2", "euw3-az1", "euw3-az3"]}
+    recording = Recording()
+    with pytest.raises(HardstackError, match=r"^hardstack:azIds = \['euw3-az2'.*append new AZ ids at the end$"):
+        run_program(main, stack="prod", config=config, mocks=mocks, recording=recording)
+    assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]
