@@ -32,7 +32,7 @@ import pulumi
 # The one SDK name the harness takes from outside the public `pulumi.runtime` API: the mock monitor,
 # subclassed to see each registration's options (parent, protect, dependencies, aliases...), which
 # the public `Mocks.new_resource` is not given. `pulumi.runtime.set_mocks(monitor=...)` accepts it;
-# no public alias exists. Checked against pulumi 3.272.0 (pyproject allows >=3.200,<4).
+# no public alias exists. Checked against pulumi 3.261.0 (the floor) and 3.272.0.
 from pulumi.runtime.mocks import MockMonitor
 
 from hardstack.core.zones import az_id_prefix
