@@ -150,6 +150,11 @@ def test_endpoint_is_private_only_by_default(rec: Recording) -> None:
     assert vpc["subnetIds"] == ["subnet-a", "subnet-b"]
 
 
+def test_control_plane_keeps_the_subnets_it_was_created_in(rec: Recording) -> None:
+    # UpdateClusterConfig refuses subnets of AZs the cluster was not created in; nodes take new AZs.
+    assert rec.one(CLUSTER).ignore_changes == ["vpcConfig.subnetIds"]
+
+
 def test_public_endpoint_is_limited_to_the_given_cidrs(run: Run) -> None:
     rec = run(eks(endpoint_public_access=True, public_access_cidrs=["203.0.113.0/24"]))
     vpc = cluster_inputs(rec)["vpcConfig"]

@@ -461,6 +461,8 @@ def test_adding_an_az_replaces_no_subnet_or_route_table_and_adds_the_new_azs_net
     assert not diff.deletes
     spanning = {(c.name, c.properties) for c in diff.updates if c.type.startswith("aws:")}
     assert {("web", ("subnets",)), ("main", ("subnetIds",)), ("net-s3", ("routeTableIds",))} <= spanning
+    # EKS keeps the control plane in the AZs it was created in: the new AZ's subnets are the nodes'.
+    assert "aws:eks/cluster:Cluster" not in {c.type for c in [*diff.updates, *diff.replaces]}
     created = {(c.type, c.name) for c in diff.creates if c.type in NETWORK_TYPES}
     assert created == {
         *((SUBNET, f"net-{tier}-2") for tier in ("public", "private", "isolated")),

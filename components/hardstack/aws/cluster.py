@@ -634,7 +634,11 @@ class Cluster(Component):
             bootstrap_self_managed_addons=False,
             deletion_protection=bool(protect or self._given_protect),
             tags=tags,
-            opts=self.kept(protect, depends_on=[logs, cluster_policy, secrets_policy]),
+            # EKS refuses control-plane subnets outside the AZs the cluster was created in
+            # (UpdateClusterConfig): an added AZ is for the nodes, the control plane keeps its subnets.
+            opts=self.kept(
+                protect, depends_on=[logs, cluster_policy, secrets_policy], ignore_changes=["vpcConfig.subnetIds"]
+            ),
         )
 
         access: list[pulumi.Resource] = self._deployer_rules(name, args, cluster)
