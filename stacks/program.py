@@ -698,20 +698,6 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
 READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 
 
-def aws_api_cidr(settings: Settings) -> str:
-    """Where pods reach STS and Secrets Manager: their interface endpoints without NAT, else anywhere."""
-    return settings.vpc_cidr if settings.nat_strategy == "none" else "0.0.0.0/0"
-
-
-def s3_without_nat(settings: Settings) -> list[Flow]:
-    """The app bucket without NAT: S3's gateway endpoint carries the traffic to S3's public ranges
-    (the prefix list com.amazonaws.<region>.s3, which AWS extends over time), outside the VPC CIDR.
-    The route tables reach nothing else outside the VPC, so HTTPS anywhere adds no other path."""
-    if settings.nat_strategy != "none":
-        return []  # aws_api_cidr is anywhere already
-    return [Flow(Port.HTTPS, Peer.any_ipv4(), "S3 through the gateway endpoint (no NAT: no other route out)")]
-
-
 def database_logins(
     base: Base,
     db: Database,
@@ -761,7 +747,6 @@ def database_logins(
             role_arn=access.bootstrap_role_arn,
             region=settings.region,
             database_cidrs=isolated,
-            aws_api_cidrs=[aws_api_cidr(settings)],
             service_account=DB_BOOTSTRAP_ACCOUNT,
             tier=settings.tier,
         ),
@@ -857,10 +842,8 @@ def build_workloads(
             env={"APP_BUCKET": bucket.bucket, "AWS_REGION": settings.region} if app_role_arn is not None else {},
             database_cidrs=base.database_cidrs() if app_login is not None else [],
             # IAM database tokens need credentials from STS (the IRSA token exchange), over HTTPS.
-            egress=[
-                Flow(Port.HTTPS, Peer.cidr(aws_api_cidr(settings)), "STS for IAM database authentication"),
-                *s3_without_nat(settings),
-            ]
+            # Behind NAT (a managed cluster always is): STS and the app bucket are outside the VPC.
+            egress=[Flow(Port.HTTPS, Peer.any_ipv4(), "STS for IAM database authentication")]
             if app_login is not None
             # An existing cluster's network is its own: its pods reach STS and S3 however it routes.
             else [Flow(Port.HTTPS, Peer.any_ipv4(), "STS and S3 for the pods IAM role")]

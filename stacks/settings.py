@@ -55,13 +55,13 @@ from hardstack.aws.fleet import (
     validate_sizes,
 )
 from hardstack.aws.load_balancer import validate_certificate_arn
-from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NODE_ENDPOINTS, NatStrategy, validate_log_retention
+from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_az_ids, validate_vpc_cidr
 from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
-from hardstack.core.controllers import AUTOSCALER_ENDPOINTS, LOAD_BALANCER_CONTROLLER_ENDPOINTS, capacity_at_max
+from hardstack.core.controllers import capacity_at_max
 from hardstack.core.database_roles import validate_role_name
 from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown
 from hardstack.core.naming import Naming
@@ -607,15 +607,9 @@ class Settings(_Model):
         return v
 
     def interface_endpoints(self) -> tuple[str, ...]:
-        """Without NAT, what hosts and nodes reach AWS through: they could not pull images, get
-        credentials or talk to Session Manager otherwise."""
-        if self.nat_strategy != "none":
-            return ()
-        wanted = FLEET_ENDPOINTS + (NODE_ENDPOINTS if self.cluster_mode == "managed" else ())
-        if self.cluster_mode == "managed":  # the controllers' own APIs
-            wanted += AUTOSCALER_ENDPOINTS if self.installs_cluster_autoscaler else ()
-            wanted += LOAD_BALANCER_CONTROLLER_ENDPOINTS if self.installs_load_balancer_controller else ()
-        return tuple(dict.fromkeys(wanted))
+        """Without NAT (no managed cluster then), what the hosts reach AWS through: Session Manager,
+        logs and metrics."""
+        return FLEET_ENDPOINTS if self.nat_strategy == "none" else ()
 
     def naming(self, project: str, stack: str) -> Naming:
         """The naming in force: `hardstack:namePrefix`, or the project and stack (refused if AWS would be)."""
@@ -776,6 +770,17 @@ class Settings(_Model):
             validate_existing_kubeconfig(self.kubeconfig, "hardstack:kubeconfig")
         if self.cluster_mode != "managed":
             return
+        if self.nat_strategy == "none":
+            # VPC endpoints reach only private ECR: the charts' images (quay.io, registry.k8s.io,
+            # public.ecr.aws) and the default app's (ghcr.io) would never pull, and the first up hang.
+            raise refuse(
+                "hardstack:natStrategy",
+                "none",
+                "single or per_az with hardstack:clusterMode managed: the cluster's nodes pull the "
+                "controllers', monitoring's and app's images from public registries (quay.io, registry.k8s.io, "
+                "public.ecr.aws, ghcr.io), which a VPC without NAT cannot reach; `none` serves the VM fleet "
+                "alone (hardstack:clusterMode none)",
+            )
         validate_sizes(
             self.cluster_node_min_size,
             self.cluster_node_max_size,

@@ -384,14 +384,6 @@ def test_existing_mode_installs_the_controllers_asked_for_with_roles_on_the_give
     assert release(rec, "cluster-autoscaler")["values"]["autoDiscovery"]["clusterName"] == "shared"
 
 
-def test_a_vpc_without_nat_gets_the_endpoints_the_controllers_call() -> None:
-    from stacks.offline import run_stack
-
-    rec = run_stack("test", {"hardstack:natStrategy": "none"})
-    names = {r.inputs["serviceName"].split(".", 3)[-1] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
-    assert {"autoscaling", "elasticloadbalancing", "ec2", "sts", "eks"} <= names
-
-
 def test_an_existing_clusters_alb_is_admitted_from_its_own_public_subnets() -> None:
     from stacks.offline import run_stack
     from tests.test_settings import EXISTING_KUBECONFIG

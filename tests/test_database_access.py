@@ -315,19 +315,6 @@ def test_only_the_app_namespace_may_egress_to_the_database(rec: Recording) -> No
     assert to_database == {"app-allow-database", "db-bootstrap-allow-database"}
 
 
-def test_without_nat_the_bootstrap_reaches_secrets_manager_through_an_endpoint() -> None:
-    rec = run_stack("test", {"hardstack:natStrategy": "none"})
-    names = {r.inputs["serviceName"] for r in rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")}
-    assert {"com.amazonaws.eu-west-3.secretsmanager", "com.amazonaws.eu-west-3.sts"} <= names
-    # ... and the pods reach STS and Secrets Manager inside the VPC; the app's pods also reach S3, whose
-    # gateway endpoint carries traffic to S3's public ranges (the only route out without NAT).
-    assert https_egress(rec) == {
-        ("app", "10.10.0.0/16"),
-        ("app", "0.0.0.0/0"),
-        ("db-bootstrap", "10.10.0.0/16"),
-    }
-
-
 def https_egress(rec: Recording) -> set[tuple[str, str]]:
     """(workload, CIDR) of every HTTPS egress rule of the app's namespace."""
     return {

@@ -46,7 +46,7 @@ def test_profile_fills_what_the_stack_file_leaves_out() -> None:
 
 
 def test_stack_file_overrides_the_profile() -> None:
-    assert settings(azCount="3", natStrategy="none").az_count == 3
+    assert settings(azCount="3", natStrategy="per_az").az_count == 3
 
 
 @pytest.mark.parametrize("stack", ["test", "preprod", "prod"])
@@ -827,6 +827,8 @@ def test_prod_takes_world_egress_on_named_ports_and_test_on_every_port() -> None
 
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("test", {"hardstack:nat_strategy": "none"}, "hardstack:nat_strategy is the snake_case spelling"),
+    # A managed cluster's nodes pull public images: without NAT its first up would never finish.
+    ("test", {"hardstack:natStrategy": "none"}, "hardstack:natStrategy = 'none' is refused: single or per_az"),
     ("test", {"hardstack:fooBar": 1}, "hardstack:fooBar is not a known setting"),
     ("test", {"hardstack:tags": {"aws:owner": "me"}}, "hardstack:tags key = 'aws:owner' is refused"),
     ("test", {"hardstack:tags": {"Owner": "x" * 300}}, "hardstack:tags[Owner] = "),

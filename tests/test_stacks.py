@@ -370,15 +370,15 @@ def test_generated_promtool_tests_of_the_stack_slo_pass(name: str, tmp_path: Pat
         assert process.returncode == 0, out
 
 
-def test_no_nat_with_a_managed_cluster_brings_the_endpoints_nodes_and_hosts_need() -> None:
-    rec = run_stack("test", {"hardstack:natStrategy": "none"})
+def test_no_nat_brings_the_endpoints_the_hosts_need_and_they_wait_for_them() -> None:
+    rec = run_stack("test", {"hardstack:natStrategy": "none", "hardstack:clusterMode": "none"})
     endpoints = rec.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
     names = {r.inputs["serviceName"].removeprefix("com.amazonaws.eu-west-3.") for r in endpoints}
-    assert {"ecr.api", "ecr.dkr", "sts", "ec2", "eks-auth", "ssm", "ssmmessages", "ec2messages", "logs", "s3"} <= names
+    assert names == {"ssm", "ssmmessages", "ec2messages", "logs", "monitoring", "s3"}
     assert rec.of_type("aws:ec2/natGateway:NatGateway") == []
     interface = {r.urn for r in endpoints if r.inputs["vpcEndpointType"] == "Interface"}
-    nodes = rec.one("aws:eks/nodeGroup:NodeGroup")
-    assert interface <= waits_for(build_plan("test", rec), nodes.urn)
+    hosts = rec.one("aws:autoscaling/group:Group")
+    assert interface <= waits_for(build_plan("test", rec), hosts.urn)
 
 
 def test_the_autoscaling_service_role_is_created_first_when_asked() -> None:
