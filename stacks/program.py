@@ -828,6 +828,8 @@ def build_workloads(
         APP_SERVICE,
         AppArgs(
             namespace=names.app_namespace,
+            # Prometheus scrapes the app from there: on a shared existing cluster, a per-stack name.
+            monitoring_namespace=names.monitoring_namespace,
             tier=settings.tier,
             image=settings.app_image,
             replicas=settings.app_replicas,
@@ -852,6 +854,7 @@ def build_workloads(
             load_balancer=(
                 # The ALB sits in the public subnets and connects to the pods from there.
                 AlbIngress(
+                    # An existing cluster's ALB is in that cluster's VPC (the settings require its CIDRs).
                     source_cidrs=list(settings.existing_cluster_load_balancer_cidrs)
                     or [s.cidr for s in base.network.plan.of_tier("public")],
                     certificate_arn=settings.certificate_arn,

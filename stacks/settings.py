@@ -904,6 +904,15 @@ class Settings(_Model):
                 "hardstack:existingClusterVpcId", self.existing_cluster_vpc_id, "a VPC id such as vpc-0123abcd"
             )
         validate_cidrs(self.existing_cluster_load_balancer_cidrs, "hardstack:existingClusterLoadBalancerCidrs")
+        if self.ingress_class == "alb" and not self.existing_cluster_load_balancer_cidrs:
+            # Its ALB is in the cluster's VPC: with target type ip it connects to the pods from the
+            # subnets there, which the app's default-deny policy must admit (this stack's are elsewhere).
+            raise refuse(
+                "hardstack:existingClusterLoadBalancerCidrs",
+                [],
+                "the CIDRs of the existing cluster's public subnets while hardstack:ingressClass is alb: its "
+                "ALB connects to the pods from there, and the app admits no one else on its port",
+            )
 
     def _check_capacity(self) -> None:
         """The app at its autoscaler maximum fits in the node group at its maximum (core.controllers)."""

@@ -371,6 +371,7 @@ def test_existing_mode_installs_the_controllers_asked_for_with_roles_on_the_give
         {
             "hardstack:clusterMode": "existing",
             "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
             "hardstack:clusterAutoscaler": True,
             "hardstack:loadBalancerController": True,
             "hardstack:existingClusterName": "shared",

@@ -238,7 +238,12 @@ def test_existing_cluster_mode_discovers_no_hosts() -> None:
 
     rec = run_stack(
         "test",
-        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG, "hardstack:clusterMonitoring": True},
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": KUBECONFIG,
+            "hardstack:clusterMonitoring": True,
+            "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
+        },
     )
     assert not [r for r in rec if r.name == "prometheus-ec2-sd"]
     assert "serviceAccount" not in rec.one("kubernetes:helm.sh/v3:Release", "monitoring").inputs["values"]["prometheus"]

@@ -27,7 +27,12 @@ KUBECONFIG: dict[str, Any] = {
     "current-context": "shared",
     "users": [{"name": "deployer", "user": {"token": "tok-9f8e7d-not-real"}}],
 }
-EXISTING = {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG}
+EXISTING = {
+    "hardstack:clusterMode": "existing",
+    "hardstack:kubeconfig": KUBECONFIG,
+    # Where its ALB connects to the pods from: the existing cluster's public subnets, in its VPC.
+    "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
+}
 
 
 def names_in_cluster(rec: Recording) -> set[tuple[str, str]]:
@@ -57,6 +62,7 @@ def test_an_encrypted_kubeconfig_previews_offline(tmp_path: Path, monkeypatch: p
     data = yaml.safe_load((offline.STACKS_DIR / "Pulumi.test.yaml").read_text())
     data["config"]["hardstack:clusterMode"] = "existing"
     data["config"]["hardstack:kubeconfig"] = {"secure": "AAABAKpR0c3Ek6kAQ=="}
+    data["config"]["hardstack:existingClusterLoadBalancerCidrs"] = ["172.20.0.0/24"]
     (tmp_path / "Pulumi.test.yaml").write_text(yaml.safe_dump(data))
     monkeypatch.setattr(offline, "STACKS_DIR", tmp_path)
     rec = run_stack("test")
@@ -93,6 +99,18 @@ def test_an_existing_cluster_keeps_its_default_class_system_namespaces_and_datab
         assert subnet.cidr not in policies
     # Monitoring (cluster-wide CRDs, operator, node exporters) is for the cluster's owner unless asked for.
     assert rec.of_type("hardstack:monitoring:KubernetesMonitoring") == []
+
+
+def test_the_app_admits_the_scrapes_of_this_stacks_own_monitoring_namespace() -> None:
+    rec = run_stack("test", {**EXISTING, "hardstack:clusterMonitoring": True})
+    (release,) = [
+        r for r in rec.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kube-prometheus-stack"
+    ]
+    namespace = release.inputs["namespace"]
+    assert namespace == Naming.of("hardstack", "test").kubernetes("monitoring")
+    policy = rec.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "app-allow-metrics-from-monitoring").inputs
+    (rule,) = policy["spec"]["ingress"]
+    assert [p["namespaceSelector"]["matchLabels"] for p in rule["from"]] == [{"kubernetes.io/metadata.name": namespace}]
 
 
 def test_an_existing_cluster_monitored_here_runs_no_node_exporter() -> None:

@@ -544,7 +544,9 @@ def test_existing_mode_asking_for_a_controller_it_cannot_install_is_refused() ->
 
 
 def test_existing_mode_defaults_to_metrics_server_only() -> None:
-    s = settings(clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG)
+    s = settings(
+        clusterMode="existing", kubeconfig=EXISTING_KUBECONFIG, existingClusterLoadBalancerCidrs=["10.1.0.0/24"]
+    )
     assert s.metrics_server and not s.installs_cluster_autoscaler and not s.installs_load_balancer_controller
 
 
@@ -829,6 +831,12 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("test", {"hardstack:nat_strategy": "none"}, "hardstack:nat_strategy is the snake_case spelling"),
     # A managed cluster's nodes pull public images: without NAT its first up would never finish.
     ("test", {"hardstack:natStrategy": "none"}, "hardstack:natStrategy = 'none' is refused: single or per_az"),
+    # An existing cluster's ALB connects from that cluster's VPC: nothing of this stack's would admit it.
+    (
+        "test",
+        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": EXISTING_KUBECONFIG},
+        "hardstack:existingClusterLoadBalancerCidrs = [] is refused: the CIDRs of the existing cluster's public",
+    ),
     ("test", {"hardstack:fooBar": 1}, "hardstack:fooBar is not a known setting"),
     ("test", {"hardstack:tags": {"aws:owner": "me"}}, "hardstack:tags key = 'aws:owner' is refused"),
     ("test", {"hardstack:tags": {"Owner": "x" * 300}}, "hardstack:tags[Owner] = "),

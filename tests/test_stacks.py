@@ -327,7 +327,12 @@ users:
 def test_existing_mode_runs_every_kubernetes_component_on_the_given_cluster() -> None:
     rec = run_stack(
         "test",
-        {"hardstack:clusterMode": "existing", "hardstack:kubeconfig": KUBECONFIG, "hardstack:clusterMonitoring": True},
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": KUBECONFIG,
+            "hardstack:clusterMonitoring": True,
+            "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
+        },
     )
     assert rec.of_type("aws:eks/cluster:Cluster") == []
     for type_ in (
