@@ -38,10 +38,12 @@ from hardstack.aws.cluster import (
     ExistingCluster,
     ExistingClusterArgs,
     NodeGroupSpec,
+    RunningNodeGroup,
     cluster_name,
     irsa_trust_policy,
     node_group_versions,
     running_cluster_version,
+    running_node_groups,
     validate_cluster_upgrade,
     validate_node_groups_caught_up,
 )
@@ -116,6 +118,8 @@ class Base:
     deployer_arn: str | None = None
     db_running_version: str | None = None
     cluster_running_version: str | None = None
+    #: The node groups the running cluster has, by EKS name (their versions and sizes).
+    cluster_node_groups: dict[str, RunningNodeGroup] = field(default_factory=dict)
     #: Size in GiB of the Prometheus volume now; None before the first `up` that makes it.
     prometheus_volume_applied: int | None = None
     waf_acl_arn: pulumi.Output[str] | None = None
@@ -249,9 +253,13 @@ def build_network(settings: Settings) -> Base:
         # So does the running control plane for clusterVersion: the next minor at most, never back.
         physical = cluster_name(naming, CLUSTER)
         running = base.cluster_running_version = running_cluster_version(physical, opts)
-        if validate_cluster_upgrade(running, settings.cluster_version, "hardstack:clusterVersion") and running:
+        upgrade = validate_cluster_upgrade(running, settings.cluster_version, "hardstack:clusterVersion")
+        if running is not None:
+            # Their sizes decide what a change of node bounds sends; their versions, whether an upgrade may go.
+            base.cluster_node_groups = running_node_groups(physical, opts)
+        if upgrade and running is not None:
             # An upgrade waits for the node groups to catch up with the running control plane (EKS's rule).
-            versions = node_group_versions(physical, opts)
+            versions = node_group_versions(base.cluster_node_groups)
             validate_node_groups_caught_up(running, versions, settings.cluster_version, "hardstack:clusterVersion")
     # A new managed cluster has no Prometheus claim yet: a volume of a destroyed one is not its disk.
     new_cluster = settings.cluster_mode == "managed" and base.cluster_running_version is None
@@ -604,6 +612,7 @@ def build_cluster(base: Base) -> tuple[k8s.Provider, Cluster | None]:
             context=base.context,
             version=settings.cluster_version,
             running_version=base.cluster_running_version,  # read and checked in build_network
+            running_node_groups=base.cluster_node_groups,
             vpc_id=base.network.vpc_id,
             subnet_ids=base.network.subnet_ids["private"],
             node_subnet_ids=base.network.routed_subnet_ids["private"],

@@ -28,7 +28,7 @@ from hardstack.aws.cluster import (
     validate_node_groups_caught_up,
 )
 from hardstack.core.tier import Tier
-from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, Recording
+from hardstack.tooling.testing import MOCK_ACCOUNT, HardstackMocks, MockNodeGroup, Recording
 
 Run = Callable[..., Recording]
 CTX = AwsContext(region="eu-west-3", account_id=MOCK_ACCOUNT)
@@ -332,10 +332,15 @@ MAIN = "hardstack-test-main"  # the physical name of cluster `main` in stack `te
 
 
 def on_running(
-    run: Run, running: str, version: str, recording: Recording | None = None, groups: dict[str, str] | None = None
+    run: Run,
+    running: str,
+    version: str,
+    recording: Recording | None = None,
+    groups: dict[str, str | MockNodeGroup] | None = None,
+    **kw: Any,
 ) -> Recording:
     """Run cluster `main` at `version` in a region where it already runs `running`, with node `groups`."""
-    built = args(version=version, addon_versions=None)
+    built = args(version=version, addon_versions=None, **kw)
     mocks = HardstackMocks(clusters={MAIN: running}, node_groups={MAIN: groups or {}})
     return run(lambda: Cluster("main", built), mocks=mocks, recording=recording)
 
@@ -343,7 +348,49 @@ def on_running(
 def test_the_running_cluster_is_looked_up_by_its_physical_name(rec: Recording, run: Run) -> None:
     assert rec.one(CLUSTER).inputs["name"] == MAIN
     tokens = [i.token for i in on_running(run, "1.32", "1.32").invokes]
-    assert tokens == ["aws:eks/getClusters:getClusters", "aws:eks/getCluster:getCluster"]
+    # ... then its node groups (none here), whose sizes decide what a change of bounds sends.
+    assert tokens == [
+        "aws:eks/getClusters:getClusters",
+        "aws:eks/getCluster:getCluster",
+        "aws:eks/getNodeGroups:getNodeGroups",
+    ]
+
+
+def running_general(min_size: int = 2, max_size: int = 5, desired_size: int = 4) -> dict[str, str | MockNodeGroup]:
+    """The group `general` grown by the autoscaler to `desired_size`, as EKS reports it."""
+    labels = {"hardstack/node-group": "general"}
+    return {"main-general-1a2b3c4": MockNodeGroup("1.32", min_size, max_size, desired_size, labels)}
+
+
+def test_a_running_group_keeps_its_size_and_leaves_it_to_the_autoscaler_while_its_bounds_stay(run: Run) -> None:
+    node_group = on_running(run, "1.32", "1.32", groups=running_general()).one(NODE_GROUP)
+    # Its replacement (new instance types) would start at the 4 nodes serving now, not at 2.
+    assert node_group.inputs["scalingConfig"] == {"minSize": 2, "maxSize": 5, "desiredSize": 4}
+    assert node_group.ignore_changes == ["scalingConfig.desiredSize"]
+
+
+@pytest.mark.parametrize(
+    ("bounds", "desired"),
+    [
+        ((5, 8), 5),  # a minimum above the 4 nodes running: UpdateNodegroupConfig needs desired >= min
+        ((1, 3), 3),  # a maximum below them: desired <= max
+        ((1, 9), 4),  # wider bounds: the size sent is the one running, not the stale one recorded
+    ],
+)
+def test_new_bounds_are_sent_with_the_running_size_moved_into_them(
+    run: Run, bounds: tuple[int, int], desired: int
+) -> None:
+    low, high = bounds
+    spec = group(min_size=low, max_size=high, desired_size=low)
+    node_group = on_running(run, "1.32", "1.32", groups=running_general(), node_groups=[spec]).one(NODE_GROUP)
+    assert node_group.inputs["scalingConfig"] == {"minSize": low, "maxSize": high, "desiredSize": desired}
+    assert node_group.ignore_changes == []
+
+
+def test_a_group_made_elsewhere_is_not_taken_for_one_of_the_specs(run: Run) -> None:
+    other = {"gpu-5e6f": MockNodeGroup("1.32", 0, 10, 7, {"team": "ml"})}
+    node_group = on_running(run, "1.32", "1.32", groups=other).one(NODE_GROUP)
+    assert node_group.inputs["scalingConfig"]["desiredSize"] == 2  # the spec's own: no group of its name runs
 
 
 def test_the_next_minor_is_accepted_and_reaches_cluster_addons_and_node_groups(run: Run) -> None:

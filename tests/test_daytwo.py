@@ -12,7 +12,15 @@ from hardstack import HardstackError
 from hardstack.aws.volumes import claim_tags
 from hardstack.k8s.monitoring import CHART_VERSION, MONITORING_NAMESPACE, prometheus_claim
 from hardstack.tooling.plan import STATEFUL_TYPES, build_plan, diff_plans, waits_for
-from hardstack.tooling.testing import HardstackMocks, MockSubnet, MockVolume, Recording, mock_id, run_program
+from hardstack.tooling.testing import (
+    HardstackMocks,
+    MockNodeGroup,
+    MockSubnet,
+    MockVolume,
+    Recording,
+    mock_id,
+    run_program,
+)
 from stacks.offline import run_stack, stack_config
 from stacks.program import main
 
@@ -145,13 +153,18 @@ NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 
 
 def prod_on_cluster(
-    running: str | None, recording: Recording | None = None, nodes: str | None = None, **overrides: Any
+    running: str | None,
+    recording: Recording | None = None,
+    nodes: str | None = None,
+    sizes: tuple[int, int, int] = (3, 9, 3),
+    **overrides: Any,
 ) -> Recording:
     """The prod stack in an account whose cluster runs `running` (None: no cluster yet), its node group
-    `nodes` (default: the control plane's version)."""
+    `nodes` (default: the control plane's version) with `sizes` (min, max, desired: prod's own)."""
     config = {**stack_config("prod"), **overrides}
     clusters = {CLUSTER_NAME: running} if running is not None else {}
-    groups = {CLUSTER_NAME: {"eks-general-1a2b3c4": nodes or running}} if running is not None else {}
+    general = MockNodeGroup(nodes or running or "", *sizes, labels={"hardstack/node-group": "general"})
+    groups = {CLUSTER_NAME: {"eks-general-1a2b3c4": general}} if running is not None else {}
     mocks = HardstackMocks(
         str(config["aws:region"]), databases={IDENTIFIER: "16.6"}, clusters=clusters, node_groups=groups
     )
@@ -209,14 +222,37 @@ def test_a_kubernetes_upgrade_while_a_node_group_lags_is_refused_before_any_clou
     assert [r.type for r in recording if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
 
 
-def test_the_node_groups_are_read_only_for_an_upgrade() -> None:
+def test_the_node_groups_are_read_once_the_cluster_runs() -> None:
     def node_lookups(rec: Recording) -> list[str]:
         return [i.token for i in rec.invokes if "NodeGroup" in i.token]
 
     assert node_lookups(prod_on_cluster(None)) == []  # a first up
-    assert node_lookups(prod_on_cluster("1.33", nodes="1.32")) == []  # the same version: the nodes catch up
-    upgrade = prod_on_cluster("1.33", **{"hardstack:clusterVersion": "1.34"})
-    assert node_lookups(upgrade) == ["aws:eks/getNodeGroups:getNodeGroups", "aws:eks/getNodeGroup:getNodeGroup"]
+    # The same version (the nodes catch up: no refusal) and an upgrade both read the groups' sizes.
+    for rec in (prod_on_cluster("1.33", nodes="1.32"), prod_on_cluster("1.33", **{"hardstack:clusterVersion": "1.34"})):
+        assert node_lookups(rec) == ["aws:eks/getNodeGroups:getNodeGroups", "aws:eks/getNodeGroup:getNodeGroup"]
+
+
+def test_raising_the_node_minimum_above_the_running_size_sends_a_size_eks_accepts() -> None:
+    # The autoscaler keeps the group at its minimum, 3; Pulumi last recorded 3 too, but may hold less.
+    before = build_plan("prod", prod_on_cluster("1.33"))
+    raised = {"hardstack:clusterNodeMinSize": 5, "hardstack:clusterNodeDesiredSize": 5}
+    after = prod_on_cluster("1.33", **raised)
+
+    diff = diff_plans(before, build_plan("prod", after))
+
+    assert not diff.replaces and not diff.creates and not diff.deletes
+    assert {(c.name, c.properties) for c in diff.updates} == {
+        ("eks-general", ("scalingConfig.desiredSize", "scalingConfig.minSize"))
+    }
+    assert after.one(NODE_GROUP).inputs["scalingConfig"] == {"minSize": 5, "maxSize": 9, "desiredSize": 5}
+
+
+def test_a_node_group_replacement_starts_at_the_size_the_old_group_serves_with() -> None:
+    # The autoscaler grew the group to 7 nodes; new instance types replace it (create, then delete).
+    grown = prod_on_cluster("1.33", sizes=(3, 9, 7), **{"hardstack:clusterNodeInstanceTypes": ["m7i.large"]})
+    node_group = grown.one(NODE_GROUP)
+    assert node_group.inputs["scalingConfig"] == {"minSize": 3, "maxSize": 9, "desiredSize": 7}
+    assert node_group.ignore_changes == ["scalingConfig.desiredSize"]  # the bounds stay: the autoscaler's
 
 
 def test_a_kubernetes_downgrade_is_refused_before_any_cloud_resource() -> None:

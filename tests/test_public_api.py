@@ -157,6 +157,7 @@ def test_component_type_tokens_follow_the_convention() -> None:
 TOOLING_PUBLIC = {
     "MOCK_ACCOUNT",
     "HardstackMocks",
+    "MockNodeGroup",
     "MockSubnet",
     "MockVolume",
     "RecordedInvoke",

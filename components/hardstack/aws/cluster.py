@@ -41,6 +41,7 @@ from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
 from hardstack.core.rules import Peer, is_public_cidr
+from hardstack.core.scaling import LiveScaling, node_group_scaling
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
 #: Kubernetes versions this component is tested with. Pin one; upgrade one minor at a time.
@@ -124,17 +125,47 @@ def validate_node_groups_caught_up(
         )
 
 
-def node_group_versions(cluster: str, opts: pulumi.ResourceOptions | None) -> dict[str, str]:
-    """The Kubernetes version of each managed node group of the EKS cluster named `cluster` (blocking invokes).
+#: The label each node group's nodes carry: the `NodeGroupSpec.name` the group was made from.
+NODE_GROUP_LABEL = "hardstack/node-group"
 
-    Read only for an upgrade: one lookup of the group names, one per group.
-    """
+
+@dataclass(frozen=True)
+class RunningNodeGroup:
+    """A managed node group as EKS reports it: its Kubernetes version, sizes and spec name."""
+
+    version: str
+    scaling: LiveScaling
+    spec: str | None
+    """The `NodeGroupSpec.name` of its NODE_GROUP_LABEL; None for a group made elsewhere."""
+
+
+def running_node_groups(cluster: str, opts: pulumi.ResourceOptions | None) -> dict[str, RunningNodeGroup]:
+    """Each managed node group of the EKS cluster named `cluster`, by EKS name (blocking invokes:
+    one lookup of the group names, one per group)."""
     invoke = invoke_options(opts)
     names = aws.eks.get_node_groups(cluster_name=cluster, opts=invoke).names or []
-    return {
-        n: str(aws.eks.get_node_group(cluster_name=cluster, node_group_name=n, opts=invoke).version)
-        for n in sorted(names)
-    }
+    found: dict[str, RunningNodeGroup] = {}
+    for n in sorted(names):
+        group = aws.eks.get_node_group(cluster_name=cluster, node_group_name=n, opts=invoke)
+        sizes = group.scaling_configs[0]
+        found[n] = RunningNodeGroup(
+            version=str(group.version),
+            scaling=LiveScaling(sizes.min_size, sizes.max_size, sizes.desired_size),
+            spec=(group.labels or {}).get(NODE_GROUP_LABEL),
+        )
+    return found
+
+
+def node_group_versions(groups: Mapping[str, RunningNodeGroup]) -> dict[str, str]:
+    """The Kubernetes version of each running node group, by EKS name."""
+    return {n: g.version for n, g in groups.items()}
+
+
+def live_scaling(groups: Mapping[str, RunningNodeGroup], spec: str) -> LiveScaling | None:
+    """The sizes the groups made from the spec named `spec` run with: the largest, if a replacement
+    left two (its old group is deleted once the new one is up)."""
+    found = [g.scaling for g in groups.values() if g.spec == spec]
+    return max(found, key=lambda s: s.desired_size) if found else None
 
 
 def running_cluster_version(name: str, opts: pulumi.ResourceOptions | None) -> str | None:
@@ -420,9 +451,13 @@ class ClusterArgs:
     running_version: str | Literal["lookup"] | None = "lookup"
     """The version the control plane runs now, which `version` may equal or exceed by one minor: a
     version (the caller read it with `running_cluster_version`), None when there is no cluster yet, or
-    "lookup" to read it from the region before any resource registers; for an upgrade, "lookup" also
-    reads the node groups' versions and refuses one that lags (a caller giving a version checks them
-    with `node_group_versions` and `validate_node_groups_caught_up`). Default: lookup."""
+    "lookup" to read it from the region before any resource registers; on a running cluster, "lookup"
+    also reads its node groups (`running_node_groups`) and, for an upgrade, refuses one that lags (a
+    caller giving a version checks them with `validate_node_groups_caught_up`). Default: lookup."""
+    running_node_groups: Mapping[str, RunningNodeGroup] | None = None
+    """The node groups the cluster runs now (`running_node_groups`), when `running_version` is given:
+    each group keeps the size it runs at, moved into new bounds (`core.scaling`). Read with
+    `running_version="lookup"`. Default: none (new groups at their `desired_size`)."""
     vpc_id: pulumi.Input[str]
     """VPC of the subnets; exposed as `vpc_id` for in-cluster controllers that need it."""
     subnet_ids: IdList
@@ -553,11 +588,15 @@ class Cluster(Component):
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         physical = cluster_name(args.context.names, name)  # before any registration: a bad name registers nothing
+        running_groups = args.running_node_groups or {}
         if args.running_version == "lookup":  # a skipped minor or a downgrade registers nothing either
             running = running_cluster_version(physical, opts)
-            if validate_cluster_upgrade(running, args.version) and running is not None:
-                validate_node_groups_caught_up(running, node_group_versions(physical, opts), args.version)
+            upgrade = validate_cluster_upgrade(running, args.version)
+            running_groups = running_node_groups(physical, opts) if running is not None else {}
+            if upgrade and running is not None:
+                validate_node_groups_caught_up(running, node_group_versions(running_groups), args.version)
         super().__init__("hardstack:kubernetes:Cluster", name, opts)
+        self._running_groups = running_groups
         self._context = args.context
         protect = resolve_protect(args.tier, args.protect)
         addon_versions = args.resolved_addon_versions
@@ -913,6 +952,8 @@ class Cluster(Component):
     ) -> aws.eks.NodeGroup:
         child = self.child()
         node_tags = {**tags, "Name": resource_name}
+        live = live_scaling(self._running_groups, spec.name)
+        scaling = node_group_scaling(live, spec.min_size, spec.max_size, spec.desired_size)
         # Cluster Autoscaler auto-discovery keys (EKS puts the same on the group's Auto Scaling group,
         # which the autoscaler reads and its IAM policy is scoped by): this cluster's groups only.
         discovery = {AUTOSCALER_ENABLED_TAG: "true", autoscaler_cluster_tag(physical): "owned"}
@@ -948,13 +989,17 @@ class Cluster(Component):
                 id=template.id, version=template.latest_version.apply(str)
             ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+                min_size=spec.min_size, max_size=spec.max_size, desired_size=scaling.desired_size
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable_percentage=spec.max_unavailable_percent),
-            labels={**spec.labels, "hardstack/node-group": spec.name},
+            labels={**spec.labels, NODE_GROUP_LABEL: spec.name},
             tags={**node_tags, **discovery},
             # The cluster autoscaler owns the node count after creation; an update must not undo it.
-            opts=self.child(depends_on=[cluster, *after], ignore_changes=["scalingConfig.desiredSize"]),
+            # New bounds are sent with the size the group runs at (EKS refuses one outside them).
+            opts=self.child(
+                depends_on=[cluster, *after],
+                ignore_changes=["scalingConfig.desiredSize"] if scaling.autoscaler_owns_desired else [],
+            ),
         )
 
 

@@ -40,6 +40,7 @@ from hardstack.core.zones import az_id_prefix
 __all__ = [
     "MOCK_ACCOUNT",
     "HardstackMocks",
+    "MockNodeGroup",
     "MockSubnet",
     "MockVolume",
     "RecordedInvoke",
@@ -263,7 +264,7 @@ class HardstackMocks(pulumi.runtime.Mocks):
         region: str = "eu-west-3",
         databases: Mapping[str, str] | None = None,
         clusters: Mapping[str, str] | None = None,
-        node_groups: Mapping[str, Mapping[str, str]] | None = None,
+        node_groups: Mapping[str, Mapping[str, str | MockNodeGroup]] | None = None,
         volumes: Sequence[MockVolume] = (),
         snapshots: Mapping[str, tuple[int, str]] | None = None,
         subnets: Sequence[MockSubnet] = (),
@@ -278,9 +279,13 @@ class HardstackMocks(pulumi.runtime.Mocks):
         self.clusters = dict(clusters or {})
         """EKS clusters the region already runs: name -> Kubernetes version such as "1.33" (none by
         default, a first `up`), read by the check that a new cluster version is the next minor."""
-        self.node_groups = {c: dict(groups) for c, groups in (node_groups or {}).items()}
-        """Managed node groups of those clusters: cluster name -> node group name -> Kubernetes version
-        (none by default), read by the check that an upgrade leaves no node group behind."""
+        self.node_groups = {
+            c: {n: g if isinstance(g, MockNodeGroup) else MockNodeGroup(g) for n, g in groups.items()}
+            for c, groups in (node_groups or {}).items()
+        }
+        """Managed node groups of those clusters: cluster name -> node group name -> `MockNodeGroup` (or
+        its Kubernetes version alone; none by default), read by the check that an upgrade leaves no
+        node group behind and for the sizes a change of node bounds sends."""
         self.subnets = list(subnets)
         """Subnets the account already has (none by default, a first `up`), as the subnet lookups see
         them: a program's day-2 checks read them, such as the AZ ids a deployed network's subnets are in."""
@@ -379,11 +384,14 @@ class HardstackMocks(pulumi.runtime.Mocks):
             return {"clusterName": cluster, "names": sorted(self.node_groups.get(cluster, {})), "id": cluster}, []
         if token == "aws:eks/getNodeGroup:getNodeGroup":
             cluster, group = str(args.args["clusterName"]), str(args.args["nodeGroupName"])
-            version = self.node_groups[cluster][group]
+            running = self.node_groups[cluster][group]
+            sizes = {"minSize": running.min_size, "maxSize": running.max_size, "desiredSize": running.desired_size}
             return {
                 "clusterName": cluster,
                 "nodeGroupName": group,
-                "version": version,
+                "version": running.version,
+                "scalingConfigs": [sizes],
+                "labels": dict(running.labels),
                 "status": "ACTIVE",
                 "id": f"{cluster}:{group}",
             }, []
@@ -444,6 +452,19 @@ class HardstackMocks(pulumi.runtime.Mocks):
             for v in self.volumes
             if all(v.tags.get(k) == value for k, value in wanted_tags.items()) and (not ids or v.volume_id in ids)
         ]
+
+
+@dataclass(frozen=True)
+class MockNodeGroup:
+    """A managed node group the mocked cluster runs: what the node group lookups answer."""
+
+    version: str
+    """Its Kubernetes version, such as "1.33"."""
+    min_size: int = 1
+    max_size: int = 3
+    desired_size: int = 2
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Its Kubernetes labels: hardstack's groups carry `hardstack/node-group: <spec name>`."""
 
 
 @dataclass(frozen=True)
