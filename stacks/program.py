@@ -70,7 +70,7 @@ from hardstack.aws.waf import WebFirewall, WebFirewallArgs
 from hardstack.base.secrets import keep_secret, secret_if_held
 from hardstack.core.addressing import check_az_ids_kept, check_az_ids_offered
 from hardstack.core.ansible import render_inventory
-from hardstack.core.database_roles import DatabaseRoles, rds_db_user_arn
+from hardstack.core.database_roles import DatabaseRoles, bootstrap_sql, rds_db_user_arn
 from hardstack.core.slo import SLO
 from hardstack.core.userdata import NODE_EXPORTER_PORT
 from hardstack.k8s.app import AlbIngress, App, AppArgs, DatabaseLogin, MigrationSpec
@@ -707,6 +707,17 @@ def build_controllers(base: Base, k8s_provider: k8s.Provider, cluster: Cluster |
 READINESS_GATE_LABEL = {"elbv2.k8s.aws/pod-readiness-gate-inject": "enabled"}
 
 
+def database_roles(settings: Settings, db: Database) -> DatabaseRoles:
+    """The app's and the migration's PostgreSQL logins and the schema they share."""
+    return DatabaseRoles(
+        database=db.initial_database,
+        schema=DB_SCHEMA,
+        app_user=settings.db_app_user,
+        migration_user=settings.db_migration_user,
+        master_user=db.master_username,
+    )
+
+
 def database_logins(
     base: Base,
     db: Database,
@@ -718,13 +729,7 @@ def database_logins(
     """The app's and the migration's own PostgreSQL logins (IAM authentication), created in-cluster.
     The app's role (its pods' service account's) also uses the app bucket, as the fleet's hosts do."""
     settings = base.settings
-    roles = DatabaseRoles(
-        database=db.initial_database,
-        schema=DB_SCHEMA,
-        app_user=settings.db_app_user,
-        migration_user=settings.db_migration_user,
-        master_user=db.master_username,
-    )
+    roles = database_roles(settings, db)
     access = DatabaseAccess(
         "db-access",
         DatabaseAccessArgs(
@@ -1080,6 +1085,9 @@ def build(settings: Settings) -> dict[str, object]:
                 "clusterOidcProviderArn": cluster.oidc_provider_arn,
                 "kubeconfig": cluster.kubeconfig,
             }
+    if settings.cluster_mode != "managed":
+        # No in-cluster Job creates the logins the hosts connect as: the operator runs this once.
+        exports["dbBootstrapSql"] = bootstrap_sql(database_roles(settings, db))
     alerts = build_supervision(base, alb, fleet, db, k8s_provider, platform, cluster)
     network = base.network
     return {

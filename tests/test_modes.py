@@ -305,3 +305,19 @@ def test_without_secret_config_no_input_is_made_secret_by_the_program() -> None:
         ("kubernetes:core/v1:Secret", "data"),
         ("pulumi:providers:kubernetes", "kubeconfig"),
     }
+
+
+@pytest.mark.parametrize("mode", [{"hardstack:clusterMode": "none"}, EXISTING])
+def test_without_a_managed_cluster_the_logins_the_hosts_use_come_as_sql_to_run_once(mode: dict[str, Any]) -> None:
+    rec = run_stack("test", mode)
+    sql = rec.outputs["dbBootstrapSql"]
+    settings = parse_settings({**stack_config("test"), **mode})
+    # The login the hosts' PGUSER names, for IAM authentication, as the in-cluster Job would make it.
+    assert f"CREATE ROLE {settings.db_app_user} LOGIN;" in sql and "GRANT rds_iam TO" in sql
+    assert rec.of_type("kubernetes:batch/v1:Job") == []  # no bootstrap Job anywhere
+
+
+def test_on_a_managed_cluster_the_job_creates_the_logins_and_no_sql_is_exported() -> None:
+    rec = run_stack("test")
+    assert "dbBootstrapSql" not in rec.outputs
+    assert any(j.name.startswith("db-bootstrap") for j in rec.of_type("kubernetes:batch/v1:Job"))
