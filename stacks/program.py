@@ -1021,6 +1021,8 @@ def build_supervision(
                 app_namespace=names.app_namespace,
                 # Node exporters take each node's port 9100: on a shared cluster, its owner runs them.
                 node_exporter=cluster is not None,
+                # Other stacks' monitors and rules on a shared cluster are not this Prometheus's.
+                own_namespaces_only=names.shared,
                 host_discovery=hosts,
                 # Receivers set with --secret (their URLs may carry tokens) stay secret in the release.
                 secret_values=bool(settings.secret_keys & ALERTMANAGER_KEYS),

@@ -122,6 +122,8 @@ class ClusterNames:
     monitoring_release: str
     default_storage_class: bool
     """Whether the stack's class is annotated as the cluster's default (only on a cluster it owns)."""
+    shared: bool = False
+    """Whether other stacks share the cluster (their monitors and rules are not this stack's)."""
 
 
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
@@ -836,6 +838,7 @@ class Settings(_Model):
             monitoring_release=f"kps-{naming.digest()}",
             # The cluster's owner decides its default class; claims of this stack name theirs.
             default_storage_class=False,
+            shared=True,
         )
 
     @property

@@ -321,3 +321,19 @@ def test_on_a_managed_cluster_the_job_creates_the_logins_and_no_sql_is_exported(
     rec = run_stack("test")
     assert "dbBootstrapSql" not in rec.outputs
     assert any(j.name.startswith("db-bootstrap") for j in rec.of_type("kubernetes:batch/v1:Job"))
+
+
+def test_a_shared_cluster_monitored_here_scrapes_and_alerts_on_this_stacks_namespaces_only() -> None:
+    def selector(rec: Recording) -> Any:
+        (release,) = [
+            r for r in rec.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "kube-prometheus-stack"
+        ]
+        return release.inputs["values"]["prometheus"]["prometheusSpec"].get("serviceMonitorNamespaceSelector")
+
+    naming = Naming.of("hardstack", "test")
+    shared = selector(run_stack("test", {**EXISTING, "hardstack:clusterMonitoring": True}))
+    assert shared["matchExpressions"][0]["values"] == [naming.kubernetes("app"), naming.kubernetes("monitoring")]
+    # A stack alone on the cluster (the fixed names) or on its own cluster watches every namespace.
+    alone = {**EXISTING, "hardstack:clusterMonitoring": True, "hardstack:existingClusterShared": False}
+    assert selector(run_stack("test", alone)) is None
+    assert selector(run_stack("test")) is None

@@ -21,6 +21,7 @@ from hardstack.k8s.monitoring import (
     CHART_REPO,
     CHART_VERSION,
     GRAFANA_SECRET,
+    NAMESPACE_SELECTOR_KEYS,
     NULL_RECEIVER,
     RECEIVER_SECRET,
     VOLUME_FIELD_MANAGER,
@@ -784,3 +785,22 @@ def test_the_crd_upgrade_job_is_pinned_bounded_and_unprivileged(rec: Recording) 
     assert pod["runAsNonRoot"] is True and pod["runAsUser"] != 0 and pod["seccompProfile"] == {"type": "RuntimeDefault"}
     assert container["allowPrivilegeEscalation"] is False and container["capabilities"] == {"drop": ["ALL"]}
     assert container["readOnlyRootFilesystem"] is True
+
+
+def test_on_a_shared_cluster_prometheus_loads_monitors_and_rules_of_its_own_namespaces_only() -> None:
+    spec = prod_args(own_namespaces_only=True, namespace="team-a-monitoring", app_namespace="team-a-app")
+    prometheus = spec.helm_values()["prometheus"]["prometheusSpec"]
+    expected = {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a-app", "team-a-monitoring"]}
+        ]
+    }
+    for key in NAMESPACE_SELECTOR_KEYS:
+        assert prometheus[key] == expected, key
+    # Not only those with the release label, within them (the app's ServiceMonitor carries none).
+    assert prometheus["serviceMonitorSelectorNilUsesHelmValues"] is False
+
+
+def test_on_a_cluster_the_stack_owns_prometheus_loads_monitors_from_every_namespace() -> None:
+    prometheus = prod_args().helm_values()["prometheus"]["prometheusSpec"]
+    assert not set(NAMESPACE_SELECTOR_KEYS) & set(prometheus)  # the chart's default, {}: every namespace

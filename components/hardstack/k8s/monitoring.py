@@ -540,6 +540,26 @@ def namespace_labels(node_exporter: bool) -> dict[str, str]:
     }
 
 
+#: The prometheusSpec keys (chart values.yaml) that pick the namespaces monitors and rules come from.
+NAMESPACE_SELECTOR_KEYS = (
+    "serviceMonitorNamespaceSelector",
+    "podMonitorNamespaceSelector",
+    "probeNamespaceSelector",
+    "scrapeConfigNamespaceSelector",
+    "ruleNamespaceSelector",
+)
+
+
+def namespace_selectors(namespaces: Sequence[str]) -> dict[str, Any]:
+    """Each NAMESPACE_SELECTOR_KEYS selecting `namespaces` by the name label Kubernetes sets on every one."""
+    selector = {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": sorted(set(namespaces))}
+        ]
+    }
+    return {key: selector for key in NAMESPACE_SELECTOR_KEYS}
+
+
 def helm_values(
     *,
     retention: str,
@@ -551,8 +571,11 @@ def helm_values(
     grafana_admin_secret: str = GRAFANA_SECRET,
     node_exporter: bool = True,
     host_discovery: HostDiscovery | None = None,
+    watched_namespaces: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """kube-prometheus-stack values. Holds no secret: only names of Secrets and paths of mounted files."""
+    """kube-prometheus-stack values. Holds no secret: only names of Secrets and paths of mounted files.
+
+    `watched_namespaces`: where Prometheus loads monitors and rules from; None for every namespace."""
     values: dict[str, Any] = {
         # EKS runs the control plane: its scheduler, controller manager and etcd cannot be scraped, and
         # kube-proxy serves metrics on localhost only, so their *Down alerts would fire forever.
@@ -576,6 +599,7 @@ def helm_values(
                 "ruleSelectorNilUsesHelmValues": False,
                 "probeSelectorNilUsesHelmValues": False,
                 "scrapeConfigSelectorNilUsesHelmValues": False,
+                **(namespace_selectors(watched_namespaces) if watched_namespaces is not None else {}),
                 "securityContext": dict(_NON_ROOT),
                 "storageSpec": {
                     "volumeClaimTemplate": {
@@ -701,6 +725,10 @@ class MonitoringArgs:
     """Namespace of the app's Service. Default: default."""
     node_exporter: bool = True
     """Run node-exporter (needs a `privileged` namespace). Default: on; off enforces `baseline`."""
+    own_namespaces_only: bool = False
+    """Load ServiceMonitors, PodMonitors, Probes, ScrapeConfigs and PrometheusRules from `namespace`
+    and `app_namespace` only, for a cluster other stacks share (theirs are not this Prometheus's to
+    scrape or alert on). Default: off, every namespace (a cluster this stack owns)."""
     host_discovery: HostDiscovery | None = None
     """EC2 hosts to discover by tag and scrape on node_exporter's port, with the IAM role of the
     Prometheus service account, and their alerts (HostDown, disk, memory). Default: none."""
@@ -769,6 +797,7 @@ class MonitoringArgs:
             alertmanager_secrets=alertmanager_secret_names(self.receivers),
             node_exporter=self.node_exporter,
             host_discovery=self.host_discovery,
+            watched_namespaces=(self.namespace, self.app_namespace) if self.own_namespaces_only else None,
         )
 
 
