@@ -200,6 +200,11 @@ def test_every_pulumi_step_is_found() -> None:
 
 
 @pytest.mark.parametrize(("name", "job_id", "step"), PULUMI_RUNS)
+def test_every_pulumi_step_pins_the_cli_version(name: str, job_id: str, step: dict[str, Any]) -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", str(step["with"]["pulumi-version"]))
+
+
+@pytest.mark.parametrize(("name", "job_id", "step"), PULUMI_RUNS)
 def test_every_pulumi_step_creates_its_stack_when_missing(name: str, job_id: str, step: dict[str, Any]) -> None:
     assert step["with"]["upsert"] is True
 
@@ -300,7 +305,7 @@ def test_pulumi_preview_runs_only_for_pull_requests_from_this_repository_once_it
     condition = " ".join(jobs_of("ci.yml")["preview"]["if"].split())
     assert "github.event_name == 'pull_request'" in condition
     assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
-    assert "vars.AWS_PREVIEW_ROLE_ARN != ''" in condition
+    assert "vars.PREVIEW_ENABLED == 'true'" in condition
 
 
 def test_pulumi_preview_assumes_the_read_only_preview_role() -> None:
@@ -319,9 +324,21 @@ def test_pull_request_workflow_never_references_a_deploy_credential() -> None:
     assert not re.search(r"secrets\.PULUMI_ACCESS_TOKEN\b", text)
 
 
-def test_pull_request_jobs_run_in_no_environment() -> None:
-    # An environment would change the OIDC subject from `...:pull_request` and expose its secrets.
-    assert not [job_id for job_id, job in jobs_of("ci.yml").items() if "environment" in job]
+def test_each_preview_runs_in_its_stacks_preview_environment_and_no_other_job_in_one() -> None:
+    # Its role trusts `environment:preview-<stack>` only; a deploy role trusts `environment:<stack>`.
+    found = {job_id: job.get("environment") for job_id, job in jobs_of("ci.yml").items() if "environment" in job}
+    assert found == {"preview": "preview-${{ matrix.stack }}"}
+
+
+@pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
+def test_secrets_reach_only_jobs_in_an_environment(name: str) -> None:
+    # A repository secret is readable by any job a branch can edit; an environment's only by its jobs.
+    outside = [
+        job_id
+        for job_id, job in jobs_of(name).items()
+        if "secrets." in yaml.safe_dump(job) and "environment" not in job
+    ]
+    assert outside == []
 
 
 # --- deploy.yml -----------------------------------------------------------------------------------
@@ -428,33 +445,39 @@ def role_check(stack: str) -> dict[str, Any]:
     return check
 
 
-def run_role_check(stack: str, role: str, preview_role: str) -> subprocess.CompletedProcess[str]:
-    check = role_check(stack)
-    assert check["env"]["PREVIEW_ROLE_ARN"] == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
-    env = {"PATH": "/usr/bin:/bin", "ROLE_ARN": role, "PREVIEW_ROLE_ARN": preview_role}
-    return subprocess.run(["bash", "-e", "-c", check["run"]], env=env, capture_output=True, text=True, check=False)
-
-
-PREVIEW_ROLE = "arn:aws:iam::111122223333:role/hardstack-preview"
+def run_check(step: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a workflow step's script with `env` as the runner would give it."""
+    full = {"PATH": "/usr/bin:/bin", **env}
+    return subprocess.run(["bash", "-e", "-c", step["run"]], env=full, capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_each_deploy_job_refuses_the_preview_role_as_its_deploy_role(stack: str) -> None:
-    done = run_role_check(stack, PREVIEW_ROLE, PREVIEW_ROLE)
-    assert done.returncode == 1
-    assert f"AWS_DEPLOY_ROLE_ARN of the GitHub environment '{stack}' is the preview role" in done.stdout
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_each_deploy_job_goes_on_with_a_deploy_role_of_its_own(stack: str) -> None:
-    done = run_role_check(stack, f"arn:aws:iam::111122223333:role/hardstack-deploy-{stack}", PREVIEW_ROLE)
+def test_each_deploy_job_goes_on_with_a_deploy_role(stack: str) -> None:
+    done = run_check(role_check(stack), ROLE_ARN=f"arn:aws:iam::111122223333:role/hardstack-deploy-{stack}")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_each_deploy_job_stops_when_its_environment_names_no_role(stack: str) -> None:
-    done = run_role_check(stack, "", PREVIEW_ROLE)
+    done = run_check(role_check(stack), ROLE_ARN="")
     assert done.returncode == 1 and f"GitHub environment '{stack}'" in done.stdout
+
+
+def preview_role_check() -> dict[str, Any]:
+    (check,) = [
+        s
+        for s in steps(jobs_of("ci.yml")["preview"])
+        if s.get("env", {}).get("ROLE_ARN") == "${{ vars.AWS_PREVIEW_ROLE_ARN }}"
+    ]
+    return check
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_preview_stops_when_its_environment_names_no_role(stack: str) -> None:
+    done = run_check(preview_role_check(), ROLE_ARN="", STACK=stack)
+    assert done.returncode == 1 and f"GitHub environment 'preview-{stack}'" in done.stdout
+    role = f"arn:aws:iam::111122223333:role/hardstack-preview-{stack}"
+    assert run_check(preview_role_check(), ROLE_ARN=role, STACK=stack).returncode == 0
 
 
 @pytest.mark.parametrize("job_id", list(jobs_of("deploy.yml")))
