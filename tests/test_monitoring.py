@@ -646,6 +646,10 @@ CHART_88_5_3_KEYS = frozenset(
         "grafana.admin.existingSecret",
         "grafana.admin.userKey",
         "grafana.admin.passwordKey",
+        "grafana.sidecar.dashboards.searchNamespace",
+        # The grafana subchart's own value (its values.yaml and README: Role and RoleBinding
+        # instead of the ClusterRole); kube-prometheus-stack's values set grafana.rbac.pspEnabled only.
+        "grafana.rbac.namespaced",
     }
 )
 CHART_88_5_3_FREE_FORM = frozenset(
@@ -656,6 +660,8 @@ CHART_88_5_3_FREE_FORM = frozenset(
         "prometheus.prometheusSpec.additionalScrapeConfigs",
         "prometheus.serviceAccount.annotations",
         "alertmanager.config",
+        # Label selectors, each a key of prometheusSpec in the chart's values.yaml (`{}` there).
+        *(f"prometheus.prometheusSpec.{key}" for key in NAMESPACE_SELECTOR_KEYS),
     }
 )
 
@@ -674,7 +680,7 @@ def key_paths(values: dict[str, Any], prefix: str = "") -> set[str]:
 def test_every_value_key_exists_in_the_pinned_chart() -> None:
     assert CHART_VERSION == "88.5.3"  # bumping the chart means reading its values.yaml again
     hosts = HostDiscovery(region="eu-west-3", environment="prod", role="app", role_arn="arn:aws:iam::1:role/sd")
-    values = MonitoringArgs(tier=Tier.DEVELOPMENT, host_discovery=hosts).helm_values()
+    values = MonitoringArgs(tier=Tier.DEVELOPMENT, host_discovery=hosts, own_namespaces_only=True).helm_values()
     assert key_paths(values) <= CHART_88_5_3_KEYS | CHART_88_5_3_FREE_FORM
     assert set(values["alertmanager"]["config"]) <= {"global", "inhibit_rules", "route", "receivers", "templates"}
 
@@ -804,3 +810,11 @@ def test_on_a_shared_cluster_prometheus_loads_monitors_and_rules_of_its_own_name
 def test_on_a_cluster_the_stack_owns_prometheus_loads_monitors_from_every_namespace() -> None:
     prometheus = prod_args().helm_values()["prometheus"]["prometheusSpec"]
     assert not set(NAMESPACE_SELECTOR_KEYS) & set(prometheus)  # the chart's default, {}: every namespace
+
+
+def test_grafana_reads_configmaps_and_secrets_of_its_own_namespace_only() -> None:
+    grafana = prod_args().helm_values()["grafana"]
+    # A Role in the release's namespace instead of a ClusterRole over every Secret of the cluster,
+    # and the dashboards' search back to the sidecar's own namespace (the chart's ALL unset).
+    assert grafana["rbac"] == {"namespaced": True}
+    assert grafana["sidecar"]["dashboards"] == {"searchNamespace": None}

@@ -622,7 +622,12 @@ def helm_values(
                 "existingSecret": grafana_admin_secret,
                 "userKey": GRAFANA_USER_KEY,
                 "passwordKey": GRAFANA_PASSWORD_KEY,
-            }
+            },
+            # The chart's dashboards and datasource live in the release's namespace: its sidecars get
+            # a Role there, not the ClusterRole that reads every Secret of the cluster (the chart's
+            # default, with kube-prometheus-stack's dashboard search in ALL namespaces; null unsets it).
+            "rbac": {"namespaced": True},
+            "sidecar": {"dashboards": {"searchNamespace": None}},
         },
     }
     if host_discovery is not None:
