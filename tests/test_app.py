@@ -252,6 +252,9 @@ PUBLIC_CIDRS = ["10.0.0.0/24", "10.0.1.0/24"]
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
 
+HARDENED = "routing.http.drop_invalid_header_fields.enabled=true,routing.http.desync_mitigation_mode=defensive"
+
+
 def alb(**kw: Any) -> AlbIngress:
     return AlbIngress(**{"source_cidrs": PUBLIC_CIDRS, "certificate_arn": CERT, **kw})
 
@@ -268,6 +271,7 @@ def test_an_alb_ingress_is_internet_facing_to_the_pod_ips_with_https_and_a_redir
         "alb.ingress.kubernetes.io/ssl-redirect": "443",
         "alb.ingress.kubernetes.io/certificate-arn": CERT,
         "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "alb.ingress.kubernetes.io/load-balancer-attributes": HARDENED,
     }
     assert "tls" not in ingress["spec"]
 
@@ -275,8 +279,13 @@ def test_an_alb_ingress_is_internet_facing_to_the_pod_ips_with_https_and_a_redir
 def test_a_production_alb_keeps_deletion_protection(run: Run) -> None:
     ingress = run(app(tier=Tier.PRODUCTION, replicas=2, load_balancer=alb())).one(INGRESS).inputs
     assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"] == (
-        "deletion_protection.enabled=true"
+        f"{HARDENED},deletion_protection.enabled=true"
     )
+
+
+def test_every_alb_drops_invalid_headers_and_mitigates_desync(run: Run) -> None:
+    annotations = run(app(load_balancer=alb())).one(INGRESS).inputs["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/load-balancer-attributes"] == HARDENED
 
 
 def test_a_development_alb_without_a_certificate_listens_on_http_only(run: Run) -> None:

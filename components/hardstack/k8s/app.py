@@ -351,8 +351,14 @@ class AlbIngress:
                 "certificate-arn": self.certificate_arn,
                 "ssl-policy": ALB_SSL_POLICY,
             }
+        # As the fleet's ALB: malformed headers dropped, request smuggling mitigated.
+        attributes = [
+            "routing.http.drop_invalid_header_fields.enabled=true",
+            "routing.http.desync_mitigation_mode=defensive",
+        ]
         if tier.is_production:  # the site's front door is not deleted by a stray Ingress change
-            values["load-balancer-attributes"] = "deletion_protection.enabled=true"
+            attributes.append("deletion_protection.enabled=true")
+        values["load-balancer-attributes"] = ",".join(attributes)
         return {f"{ALB_ANNOTATION}/{key}": value for key, value in values.items()}
 
 
