@@ -63,9 +63,17 @@ def test_web_acl_is_regional_and_allows_what_no_rule_blocks(run: Run) -> None:
     }
 
 
-def test_web_acl_runs_the_aws_common_and_known_bad_inputs_groups_with_their_own_actions(run: Run) -> None:
+def test_web_acl_runs_the_aws_managed_groups_with_their_own_actions(run: Run) -> None:
     found = rules(run(firewall()))
-    for group in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+    groups = [r["name"] for r in sorted(found.values(), key=lambda r: r["priority"]) if r["name"] != "rate-per-ip"]
+    # Known-bad addresses first, then the inspections; SQL injection too, in front of PostgreSQL.
+    assert groups == [
+        "AWSManagedRulesAmazonIpReputationList",
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "AWSManagedRulesSQLiRuleSet",
+    ]
+    for group in groups:
         statement = found[group]["statement"]["managedRuleGroupStatement"]
         assert statement == {"vendorName": "AWS", "name": group}
         assert found[group]["overrideAction"] == {"none": {}}  # not `count`: the groups block
@@ -285,8 +293,8 @@ def test_named_managed_rules_only_count_and_the_rest_still_block(run: Run) -> No
 
 
 def test_count_rules_of_a_group_the_acl_does_not_run_are_refused() -> None:
-    with pytest.raises(HardstackError, match="count_rules key = 'AWSManagedRulesSQLiRuleSet'"):
-        args(count_rules={"AWSManagedRulesSQLiRuleSet": ["SQLi_BODY"]})
+    with pytest.raises(HardstackError, match="count_rules key = 'AWSManagedRulesLinuxRuleSet'"):
+        args(count_rules={"AWSManagedRulesLinuxRuleSet": ["LFI_URIPATH"]})
 
 
 def test_count_rules_given_as_one_string_are_refused() -> None:

@@ -1,11 +1,11 @@
 """WAFv2 regional web ACL in front of internet-facing load balancers, logging to an encrypted log group.
 
 Creates: aws.wafv2.WebAcl (a per-IP rate-based rule, then the AWS managed rule groups
-AWSManagedRulesCommonRuleSet and AWSManagedRulesKnownBadInputsRuleSet; requests no rule blocks are
-allowed), aws.cloudwatch.LogGroup (`aws-waf-logs-<name>`, KMS-encrypted), an aws.cloudwatch.LogResourcePolicy
-on that group (log delivery of this account may write its streams, nothing else),
-aws.wafv2.WebAclLoggingConfiguration (authorization and cookie headers redacted), and an
-aws.wafv2.WebAclAssociation per load balancer given.
+AWSManagedRulesAmazonIpReputationList, AWSManagedRulesCommonRuleSet, AWSManagedRulesKnownBadInputsRuleSet
+and AWSManagedRulesSQLiRuleSet; requests no rule blocks are allowed), aws.cloudwatch.LogGroup
+(`aws-waf-logs-<name>`, KMS-encrypted), an aws.cloudwatch.LogResourcePolicy on that group (log
+delivery of this account may write its streams, nothing else), aws.wafv2.WebAclLoggingConfiguration
+(authorization and cookie headers redacted), and an aws.wafv2.WebAclAssociation per load balancer given.
 
 A load balancer made by the AWS Load Balancer Controller for an Ingress is associated by the
 controller itself: give it `arn` through the Ingress annotation `alb.ingress.kubernetes.io/wafv2-acl-arn`
@@ -29,8 +29,15 @@ from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
-#: The AWS managed rule groups every web ACL runs, in evaluation order after the rate limit.
-MANAGED_RULE_GROUPS = ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+#: The AWS managed rule groups every web ACL runs, in evaluation order after the rate limit: addresses
+#: AWS threat intelligence lists first (the cheapest, 25 WCU), then the request inspections; with the
+#: rate rule about 1,130 of the 1,500 WCU a web ACL gets by default.
+MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesSQLiRuleSet",
+)
 #: What AWS accepts for a rate-based rule's limit (requests per evaluation window and IP).
 RATE_LIMIT_MIN = 10
 RATE_LIMIT_MAX = 2_000_000_000
@@ -188,7 +195,7 @@ class WebFirewall(Component):
         acl = aws.wafv2.WebAcl(
             name,
             scope="REGIONAL",  # load balancers; CloudFront needs a us-east-1 CLOUDFRONT ACL
-            description=f"{name}: rate limit per IP, AWS common and known-bad-inputs rules",
+            description=f"{name}: rate limit per IP, AWS IP reputation, common, known-bad-inputs and SQLi rules",
             default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
             rules=[
                 rate,
