@@ -86,7 +86,16 @@ from hardstack.k8s.monitoring import (
     validate_volume_growth,
 )
 from hardstack.k8s.platform import PlatformBaseline, PlatformBaselineArgs
-from stacks.settings import APP_NAMESPACE, APP_RESOURCES, APP_SERVICE, ClusterNames, Settings, load_settings
+from stacks.settings import (
+    APP_NAMESPACE,
+    APP_RESOURCES,
+    APP_SERVICE,
+    BUILTIN_APP_EGRESS,
+    BUILTIN_INGRESS,
+    ClusterNames,
+    Settings,
+    load_settings,
+)
 
 #: Name of the managed EKS cluster component; its physical name (`cluster_name`) follows from it.
 CLUSTER = "eks"
@@ -312,11 +321,7 @@ def build_network(settings: Settings) -> Base:
         SecurityGroupArgs(
             vpc_id=network.vpc_id,
             description="internet-facing load balancer",
-            ingress=[
-                Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS from the internet"),
-                Flow(Port.HTTP, Peer.any_ipv4(), "HTTP from the internet, redirected to HTTPS"),
-                *extra["lb"],
-            ],
+            ingress=[*BUILTIN_INGRESS["lb"], *extra["lb"]],
         ),
         opts,
     )
@@ -325,11 +330,7 @@ def build_network(settings: Settings) -> Base:
         SecurityGroupArgs(
             vpc_id=network.vpc_id,
             description="application hosts and workloads",
-            egress=[
-                # Package repositories, SSM and AWS APIs are all HTTPS.
-                Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS to AWS APIs, SSM and package repositories"),
-                *(r.flow() for r in settings.extra_egress),
-            ],
+            egress=[*BUILTIN_APP_EGRESS, *(r.flow() for r in settings.extra_egress)],
             ingress=extra["app"],
         ),
         opts,

@@ -41,6 +41,7 @@ from hardstack.aws.cluster import (
 from hardstack.aws.context import validate_iam_path, validate_policy_arn, validate_region
 from hardstack.aws.controller_roles import issuer_of
 from hardstack.aws.database import (
+    database_identifier,
     validate_backup_retention,
     validate_engine_version,
     validate_instance_class,
@@ -96,6 +97,7 @@ from hardstack.k8s.monitoring import (
     validate_routing,
     validate_volume_gb,
 )
+from hardstack.k8s.platform import validate_dns_subdomain
 
 NAMESPACE = "hardstack"
 #: How the AZ ids are found: looked up once, then pinned (like the AMI).
@@ -128,6 +130,15 @@ class ClusterNames:
 
 #: The app's requests and limits on the cluster: the capacity check sizes the node group against them.
 APP_RESOURCES = Resources()
+#: What the stack's security groups allow themselves, by group, before `extraIngress`/`extraEgress`.
+BUILTIN_INGRESS: dict[str, tuple[Flow, ...]] = {
+    "lb": (
+        Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS from the internet"),
+        Flow(Port.HTTP, Peer.any_ipv4(), "HTTP from the internet, redirected to HTTPS"),
+    )
+}
+# Package repositories, SSM and AWS APIs are all HTTPS.
+BUILTIN_APP_EGRESS = (Flow(Port.HTTPS, Peer.any_ipv4(), "HTTPS to AWS APIs, SSM and package repositories"),)
 #: Tags hardstack puts on every resource itself (`Settings.base_tags`).
 BASE_TAG_KEYS = ("Project", "Environment", "Stack", "ManagedBy")
 #: Room kept for hardstack's own tags on one resource (the base tags, Name, inventory and discovery
@@ -605,7 +616,13 @@ class Settings(_Model):
     @classmethod
     def _name_prefix(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if v:
-            Naming(v)  # checks each segment
+            try:
+                naming = Naming(v)  # checks each segment
+                database_identifier(naming, "main")  # RDS's rules: a letter first, single hyphens
+                # The fleet's SSM parameters are named under the prefix: AWS reserves aws* and ssm*.
+                validate_parameter_name("/" + "/".join(v) + "/fleet", "the fleet's SSM parameter names")
+            except HardstackError as err:
+                raise refuse("hardstack:namePrefix", list(v), f"segments that make valid AWS names ({err})") from None
         return v
 
     def interface_endpoints(self) -> tuple[str, ...]:
@@ -675,7 +692,7 @@ class Settings(_Model):
                 out = egress.flow()
             except HardstackError as err:
                 raise HardstackError(f"{where}: {err}") from None
-            world_open = out.peer.is_world and out.port.is_every_port
+            world_open = out.peer.is_broad and out.port.is_every_port
             if world_open and self.tier.is_production and not self.allow_world_egress_all_ports:
                 raise refuse(
                     where,
@@ -715,6 +732,15 @@ class Settings(_Model):
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
             )
+        self._check_unique_flows()
+        if self.tier.is_production:
+            # The load balancer component's own production rules, named by their keys.
+            for key, on in (
+                ("albDeletionProtection", self.alb_deletion_protection),
+                ("albAccessLogs", self.alb_access_logs),
+            ):
+                if not on:
+                    raise refuse(f"{NAMESPACE}:{key}", False, "on in prod")
         self._check_cluster()
         self._check_controllers()
         self._check_app_and_data()
@@ -856,6 +882,10 @@ class Settings(_Model):
 
     def _check_controllers(self) -> None:
         """Controllers asked for must be installable; a managed cluster must serve the app's class."""
+        # In every mode: a managed cluster's ALB takes them too (instead of this stack's public subnets).
+        validate_cidrs(self.existing_cluster_load_balancer_cidrs, "hardstack:existingClusterLoadBalancerCidrs")
+        # An Ingress's class names an IngressClass object: a DNS subdomain, whatever controller serves it.
+        validate_dns_subdomain(self.ingress_class, "hardstack:ingressClass")
         if self.cluster_mode == "managed":
             if self.ingress_class != "alb":
                 raise refuse(
@@ -906,7 +936,6 @@ class Settings(_Model):
             raise refuse(
                 "hardstack:existingClusterVpcId", self.existing_cluster_vpc_id, "a VPC id such as vpc-0123abcd"
             )
-        validate_cidrs(self.existing_cluster_load_balancer_cidrs, "hardstack:existingClusterLoadBalancerCidrs")
         if self.ingress_class == "alb" and not self.existing_cluster_load_balancer_cidrs:
             # Its ALB is in the cluster's VPC: with target type ip it connects to the pods from the
             # subnets there, which the app's default-deny policy must admit (this stack's are elsewhere).
@@ -938,6 +967,30 @@ class Settings(_Model):
                 f"{capacity.offered_cpu_m}m and {capacity.offered_memory_mib} MiB after the platform's share: "
                 "raise hardstack:clusterNodeMaxSize or lower hardstack:appMaxReplicas",
             )
+
+    def _check_unique_flows(self) -> None:
+        """Each flow of a security group once, as the group requires: extra flows repeat neither each
+        other (in any spelling) nor what the stack opens itself."""
+        for target in ("lb", "app", "data"):
+            seen = {f.key: f"the stack's own rule ({f.description})" for f in BUILTIN_INGRESS.get(target, ())}
+            for i, rule in enumerate(self.extra_ingress):
+                if rule.to == target:
+                    self._once(rule.flow(), f"hardstack:extraIngress[{i}]", seen)
+        seen = {f.key: f"the stack's own rule ({f.description})" for f in BUILTIN_APP_EGRESS}
+        for i, egress in enumerate(self.extra_egress):
+            self._once(egress.flow(), f"hardstack:extraEgress[{i}]", seen)
+        endpoints: dict[tuple[str, str], str] = {}
+        for i, sub in enumerate(self.subscriptions()):
+            where = f"hardstack:alertSubscriptions[{i}]"
+            first = endpoints.setdefault((sub.protocol, sub.endpoint), where)
+            if first != where:
+                raise refuse(where, f"{sub.protocol}:{sub.endpoint}", f"each endpoint once: {first} has it already")
+
+    @staticmethod
+    def _once(flow: Flow, where: str, seen: dict[str, str]) -> None:
+        first = seen.setdefault(flow.key, where)
+        if first != where:
+            raise refuse(where, flow.key, f"each flow once: the same port and peer as {first}")
 
     def _check_deployer(self) -> None:
         location = self.deployer_location
@@ -1246,6 +1299,10 @@ def _parse(config: Mapping[str, Any]) -> Settings:
             f"(`pulumi config set {NAMESPACE}:tier production`)"
         )
     tier = parse_tier(raw_tier, f"{NAMESPACE}:tier")
+    floor = STACK_TIERS.get(env)
+    if floor is not None and list(Tier).index(tier) < list(Tier).index(floor):
+        # A lower tier would lift what the environment's name promises (prod's protection, WAF, backups).
+        raise refuse(f"{NAMESPACE}:tier", tier.value, f"{floor.value} or stricter for environment {env!r}")
     values: dict[str, Any] = {**PROFILES[tier], "tier": tier}
     for key, value in config.items():
         ns, _, name = key.partition(":")

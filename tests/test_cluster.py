@@ -753,11 +753,11 @@ def test_the_ebs_driver_tags_its_volumes_with_the_stacks_tags(run: Run) -> None:
 
 
 def test_a_private_endpoint_admits_the_deployers_range_and_runner_on_443(run: Run) -> None:
-    rec = run(eks(deployer_cidrs=["10.0.0.0/20"], deployer_security_group_ids=["sg-runner"]))
+    rec = run(eks(deployer_cidrs=["10.0.0.0/20"], deployer_security_group_ids=[RUNNER]))
     rules = rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert {(r.inputs.get("cidrIpv4"), r.inputs.get("referencedSecurityGroupId")) for r in rules} == {
         ("10.0.0.0/20", None),
-        (None, "sg-runner"),
+        (None, RUNNER),
     }
     assert all(r.inputs["fromPort"] == r.inputs["toPort"] == 443 for r in rules)
     provider = rec.one("pulumi:providers:kubernetes")
@@ -769,9 +769,40 @@ def test_runner_rules_are_named_by_group_so_reordering_replaces_nothing(run: Run
         rec = run(eks(deployer_cidrs=[], deployer_security_group_ids=groups))
         return {r.name for r in rec.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")}
 
-    assert (
-        names(["sg-a", "sg-b"]) == names(["sg-b", "sg-a"]) == {"main-api-from-runner-sg-a", "main-api-from-runner-sg-b"}
-    )
+    a, b = "sg-0a0a0a0a0a0a0a0a0", "sg-0b0b0b0b0b0b0b0b0"
+    assert names([a, b]) == names([b, a]) == {f"main-api-from-runner-{a}", f"main-api-from-runner-{b}"}
+
+
+RUNNER = "sg-0123456789abcdef0"
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"deployer_cidrs": ["10.0.0.0/8", "10.0.0.0/8"]}, "deployer_cidrs = '10.0.0.0/8' is refused: each value once"),
+        ({"deployer_security_group_ids": [RUNNER, RUNNER]}, f"deployer_security_group_ids = '{RUNNER}' is refused"),
+        ({"deployer_security_group_ids": ["runner"]}, "deployer_security_group_ids = 'runner' is refused: security"),
+    ],
+)
+def test_a_deployer_range_or_group_given_twice_or_malformed_is_refused(
+    run: Run, kw: dict[str, Any], message: str
+) -> None:
+    assert refused_before_registering(run, lambda: args(**kw)).startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("cidrs", "message"),
+    [
+        (["0.0.0.0/1", "128.0.0.0/1"], "public_access_cidrs = '0.0.0.0/1' is refused: named office or VPN ranges"),
+        (["2001:db8::/32"], "public_access_cidrs = '2001:db8::/32' is refused: IPv4 CIDR blocks"),
+        (["203.0.113.0/24", "203.0.113.0/24"], "public_access_cidrs = '203.0.113.0/24' is refused: each value once"),
+    ],
+)
+def test_a_public_endpoint_refuses_halves_of_the_internet_ipv6_and_repeats_in_production(
+    run: Run, cidrs: list[str], message: str
+) -> None:
+    built = lambda: args(endpoint_public_access=True, public_access_cidrs=cidrs, tier=Tier.PRODUCTION)  # noqa: E731
+    assert refused_before_registering(run, built).startswith(message)
 
 
 def test_a_private_endpoint_nobody_can_reach_is_refused(run: Run) -> None:

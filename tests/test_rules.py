@@ -150,8 +150,27 @@ def test_admin_port_from_any_public_range_is_refused(port: Port, cidr: str) -> N
 
 @pytest.mark.parametrize("cidr", PUBLIC_RANGES)
 def test_all_protocols_from_a_public_range_are_refused_as_admin_exposure(cidr: str) -> None:
-    with pytest.raises(HardstackError, match=r"all ports, admin ports included.*SSM Session Manager"):
+    # A range broader than a /8 (IPv6 /16) is the internet, or much of it: the internet's rule.
+    broad = Peer.cidr(cidr).is_broad
+    expected = "all-protocol rules from the internet" if broad else r"all ports, admin ports included.*SSM Session"
+    with pytest.raises(HardstackError, match=expected):
         Flow(Port.ALL, Peer.cidr(cidr), "everything").refuse_world_open("ingress")
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/1", "128.0.0.0/1", "8.0.0.0/6", "2000::/3", "::/1"])
+def test_halves_and_large_parts_of_the_internet_open_only_what_the_internet_may_reach(cidr: str) -> None:
+    assert Peer.cidr(cidr).is_broad
+    with pytest.raises(HardstackError, match="only tcp 80 and 443 may be open to the internet"):
+        Flow(Port.tcp(8443), Peer.cidr(cidr), "app").refuse_world_open("ingress")
+    Flow(Port.HTTPS, Peer.cidr(cidr), "web").refuse_world_open("ingress")
+
+
+@given(st.integers(0, 32))
+def test_a_public_ipv4_range_is_broad_exactly_when_broader_than_a_slash_8(prefix: int) -> None:
+    network = ipaddress.ip_network(f"11.0.0.0/{prefix}", strict=False)  # public at every length
+    assert Peer.cidr(str(network)).is_broad == (prefix < 8)
+    assert not Peer.cidr("10.0.0.0/8").is_broad  # private
+    assert Peer.cidr("10.0.0.0/7").is_broad  # it holds 11.0.0.0/8, public
 
 
 @pytest.mark.parametrize("cidr", PRIVATE_RANGES)

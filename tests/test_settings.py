@@ -821,11 +821,13 @@ def test_prod_takes_world_open_egress_on_every_port_when_asked_for_by_name() -> 
 
 
 def test_prod_takes_world_egress_on_named_ports_and_test_on_every_port() -> None:
-    assert prod_settings(extraEgress=[{**WORLD_EGRESS, "fromPort": 443, "toPort": 443}]).extra_egress
+    assert prod_settings(extraEgress=[{**WORLD_EGRESS, "fromPort": 8443, "toPort": 8443}]).extra_egress
     assert settings(extraEgress=[WORLD_EGRESS]).extra_egress
 
 
 # --- every refusal, through the program: nothing registered -------------------------------------
+
+OFFICE_8443 = {"to": "lb", "cidr": "192.168.10.0/24", "fromPort": 8443, "description": "office"}
 
 REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("test", {"hardstack:nat_strategy": "none"}, "hardstack:nat_strategy is the snake_case spelling"),
@@ -838,6 +840,46 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
         "hardstack:existingClusterLoadBalancerCidrs = [] is refused: the CIDRs of the existing cluster's public",
     ),
     ("test", {"hardstack:fooBar": 1}, "hardstack:fooBar is not a known setting"),
+    # Refused by the components only, after 30 to 200 resources, before the settings ran the same checks.
+    ("prod", {"hardstack:albDeletionProtection": False}, "hardstack:albDeletionProtection = False is refused: on"),
+    ("prod", {"hardstack:albAccessLogs": False}, "hardstack:albAccessLogs = False is refused: on in prod"),
+    (
+        "test",
+        {"hardstack:extraIngress": [OFFICE_8443, {**OFFICE_8443, "cidr": "192.168.10.0/024"}]},
+        "hardstack:extraIngress[1] = 'tcp-8443-cidr-192-168-10-0-24' is refused: each flow once: the same port and "
+        "peer as hardstack:extraIngress[0]",
+    ),
+    (
+        "test",
+        {"hardstack:extraEgress": [{"cidr": "0.0.0.0/0", "fromPort": 443, "toPort": 443, "description": "web"}]},
+        "hardstack:extraEgress[0] = 'tcp-443-cidr-0-0-0-0-0' is refused: each flow once: the same port and peer as "
+        "the stack's own rule (HTTPS to AWS APIs",
+    ),
+    (
+        "prod",
+        {"hardstack:alertSubscriptions": [{"protocol": "email", "endpoint": "oncall@example.com"}] * 2},
+        "hardstack:alertSubscriptions[1] = 'email:oncall@example.com' is refused: each endpoint once",
+    ),
+    (
+        "test",
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:ingressClass": "NGINX",
+        },
+        "hardstack:ingressClass = 'NGINX' is refused",
+    ),
+    ("test", {"hardstack:existingClusterLoadBalancerCidrs": ["x"]}, "hardstack:existingClusterLoadBalancerCidrs = 'x'"),
+    ("test", {"hardstack:namePrefix": ["aws"]}, "hardstack:namePrefix = ['aws'] is refused: segments that make valid"),
+    ("test", {"hardstack:namePrefix": ["x-"]}, "hardstack:namePrefix = ['x-'] is refused: segments that make valid"),
+    ("prod", {"hardstack:deployerCidrs": ["10.30.0.0/20", "10.30.0.0/20"]}, "hardstack:deployerCidrs = '10.30.0.0/20'"),
+    ("test", {"hardstack:deployerCidrs": ["2001:db8::/32"]}, "hardstack:deployerCidrs = '2001:db8::/32' is refused"),
+    ("prod", {"hardstack:tier": "development"}, "hardstack:tier = 'development' is refused: production or stricter"),
+    (
+        "prod",
+        {"hardstack:extraEgress": [{**WORLD_EGRESS, "cidr": "0.0.0.0/1"}]},
+        "hardstack:extraEgress[0] = 'tcp-0-65535 to 0.0.0.0/1' is refused",
+    ),
     ("test", {"hardstack:tags": {"aws:owner": "me"}}, "hardstack:tags key = 'aws:owner' is refused"),
     ("test", {"hardstack:tags": {"Owner": "x" * 300}}, "hardstack:tags[Owner] = "),
     ("test", {"hardstack:clusterNodeMinSize": 0}, "hardstack:clusterNodeMinSize = 0 is refused"),

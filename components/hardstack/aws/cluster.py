@@ -40,7 +40,7 @@ from hardstack.core.controllers import AUTOSCALER_ENABLED_TAG, autoscaler_cluste
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
-from hardstack.core.rules import Peer, is_public_cidr
+from hardstack.core.rules import BROADEST_RANGE, Peer, is_public_cidr
 from hardstack.core.scaling import LiveScaling, node_group_scaling
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
 
@@ -187,6 +187,16 @@ def role_name_of(arn: str, where: str = "role_arn") -> str:
     return found.group("name")
 
 
+_SECURITY_GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
+
+
+def _once(key: str, seen: set[str], where: str, value: object) -> None:
+    """Refuse a value given twice (in any spelling): each one names a rule, and a name is made once."""
+    if key in seen:
+        raise refuse(where, value, "each value once (another spelling of it is already listed)")
+    seen.add(key)
+
+
 def validate_public_access(public: bool, cidrs: Sequence[str], tier: Tier, where: str = "public_access_cidrs") -> None:
     """No CIDRs without a public endpoint; some with it; never the whole internet in production."""
     if not public:
@@ -195,13 +205,23 @@ def validate_public_access(public: bool, cidrs: Sequence[str], tier: Tier, where
         return
     if not cidrs:
         raise refuse(where, [], "at least one CIDR when endpoint_public_access is on (none would mean everyone)")
+    seen: set[str] = set()
     for cidr in cidrs:
         try:
             network = ipaddress.ip_network(cidr, strict=True)
         except (TypeError, ValueError):
             raise refuse(where, cidr, "CIDR blocks such as 203.0.113.0/24 (host bits zero)") from None
-        if network.prefixlen == 0 and tier.is_production:
-            raise refuse(where, cidr, "named office or VPN ranges in production, not the whole internet")
+        if network.version != 4:
+            # EKS takes IPv4 blocks only for the public endpoint of an IPv4 cluster.
+            raise refuse(where, cidr, "IPv4 CIDR blocks: the public endpoint of an IPv4 cluster takes no IPv6 range")
+        if Peer.cidr(str(network)).is_broad and tier.is_production:
+            raise refuse(
+                where,
+                cidr,
+                f"named office or VPN ranges in production, /{BROADEST_RANGE[4]} or narrower, "
+                "not the internet or a large part of it",
+            )
+        _once(str(network), seen, where, cidr)
 
 
 #: Add-on versions per Kubernetes minor: the latest EKS add-on builds listed in the EKS user guide's
@@ -267,6 +287,7 @@ def validate_deployer(
 ) -> None:
     """Where `pulumi up` runs must reach the API: the public endpoint (listed CIDRs), or, private only,
     a private range or runner security group admitted to the cluster security group on 443."""
+    seen: set[str] = set()
     for cidr in cidrs:
         try:
             network = ipaddress.ip_network(cidr, strict=True)
@@ -276,8 +297,15 @@ def validate_deployer(
             raise refuse(
                 where[0], cidr, "private ranges: the private endpoint is reached from inside the VPC or over VPN"
             )
+        _once(str(network), seen, where[0], cidr)  # one ingress rule per range, named by it
     if known_length(groups) is None:
         raise refuse(where[1], "<Output>", "a plain list (one ingress rule is made per group, named by its id)")
+    seen = set()
+    for group in groups if isinstance(groups, list | tuple) else ():
+        if isinstance(group, str):  # an Output is checked by EC2
+            if not _SECURITY_GROUP_ID.match(group):
+                raise refuse(where[1], group, "security group ids such as sg-0123456789abcdef0")
+            _once(group, seen, where[1], group)
     if not public and not cidrs and known_length(groups) == 0:
         raise refuse(
             where[0],

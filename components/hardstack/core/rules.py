@@ -21,6 +21,9 @@ Protocol = Literal["tcp", "udp", "icmp", "icmpv6", "all"]
 PROTOCOLS: tuple[Protocol, ...] = ("tcp", "udp", "icmp", "icmpv6", "all")
 
 WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
+#: The shortest prefix of a public range taken as less than the internet, by IP version: a /8 is
+#: 16 million addresses; 0.0.0.0/1 with 128.0.0.0/1 is the whole internet in two rules.
+BROADEST_RANGE = {4: 8, 6: 16}
 #: The only ports the internet may reach: the load balancer's web listeners.
 WORLD_OPEN_PORTS = frozenset({80, 443})
 #: Ports that administer a host or a datastore; named in errors so the fix is obvious.
@@ -260,6 +263,14 @@ class Peer:
         return self.kind == "cidr" and self.value in WORLD_CIDRS
 
     @property
+    def is_broad(self) -> bool:
+        """The internet or a large part of it: a public CIDR broader than BROADEST_RANGE (0.0.0.0/1)."""
+        if not self.is_public:
+            return False
+        net = ipaddress.ip_network(self.value, strict=False)
+        return net.prefixlen < BROADEST_RANGE[net.version]
+
+    @property
     def is_public(self) -> bool:
         """A CIDR with any internet address in it (groups, prefix lists and self are not CIDRs)."""
         return self.kind == "cidr" and is_public_cidr(self.value)
@@ -307,13 +318,14 @@ class Flow:
         return f"{self.port.key}-{self.peer.key}"
 
     def refuse_world_open(self, direction: Direction, where: str = "flow") -> None:
-        """Inbound from the internet: from anywhere only tcp 80/443, never all protocols; from any
-        public range (0.0.0.0/1, a public /8 or /32, public IPv6), no admin port either.
+        """Inbound from the internet: from anywhere (or a range broader than BROADEST_RANGE, such as
+        0.0.0.0/1) only tcp 80/443, never all protocols; from any other public range (a public /8 or
+        /32, public IPv6), no admin port either.
         """
         if direction != "ingress" or not self.peer.is_public:
             return
         port = self.port
-        if self.peer.is_world:
+        if self.peer.is_broad:
             if port.protocol == "all":
                 raise refuse(
                     where,
