@@ -1232,7 +1232,23 @@ NEVER_SECRET = {
     "aws:region": "it is part of every ARN and endpoint of the stack",
     # AWS: account IDs are not secret; every ARN of the stack shows this one.
     "aws:allowedAccountIds": "it is part of every ARN of the stack",
+    f"{NAMESPACE}:namePrefix": "it starts every AWS name of the stack",
+    f"{NAMESPACE}:azIds": "the subnets are placed by these public zone ids, which every plan and check shows",
+    # Resource names are never secret: each flow and range names the rule it makes.
+    **{
+        f"{NAMESPACE}:{key}": "its ranges and ports name the rules made from them (resource names are never secret)"
+        for key in ("extraIngress", "extraEgress", "deployerCidrs", "deployerSecurityGroupIds")
+    },
 }
+
+
+def _scalar_keys() -> frozenset[str]:
+    """The settings that hold a number or a flag: config text such as "8443" reaches the resources as
+    a number, which no secret text can be found in."""
+    scalar = {int, float, bool, int | None, float | None, bool | None}
+    return frozenset(
+        f"{NAMESPACE}:{f.alias}" for f in Settings.model_fields.values() if f.alias and f.annotation in scalar
+    )
 
 
 #: Keys the program hands over as secrets itself (the provider's settings, the kubeconfig, the
@@ -1247,6 +1263,8 @@ def check_secret_keys(config: Mapping[str, Any], secret: Collection[str]) -> Non
     for key in sorted(secret):
         if key in NEVER_SECRET:
             reason = NEVER_SECRET[key]
+        elif key in _scalar_keys():
+            reason = "it is a number or a flag, which the program cannot find where it lands to keep it secret"
         elif key not in _SECRET_WHERE_GIVEN and not secret_texts([config[key]]):
             reason = (
                 f"it holds no text of {MIN_SECRET_TEXT} or more characters (a number, a flag, a short word), "

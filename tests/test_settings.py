@@ -663,7 +663,8 @@ def every_key() -> list[str]:
 def test_a_secret_object_of_any_key_is_never_printed(key: str) -> None:
     config = {**BASE, key: {"token": {"password": SECRET_TEXT}}}
     msg = refused_secretly(config, secret_keys=as_secret(config, key))
-    assert key in msg and SECRET_TEXT not in msg and ("[secret]" in msg or key in NEVER_SECRET)
+    # Redacted, or refused as a secret at all (a key every name shows, a number or a flag).
+    assert key in msg and SECRET_TEXT not in msg and ("[secret]" in msg or "cannot be kept secret" in msg)
 
 
 @pytest.mark.parametrize("key", every_key())
@@ -953,8 +954,6 @@ def test_a_misspelt_field_inside_an_entry_is_not_taken_for_a_setting() -> None:
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("hardstack:appPort", 8443),
-        ("hardstack:dbMultiAz", True),
         ("hardstack:natStrategy", "n"),
         ("hardstack:alarmThresholds", {"albTarget5xx": 5}),
     ],
@@ -965,9 +964,28 @@ def test_secret_without_text_to_find_is_refused_naming_the_key(key: str, value: 
     assert f"pulumi config set {key} <value>" in msg and repr(value) not in msg
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    # Config arrives as text: "8443" has 4 characters, and lands as the number 8443 in a target group.
+    [("hardstack:appPort", "8443"), ("hardstack:dbAllocatedStorageGb", "1234"), ("hardstack:dbMultiAz", True)],
+)
+def test_a_secret_number_or_flag_is_refused_whatever_its_text(key: str, value: Any) -> None:
+    msg = refused_secretly({**BASE, key: value}, [key])
+    assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: it is a number or a flag")
+
+
 @pytest.mark.parametrize("key", sorted(NEVER_SECRET))
-def test_secret_environment_region_or_account_is_refused_they_are_in_every_name(key: str) -> None:
-    config = {**BASE, "aws:allowedAccountIds": ["111122223333"]}
+def test_secret_names_regions_accounts_and_ranges_are_refused_they_are_in_names(key: str) -> None:
+    config = {
+        **BASE,
+        "aws:allowedAccountIds": ["111122223333"],
+        "hardstack:namePrefix": ["acme", "payments"],
+        "hardstack:azIds": ["euw3-az1", "euw3-az2", "euw3-az3"],
+        "hardstack:extraIngress": [{"to": "lb", "cidr": "198.51.100.0/24", "fromPort": 8443, "description": "x"}],
+        "hardstack:extraEgress": [{"cidr": "198.51.100.0/24", "fromPort": 8443, "toPort": 8443, "description": "x"}],
+        "hardstack:deployerCidrs": ["203.0.113.0/24"],
+        "hardstack:deployerSecurityGroupIds": ["sg-0123456789abcdef0"],
+    }
     msg = refused_secretly(config, [key])
-    assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: it is part of every")
+    assert msg.startswith(f"{key} is set with --secret, but it cannot be kept secret: {NEVER_SECRET[key]}")
     assert repr(config[key]) not in msg
