@@ -252,7 +252,7 @@ def build_network(settings: Settings) -> Base:
     if settings.db_snapshot_identifier is not None and base.db_running_version is None:
         # A new instance restores from the snapshot: it must hold the snapshot's storage and major.
         validate_restore(
-            snapshot_storage(settings.db_snapshot_identifier, opts),
+            snapshot_storage(settings.db_snapshot_identifier, opts, "hardstack:dbSnapshotIdentifier"),
             settings.db_allocated_storage_gb,
             settings.db_engine_version,
             settings.db_snapshot_identifier,

@@ -30,15 +30,17 @@ from pydantic.alias_generators import to_camel, to_snake
 
 from hardstack.aws.alarms import AlarmThresholds
 from hardstack.aws.cluster import (
+    NODE_GROUP_CEILING,
     addon_versions_for,
     role_name_of,
     validate_access_roles,
+    validate_cluster_name,
     validate_deployer,
     validate_existing_kubeconfig,
     validate_public_access,
     validate_version,
 )
-from hardstack.aws.context import validate_iam_path, validate_policy_arn, validate_region
+from hardstack.aws.context import partition_of, validate_iam_path, validate_policy_arn, validate_region
 from hardstack.aws.controller_roles import issuer_of
 from hardstack.aws.database import (
     database_identifier,
@@ -224,7 +226,7 @@ RESERVED_TAG_PREFIXES = ("hardstack:", "kubernetes.io/", "k8s.io/", "elbv2.k8s.a
 #: itself (with the region, default tags and these), so no other `aws:` key would reach it: each
 #: is refused rather than ignored.
 PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:assumeRoles", "aws:allowedAccountIds")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 #: RoleSessionName and SourceIdentity: 2-64 of these characters (STS AssumeRole).
 _SESSION_TEXT = re.compile(r"^[\w+=,.@-]{2,64}$")
 #: Go durations as the provider parses them (time.ParseDuration): 1h, 45m, 1h30m, 1.5h, 5400000ms.
@@ -296,11 +298,36 @@ class AssumeRoleSetting(_Model):
         return self.role_arn.split(":")[4]
 
 
+def validate_stack_region(region: str, key: str) -> str:
+    """A region of the `aws` partition: the stacks build ARNs of that partition and name its managed
+    policies (another partition's IAM, KMS and EKS refuse them)."""
+    if partition_of(region) != "aws":
+        raise refuse(
+            key,
+            region,
+            f"a region of the aws partition: {region} is in {partition_of(region)}, whose ARNs and managed "
+            "policies the stacks do not build (China, GovCloud, ISO and sovereign-cloud regions)",
+        )
+    return region
+
+
+#: Fields holding ARNs, which must be of the stack's partition.
+_ARN_FIELDS = (
+    "certificate_arn",
+    "permissions_boundary_arn",
+    "cluster_admin_role_arns",
+    "cluster_readonly_role_arns",
+    "cluster_kubeconfig_role_arn",
+    "existing_cluster_oidc_provider_arn",
+    "db_snapshot_identifier",
+)
+
+
 #: Field -> the component's check of one value, called with the value and the config key.
 _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "iam_path": validate_iam_path,
     "permissions_boundary_arn": validate_policy_arn,
-    "region": validate_region,
+    "region": lambda region, key: validate_stack_region(validate_region(region, key), key),
     "vpc_cidr": validate_vpc_cidr,
     "az_count": validate_az_count,
     "log_retention_days": validate_log_retention,
@@ -317,6 +344,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], object]] = {
     "db_app_user": validate_role_name,
     "db_migration_user": validate_role_name,
     "app_host": validate_host,
+    "existing_cluster_name": validate_cluster_name,
 }
 
 
@@ -358,8 +386,9 @@ class Settings(_Model):
     extra_egress: tuple[FlowSetting, ...] = ()
     """Extra outbound flows from the app hosts (beyond HTTPS and PostgreSQL). Default: none."""
     allow_world_egress_all_ports: bool = False
-    """Unsafe: let production's `extraEgress` open every port to the whole internet (0.0.0.0/0 or ::/0).
-    Default: off, production refuses such a flow (name the ports the hosts need instead)."""
+    """Unsafe: let production's `extraEgress` open every port to the whole internet (0.0.0.0/0, ::/0, or a
+    range broader than a /8 such as 0.0.0.0/1). Default: off, production refuses such a flow (name the
+    ports the hosts need instead)."""
     fleet_image_id: str
     """Pinned AMI of the fleet (AL2023; see the README for the command that resolves it). Required."""
     fleet_instance_type: str
@@ -440,7 +469,8 @@ class Settings(_Model):
     exporters are cluster-wide)."""
     existing_cluster_load_balancer_cidrs: tuple[str, ...] = ()
     """Where an existing cluster's ALBs connect to the pods from (its VPC's public subnets), admitted by the
-    app's NetworkPolicy with `ingressClass: alb`. Default: this stack's public subnets (a cluster in this VPC)."""
+    app's NetworkPolicy with `ingressClass: alb`. Required in existing mode with that class; on a managed
+    cluster, default: this stack's public subnets."""
 
     app_image: str = DEFAULT_IMAGE
     """Image released to the cluster, with tag or digest (`latest` refused outside test; prod refuses an image
@@ -654,6 +684,8 @@ class Settings(_Model):
         if v is None:
             return v
         key = "hardstack:appPort" if info.field_name == "app_port" else "hardstack:appPortPrevious"
+        if isinstance(v, bool) or not 1 <= v <= 65535:
+            raise refuse(key, v, "1024 to 65535 (the app runs unprivileged)")
         admin = Port.tcp(v).admin_ports()
         if admin:
             raise refuse(key, v, f"an application port, not admin port {admin[0]}")
@@ -732,6 +764,7 @@ class Settings(_Model):
             raise refuse(
                 "hardstack:certificateArn", None, f"an ACM certificate ARN: a {self.tier} stack serves HTTPS only"
             )
+        self._check_arn_partitions()
         self._check_unique_flows()
         if self.tier.is_production:
             # The load balancer component's own production rules, named by their keys.
@@ -774,6 +807,14 @@ class Settings(_Model):
             )
         if self.db_snapshot_identifier is not None:
             validate_snapshot_identifier(self.db_snapshot_identifier, "hardstack:dbSnapshotIdentifier", allowed)
+            arn = self.db_snapshot_identifier.split(":")
+            if len(arn) > 3 and arn[0] == "arn" and arn[3] != self.region:
+                # RDS restores a snapshot in its own region only: copy it here first.
+                raise refuse(
+                    "hardstack:dbSnapshotIdentifier",
+                    self.db_snapshot_identifier,
+                    f"a snapshot of {self.region} (aws:region): copy it here first (`aws rds copy-db-snapshot`)",
+                )
         if allowed and self.aws_assume_roles:
             last = self.aws_assume_roles[-1]
             if last.account_id not in allowed:
@@ -814,6 +855,7 @@ class Settings(_Model):
             self.cluster_node_max_size,
             self.cluster_node_desired_size,
             ("hardstack:clusterNodeMinSize", "hardstack:clusterNodeMaxSize", "hardstack:clusterNodeDesiredSize"),
+            NODE_GROUP_CEILING,
         )
         if self.cluster_node_min_size < 1:  # min <= desired is checked above: desired follows
             # The add-ons, the controllers and the Cluster Autoscaler itself run on these nodes:
@@ -967,6 +1009,20 @@ class Settings(_Model):
                 f"{capacity.offered_cpu_m}m and {capacity.offered_memory_mib} MiB after the platform's share: "
                 "raise hardstack:clusterNodeMaxSize or lower hardstack:appMaxReplicas",
             )
+
+    def _check_arn_partitions(self) -> None:
+        """ARNs of the stack's region's partition: an aws-cn role cannot be admitted in eu-west-3."""
+        wanted = partition_of(self.region)
+        for name in _ARN_FIELDS:
+            value = getattr(self, name)
+            values = value if isinstance(value, tuple) else (value,)
+            for i, arn in enumerate(values):
+                if isinstance(arn, str) and arn.startswith("arn:") and arn.split(":")[1] != wanted:
+                    where = f"{NAMESPACE}:{to_camel(name)}" + (f"[{i}]" if isinstance(value, tuple) else "")
+                    raise refuse(where, arn, f"an ARN of the {wanted} partition, the region's ({self.region})")
+        for i, role in enumerate(self.aws_assume_roles):
+            if role.role_arn.split(":")[1] != wanted:
+                raise refuse(f"aws:assumeRoles[{i}].roleArn", role.role_arn, f"an ARN of the {wanted} partition")
 
     def _check_unique_flows(self) -> None:
         """Each flow of a security group once, as the group requires: extra flows repeat neither each

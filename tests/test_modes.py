@@ -169,6 +169,19 @@ def test_a_restore_into_less_storage_than_the_snapshot_is_refused_before_any_clo
     assert [r.type for r in rec if r.custom] == ["pulumi:providers:aws"]  # the lookups' provider only
 
 
+def test_a_snapshot_the_lookup_does_not_find_is_refused_naming_the_setting() -> None:
+    rec = Recording()
+    with pytest.raises(HardstackError, match=r"^hardstack:dbSnapshotIdentifier = .* is refused: a manual or shared"):
+        restore(None, rec)  # the account holds no such snapshot (a typo, or not shared with it)
+    assert [r.type for r in rec if r.custom] == ["pulumi:providers:aws"]
+
+
+def test_a_snapshot_of_another_region_is_refused_before_any_lookup() -> None:
+    other = SNAPSHOT.replace("eu-west-3", "us-east-1")
+    with pytest.raises(HardstackError, match=r"is refused: a snapshot of eu-west-3 \(aws:region\): copy it here first"):
+        parse_settings({**stack_config("preprod"), "hardstack:dbSnapshotIdentifier": other})
+
+
 def test_a_restore_at_another_major_is_refused() -> None:
     with pytest.raises(HardstackError, match=r"^hardstack:dbEngineVersion = '16' is refused: the major of snapshot"):
         restore((100, "15.8"))

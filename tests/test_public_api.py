@@ -158,6 +158,7 @@ TOOLING_PUBLIC = {
     "MOCK_ACCOUNT",
     "HardstackMocks",
     "MockNodeGroup",
+    "ProviderError",
     "MockSubnet",
     "MockVolume",
     "RecordedInvoke",

@@ -876,6 +876,36 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("prod", {"hardstack:deployerCidrs": ["10.30.0.0/20", "10.30.0.0/20"]}, "hardstack:deployerCidrs = '10.30.0.0/20'"),
     ("test", {"hardstack:deployerCidrs": ["2001:db8::/32"]}, "hardstack:deployerCidrs = '2001:db8::/32' is refused"),
     ("prod", {"hardstack:tier": "development"}, "hardstack:tier = 'development' is refused: production or stricter"),
+    # Accepted, then refused by AWS (or by PostgreSQL in the bootstrap Job) halfway through a deploy.
+    ("test", {"aws:region": "cn-north-1"}, "aws:region = 'cn-north-1' is refused: a region of the aws partition"),
+    (
+        "test",
+        {"hardstack:clusterAdminRoleArns": ["arn:aws-cn:iam::111122223333:role/platform-admin"]},
+        "hardstack:clusterAdminRoleArns[0] = 'arn:aws-cn:iam::111122223333:role/platform-admin' is refused: an ARN "
+        "of the aws partition",
+    ),
+    (
+        "prod",
+        {"hardstack:certificateArn": "arn:aws:acm:eu-west-3:111122223333:certificate/" + "-" * 36},
+        "hardstack:certificateArn",
+    ),
+    ("prod", {"aws:allowedAccountIds": ["\uff11" * 12]}, "aws:allowedAccountIds[0] = "),
+    ("test", {"hardstack:dbAppUser": "true"}, "hardstack:dbAppUser = 'true' is refused"),
+    ("test", {"hardstack:dbMigrationUser": "verbose"}, "hardstack:dbMigrationUser = 'verbose' is refused"),
+    ("test", {"hardstack:fleetMaxSize": 10**6}, "hardstack:fleetMaxSize = 1000000 is refused: at most 1,000 hosts"),
+    ("test", {"hardstack:clusterNodeMaxSize": 500}, "hardstack:clusterNodeMaxSize = 500 is refused: at most 450"),
+    (
+        "test",
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:existingClusterName": "a b",
+        },
+        "hardstack:existingClusterName = 'a b' is refused: an EKS cluster name",
+    ),
+    ("test", {"hardstack:appPortPrevious": -1}, "hardstack:appPortPrevious = -1 is refused: 1024 to 65535"),
+    ("test", {"hardstack:appHost": "10.0.0.1"}, "hardstack:appHost = '10.0.0.1' is refused: a lowercase DNS name"),
+    ("test", {"hardstack:appHost": "a" * 64 + ".example.com"}, "hardstack:appHost = 'aaaa"),
     (
         "prod",
         {"hardstack:extraEgress": [{**WORLD_EGRESS, "cidr": "0.0.0.0/1"}]},

@@ -57,9 +57,9 @@ AMI_TYPE = "AL2023_x86_64_STANDARD"
 #: Audience of the projected service-account tokens IRSA exchanges with STS.
 STS_AUDIENCE = "sts.amazonaws.com"
 
-_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
-_PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-_KMS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:role/(?:[\w+=,.@-]+/)*(?P<name>[\w+=,.@-]{1,64})$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+_KMS_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/.+$")
 _ADDON_VERSION = re.compile(r"^v\d+\.\d+\.\d+(-eksbuild\.\d+)?$")
 _GROUP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
@@ -187,6 +187,8 @@ def role_name_of(arn: str, where: str = "role_arn") -> str:
     return found.group("name")
 
 
+#: EKS service quota: nodes per managed node group.
+NODE_GROUP_CEILING = (450, "nodes, EKS's quota of nodes per managed node group")
 _SECURITY_GROUP_ID = re.compile(r"^sg-([0-9a-f]{8}|[0-9a-f]{17})$")
 
 
@@ -340,6 +342,13 @@ def validate_addon_versions(versions: Mapping[str, str], where: str = "addon_ver
     return versions
 
 
+def validate_cluster_name(value: object, where: str) -> str:
+    """An EKS cluster name: 1-100 letters, digits, '-' and '_', starting with a letter or digit."""
+    if not isinstance(value, str) or not _CLUSTER_NAME.match(value):
+        raise refuse(where, value, "an EKS cluster name: 1-100 letters, digits, '-' and '_', a letter or digit first")
+    return value
+
+
 def cluster_name(naming: Naming, name: str) -> str:
     """The EKS cluster's physical name; the control-plane log group is named after it."""
     value = naming.flat(name, 100)
@@ -458,6 +467,7 @@ class NodeGroupSpec:
             self.max_size,
             self.desired_size,
             (f"{where}.min_size", f"{where}.max_size", f"{where}.desired_size"),
+            NODE_GROUP_CEILING,
         )
         if self.max_size < 1:
             raise refuse(f"{where}.max_size", self.max_size, "at least 1")

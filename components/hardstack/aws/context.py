@@ -30,8 +30,22 @@ def validate_region(region: str, where: str = "aws:region") -> str:
     return region
 
 
+def partition_of(region: str) -> str:
+    """The ARN partition of a region: aws-cn for China, aws-us-gov for GovCloud, else aws."""
+    for prefix, partition in (
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-iso-", "aws-iso"),
+        ("eusc-", "aws-eusc"),
+    ):
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
 _IAM_PATH = re.compile(r"^/([\x21-\x7e]{1,510}/)?$")
-_POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::(\d{12}|aws):policy/[\w+=,.@/-]{1,512}$")
+_POLICY_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]{1,512}$")
 
 
 def validate_iam_path(value: object, where: str = "iam_path") -> str:
@@ -109,7 +123,7 @@ class AwsContext:
             return None
         if ":assumed-role/" not in self.caller_arn:
             # An IAM user can hold an access entry; the root user or a federated session cannot.
-            return self.caller_arn if re.match(r"^arn:aws[a-z-]*:iam::\d{12}:user/", self.caller_arn) else None
+            return self.caller_arn if re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:user/", self.caller_arn) else None
         issuer = aws.iam.get_session_context(arn=self.caller_arn, opts=opts).issuer_arn
         return issuer or None
 

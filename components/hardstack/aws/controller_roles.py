@@ -30,7 +30,7 @@ from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 
 _OIDC_PROVIDER_ARN = re.compile(
-    r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:oidc-provider/(?P<host>[a-z0-9.-]+/id/[A-Za-z0-9]+)$"
+    r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:oidc-provider/(?P<host>[a-z0-9.-]+/id/[A-Za-z0-9]+)$"
 )
 
 

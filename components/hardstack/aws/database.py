@@ -33,6 +33,7 @@ from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import service_assume_role_policy
 from hardstack.aws.network import invoke_options, validate_log_retention
 from hardstack.base.component import Component, IdList, id_list, known_length
+from hardstack.core.database_roles import PG_RESERVED_KEYWORDS
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.naming import Naming
@@ -66,23 +67,17 @@ _IDENT = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _RDS_ID = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,62}(?<!-)$")
 _MANUAL_SNAPSHOT = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}(?<!-)$")
 _AUTOMATED_SNAPSHOT = re.compile(r"^rds:[a-z](?!.*--)[a-z0-9-]{0,254}(?<!-)$")
-_SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:snapshot:(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$")
+_SNAPSHOT_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:[0-9]{12}:snapshot:(rds:)?[a-zA-Z][a-zA-Z0-9-]{0,254}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _MAINTENANCE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
 
 #: Names RDS or PostgreSQL reserve, plus the well-known defaults attackers try first.
-RESERVED_USERNAMES = frozenset(
+RESERVED_USERNAMES = PG_RESERVED_KEYWORDS | frozenset(
     {
         "admin", "administrator", "postgres", "root", "master", "rdsadmin", "rdsrepladmin", "rds_superuser",
-        "rds_iam", "rds_replication", "public", "pg_monitor", "all", "analyse", "analyze", "and", "any",
-        "array", "as", "asc", "both", "case", "cast", "check", "collate", "column", "constraint", "create",
-        "current_user", "default", "desc", "distinct", "do", "else", "end", "except", "false", "for",
-        "foreign", "from", "grant", "group", "having", "in", "into", "leading", "limit", "not", "null",
-        "offset", "on", "only", "or", "order", "primary", "references", "returning", "select",
-        "session_user", "some", "table", "then", "to", "true", "union", "unique", "user", "using", "when",
-        "where", "window", "with",
+        "rds_iam", "rds_replication", "public", "pg_monitor",
     }
 )  # fmt: skip
 RESERVED_DATABASES = frozenset({"postgres", "template0", "template1", "rdsadmin"}) | RESERVED_USERNAMES
@@ -146,13 +141,24 @@ def running_engine_version(identifier: str, opts: pulumi.ResourceOptions | None)
     return str(aws.rds.get_instance(db_instance_identifier=identifier, opts=invoke).engine_version)
 
 
-def snapshot_storage(identifier: str, opts: pulumi.ResourceOptions | None) -> tuple[int, str]:
+def snapshot_storage(
+    identifier: str, opts: pulumi.ResourceOptions | None, where: str = "snapshot_identifier"
+) -> tuple[int, str]:
     """The allocated storage (GiB) and engine version of the snapshot a new instance restores from.
 
     A blocking invoke before any resource registers; shared snapshots of another account included.
+    A snapshot the lookup does not find is refused, naming `where`.
     """
     invoke = invoke_options(opts)
-    found = aws.rds.get_snapshot(db_snapshot_identifier=identifier, include_shared=True, opts=invoke)
+    try:
+        found = aws.rds.get_snapshot(db_snapshot_identifier=identifier, include_shared=True, opts=invoke)
+    except Exception as err:  # the provider's own error: not found, or not shared with this account
+        raise refuse(
+            where,
+            identifier,
+            "a manual or shared snapshot this account can restore in this region "
+            f"(`aws rds describe-db-snapshots --include-shared`); the lookup answered: {err}",
+        ) from None
     return int(found.allocated_storage), str(found.engine_version)
 
 

@@ -80,12 +80,25 @@ def validate_image_id(value: str, where: str = "image_id") -> str:
 SIZE_NAMES = ("min_size", "max_size", "desired_capacity")
 
 
-def validate_sizes(min_size: int, max_size: int, desired: int, names: tuple[str, str, str] = SIZE_NAMES) -> None:
-    """min <= desired <= max, all >= 0; `names` are what errors call the three (args or config keys)."""
+#: Most hosts of one fleet: far beyond a region's default EC2 quota, well within the API's 32-bit sizes.
+FLEET_MAX_SIZE = 1000
+
+
+def validate_sizes(
+    min_size: int,
+    max_size: int,
+    desired: int,
+    names: tuple[str, str, str] = SIZE_NAMES,
+    ceiling: tuple[int, str] = (FLEET_MAX_SIZE, "hosts in one Auto Scaling group"),
+) -> None:
+    """0 <= min <= desired <= max <= ceiling; `names` are what errors call the three (args or config
+    keys), `ceiling` the largest size and what bounds it."""
     lo, hi, want = names
     for key, value in ((lo, min_size), (hi, max_size), (want, desired)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise refuse(key, value, "a whole number, 0 or more")
+        if value > ceiling[0]:
+            raise refuse(key, value, f"at most {ceiling[0]:,} {ceiling[1]}")
     if min_size > max_size:
         raise refuse(lo, min_size, f"at most {hi} ({max_size})")
     if not min_size <= desired <= max_size:

@@ -53,7 +53,9 @@ ELB_LOG_ACCOUNTS = {
     "sa-east-1": "507241528517",
 }
 
-_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_CERT_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+)
 _HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/?=&%-]{0,1023}$")
 
 

@@ -21,14 +21,29 @@ from hardstack.core.errors import refuse
 #: A lower-case unquoted PostgreSQL identifier (63 bytes at most, NAMEDATALEN - 1). Its characters
 #: are also all valid in the `dbuser:<resource id>/<name>` part of an IAM policy resource.
 _ROLE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: Role names PostgreSQL reserves (`pg_`), RDS reserves (`rds`), or that are SQL keywords a bare
-#: identifier cannot be; plus the defaults an attacker tries first.
-RESERVED_ROLES = frozenset(
+#: PostgreSQL's reserved key words, and those reserved but allowed as function or type names: none
+#: can be an unquoted role name (PostgreSQL documentation, appendix "SQL Key Words", PostgreSQL 17).
+PG_RESERVED_KEYWORDS = frozenset(
     {
-        "admin", "administrator", "postgres", "root", "master", "public", "none", "all", "current_role",
-        "current_user", "session_user", "user", "default", "grant", "group", "role", "select", "table",
-        "to", "from", "with", "where", "order", "create", "alter", "drop", "on", "in", "is", "not", "null",
-        "or", "and", "as", "authorization", "schema", "database",
+        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization",
+        "binary", "both", "case", "cast", "check", "collate", "collation", "column", "concurrently",
+        "constraint", "create", "cross", "current_catalog", "current_date", "current_role", "current_schema",
+        "current_time", "current_timestamp", "current_user", "default", "deferrable", "desc", "distinct", "do",
+        "else", "end", "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant", "group",
+        "having", "ilike", "in", "initially", "inner", "intersect", "into", "is", "isnull", "join", "lateral",
+        "leading", "left", "like", "limit", "localtime", "localtimestamp", "natural", "not", "notnull", "null",
+        "offset", "on", "only", "or", "order", "outer", "overlaps", "placing", "primary", "references",
+        "returning", "right", "select", "session_user", "similar", "some", "symmetric", "system_user", "table",
+        "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using", "variadic",
+        "verbose", "when", "where", "window", "with",
+    }
+)  # fmt: skip
+#: Role names PostgreSQL reserves (`pg_`), RDS reserves (`rds`), or that are SQL key words a bare
+#: identifier cannot be; plus the defaults an attacker tries first.
+RESERVED_ROLES = PG_RESERVED_KEYWORDS | frozenset(
+    {
+        "admin", "administrator", "postgres", "root", "master", "public", "none", "role", "alter", "drop",
+        "schema", "database",
     }
 )  # fmt: skip
 

@@ -85,7 +85,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
-_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+_CERTIFICATE_ARN = re.compile(
+    r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
+)
 #: TLS 1.3 and 1.2 only, as the fleet's ALB listener.
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ALB_ANNOTATION = "alb.ingress.kubernetes.io"
@@ -186,8 +188,12 @@ def validate_port(value: int, where: str) -> int:
 
 def validate_host(host: str, where: str = "host") -> str:
     """The Ingress host: a lowercase DNS name (Kubernetes refuses anything else), `*.` allowed first."""
-    if not isinstance(host, str) or len(host) > 253 or not _HOST.match(host):
-        raise refuse(where, host, "a lowercase DNS name such as app.example.com")
+    labels = host.split(".") if isinstance(host, str) else []
+    numeric = bool(labels) and all(label.isdigit() for label in labels)  # an IP address: no Ingress host
+    if not isinstance(host, str) or len(host) > 253 or not _HOST.match(host) or numeric:
+        raise refuse(where, host, "a lowercase DNS name such as app.example.com (not an IP address)")
+    if any(len(label) > 63 for label in labels):
+        raise refuse(where, host, "a DNS name whose labels (between dots) have 63 characters at most")
     return host
 
 

@@ -673,12 +673,12 @@ def _listener(m: SandboxMocks, name: str, i: State) -> tuple[str, State]:
 # --- The sandbox's own checks, where moto accepts what AWS refuses -------------------------------
 
 _ACCOUNT_PRINCIPAL = re.compile(
-    r"^(\*|\d{12}|arn:aws[a-z-]*:(iam|sts)::\d{12}:(root|(user|role|assumed-role|federated-user)/[\w+=,.@/-]+))$"
+    r"^(\*|[0-9]{12}|arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:(root|(user|role|assumed-role|federated-user)/[\w+=,.@/-]+))$"
 )
 _PRINCIPALS: dict[str, re.Pattern[str]] = {
     "AWS": _ACCOUNT_PRINCIPAL,
     "Service": re.compile(r"^[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?$"),
-    "Federated": re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:(oidc|saml)-provider/\S+|[a-z0-9-]+(\.[a-z0-9-]+)+)$"),
+    "Federated": re.compile(r"^(arn:aws[a-z-]*:iam::[0-9]{12}:(oidc|saml)-provider/\S+|[a-z0-9-]+(\.[a-z0-9-]+)+)$"),
     "CanonicalUser": re.compile(r"^[0-9a-f]{64}$"),
 }
 #: KMS permissions that are no API operation: ReEncrypt is authorized as both on the two keys.

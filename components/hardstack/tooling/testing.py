@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc  # type: ignore[import-untyped]  # grpcio ships no type hints
 import pulumi
 
 # The one SDK name the harness takes from outside the public `pulumi.runtime` API: the mock monitor,
@@ -43,6 +44,7 @@ __all__ = [
     "MockNodeGroup",
     "MockSubnet",
     "MockVolume",
+    "ProviderError",
     "RecordedInvoke",
     "RecordedResource",
     "Recording",
@@ -349,7 +351,7 @@ class HardstackMocks(pulumi.runtime.Mocks):
         if token == "aws:rds/getSnapshot:getSnapshot":
             snapshot_id = str(args.args["dbSnapshotIdentifier"])
             if self.snapshots is not None and snapshot_id not in self.snapshots:
-                raise LookupError(f"no RDS snapshot {snapshot_id!r}: your query returned no results")
+                raise ProviderError(f"DBSnapshotNotFound: DBSnapshot {snapshot_id} not found.")
             size, version = (self.snapshots or {}).get(snapshot_id, (20, "16.6"))
             return {
                 "allocatedStorage": size,
@@ -452,6 +454,21 @@ class HardstackMocks(pulumi.runtime.Mocks):
             for v in self.volumes
             if all(v.tags.get(k) == value for k, value in wanted_tags.items()) and (not ids or v.volume_id in ids)
         ]
+
+
+class ProviderError(grpc.RpcError):  # type: ignore[misc]  # grpc is untyped
+    """A provider function's failure as it reaches the program: a gRPC error carrying the provider's
+    message (raise it from `call`, as a not-found lookup does)."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self._details = details
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
 
 
 @dataclass(frozen=True)
