@@ -411,3 +411,12 @@ def test_what_the_load_balancer_controller_creates_carries_the_stack_tags() -> N
     tags = values["values"]["defaultTags"]
     assert {"Project": "hardstack", "Stack": "test", "ManagedBy": "pulumi", "CostCenter": "42"}.items() <= tags.items()
     assert value_paths(values["values"]) <= CHECKED_VALUE_KEYS["aws-load-balancer-controller"]
+
+
+def test_the_controllers_reserve_what_they_use() -> None:
+    from stacks.offline import run_stack
+
+    rec = run_stack("test")
+    for chart in ("aws-load-balancer-controller", "cluster-autoscaler"):
+        resources = release(rec, chart)["values"]["resources"]
+        assert set(resources["requests"]) == {"cpu", "memory"} and "memory" in resources["limits"], chart

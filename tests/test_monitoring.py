@@ -660,6 +660,10 @@ CHART_88_5_3_FREE_FORM = frozenset(
         "prometheus.prometheusSpec.additionalScrapeConfigs",
         "prometheus.serviceAccount.annotations",
         "alertmanager.config",
+        # Kubernetes ResourceRequirements, `{}` in the chart's values.yaml.
+        "prometheus.prometheusSpec.resources",
+        "alertmanager.alertmanagerSpec.resources",
+        "prometheusOperator.resources",
         # Label selectors, each a key of prometheusSpec in the chart's values.yaml (`{}` there).
         *(f"prometheus.prometheusSpec.{key}" for key in NAMESPACE_SELECTOR_KEYS),
     }
@@ -818,3 +822,16 @@ def test_grafana_reads_configmaps_and_secrets_of_its_own_namespace_only() -> Non
     # and the dashboards' search back to the sidecar's own namespace (the chart's ALL unset).
     assert grafana["rbac"] == {"namespaced": True}
     assert grafana["sidecar"]["dashboards"] == {"searchNamespace": None}
+
+
+def test_prometheus_alertmanager_and_the_operator_reserve_what_they_use() -> None:
+    values = prod_args().helm_values()
+    # Requests make the scheduler reserve room; without them a busy node evicts Prometheus first.
+    for spec in (
+        values["prometheus"]["prometheusSpec"],
+        values["alertmanager"]["alertmanagerSpec"],
+        values["prometheusOperator"],
+    ):
+        resources = spec["resources"]
+        assert set(resources["requests"]) == {"cpu", "memory"} and set(resources["limits"]) == {"cpu", "memory"}
+    assert values["prometheus"]["prometheusSpec"]["resources"]["requests"]["memory"] == "1Gi"

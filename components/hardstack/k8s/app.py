@@ -248,10 +248,14 @@ class Resources:
                 )
 
     def args(self) -> k8s.core.v1.ResourceRequirementsArgs:
-        return k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": self.cpu_request, "memory": self.memory_request},
-            limits={"cpu": self.cpu_limit, "memory": self.memory_limit},
-        )
+        return k8s.core.v1.ResourceRequirementsArgs(**self.values())
+
+    def values(self) -> dict[str, dict[str, str]]:
+        """As a chart's `resources` value takes them."""
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
 
 
 @documented

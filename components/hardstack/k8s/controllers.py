@@ -38,6 +38,7 @@ from hardstack.core.controllers import (
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.tier import Tier, parse_tier
+from hardstack.k8s.app import Resources
 
 METRICS_SERVER_CHART = "metrics-server"
 METRICS_SERVER_REPO = "https://kubernetes-sigs.github.io/metrics-server/"
@@ -73,6 +74,12 @@ def load_balancer_controller_crd_urls(commit: str) -> list[str]:
 #: The annotation IRSA reads on a service account.
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
+#: Requests (what the scheduler reserves, so the nodes' sizing holds) and limits of the controllers.
+LOAD_BALANCER_CONTROLLER_RESOURCES = Resources(cpu_request="100m", cpu_limit="1", memory_limit="512Mi")
+#: The autoscaler's FAQ: about 300Mi for small clusters, more with many nodes and pods.
+AUTOSCALER_RESOURCES = Resources(cpu_request="100m", cpu_limit="1", memory_request="300Mi", memory_limit="1Gi")
+_RESOURCE_KEYS = frozenset(f"resources.{kind}.{what}" for kind in ("requests", "limits") for what in ("cpu", "memory"))
+
 #: Value paths each values function may set, all read in the pinned chart's values.yaml (see above).
 CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
     METRICS_SERVER_CHART: frozenset({"replicas", "podDisruptionBudget.enabled", "podDisruptionBudget.maxUnavailable"}),
@@ -91,6 +98,7 @@ CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
             "extraArgs.balance-similar-node-groups",
             "extraArgs.expander",
             "extraArgs.skip-nodes-with-local-storage",
+            *_RESOURCE_KEYS,
         }
     ),
     LOAD_BALANCER_CONTROLLER_CHART: frozenset(
@@ -108,6 +116,7 @@ CHECKED_VALUE_KEYS: Mapping[str, frozenset[str]] = {
             "enableWaf",
             "enableWafv2",
             "defaultTags",
+            *_RESOURCE_KEYS,
         }
     ),
 }
@@ -138,6 +147,7 @@ def autoscaler_values(
         "image": {"tag": AUTOSCALER_IMAGE_TAGS[kubernetes_version]},
         "replicaCount": replicas,  # leader election: one acts, the other takes over
         "podDisruptionBudget": {"maxUnavailable": 1},
+        "resources": AUTOSCALER_RESOURCES.values(),
         "rbac": {
             "serviceAccount": {
                 "create": True,
@@ -171,6 +181,7 @@ def load_balancer_controller_values(
         "vpcId": vpc_id,
         "replicaCount": replicas,
         "podDisruptionBudget": {"maxUnavailable": 1},
+        "resources": LOAD_BALANCER_CONTROLLER_RESOURCES.values(),
         "serviceAccount": {
             "create": True,
             "name": LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT,

@@ -52,6 +52,7 @@ from hardstack.core.errors import refuse
 from hardstack.core.receivers import check_receiver_names
 from hardstack.core.slo import SEVERITIES, SLO, compile_rules, validate_severity
 from hardstack.core.tier import Tier, parse_tier, resolve_protect
+from hardstack.k8s.app import Resources
 from hardstack.k8s.hosts import IRSA_ANNOTATION, HostDiscovery, host_rules, host_scrape_config
 from hardstack.k8s.platform import DEFAULT_STORAGE_CLASS
 
@@ -550,6 +551,13 @@ NAMESPACE_SELECTOR_KEYS = (
 )
 
 
+#: Requests the scheduler reserves and limits. Prometheus holds ~60k-150k active series (see the
+#: profile's volume sizing): about 1 GiB resident, more while it compacts.
+PROMETHEUS_RESOURCES = Resources(cpu_request="250m", cpu_limit="2", memory_request="1Gi", memory_limit="4Gi")
+ALERTMANAGER_RESOURCES = Resources(cpu_request="50m", memory_request="64Mi")
+OPERATOR_RESOURCES = Resources(cpu_request="50m", memory_request="128Mi", memory_limit="512Mi")
+
+
 def namespace_selectors(namespaces: Sequence[str]) -> dict[str, Any]:
     """Each NAMESPACE_SELECTOR_KEYS selecting `namespaces` by the name label Kubernetes sets on every one."""
     selector = {
@@ -589,6 +597,7 @@ def helm_values(
         # applies the new chart's CRDs first (Release runs Helm's hooks; its RBAC comes with the job).
         "crds": {"upgradeJob": crd_upgrade_job()},
         "nodeExporter": {"enabled": node_exporter},
+        "prometheusOperator": {"resources": OPERATOR_RESOURCES.values()},
         "prometheus": {
             "prometheusSpec": {
                 "retention": retention,
@@ -601,6 +610,7 @@ def helm_values(
                 "scrapeConfigSelectorNilUsesHelmValues": False,
                 **(namespace_selectors(watched_namespaces) if watched_namespaces is not None else {}),
                 "securityContext": dict(_NON_ROOT),
+                "resources": PROMETHEUS_RESOURCES.values(),
                 "storageSpec": {
                     "volumeClaimTemplate": {
                         # Without a class name the claim takes the cluster's default class.
@@ -615,7 +625,11 @@ def helm_values(
         },
         "alertmanager": {
             "config": dict(alertmanager),
-            "alertmanagerSpec": {"secrets": list(alertmanager_secrets), "securityContext": dict(_NON_ROOT)},
+            "alertmanagerSpec": {
+                "secrets": list(alertmanager_secrets),
+                "securityContext": dict(_NON_ROOT),
+                "resources": ALERTMANAGER_RESOURCES.values(),
+            },
         },
         "grafana": {
             "admin": {
