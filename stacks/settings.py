@@ -205,6 +205,14 @@ class FlowSetting(_Model):
     protocol: Literal["tcp", "udp"] = "tcp"
     description: str
 
+    @field_validator("from_port", "to_port", mode="before")
+    @classmethod
+    def _no_flag(cls, v: Any) -> Any:
+        # A flag is not a port: `true` would open port 1. Text such as "8443" (config set --path) is.
+        if isinstance(v, bool):
+            raise ValueError("a port number from 0 to 65535, not a flag")  # the message names the entry's key
+        return v
+
     def flow(self) -> Flow:
         port = Port(self.protocol, self.from_port, self.to_port if self.to_port is not None else self.from_port)
         return Flow(port, Peer.cidr(self.cidr), self.description)
@@ -971,7 +979,15 @@ class Settings(_Model):
                     "are set: its IAM role for the service account trusts that cluster's OIDC provider",
                 )
         if self.existing_cluster_oidc_provider_arn is not None:
-            issuer_of(self.existing_cluster_oidc_provider_arn, "hardstack:existingClusterOidcProviderArn")
+            arn, key = self.existing_cluster_oidc_provider_arn, "hardstack:existingClusterOidcProviderArn"
+            issuer = issuer_of(arn, key)
+            account = arn.split(":")[4]
+            # IAM trusts a provider of this account only, and EKS issuers carry their cluster's region.
+            if self.aws_allowed_account_ids and account not in self.aws_allowed_account_ids:
+                raise refuse(key, arn, "an OIDC provider of this stack's account (aws:allowedAccountIds)")
+            host = issuer.removeprefix("https://")
+            if host.startswith("oidc.eks.") and host.split(".")[2] != self.region:
+                raise refuse(key, arn, f"the OIDC provider of a cluster in {self.region} (aws:region)")
         if self.existing_cluster_vpc_id is not None and not re.fullmatch(
             r"vpc-[0-9a-f]{8,17}", self.existing_cluster_vpc_id
         ):
@@ -1256,7 +1272,7 @@ def _message(error: Any) -> str:
     ctx_error = error.get("ctx", {}).get("error")
     if isinstance(ctx_error, HardstackError):
         return str(ctx_error)
-    return f"{key} = {shown(key, error['input'])} is refused: {error['msg']}"
+    return f"{key} = {shown(key, error['input'])} is refused: {error['msg'].removeprefix('Value error, ')}"
 
 
 def provider_config(config: Mapping[str, Any]) -> dict[str, Any]:

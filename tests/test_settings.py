@@ -904,6 +904,23 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
         "hardstack:existingClusterName = 'a b' is refused: an EKS cluster name",
     ),
     ("test", {"hardstack:appPortPrevious": -1}, "hardstack:appPortPrevious = -1 is refused: 1024 to 65535"),
+    (
+        "test",
+        {"hardstack:extraIngress": [{**OFFICE_8443, "fromPort": True}]},
+        "hardstack:extraIngress[0].fromPort = True is refused: a port number from 0 to 65535, not a flag",
+    ),
+    ("test", {"hardstack:dbMaxAllocatedStorageGb": 21}, "hardstack:dbMaxAllocatedStorageGb = 21 is refused: 22 (10 %"),
+    (
+        "test",
+        {
+            "hardstack:clusterMode": "existing",
+            "hardstack:kubeconfig": EXISTING_KUBECONFIG,
+            "hardstack:existingClusterLoadBalancerCidrs": ["172.20.0.0/24"],
+            "hardstack:existingClusterOidcProviderArn": "arn:aws:iam::111122223333:oidc-provider/"
+            "oidc.eks.us-east-1.amazonaws.com/id/0123456789ABCDEF",
+        },
+        "hardstack:existingClusterOidcProviderArn = 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1",
+    ),
     ("test", {"hardstack:appHost": "10.0.0.1"}, "hardstack:appHost = '10.0.0.1' is refused: a lowercase DNS name"),
     ("test", {"hardstack:appHost": "a" * 64 + ".example.com"}, "hardstack:appHost = 'aaaa"),
     (

@@ -202,14 +202,20 @@ def validate_backup_retention(days: int, tier: Tier, where: str = "backup_retent
 def validate_storage(
     allocated: int, maximum: int | None, names: tuple[str, str] = ("allocated_storage_gb", "max_allocated_storage_gb")
 ) -> None:
-    """gp3 from 20 GiB to 64 TiB; the autoscaling ceiling, when set, is at least the allocation."""
+    """gp3 from 20 GiB to 64 TiB; the autoscaling ceiling, when set, at least 10 % over the allocation
+    (RDS refuses a maximum storage threshold closer to it)."""
     lo, hi = names
     if isinstance(allocated, bool) or not isinstance(allocated, int) or not 20 <= allocated <= 65536:
         raise refuse(lo, allocated, "20 to 65536 GiB")
+    least = -(-allocated * 11 // 10)  # 110 % of the allocation, rounded up
     if maximum is not None and (
-        isinstance(maximum, bool) or not isinstance(maximum, int) or not allocated <= maximum <= 65536
+        isinstance(maximum, bool) or not isinstance(maximum, int) or not least <= maximum <= 65536
     ):
-        raise refuse(hi, maximum, f"{lo} ({allocated}) to 65536 GiB, or unset to turn storage autoscaling off")
+        raise refuse(
+            hi,
+            maximum,
+            f"{least} (10 % over {lo}, {allocated}) to 65536 GiB, or unset to turn storage autoscaling off",
+        )
 
 
 def validate_username(value: str, where: str = "master_username") -> str:
