@@ -57,13 +57,13 @@ from hardstack.aws.fleet import (
     validate_refresh_range,
     validate_sizes,
 )
-from hardstack.aws.load_balancer import validate_certificate_arn
 from hardstack.aws.network import FLEET_ENDPOINTS, NAT_STRATEGIES, NatStrategy, validate_log_retention
 from hardstack.aws.topic import Subscription, parse_subscription
 from hardstack.aws.waf import validate_rate_limit
 from hardstack.core.addressing import validate_az_count, validate_az_ids, validate_vpc_cidr
 from hardstack.core.ansible import ENVIRONMENT_TAG, ROLE_TAG
 from hardstack.core.artefacts import Artefact, fleet_app
+from hardstack.core.certificates import validate_certificate_arn
 from hardstack.core.controllers import capacity_at_max
 from hardstack.core.database_roles import validate_role_name
 from hardstack.core.errors import REDACTED, HardstackError, keeping_secret, refuse, shown

@@ -20,6 +20,7 @@ from hardstack.aws.bucket import SecureBucket, SecureBucketArgs
 from hardstack.aws.context import AwsContext
 from hardstack.aws.iam import Statement
 from hardstack.base.component import Component, IdList, id_list, known_length
+from hardstack.core.certificates import validate_certificate_arn
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
 from hardstack.core.tier import Tier, parse_tier, require_in_production, resolve_protect
@@ -53,27 +54,7 @@ ELB_LOG_ACCOUNTS = {
     "sa-east-1": "507241528517",
 }
 
-_CERT_ARN = re.compile(
-    r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
-)
 _HEALTH_PATH = re.compile(r"^/[A-Za-z0-9._~/?=&%-]{0,1023}$")
-
-
-def validate_certificate_arn(
-    arn: str, where: str = "certificate_arn", region: str | None = None, region_key: str = "region"
-) -> str:
-    """An ACM certificate ARN, in `region` when given (`region_key` is what errors call the region)."""
-    if not isinstance(arn, str) or not _CERT_ARN.match(arn):
-        raise refuse(where, arn, "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>")
-    # ACM certificates are regional: a load balancer uses only certificates of its own region.
-    if region is not None and arn.split(":")[3] != region:
-        raise refuse(
-            where,
-            arn,
-            f"a certificate in {region} ({region_key}), where the load balancer is: ACM certificates are "
-            "regional, request or import one there",
-        )
-    return arn
 
 
 @documented

@@ -27,10 +27,6 @@ LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 #: Auto-discovery tags of the Cluster Autoscaler: EKS sets them on each managed node group's Auto
 #: Scaling group (`enabled` = true, the cluster's key = owned); the autoscaler's IAM policy is scoped to them.
 AUTOSCALER_ENABLED_TAG = "k8s.io/cluster-autoscaler/enabled"
-#: AWS APIs each controller calls beyond what every node reaches (ec2, sts, eks): the interface
-#: endpoints a VPC without NAT needs for it.
-AUTOSCALER_ENDPOINTS = ("autoscaling",)
-LOAD_BALANCER_CONTROLLER_ENDPOINTS = ("elasticloadbalancing",)
 
 
 def autoscaler_cluster_tag(cluster_name: str) -> str:

@@ -40,6 +40,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from hardstack.base.component import Component
+from hardstack.core.certificates import validate_certificate_arn
 from hardstack.core.database_roles import validate_role_name
 from hardstack.core.docs import documented
 from hardstack.core.errors import refuse
@@ -85,9 +86,6 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 _DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
-_CERTIFICATE_ARN = re.compile(
-    r"^arn:aws(-cn|-us-gov)?:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"
-)
 #: TLS 1.3 and 1.2 only, as the fleet's ALB listener.
 ALB_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ALB_ANNOTATION = "alb.ingress.kubernetes.io"
@@ -337,12 +335,8 @@ class AlbIngress:
                 "the CIDRs of the load balancer's public subnets: with target type ip the ALB connects from there",
             )
         validate_cidrs(self.source_cidrs, "load_balancer.source_cidrs")
-        if self.certificate_arn is not None and not _CERTIFICATE_ARN.match(self.certificate_arn):
-            raise refuse(
-                "load_balancer.certificate_arn",
-                self.certificate_arn,
-                "an ACM certificate ARN, arn:aws:acm:<region>:<account>:certificate/<uuid>",
-            )
+        if self.certificate_arn is not None:
+            validate_certificate_arn(self.certificate_arn, "load_balancer.certificate_arn")
 
     def annotations(self, health_path: str, tier: Tier) -> dict[str, str]:
         """What the controller reads on the Ingress."""
