@@ -1051,12 +1051,6 @@ class Settings(_Model):
         seen = {f.key: f"the stack's own rule ({f.description})" for f in BUILTIN_APP_EGRESS}
         for i, egress in enumerate(self.extra_egress):
             self._once(egress.flow(), f"hardstack:extraEgress[{i}]", seen)
-        endpoints: dict[tuple[str, str], str] = {}
-        for i, sub in enumerate(self.subscriptions()):
-            where = f"hardstack:alertSubscriptions[{i}]"
-            first = endpoints.setdefault((sub.protocol, sub.endpoint), where)
-            if first != where:
-                raise refuse(where, f"{sub.protocol}:{sub.endpoint}", f"each endpoint once: {first} has it already")
 
     @staticmethod
     def _once(flow: Flow, where: str, seen: dict[str, str]) -> None:
@@ -1106,7 +1100,13 @@ class Settings(_Model):
             raise refuse("hardstack:dbDeletionProtection", False, "on in prod")
 
     def _check_supervision(self) -> None:
-        self.subscriptions()
+        # Each endpoint once, as the topic requires (it names a subscription by its endpoint).
+        endpoints: dict[tuple[str, str], str] = {}
+        for i, sub in enumerate(self.subscriptions()):
+            where = f"hardstack:alertSubscriptions[{i}]"
+            first = endpoints.setdefault((sub.protocol, sub.endpoint), where)
+            if first != where:
+                raise refuse(where, f"{sub.protocol}:{sub.endpoint}", f"each endpoint once: {first} has it already")
         self.thresholds()
         try:
             slo = SLO(APP_SERVICE, self.app_slo_objective, error_query="e_total", total_query="t_total")
